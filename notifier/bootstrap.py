@@ -1,0 +1,124 @@
+"""The composition root: validated settings in, wired objects out.
+
+This is the only place adapters are built. Nothing connects here: the SMTP session opens on the
+first send, sources open files when polled.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from notifier.clock import Clock, system_clock
+from notifier.compose import TeamProfile
+from notifier.config import Settings
+from notifier.delivery.smtp import SmtpOptions, SmtpSender
+from notifier.outbox import Outbox
+from notifier.policy import RetryPolicy
+from notifier.ports import Source
+from notifier.render import Renderer
+from notifier.rules import DEFAULT_TEAM, TeamRoute
+from notifier.service import DeliveryLimits, Service
+from notifier.sources.export import ExportSource, SeenFiles
+from notifier.sources.presets import build_mapping
+
+
+def bundled_path(name: str) -> Path:
+    """A folder shipped with notifier (``templates``, ``examples``): in the wheel or the checkout."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "_bundled" / name, package.parent / name):
+        if candidate.exists():
+            return candidate
+    return package.parent / name
+
+
+def templates_directory(settings: Settings) -> Path:
+    return settings.templates.directory or bundled_path("templates")
+
+
+def build_renderer(settings: Settings) -> Renderer:
+    return Renderer.load(templates_directory(settings))
+
+
+def build_sources(settings: Settings, seen: SeenFiles) -> list[Source]:
+    sources: list[Source] = []
+    for export in settings.exports:
+        mapping = build_mapping(
+            export.preset,
+            export.columns,
+            export.resolved_statuses,
+            export.delimiter,
+            export.timezone,
+        )
+        sources.append(
+            ExportSource(
+                export.name,
+                export.path,
+                mapping,
+                seen,
+                file_format=export.format,
+                settle_seconds=export.settle_seconds,
+            )
+        )
+    return sources
+
+
+def build_routes(settings: Settings) -> list[TeamRoute]:
+    return [
+        TeamRoute(name, {field: tuple(values) for field, values in team.match.items()})
+        for name, team in settings.teams.items()
+        if team.match
+    ]
+
+
+def build_team_profiles(settings: Settings) -> dict[str, TeamProfile]:
+    profiles = {
+        name: TeamProfile(name, team.display_name or settings.smtp.from_name, team.reply_to or "")
+        for name, team in settings.teams.items()
+    }
+    profiles.setdefault(DEFAULT_TEAM, TeamProfile(DEFAULT_TEAM, settings.smtp.from_name))
+    return profiles
+
+
+def build_sender(settings: Settings, clock: Clock = system_clock) -> SmtpSender:
+    smtp = settings.smtp
+    return SmtpSender(
+        SmtpOptions(
+            host=smtp.host,
+            port=smtp.effective_port,
+            security=smtp.security,
+            username=smtp.username,
+            password=smtp.resolve_password() if smtp.username else None,
+            timeout=smtp.timeout.total_seconds(),
+            ca_file=smtp.ca_file,
+            max_messages_per_session=smtp.max_messages_per_session,
+            local_hostname=smtp.local_hostname,
+            from_address=smtp.from_address,
+            from_name=smtp.from_name,
+        ),
+        clock,
+    )
+
+
+def open_outbox(settings: Settings, *, exclusive: bool = True) -> Outbox:
+    return Outbox.open(settings.state.directory, exclusive=exclusive)
+
+
+def build_service(settings: Settings, outbox: Outbox, *, clock: Clock = system_clock) -> Service:
+    delivery = settings.delivery
+    return Service(
+        sources=build_sources(settings, outbox),
+        outbox=outbox,
+        renderer=build_renderer(settings),
+        routes=build_routes(settings),
+        teams=build_team_profiles(settings),
+        sender=build_sender(settings, clock),
+        policy=RetryPolicy(delivery.retry_initial, delivery.retry_max, delivery.give_up_after),
+        limits=DeliveryLimits(delivery.batch_size, delivery.rate_limit_per_minute),
+        domain=settings.smtp.from_address.rpartition("@")[2],
+        clock=clock,
+    )
+
+
+def poll_interval(settings: Settings) -> timedelta:
+    return settings.run.poll_interval

@@ -1,0 +1,63 @@
+"""One exception tree for the whole project.
+
+Adapters translate library exceptions at their boundary (``raise SourceError(...) from exc``) so
+that the core and the command line only ever see these::
+
+    NotifierError
+    ├── ConfigError          bad or missing configuration (exit status 78, EX_CONFIG)
+    ├── StateError           the state database cannot be opened, migrated or written
+    ├── SourceError          a whole source could not be read this pass (retried next pass)
+    ├── InputError           one item of input is bad (a row, a file, a mail); recorded, skipped
+    ├── TemplateError        a template cannot be loaded or rendered; the notice is held
+    └── DeliveryError        SMTP trouble that is not about one message
+        ├── TransientDeliveryError   try again later (4xx, timeouts, dropped connections)
+        └── PermanentDeliveryError   do not retry (5xx except 552)
+"""
+
+from __future__ import annotations
+
+
+class NotifierError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class ConfigError(NotifierError):
+    """The configuration is invalid; the message names the key."""
+
+
+class StateError(NotifierError):
+    """The state database cannot be opened, migrated or written."""
+
+
+class SourceError(NotifierError):
+    """A source could not be read at all this pass."""
+
+
+class InputError(NotifierError):
+    """One item of input is bad. ``origin`` says where it came from (``file.csv:12``)."""
+
+    def __init__(self, origin: str, reason: str) -> None:
+        super().__init__(f"{origin}: {reason}")
+        self.origin = origin
+        self.reason = reason
+
+
+class TemplateError(NotifierError):
+    """A template could not be loaded or rendered."""
+
+
+class DeliveryError(NotifierError):
+    """SMTP trouble. ``code`` and ``reply`` carry the server's words when there were any."""
+
+    def __init__(self, message: str, code: int | None = None, reply: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.reply = reply
+
+
+class TransientDeliveryError(DeliveryError):
+    """Worth trying again later."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Not worth trying again."""

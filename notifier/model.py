@@ -1,0 +1,147 @@
+"""Frozen value types that flow through the pipeline.
+
+A source produces :class:`SourceEvent` values (a :class:`Resolution`, an :class:`InputProblem`
+or a :class:`FileFinished` marker); the core turns a resolution into a :class:`Notice`; delivery
+answers each notice with a :class:`DeliveryResult`. None of these types does any I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """One ticket resolved, as a source saw it.
+
+    ``resolved_at`` is an aware UTC datetime when the source knows it; without it the resolution
+    is identified by a fingerprint of its content. ``origin`` names where it was read
+    (``exports/jira.csv:12``, ``INBOX uid 42``). ``fields`` keeps the raw input fields so that
+    routing rules can match any of them (group, queue, component...).
+    """
+
+    source: str
+    ticket_id: str
+    requester_email: str
+    requester_name: str = ""
+    title: str = ""
+    status: str = ""
+    resolved_at: datetime | None = None
+    team_hint: str = ""
+    resolution_note: str = ""
+    language: str = ""
+    original_message_id: str = ""
+    origin: str = ""
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.resolved_at is not None and self.resolved_at.utcoffset() is None:
+            raise ValueError("resolved_at must be an aware datetime")
+
+    @property
+    def key(self) -> str:
+        """The resolution key: UNIQUE in the outbox, so re-reading input is always safe.
+
+        A ticket reopened and resolved again has a new resolved time, hence a new key.
+        """
+        if self.resolved_at is not None:
+            when = self.resolved_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        else:
+            digest = hashlib.sha256(
+                "\x1f".join((self.status, self.title, self.resolution_note)).encode()
+            ).hexdigest()[:16]
+            when = f"fp-{digest}"
+        return f"{self.source}:{self.ticket_id}:{when}"
+
+
+@dataclass(frozen=True, slots=True)
+class InputProblem:
+    """One item of input that could not be used: recorded in the audit trail, then skipped."""
+
+    source: str
+    origin: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileFinished:
+    """A source has yielded everything from one file; the file may be remembered as read.
+
+    ``signature`` identifies the file's content version (for example size and mtime) so a
+    file that changes later is read again.
+    """
+
+    source: str
+    path: str
+    signature: str
+
+
+SourceEvent = Resolution | InputProblem | FileFinished
+
+
+class State(enum.StrEnum):
+    """Outbox states of one notice."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DEFERRED = "deferred"
+    FAILED = "failed"  # dead letter
+    SUPPRESSED = "suppressed"
+    HELD = "held"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedMessage:
+    """What a template produced: the words the requester will read."""
+
+    subject: str
+    text: str
+    html: str | None
+    template: str  # for example "network/resolved" or "default/resolved"
+    template_version: str  # short hash of the template sources used
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A notice ready to send (or already sent): everything delivery needs, fixed at queue time.
+
+    The Message-ID is fixed when the notice is queued and reused by every retry, so that a
+    duplicate after a crash carries the same Message-ID as the first copy.
+    """
+
+    resolution_key: str
+    ticket_id: str
+    source: str
+    team: str
+    to_email: str
+    to_name: str
+    subject: str
+    text: str
+    html: str | None
+    message_id: str
+    in_reply_to: str  # the requester's original Message-ID, or ""
+    references: tuple[str, ...]
+    reply_to: str
+    template: str
+    attempt: int = 0
+
+
+class DeliveryOutcome(enum.StrEnum):
+    SENT = "sent"
+    TRANSIENT = "transient"  # try again later
+    PERMANENT = "permanent"  # dead letter
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """How one send attempt ended, with the server's own words."""
+
+    outcome: DeliveryOutcome
+    code: int | None = None
+    reply: str = ""
+    detail: str = ""  # our own explanation when the server said nothing (timeout, drop...)

@@ -1,0 +1,449 @@
+"""The outbox: a SQLite (WAL) store that is the single source of truth for what was decided.
+
+One row per resolution key (UNIQUE), so re-reading the same input is always safe. Every state
+change writes its audit row in the same transaction; the audit rows are mirrored to the log only
+after the commit succeeded, so the log never claims what the database does not hold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from notifier import audit
+from notifier.audit import AuditRecord
+from notifier.clock import from_stamp, to_stamp
+from notifier.errors import StateError
+from notifier.model import InputProblem, Notice, Resolution, State
+from notifier.policy import Decision, describe
+from notifier.model import DeliveryResult
+
+DATABASE_NAME = "notifier.sqlite3"
+LOCK_NAME = "notifier.lock"
+
+_NOTICES = """
+CREATE TABLE notices (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    resolution_key TEXT NOT NULL UNIQUE,
+    ticket_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    team TEXT NOT NULL,
+    requester_email TEXT NOT NULL,
+    requester_name TEXT NOT NULL DEFAULT '',
+    resolved_at TEXT,
+    origin TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    subject TEXT NOT NULL DEFAULT '',
+    body_text TEXT NOT NULL DEFAULT '',
+    body_html TEXT,
+    template TEXT NOT NULL DEFAULT '',
+    message_id TEXT NOT NULL DEFAULT '',
+    in_reply_to TEXT NOT NULL DEFAULT '',
+    references_json TEXT NOT NULL DEFAULT '[]',
+    reply_to TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    queued_at TEXT NOT NULL,
+    next_attempt_at TEXT,
+    updated_at TEXT NOT NULL,
+    sent_at TEXT,
+    last_code INTEGER,
+    last_reply TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX notices_due ON notices (state, next_attempt_at);
+CREATE INDEX notices_ticket ON notices (source, ticket_id);
+CREATE TABLE source_files (
+    source TEXT NOT NULL,
+    path TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    read_at TEXT NOT NULL,
+    PRIMARY KEY (source, path)
+);
+"""
+
+# Each entry upgrades the schema by one version; never edit a released entry, append a new one.
+MIGRATIONS: tuple[str, ...] = (_NOTICES + audit.SCHEMA,)
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedNotice:
+    notice: Notice
+    queued_at: datetime
+
+
+class Outbox:
+    """The store. Build it with :meth:`open`; nothing touches the disk in the constructor."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, lock: IO[bytes] | None) -> None:
+        self._db = connection
+        self.path = path
+        self._lock = lock
+        self._pending: list[AuditRecord] = []
+        self._in_transaction = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, directory: Path, *, exclusive: bool = True) -> Outbox:
+        """Open (creating and migrating as needed) the state database in ``directory``.
+
+        ``exclusive`` takes a lock so that two daemons never share one state directory;
+        read-only commands such as ``notifier audit`` open without it.
+        """
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"cannot create state directory {directory}: {exc.strerror}") from exc
+        lock = _take_lock(directory / LOCK_NAME) if exclusive else None
+        path = directory / DATABASE_NAME
+        if not exclusive and not path.exists():
+            raise StateError(f"{path}: no state database here yet (has notifier run?)")
+        try:
+            connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+            connection.execute("PRAGMA journal_mode=WAL")
+            # FULL: a notice marked sent must still be marked sent after a power cut.
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            _migrate(connection, path)
+        except sqlite3.DatabaseError as exc:
+            if lock is not None:
+                lock.close()
+            raise StateError(f"{path}: cannot open the state database: {exc}") from exc
+        return cls(connection, path, lock)
+
+    def close(self) -> None:
+        self._db.close()
+        if self._lock is not None:
+            self._lock.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit of state changes and their audit rows."""
+        if self._in_transaction:
+            yield
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StateError(f"{self.path}: cannot start a transaction: {exc}") from exc
+        self._in_transaction = True
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            self._pending.clear()
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StateError(f"{self.path}: cannot write the state database: {exc}") from exc
+            raise
+        finally:
+            self._in_transaction = False
+        committed, self._pending = self._pending, []
+        for record in committed:
+            audit.emit(record)
+
+    def _audit(self, record: AuditRecord) -> None:
+        audit.insert(self._db, record)
+        self._pending.append(record)
+
+    # -- input -------------------------------------------------------------------------------
+
+    def add(
+        self,
+        resolution: Resolution,
+        *,
+        team: str,
+        state: State,
+        reason: str,
+        now: datetime,
+        notice: Notice | None = None,
+    ) -> bool:
+        """Record a newly seen resolution; False (and nothing written) if its key is known."""
+        with self.transaction():
+            cursor = self._db.execute(
+                """INSERT OR IGNORE INTO notices (resolution_key, ticket_id, source, team,
+                    requester_email, requester_name, resolved_at, origin, state, reason,
+                    subject, body_text, body_html, template, message_id, in_reply_to,
+                    references_json, reply_to, queued_at, next_attempt_at, updated_at)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                (
+                    resolution.key,
+                    resolution.ticket_id,
+                    resolution.source,
+                    team,
+                    resolution.requester_email,
+                    resolution.requester_name,
+                    to_stamp(resolution.resolved_at) if resolution.resolved_at else None,
+                    resolution.origin,
+                    state.value,
+                    reason,
+                    notice.subject if notice else "",
+                    notice.text if notice else "",
+                    notice.html if notice else None,
+                    notice.template if notice else "",
+                    notice.message_id if notice else "",
+                    notice.in_reply_to if notice else "",
+                    json.dumps(list(notice.references) if notice else []),
+                    notice.reply_to if notice else "",
+                    to_stamp(now),
+                    to_stamp(now) if state is State.QUEUED else None,
+                    to_stamp(now),
+                ),
+            )
+            if cursor.rowcount == 0:
+                return False
+            self._audit(
+                AuditRecord(
+                    at=now,
+                    outcome=state.value,
+                    resolution_key=resolution.key,
+                    ticket_id=resolution.ticket_id,
+                    source=resolution.source,
+                    team=team,
+                    requester=resolution.requester_email,
+                    template=notice.template if notice else "",
+                    reason=reason,
+                    message_id=notice.message_id if notice else "",
+                    origin=resolution.origin,
+                )
+            )
+            return True
+
+    def reject(self, problem: InputProblem, now: datetime) -> None:
+        """Record input that could not be used."""
+        with self.transaction():
+            self._audit(
+                AuditRecord(
+                    at=now,
+                    outcome="rejected",
+                    source=problem.source,
+                    origin=problem.origin,
+                    reason=problem.reason,
+                )
+            )
+
+    def is_seen(self, source: str, path: str, signature: str) -> bool:
+        row = self._db.execute(
+            "SELECT signature FROM source_files WHERE source = ? AND path = ?", (source, path)
+        ).fetchone()
+        return row is not None and row[0] == signature
+
+    def mark_file_read(self, source: str, path: str, signature: str, now: datetime) -> None:
+        with self.transaction():
+            self._db.execute(
+                """INSERT INTO source_files (source, path, signature, read_at) VALUES (?,?,?,?)
+                   ON CONFLICT (source, path) DO UPDATE SET signature = excluded.signature,
+                   read_at = excluded.read_at""",
+                (source, path, signature, to_stamp(now)),
+            )
+
+    # -- delivery ----------------------------------------------------------------------------
+
+    def recover_interrupted(self, now: datetime) -> int:
+        """Put back notices left ``sending`` by a crash; they go out again with the same Message-ID."""
+        with self.transaction():
+            rows = self._db.execute(
+                "SELECT id FROM notices WHERE state = 'sending' ORDER BY id"
+            ).fetchall()
+            for (row_id,) in rows:
+                self._db.execute(
+                    "UPDATE notices SET state = 'queued', next_attempt_at = ?, updated_at = ? "
+                    "WHERE id = ?",
+                    (to_stamp(now), to_stamp(now), row_id),
+                )
+                self._audit_row(
+                    row_id,
+                    now,
+                    "recovered",
+                    "was being sent when notifier stopped; it will be sent again with the "
+                    "same Message-ID",
+                )
+            return len(rows)
+
+    def claim_due(self, now: datetime, limit: int) -> list[QueuedNotice]:
+        """Mark up to ``limit`` due notices ``sending`` (committed before any is sent)."""
+        if limit <= 0:
+            return []
+        with self.transaction():
+            rows = self._db.execute(
+                f"""SELECT {_NOTICE_COLUMNS} FROM notices
+                    WHERE state IN ('queued', 'deferred') AND next_attempt_at <= ?
+                    ORDER BY next_attempt_at, id LIMIT ?""",  # noqa: S608 - fixed column list
+                (to_stamp(now), limit),
+            ).fetchall()
+            self._db.executemany(
+                "UPDATE notices SET state = 'sending', attempts = attempts + 1, updated_at = ? "
+                "WHERE id = ?",
+                [(to_stamp(now), row[0]) for row in rows],
+            )
+        return [_queued_notice(row) for row in rows]
+
+    def release(self, resolution_keys: list[str]) -> None:
+        """Hand back claimed notices that were not attempted (the daemon is stopping)."""
+        with self.transaction():
+            self._db.executemany(
+                "UPDATE notices SET state = 'queued', attempts = attempts - 1 "
+                "WHERE resolution_key = ? AND state = 'sending'",
+                [(key,) for key in resolution_keys],
+            )
+
+    def record_attempt(
+        self, claimed: QueuedNotice, result: DeliveryResult, decision: Decision, now: datetime
+    ) -> None:
+        """Store how one send attempt ended, with its audit row, in one transaction."""
+        notice = claimed.notice
+        with self.transaction():
+            self._db.execute(
+                """UPDATE notices SET state = ?, reason = ?, next_attempt_at = ?, updated_at = ?,
+                   sent_at = COALESCE(?, sent_at), last_code = ?, last_reply = ?
+                   WHERE resolution_key = ?""",
+                (
+                    decision.state.value,
+                    decision.reason,
+                    to_stamp(decision.next_attempt_at) if decision.next_attempt_at else None,
+                    to_stamp(now),
+                    to_stamp(now) if decision.state is State.SENT else None,
+                    result.code,
+                    result.reply or result.detail,
+                    notice.resolution_key,
+                ),
+            )
+            self._audit(
+                AuditRecord(
+                    at=now,
+                    outcome=decision.state.value,
+                    resolution_key=notice.resolution_key,
+                    ticket_id=notice.ticket_id,
+                    source=notice.source,
+                    team=notice.team,
+                    requester=notice.to_email,
+                    template=notice.template,
+                    reason=decision.reason or ("" if result.code else describe(result)),
+                    smtp_code=result.code,
+                    smtp_reply=result.reply,
+                    message_id=notice.message_id,
+                    attempt=notice.attempt,
+                )
+            )
+
+    # -- questions ---------------------------------------------------------------------------
+
+    def attempts_since(self, moment: datetime) -> int:
+        """Send attempts since ``moment`` (for the per-minute rate limit; survives restarts)."""
+        row = self._db.execute(
+            "SELECT count(*) FROM audit WHERE at >= ? AND outcome IN ('sent','deferred','failed') "
+            "AND attempt > 0",
+            (to_stamp(moment),),
+        ).fetchone()
+        return int(row[0])
+
+    def next_due_at(self) -> datetime | None:
+        row = self._db.execute(
+            "SELECT min(next_attempt_at) FROM notices WHERE state IN ('queued', 'deferred')"
+        ).fetchone()
+        return from_stamp(row[0]) if row and row[0] else None
+
+    def counts_by_state(self) -> dict[str, int]:
+        return {
+            str(state): int(count)
+            for state, count in self._db.execute(
+                "SELECT state, count(*) FROM notices GROUP BY state ORDER BY state"
+            )
+        }
+
+    def audit_records(self, wanted: audit.AuditQuery) -> list[AuditRecord]:
+        return audit.query(self._db, wanted)
+
+    def _audit_row(self, row_id: int, now: datetime, outcome: str, reason: str) -> None:
+        row = self._db.execute(
+            "SELECT resolution_key, ticket_id, source, team, requester_email, template, "
+            "message_id, attempts FROM notices WHERE id = ?",
+            (row_id,),
+        ).fetchone()
+        self._audit(
+            AuditRecord(
+                at=now,
+                outcome=outcome,
+                resolution_key=row[0],
+                ticket_id=row[1],
+                source=row[2],
+                team=row[3],
+                requester=row[4],
+                template=row[5],
+                message_id=row[6],
+                attempt=row[7],
+                reason=reason,
+            )
+        )
+
+
+_NOTICE_COLUMNS = (
+    "id, resolution_key, ticket_id, source, team, requester_email, requester_name, subject, "
+    "body_text, body_html, message_id, in_reply_to, references_json, reply_to, template, "
+    "attempts, queued_at"
+)
+
+
+def _queued_notice(row: tuple[object, ...]) -> QueuedNotice:
+    (_, key, ticket, source, team, email, name, subject, text, html, message_id, in_reply_to,
+     references, reply_to, template, attempts, queued_at) = row  # fmt: skip
+    notice = Notice(
+        resolution_key=str(key),
+        ticket_id=str(ticket),
+        source=str(source),
+        team=str(team),
+        to_email=str(email),
+        to_name=str(name),
+        subject=str(subject),
+        text=str(text),
+        html=None if html is None else str(html),
+        message_id=str(message_id),
+        in_reply_to=str(in_reply_to),
+        references=tuple(json.loads(str(references))),
+        reply_to=str(reply_to),
+        template=str(template),
+        attempt=int(str(attempts)) + 1,
+    )
+    return QueuedNotice(notice, from_stamp(str(queued_at)))
+
+
+def _take_lock(path: Path) -> IO[bytes]:
+    handle = path.open("ab")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StateError(
+            f"{path.parent}: another notifier process is using this state directory"
+        ) from None
+    os.set_inheritable(handle.fileno(), False)
+    return handle
+
+
+def _migrate(connection: sqlite3.Connection, path: Path) -> None:
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    if version > len(MIGRATIONS):
+        raise StateError(
+            f"{path}: schema version {version} is newer than this notifier understands "
+            f"({len(MIGRATIONS)}); upgrade notifier or restore a backup"
+        )
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in script.split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {number}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise

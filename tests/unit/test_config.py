@@ -1,0 +1,124 @@
+"""Configuration: the example loads, typos name the key, env overrides, secrets stay secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from notifier.cli import main
+from notifier.config import EX_CONFIG, load_settings
+from notifier.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_example_config_loads_with_every_section() -> None:
+    """config.example.toml is valid and exercises every section it documents."""
+    settings = load_settings(ROOT / "config.example.toml")
+    assert settings.smtp.host == "mail.example.org"
+    assert settings.smtp.password_credential == "smtp-password"
+    assert settings.teams["network"].match == {"team": ["Network", "Network Operations"]}
+    assert settings.exports[0].preset == "jira"
+    assert settings.delivery.give_up_after.days == 3
+
+
+def test_every_settings_key_is_documented_in_the_example() -> None:
+    """Each key of every section appears in config.example.toml (set or commented out)."""
+    from notifier.config import ExportSettings, Settings, TeamSettings
+
+    text = (ROOT / "config.example.toml").read_text()
+    missing = []
+    for section, model in Settings.model_fields.items():
+        annotation = model.annotation
+        fields = getattr(annotation, "model_fields", {})
+        if section == "teams":
+            fields = TeamSettings.model_fields
+        if section == "exports":
+            fields = ExportSettings.model_fields
+        missing += [f"{section}.{key}" for key in fields if f"{key} =" not in text and f".{key}]" not in text]
+    assert missing == []
+
+
+def test_unknown_key_is_named(tmp_path: Path) -> None:
+    """A typo is an error that names the section and the key, never silently ignored."""
+    path = write(tmp_path, "[smtp]\nhots = 'x'\n")
+    with pytest.raises(ConfigError, match=r"smtp\.hots: unknown key"):
+        load_settings(path)
+
+
+def test_unknown_key_in_export_list_is_named(tmp_path: Path) -> None:
+    """Keys inside [[exports]] are checked too, with the list index in the name."""
+    path = write(tmp_path, "[[exports]]\nname='a'\npath='x'\npreset_name='jira'\n")
+    with pytest.raises(ConfigError, match=r"exports\.0\.preset_name: unknown key"):
+        load_settings(path)
+
+
+def test_bad_toml_names_the_file_and_line(tmp_path: Path) -> None:
+    """A TOML syntax error says which file and where."""
+    path = write(tmp_path, "[smtp]\nhost = \n")
+    with pytest.raises(ConfigError, match=r"config\.toml: not valid TOML: .*line 2"):
+        load_settings(path)
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NOTIFIER_<SECTION>__<KEY> wins over the file and keeps the file's other keys."""
+    path = write(tmp_path, "[smtp]\nhost = 'file.example.org'\nport = 2525\n")
+    monkeypatch.setenv("NOTIFIER_SMTP__HOST", "env.example.org")
+    settings = load_settings(path)
+    assert (settings.smtp.host, settings.smtp.port) == ("env.example.org", 2525)
+
+
+def test_plaintext_password_refused_unless_insisted(tmp_path: Path) -> None:
+    """A password written in the TOML is refused, unless allow_plaintext_password is set."""
+    with pytest.raises(ConfigError, match="plain-text 'password' is refused"):
+        load_settings(write(tmp_path, "[smtp]\nusername='u'\npassword='hunter2'\n"))
+    settings = load_settings(
+        write(tmp_path, "[smtp]\nusername='u'\npassword='hunter2'\nallow_plaintext_password=true\n")
+    )
+    assert settings.smtp.resolve_password() == "hunter2"
+    assert "hunter2" not in repr(settings)
+
+
+def test_password_from_file_and_from_systemd_credential(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """password_file is read relative to the config; password_credential from $CREDENTIALS_DIRECTORY."""
+    (tmp_path / "pw").write_text("s3cret\n")
+    settings = load_settings(write(tmp_path, "[smtp]\nusername='u'\npassword_file='pw'\n"))
+    assert settings.smtp.resolve_password() == "s3cret"
+
+    credentials = tmp_path / "creds"
+    credentials.mkdir()
+    (credentials / "smtp-password").write_text("from-systemd")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    settings = load_settings(write(tmp_path, "[smtp]\nusername='u'\npassword_credential='smtp-password'\n"))
+    assert settings.smtp.resolve_password() == "from-systemd"
+
+
+def test_missing_password_file_names_the_key(tmp_path: Path) -> None:
+    """An unreadable secret file is a ConfigError naming the key and the path."""
+    settings = load_settings(write(tmp_path, "[smtp]\nusername='u'\npassword_file='nope'\n"))
+    with pytest.raises(ConfigError, match=r"smtp\.password_file: cannot read .*nope"):
+        settings.smtp.resolve_password()
+
+
+def test_config_error_exits_78_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The command line turns a config error into exit status 78 and one line on stderr."""
+    path = write(tmp_path, "[delivery]\ngive_up_after = 'soon'\n")
+    assert main(["check-config", "--config", str(path)]) == EX_CONFIG
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert "delivery.give_up_after" in err and "'soon' is not a duration" in err
+
+
+def test_missing_named_config_file_exits_78(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`notifier once --config MISSING` says the file is missing and exits 78."""
+    assert main(["once", "--config", str(tmp_path / "missing.toml")]) == EX_CONFIG
+    assert "configuration file not found" in capsys.readouterr().err

@@ -1,0 +1,126 @@
+"""The outbox: unique resolution keys, crash recovery, audit rows with every change, safe opening."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from notifier.audit import AuditQuery
+from notifier.errors import StateError
+from notifier.model import DeliveryOutcome, DeliveryResult, InputProblem, Notice, Resolution, State
+from notifier.outbox import DATABASE_NAME, MIGRATIONS, Outbox
+from notifier.policy import RetryPolicy, after_attempt
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def resolution(ticket: str = "T-1", when: datetime = NOW) -> Resolution:
+    return Resolution(
+        source="jira", ticket_id=ticket, requester_email="a@example.org", resolved_at=when, origin="x.csv:2"
+    )
+
+
+def notice_for(item: Resolution) -> Notice:
+    return Notice(
+        resolution_key=item.key, ticket_id=item.ticket_id, source=item.source, team="default",
+        to_email=item.requester_email, to_name="", subject="Done", text="Done.\n", html=None,
+        message_id=f"<{item.ticket_id}@example.org>", in_reply_to="", references=("<t@example.org>",),
+        reply_to="", template="default/resolved@abc",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Outbox:
+    store = Outbox.open(tmp_path)
+    yield store  # type: ignore[misc]
+    store.close()
+
+
+def test_same_key_is_recorded_once(outbox: Outbox) -> None:
+    """Re-reading the same resolution adds nothing; a new resolved time is a new notice."""
+    first = resolution()
+    assert outbox.add(first, team="default", state=State.QUEUED, reason="", now=NOW, notice=notice_for(first))
+    assert not outbox.add(first, team="default", state=State.QUEUED, reason="", now=NOW, notice=notice_for(first))
+    reopened = resolution(when=NOW + timedelta(days=1))
+    assert outbox.add(reopened, team="default", state=State.QUEUED, reason="", now=NOW, notice=notice_for(reopened))
+    assert outbox.counts_by_state() == {"queued": 2}
+    assert [r.outcome for r in outbox.audit_records(AuditQuery(ticket="T-1"))] == ["queued", "queued"]
+
+
+def test_claim_send_and_record_with_audit(outbox: Outbox) -> None:
+    """Claiming marks notices sending; the result and its audit row are stored together."""
+    item = resolution()
+    outbox.add(item, team="default", state=State.QUEUED, reason="", now=NOW, notice=notice_for(item))
+    (claimed,) = outbox.claim_due(NOW, 10)
+    assert claimed.notice.attempt == 1 and outbox.counts_by_state() == {"sending": 1}
+    result = DeliveryResult(DeliveryOutcome.TRANSIENT, 451, "4.3.0 try later")
+    decision = after_attempt(RetryPolicy(), result, queued_at=claimed.queued_at, now=NOW, attempt=1, rng=random.Random(0))
+    outbox.record_attempt(claimed, result, decision, NOW)
+    assert outbox.claim_due(NOW, 10) == []  # not due before its retry time
+    later = NOW + timedelta(minutes=2)
+    (again,) = outbox.claim_due(later, 10)
+    assert again.notice.attempt == 2 and again.notice.message_id == claimed.notice.message_id
+    records = outbox.audit_records(AuditQuery(ticket="T-1"))
+    assert [(r.outcome, r.smtp_code) for r in records] == [("queued", None), ("deferred", 451)]
+    assert records[1].smtp_reply == "4.3.0 try later"
+
+
+def test_rows_left_sending_are_recovered_with_the_same_message_id(tmp_path: Path) -> None:
+    """A crash between claim and result leaves 'sending'; the next start puts it back, recorded."""
+    store = Outbox.open(tmp_path)
+    item = resolution()
+    store.add(item, team="default", state=State.QUEUED, reason="", now=NOW, notice=notice_for(item))
+    store.claim_due(NOW, 10)
+    store.close()  # the process "dies" here
+
+    store = Outbox.open(tmp_path)
+    assert store.recover_interrupted(NOW) == 1
+    (claimed,) = store.claim_due(NOW, 10)
+    assert claimed.notice.message_id == "<T-1@example.org>"
+    assert [r.outcome for r in store.audit_records(AuditQuery())][-1] == "recovered"
+    store.close()
+
+
+def test_rejected_input_is_audited(outbox: Outbox) -> None:
+    """Bad input becomes an audit row with its origin and reason."""
+    outbox.reject(InputProblem("jira", "export.csv:7", "requester_email: missing"), NOW)
+    (record,) = outbox.audit_records(AuditQuery(outcome="rejected"))
+    assert (record.origin, record.reason) == ("export.csv:7", "requester_email: missing")
+
+
+def test_second_daemon_on_the_same_state_is_refused(outbox: Outbox, tmp_path: Path) -> None:
+    """Two writers on one state directory would break exactly-once; the second one is refused."""
+    with pytest.raises(StateError, match="another notifier process"):
+        Outbox.open(tmp_path)
+    reader = Outbox.open(tmp_path, exclusive=False)  # audit queries still work
+    reader.close()
+
+
+def test_corrupt_state_file_is_a_clear_error_and_is_not_overwritten(tmp_path: Path) -> None:
+    """A state file that is not a database stops start-up with a clear error; it is left as is."""
+    path = tmp_path / DATABASE_NAME
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StateError, match="cannot open the state database"):
+        Outbox.open(tmp_path)
+    assert path.read_bytes() == b"this is not a database" * 100
+
+
+def test_schema_is_versioned(tmp_path: Path) -> None:
+    """The database records its schema version; a newer one than we know is refused."""
+    Outbox.open(tmp_path).close()
+    with sqlite3.connect(tmp_path / DATABASE_NAME) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(StateError, match="newer than this notifier understands"):
+        Outbox.open(tmp_path)
+
+
+def test_file_read_marks(outbox: Outbox) -> None:
+    """A file is 'seen' only with the same signature: a changed file is read again."""
+    outbox.mark_file_read("jira", "/x/a.csv", "10:1", NOW)
+    assert outbox.is_seen("jira", "/x/a.csv", "10:1")
+    assert not outbox.is_seen("jira", "/x/a.csv", "11:2")

@@ -1,0 +1,145 @@
+"""Rendering: shipped templates work, teams fall back to default, errors stay in their team."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from notifier.compose import TeamProfile, compose, first_name, template_context
+from notifier.errors import ConfigError, TemplateError
+from notifier.model import Resolution
+from notifier.render import Renderer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TICKET = Resolution(
+    source="jira",
+    ticket_id="HD-42",
+    requester_email="jane.doe@example.org",
+    requester_name="Doe, Jane",
+    title="Printer on floor 3 jams",
+    status="Resolved",
+    resolved_at=datetime(2026, 11, 27, 9, 30, tzinfo=UTC),
+    resolution_note="We replaced the worn roller.",
+)
+
+
+def make_templates(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+DEFAULTS = {
+    "default/resolved.subject.j2": "Done: {{ ticket.title }}",
+    "default/resolved.txt.j2": "Hello {{ requester.first_name }}\n",
+}
+
+
+def test_every_shipped_team_template_renders() -> None:
+    """Every team folder under templates/ renders a one-line subject and a text body."""
+    renderer = Renderer.load(ROOT / "templates")
+    assert renderer.problems() == []
+    for team in renderer.teams:
+        rendered = renderer.render(team, template_context(TICKET, TeamProfile(team, "IT Help Desk")))
+        assert rendered.subject and "\n" not in rendered.subject
+        assert "Printer on floor 3 jams" in rendered.text
+        assert "Jane" in rendered.text and "HD-42" in rendered.text
+
+
+def test_team_falls_back_to_default_per_file(tmp_path: Path) -> None:
+    """A team with only its own subject uses default's text template."""
+    renderer = Renderer.load(
+        make_templates(tmp_path, {**DEFAULTS, "network/resolved.subject.j2": "Network: {{ ticket.id }}"})
+    )
+    rendered = renderer.render("network", template_context(TICKET, TeamProfile("network", "N")))
+    assert rendered.subject == "Network: HD-42"
+    assert rendered.text == "Hello Jane\n"
+    assert rendered.template == "default/resolved"
+
+
+def test_subject_is_one_line(tmp_path: Path) -> None:
+    """Line breaks in a subject template (or in ticket data) become single spaces."""
+    renderer = Renderer.load(
+        make_templates(tmp_path, {**DEFAULTS, "default/resolved.subject.j2": "Done:\n  {{ ticket.title }}\n"})
+    )
+    ticket = Resolution(source="s", ticket_id="1", requester_email="a@example.org", title="a\r\nBcc: x")
+    rendered = renderer.render("default", template_context(ticket, TeamProfile("default", "IT")))
+    assert rendered.subject == "Done: a Bcc: x"
+
+
+def test_html_part_is_autoescaped(tmp_path: Path) -> None:
+    """Ticket data in the HTML template is escaped; the text part is not."""
+    renderer = Renderer.load(
+        make_templates(tmp_path, {**DEFAULTS, "default/resolved.html.j2": "<p>{{ ticket.title }}</p>"})
+    )
+    ticket = Resolution(source="s", ticket_id="1", requester_email="a@example.org", title="<b>x</b>")
+    rendered = renderer.render("default", template_context(ticket, TeamProfile("default", "IT")))
+    assert rendered.html == "<p>&lt;b&gt;x&lt;/b&gt;</p>"
+
+
+def test_syntax_error_only_affects_its_team(tmp_path: Path) -> None:
+    """A broken team template raises TemplateError with file:line; other teams still render."""
+    renderer = Renderer.load(
+        make_templates(tmp_path, {**DEFAULTS, "broken/resolved.txt.j2": "Hi\n{% if %}\n"})
+    )
+    assert renderer.problems() and "broken/resolved.txt.j2:2" in renderer.problems()[0]
+    with pytest.raises(TemplateError, match=r"broken/resolved\.txt\.j2:2"):
+        renderer.render("broken", template_context(TICKET, TeamProfile("broken", "B")))
+    assert renderer.render("default", template_context(TICKET, TeamProfile("default", "D"))).text
+
+
+def test_undefined_name_names_file_and_line(tmp_path: Path) -> None:
+    """StrictUndefined: a misspelt variable is an error with its line, not an empty string."""
+    renderer = Renderer.load(
+        make_templates(tmp_path, {**DEFAULTS, "default/resolved.txt.j2": "Hi\n{{ ticket.titel }}\n"})
+    )
+    with pytest.raises(TemplateError, match=r"default/resolved\.txt\.j2:2: UndefinedError"):
+        renderer.render("default", template_context(TICKET, TeamProfile("default", "D")))
+
+
+def test_sandbox_refuses_python_internals(tmp_path: Path) -> None:
+    """A template reaching for ''.__class__.__mro__ is refused by the sandbox."""
+    renderer = Renderer.load(
+        make_templates(
+            tmp_path,
+            {**DEFAULTS, "evil/resolved.txt.j2": "{{ ''.__class__.__mro__[1].__subclasses__() }}"},
+        )
+    )
+    with pytest.raises(TemplateError, match="evil/resolved.txt.j2"):
+        renderer.render("evil", template_context(TICKET, TeamProfile("evil", "E")))
+
+
+def test_missing_default_templates_is_a_config_error(tmp_path: Path) -> None:
+    """Without default/resolved.txt.j2 there is nothing to fall back to: refuse to start."""
+    make_templates(tmp_path, {"default/resolved.subject.j2": "x"})
+    with pytest.raises(ConfigError, match=r"default/resolved\.txt\.j2"):
+        Renderer.load(tmp_path)
+
+
+def test_compose_threads_on_the_original_message_or_the_ticket() -> None:
+    """In-Reply-To uses the requester's Message-ID when known; else a stable per-ticket reference."""
+    renderer = Renderer.load(ROOT / "templates")
+    team = TeamProfile("default", "IT", "help@example.org")
+    plain = compose(TICKET, team, renderer, domain="example.org")
+    assert plain.in_reply_to == "" and len(plain.references) == 1
+    assert plain.message_id.endswith("@example.org>") and plain.reply_to == "help@example.org"
+    again = compose(TICKET, team, renderer, domain="example.org")
+    assert again.message_id == plain.message_id and again.references == plain.references
+    from dataclasses import replace
+
+    threaded = compose(replace(TICKET, original_message_id="<orig@mail.example.org>"), team, renderer, domain="example.org")
+    assert threaded.in_reply_to == "<orig@mail.example.org>"
+    assert threaded.references == ("<orig@mail.example.org>",)
+
+
+@pytest.mark.parametrize(
+    ("name", "first"), [("Doe, Jane", "Jane"), ("Jane Doe", "Jane"), ("", ""), ("  Prince ", "Prince")]
+)
+def test_first_name(name: str, first: str) -> None:
+    """Greetings use the first name from either 'Last, First' or 'First Last'."""
+    assert first_name(name) == first
