@@ -1,0 +1,95 @@
+"""Running ``notifier`` as a subprocess, the way the README and the systemd unit run it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.smtp_server import SmtpTestServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CSV_HEADER = "Key,Email,Name,Summary,Status,Resolved,Group,Note\r\n"
+
+
+def csv_row(key: str, email: str, *, resolved: str = "2026-11-27T09:00:00Z", summary: str = "",
+            name: str = "", status: str = "Resolved", group: str = "", note: str = "") -> str:  # fmt: skip
+    def quote(value: str) -> str:
+        return '"' + value.replace('"', '""') + '"'
+
+    fields = [key, email, name, summary or f"Request {key}", status, resolved, group, note]
+    return ",".join(quote(field) for field in fields) + "\r\n"
+
+
+def write_config(tmp_path: Path, server: SmtpTestServer, exports: Path, *, extra: str = "") -> Path:
+    """A config for one CSV export folder and the given test SMTP server."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[state]
+directory = "{tmp_path / "state"}"
+
+[smtp]
+host = "{server.host}"
+port = {server.port}
+security = "plain"
+from_address = "it-helpdesk@example.org"
+timeout = 5
+
+[delivery]
+rate_limit_per_minute = 100000
+retry_initial = "1s"
+retry_max = "2s"
+
+[run]
+poll_interval = "1s"
+
+[log]
+format = "json"
+
+[[exports]]
+name = "desk"
+path = "{exports}"
+settle_seconds = 0
+resolved_statuses = ["Resolved", "Closed"]
+[exports.columns]
+ticket_id = "Key"
+requester_email = "Email"
+requester_name = "Name"
+title = "Summary"
+status = "Status"
+resolved_at = "Resolved"
+team = "Group"
+resolution_note = "Note"
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def notifier(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m notifier ARGS`` and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "notifier", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        check=False,
+    )
+
+
+def start_notifier(*args: str, log: Path) -> subprocess.Popen[bytes]:
+    """Start ``python -m notifier ARGS`` in the background, its output going to ``log``."""
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "notifier", *args],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )

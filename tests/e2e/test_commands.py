@@ -1,0 +1,79 @@
+"""The other commands as a user runs them: demo, preview, check-config, --help, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.cli import ROOT, notifier
+
+
+def test_demo_delivers_at_least_three_notices_and_prints_the_audit_trail() -> None:
+    """`notifier demo` needs no configuration and shows delivered messages and audit rows."""
+    result = notifier("demo")
+    assert result.returncode == 0, result.stderr
+    delivered = re.findall(r"^=== delivered message \d+", result.stdout, flags=re.MULTILINE)
+    assert len(delivered) >= 3
+    assert "=== audit trail" in result.stdout
+    audit_part = result.stdout.split("=== audit trail", 1)[1]
+    assert len(re.findall(r"^\S+ \S+\s+sent\s", audit_part, flags=re.MULTILINE)) == len(delivered)
+    assert "Auto-Submitted: auto-generated" in result.stdout
+
+
+def test_preview_renders_without_sending(tmp_path: Path) -> None:
+    """`notifier preview TICKET.json` prints the complete message, sends nothing."""
+    ticket = tmp_path / "ticket.json"
+    ticket.write_text(
+        json.dumps(
+            {
+                "ticket_id": "HD-7",
+                "requester_email": "jane@example.org",
+                "requester_name": "Jane Doe",
+                "title": "Cannot print",
+                "resolution_note": "We put paper in the printer.",
+                "resolved_at": "2026-11-27T10:00:00+01:00",
+            }
+        )
+    )
+    result = notifier("preview", str(ticket))
+    assert result.returncode == 0, result.stderr
+    assert "Subject: Done: Cannot print" in result.stdout
+    assert "Hello Jane," in result.stdout and "We put paper in the printer." in result.stdout
+
+
+def test_preview_of_a_bad_ticket_file_is_one_clear_line(tmp_path: Path) -> None:
+    """A broken ticket file is named with its line; no traceback."""
+    ticket = tmp_path / "ticket.json"
+    ticket.write_text('{"ticket_id": "HD-7",\n "requester_email": }')
+    result = notifier("preview", str(ticket))
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(f"notifier: error: {ticket}:2: not valid JSON")
+    assert "Traceback" not in result.stderr
+
+
+def test_check_config_accepts_the_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped example passes check-config once its credential exists."""
+    credentials = tmp_path / "creds"
+    credentials.mkdir()
+    (credentials / "smtp-password").write_text("x")
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "notifier", "check-config", "--config", str(ROOT / "config.example.toml")],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+        env={**os.environ, "CREDENTIALS_DIRECTORY": str(credentials)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("configuration OK")
+
+
+@pytest.mark.parametrize("command", ["run", "once", "demo", "preview", "audit", "check-config"])
+def test_every_command_has_help(command: str) -> None:
+    """Every command answers --help."""
+    result = notifier(command, "--help")
+    assert result.returncode == 0 and "usage: notifier" in result.stdout

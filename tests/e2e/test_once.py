@@ -1,0 +1,163 @@
+"""`notifier once` end to end: exports in, notices out through a real SMTP server, all audited."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.e2e.cli import CSV_HEADER, csv_row, notifier, write_config
+from tests.smtp_server import SmtpServerFactory
+
+
+def test_second_run_sends_nothing_and_a_reopened_ticket_sends_one_more(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """Re-reading the same exports is safe; a ticket resolved again (new time) gets one more notice."""
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "monday.csv").write_text(
+        CSV_HEADER
+        + csv_row("HD-1", "ann@example.org", summary="Printer jams")
+        + csv_row("HD-2", "bob@example.org", summary="New laptop")
+        + csv_row("HD-3", "cat@example.org", status="In Progress", resolved=""),
+        encoding="utf-8",
+    )
+    config = write_config(tmp_path, server, exports)
+
+    first = notifier("once", "--config", str(config))
+    assert first.returncode == 0, first.stderr + first.stdout
+    assert sorted(m.rcpt_tos[0] for m in server.messages) == ["ann@example.org", "bob@example.org"]
+
+    # The next export repeats HD-1 and HD-2 unchanged, and HD-2 was reopened and resolved again.
+    (exports / "tuesday.csv").write_text(
+        CSV_HEADER
+        + csv_row("HD-1", "ann@example.org", summary="Printer jams")
+        + csv_row("HD-2", "bob@example.org", summary="New laptop")
+        + csv_row("HD-2", "bob@example.org", summary="New laptop", resolved="2026-11-28T10:00:00Z"),
+        encoding="utf-8",
+    )
+    second = notifier("once", "--config", str(config))
+    assert second.returncode == 0, second.stderr + second.stdout
+    third = notifier("once", "--config", str(config))
+    assert third.returncode == 0, third.stderr + third.stdout
+    recipients = [m.rcpt_tos[0] for m in server.messages]
+    assert sorted(recipients) == ["ann@example.org", "bob@example.org", "bob@example.org"]
+    ids = [m.message["Message-ID"] for m in server.messages]
+    assert len(set(ids)) == 3  # a new resolution is a new notice with its own Message-ID
+
+
+def test_malformed_rows_are_reported_with_file_and_line_and_good_rows_delivered(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """A broken row gives file:line and a reason, is audited, and never blocks the good rows."""
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "mixed.csv").write_text(
+        CSV_HEADER
+        + csv_row("HD-1", "ann@example.org")
+        + csv_row("HD-2", "not-an-address")
+        + '"HD-3","cat@example.org","cut off here"\r\n'
+        + csv_row("HD-4", "dan@example.org", resolved="the day before yesterday")
+        + csv_row("HD-5", "eve@example.org"),
+        encoding="utf-8",
+    )
+    config = write_config(tmp_path, server, exports)
+    result = notifier("once", "--config", str(config))
+    assert result.returncode == 1  # something needs attention
+    assert sorted(m.rcpt_tos[0] for m in server.messages) == ["ann@example.org", "eve@example.org"]
+
+    audit = notifier("audit", "--config", str(config), "--status", "rejected", "--format", "json")
+    rejected = json.loads(audit.stdout)
+    origins = {record["origin"].rsplit("/", 1)[-1]: record["reason"] for record in rejected}
+    assert set(origins) >= {"mixed.csv:3", "mixed.csv:5"}, origins
+    assert "not-an-address" in origins["mixed.csv:3"]
+    assert "the day before yesterday" in origins["mixed.csv:5"]
+    assert any("mixed.csv:4" in o for o in origins), origins  # the truncated row
+    # ... and the same problems were logged as JSON events naming file and line.
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert any(e["event"] == "input_rejected" and e["origin"].endswith("mixed.csv:3") for e in events)
+
+
+def test_audit_shows_the_whole_history_of_one_ticket(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """`notifier audit --ticket X --format json` lists queued, deferred and sent for that ticket."""
+    from tests.smtp_server import ServerBehaviour
+
+    server = smtp_server(behaviour=ServerBehaviour(defer_first=1))
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "a.csv").write_text(
+        CSV_HEADER + csv_row("HD-9", "ann@example.org") + csv_row("HD-10", "bob@example.org"),
+        encoding="utf-8",
+    )
+    config = write_config(tmp_path, server, exports)
+    first = notifier("once", "--config", str(config))
+    assert first.returncode == 75, first.stdout + first.stderr  # deferred only: try again later
+    import time
+
+    time.sleep(2.1)  # retry_max is 2s in this config
+    second = notifier("once", "--config", str(config))
+    assert second.returncode == 0, second.stdout + second.stderr
+
+    history = json.loads(notifier("audit", "--config", str(config), "--ticket", "HD-9", "--format", "json").stdout)
+    assert [record["outcome"] for record in history] == ["queued", "deferred", "sent"]
+    assert history[1]["smtp_code"] == 451 and "Greylisted" in history[1]["smtp_reply"]
+    assert {record["message_id"] for record in history} == {history[0]["message_id"]}
+    assert all(record["ticket_id"] == "HD-9" for record in history)
+    table = notifier("audit", "--config", str(config), "--ticket", "HD-9").stdout
+    assert "deferred" in table and "451" in table
+
+
+def test_header_injection_through_ticket_data_adds_no_header(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """CR/LF and encoded words in a title or name never become headers at the server."""
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "evil.csv").write_text(
+        CSV_HEADER
+        + csv_row("HD-1", "ann@example.org", summary="Hi\r\nBcc: victim@example.com")
+        + csv_row("HD-2", "bob@example.org", name="=?utf-8?q?Bob=0D=0AX-Injected:_yes?=",
+                  summary="=?utf-8?q?x=0D=0ABcc:_victim@example.com?="),  # fmt: skip
+        encoding="utf-8",
+    )
+    config = write_config(tmp_path, server, exports)
+    assert notifier("once", "--config", str(config)).returncode == 0
+    assert len(server.messages) == 2
+    for received in server.messages:
+        names = {name.lower() for name in received.header_names}
+        assert "bcc" not in names and "x-injected" not in names
+        assert received.rcpt_tos == (received.message["To"].addresses[0].addr_spec,)
+
+
+def test_template_error_holds_only_that_teams_notices(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """A team with a broken template has its notices held with the reason; others are sent."""
+    import shutil
+
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    templates = tmp_path / "templates"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "templates", templates)
+    (templates / "network").mkdir()
+    (templates / "network" / "resolved.txt.j2").write_text("Hello {{ requester.nmae }}\n")
+    (exports / "a.csv").write_text(
+        CSV_HEADER + csv_row("HD-1", "ann@example.org", group="Network") + csv_row("HD-2", "bob@example.org"),
+        encoding="utf-8",
+    )
+    config = write_config(
+        tmp_path, server, exports,
+        extra=f'\n[templates]\ndirectory = "{templates}"\n[teams.network]\nmatch = {{ team = ["network"] }}\n',
+    )  # fmt: skip
+    result = notifier("once", "--config", str(config))
+    assert result.returncode == 1
+    assert [m.rcpt_tos[0] for m in server.messages] == ["bob@example.org"]
+    held = json.loads(notifier("audit", "--config", str(config), "--status", "held", "--format", "json").stdout)
+    assert [record["ticket_id"] for record in held] == ["HD-1"]
+    assert "network/resolved.txt.j2:1" in held[0]["reason"] and "nmae" in held[0]["reason"]
