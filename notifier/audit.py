@@ -187,7 +187,9 @@ def _table(rows: list[AuditRecord]) -> str:
     widths = [max([len(h)] + [len(line[i]) for line in lines]) for i, h in enumerate(headers)]
     widths[-1] = len(headers[-1])  # the last column is not padded
     out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    out += ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines]
+    out += [
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    ]
     if not lines:
         out.append("(no audit records match)")
     return "\n".join(out)

@@ -20,6 +20,7 @@ from pathlib import Path
 from notifier import __version__
 from notifier.config import DEFAULT_CONFIG_PATH, EX_CONFIG, Settings, load_settings
 from notifier.errors import ConfigError, NotifierError
+from notifier.model import Resolution
 
 EX_TEMPFAIL = 75
 
@@ -46,12 +47,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Tells requesters, in plain words, that the thing they asked IT for is done.",
     )
     parser.add_argument("--version", action="version", version=f"notifier {__version__}")
-    config_help = (
-        "configuration file (default: $NOTIFIER_CONFIG or /etc/notifier/config.toml)"
-    )
+    config_help = "configuration file (default: $NOTIFIER_CONFIG or /etc/notifier/config.toml)"
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
-    def command(name: str, handler: Callable[[argparse.Namespace], int], text: str) -> argparse.ArgumentParser:
+    def command(
+        name: str, handler: Callable[[argparse.Namespace], int], text: str
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("--config", type=Path, help=config_help)
         sub.set_defaults(handler=handler)
@@ -76,10 +77,14 @@ def _parser() -> argparse.ArgumentParser:
     audit_cmd = command("audit", _audit, "show the audit trail: every decision notifier made")
     audit_cmd.add_argument("--ticket", help="only this ticket id")
     audit_cmd.add_argument("--requester", help="only this requester's e-mail address")
-    audit_cmd.add_argument("--status", "--outcome", dest="outcome", help="only this outcome (sent, failed, ...)")
+    audit_cmd.add_argument(
+        "--status", "--outcome", dest="outcome", help="only this outcome (sent, failed, ...)"
+    )
     audit_cmd.add_argument("--source", help="only this source")
     audit_cmd.add_argument("--team", help="only this team")
-    audit_cmd.add_argument("--since", help="from this time: ISO date/time, or an age such as 2h or 7d")
+    audit_cmd.add_argument(
+        "--since", help="from this time: ISO date/time, or an age such as 2h or 7d"
+    )
     audit_cmd.add_argument("--until", help="before this time: ISO date/time, or an age")
     audit_cmd.add_argument("--limit", type=int, help="only the newest N records")
     audit_cmd.add_argument("--format", choices=("table", "json", "csv"), default="table")
@@ -177,8 +182,7 @@ def _preview(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ticket_from_json(path: Path) -> object:
-    from notifier.model import Resolution
+def _ticket_from_json(path: Path) -> Resolution:
     from notifier.sources.timestamps import parse_timestamp
 
     try:
@@ -195,7 +199,9 @@ def _ticket_from_json(path: Path) -> object:
     }  # fmt: skip
     unknown = sorted(set(data) - known)
     if unknown:
-        raise NotifierError(f"{path}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise NotifierError(
+            f"{path}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
     ticket_id = str(data.get("ticket_id", data.get("id", ""))).strip()
     if not ticket_id or not data.get("requester_email"):
         raise NotifierError(f"{path}: ticket_id and requester_email are required")
@@ -236,7 +242,9 @@ def _audit(args: argparse.Namespace) -> int:
         limit=args.limit,
     )
     if wanted.outcome is not None and wanted.outcome not in audit.OUTCOMES:
-        raise NotifierError(f"--status: unknown outcome {wanted.outcome!r}; one of {', '.join(audit.OUTCOMES)}")
+        raise NotifierError(
+            f"--status: unknown outcome {wanted.outcome!r}; one of {', '.join(audit.OUTCOMES)}"
+        )
     outbox = bootstrap.open_outbox(settings, exclusive=False)
     try:
         records = outbox.audit_records(wanted)
@@ -258,7 +266,9 @@ def _moment(text: str | None, option: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise NotifierError(f"{option}: {text!r} is neither an ISO date/time nor an age like 2h or 7d") from None
+        raise NotifierError(
+            f"{option}: {text!r} is neither an ISO date/time nor an age like 2h or 7d"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

@@ -248,13 +248,17 @@ def _anchor_relative_paths(settings: Settings, base: Path) -> Settings:
 
     exports = [
         export.model_copy(
-            update={"path": export.path if Path(export.path).is_absolute() else str(base / export.path)}
+            update={
+                "path": export.path if Path(export.path).is_absolute() else str(base / export.path)
+            }
         )
         for export in settings.exports
     ]
     return settings.model_copy(
         update={
-            "state": settings.state.model_copy(update={"directory": anchor(settings.state.directory)}),
+            "state": settings.state.model_copy(
+                update={"directory": anchor(settings.state.directory)}
+            ),
             "templates": settings.templates.model_copy(
                 update={"directory": anchor(settings.templates.directory)}
             ),

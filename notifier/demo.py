@@ -34,7 +34,7 @@ class _Collector:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         self.messages.append(parsed)
@@ -49,24 +49,29 @@ def _free_port() -> int:
 
 def demo_settings(state_directory: Path, smtp_port: int) -> Settings:
     examples = bootstrap.bundled_path("examples") / "exports"
-    return Settings(
-        state={"directory": state_directory},
-        smtp={
-            "host": "127.0.0.1",
-            "port": smtp_port,
-            "security": "plain",
-            "from_address": "it-helpdesk@example.org",
-            "from_name": "IT Help Desk",
-            "timeout": 10,
-        },
-        teams={
-            "default": {"reply_to": "it-helpdesk@example.org"},
-        },
-        exports=[
-            {"name": name, "path": str(examples / pattern), "preset": preset, "settle_seconds": 0}
-            for name, pattern, preset in DEMO_EXPORTS
-        ],
-        log={"level": "warning"},
+    return Settings.model_validate(
+        {
+            "state": {"directory": state_directory},
+            "smtp": {
+                "host": "127.0.0.1",
+                "port": smtp_port,
+                "security": "plain",
+                "from_address": "it-helpdesk@example.org",
+                "from_name": "IT Help Desk",
+                "timeout": 10,
+            },
+            "teams": {"default": {"reply_to": "it-helpdesk@example.org"}},
+            "exports": [
+                {
+                    "name": name,
+                    "path": str(examples / pattern),
+                    "preset": preset,
+                    "settle_seconds": 0,
+                }
+                for name, pattern, preset in DEMO_EXPORTS
+            ],
+            "log": {"level": "warning"},
+        }
     )
 
 
@@ -94,11 +99,23 @@ def run(*, keep: bool = False) -> int:
         if not keep:
             shutil.rmtree(state_directory, ignore_errors=True)
 
-    print(f"notifier demo: read the sample exports in {bootstrap.bundled_path('examples') / 'exports'}")
-    print(f"and sent {len(collector.messages)} notice(s) to a local SMTP server on 127.0.0.1:{port}.\n")
+    print(
+        f"notifier demo: read the sample exports in {bootstrap.bundled_path('examples') / 'exports'}"
+    )
+    print(
+        f"and sent {len(collector.messages)} notice(s) to a local SMTP server on 127.0.0.1:{port}.\n"
+    )
     for number, message in enumerate(collector.messages, start=1):
         print(f"=== delivered message {number} " + "=" * 50)
-        for header in ("From", "To", "Reply-To", "Subject", "Message-ID", "References", "Auto-Submitted"):
+        for header in (
+            "From",
+            "To",
+            "Reply-To",
+            "Subject",
+            "Message-ID",
+            "References",
+            "Auto-Submitted",
+        ):
             if message[header]:
                 print(f"{header}: {message[header]}")
         body = message.get_body(preferencelist=("plain",))
@@ -108,7 +125,9 @@ def run(*, keep: bool = False) -> int:
     print("=== audit trail " + "=" * 58)
     print(audit.format_records(records, "table"))
     if keep:
-        print(f"\nstate kept in {state_directory} (try: notifier audit with state.directory set there)")
+        print(
+            f"\nstate kept in {state_directory} (try: notifier audit with state.directory set there)"
+        )
     print(
         f"\nseen {report.seen}, queued {report.queued}, sent {report.sent}, "
         f"rejected {report.rejected}, held {report.held}, failed {report.failed}"

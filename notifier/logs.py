@@ -9,7 +9,12 @@ from typing import Any, TextIO
 
 import structlog
 
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 # Belt and braces: no code path logs a secret, and this processor blanks one if a future one does.
 _SECRET_WORDS = ("password", "token", "secret", "credential")
 

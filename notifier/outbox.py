@@ -22,9 +22,8 @@ from notifier import audit
 from notifier.audit import AuditRecord
 from notifier.clock import from_stamp, to_stamp
 from notifier.errors import StateError
-from notifier.model import InputProblem, Notice, Resolution, State
+from notifier.model import DeliveryResult, InputProblem, Notice, Resolution, State
 from notifier.policy import Decision, describe
-from notifier.model import DeliveryResult
 
 DATABASE_NAME = "notifier.sqlite3"
 LOCK_NAME = "notifier.lock"

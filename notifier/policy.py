@@ -34,8 +34,8 @@ def retry_delay(policy: RetryPolicy, attempt: int, rng: random.Random) -> timede
     not all hit the mail server again in the same second.
     """
     exponent = max(attempt - 1, 0)
-    base = min(policy.initial * (2**min(exponent, 30)), policy.maximum)
-    return base * rng.uniform(0.5, 1.0)
+    base = min(policy.initial * (2 ** min(exponent, 30)), policy.maximum)
+    return timedelta(seconds=base.total_seconds() * rng.uniform(0.5, 1.0))
 
 
 def after_attempt(

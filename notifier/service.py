@@ -22,7 +22,7 @@ from notifier.outbox import Outbox
 from notifier.policy import RetryPolicy, after_attempt
 from notifier.ports import Sender, Source
 from notifier.render import Renderer
-from notifier.rules import DEFAULT_TEAM, TeamRoute, route
+from notifier.rules import TeamRoute, route
 
 log = structlog.get_logger()
 
@@ -82,7 +82,7 @@ class Service:
         self.limits = limits
         self.domain = domain
         self.clock = clock
-        self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self.rng = rng or random.Random()  # jitter, not security
 
     def start(self) -> int:
         """Recover notices a crash left half-sent; call once before the first pass."""
@@ -117,7 +117,9 @@ class Service:
             except StateError:
                 raise
             except Exception as exc:  # one broken source must not stop the others
-                reason = str(exc) if isinstance(exc, NotifierError) else f"{type(exc).__name__}: {exc}"
+                reason = (
+                    str(exc) if isinstance(exc, NotifierError) else f"{type(exc).__name__}: {exc}"
+                )
                 report.source_errors.append(f"{source.name}: {reason}")
                 log.error("source_error", source=source.name, error=reason)
 
@@ -153,13 +155,19 @@ class Service:
             notice = compose(resolution, profile, self.renderer, domain=self.domain)
         except TemplateError as exc:
             if self.outbox.add(
-                resolution, team=team_name, state=State.HELD, reason=f"template error: {exc}", now=now
+                resolution,
+                team=team_name,
+                state=State.HELD,
+                reason=f"template error: {exc}",
+                now=now,
             ):
                 report.held += 1
             else:
                 report.already_known += 1
             return
-        if self.outbox.add(resolution, team=team_name, state=State.QUEUED, reason="", now=now, notice=notice):
+        if self.outbox.add(
+            resolution, team=team_name, state=State.QUEUED, reason="", now=now, notice=notice
+        ):
             report.queued += 1
         else:
             report.already_known += 1
@@ -206,7 +214,9 @@ class Service:
         wait = poll_interval
         if due is not None:
             wait = min(wait, max(due - now, timedelta(0)))
-            if self.outbox.attempts_since(now - timedelta(minutes=1)) >= self.limits.rate_limit_per_minute:
+            if (
+                self.outbox.attempts_since(now - timedelta(minutes=1))
+                >= self.limits.rate_limit_per_minute
+            ):
                 wait = max(wait, timedelta(seconds=60 / self.limits.rate_limit_per_minute))
         return max(wait, timedelta(milliseconds=50))
-

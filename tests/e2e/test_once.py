@@ -77,7 +77,9 @@ def test_malformed_rows_are_reported_with_file_and_line_and_good_rows_delivered(
     assert any("mixed.csv:4" in o for o in origins), origins  # the truncated row
     # ... and the same problems were logged as JSON events naming file and line.
     events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert any(e["event"] == "input_rejected" and e["origin"].endswith("mixed.csv:3") for e in events)
+    assert any(
+        e["event"] == "input_rejected" and e["origin"].endswith("mixed.csv:3") for e in events
+    )
 
 
 def test_audit_shows_the_whole_history_of_one_ticket(
@@ -102,7 +104,9 @@ def test_audit_shows_the_whole_history_of_one_ticket(
     second = notifier("once", "--config", str(config))
     assert second.returncode == 0, second.stdout + second.stderr
 
-    history = json.loads(notifier("audit", "--config", str(config), "--ticket", "HD-9", "--format", "json").stdout)
+    history = json.loads(
+        notifier("audit", "--config", str(config), "--ticket", "HD-9", "--format", "json").stdout
+    )
     assert [record["outcome"] for record in history] == ["queued", "deferred", "sent"]
     assert history[1]["smtp_code"] == 451 and "Greylisted" in history[1]["smtp_reply"]
     assert {record["message_id"] for record in history} == {history[0]["message_id"]}
@@ -121,8 +125,12 @@ def test_header_injection_through_ticket_data_adds_no_header(
     (exports / "evil.csv").write_text(
         CSV_HEADER
         + csv_row("HD-1", "ann@example.org", summary="Hi\r\nBcc: victim@example.com")
-        + csv_row("HD-2", "bob@example.org", name="=?utf-8?q?Bob=0D=0AX-Injected:_yes?=",
-                  summary="=?utf-8?q?x=0D=0ABcc:_victim@example.com?="),  # fmt: skip
+        + csv_row(
+            "HD-2",
+            "bob@example.org",
+            name="=?utf-8?q?Bob=0D=0AX-Injected:_yes?=",
+            summary="=?utf-8?q?x=0D=0ABcc:_victim@example.com?=",
+        ),
         encoding="utf-8",
     )
     config = write_config(tmp_path, server, exports)
@@ -148,7 +156,9 @@ def test_template_error_holds_only_that_teams_notices(
     (templates / "network").mkdir()
     (templates / "network" / "resolved.txt.j2").write_text("Hello {{ requester.nmae }}\n")
     (exports / "a.csv").write_text(
-        CSV_HEADER + csv_row("HD-1", "ann@example.org", group="Network") + csv_row("HD-2", "bob@example.org"),
+        CSV_HEADER
+        + csv_row("HD-1", "ann@example.org", group="Network")
+        + csv_row("HD-2", "bob@example.org"),
         encoding="utf-8",
     )
     config = write_config(
@@ -158,6 +168,8 @@ def test_template_error_holds_only_that_teams_notices(
     result = notifier("once", "--config", str(config))
     assert result.returncode == 1
     assert [m.rcpt_tos[0] for m in server.messages] == ["bob@example.org"]
-    held = json.loads(notifier("audit", "--config", str(config), "--status", "held", "--format", "json").stdout)
+    held = json.loads(
+        notifier("audit", "--config", str(config), "--status", "held", "--format", "json").stdout
+    )
     assert [record["ticket_id"] for record in held] == ["HD-1"]
     assert "network/resolved.txt.j2:1" in held[0]["reason"] and "nmae" in held[0]["reason"]

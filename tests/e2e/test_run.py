@@ -48,7 +48,9 @@ def test_sigkill_during_delivery_loses_nothing_and_duplicates_keep_their_message
 
     second = start_notifier("run", "--config", str(config), log=log)
     try:
-        wait_until(lambda: len({m.rcpt_tos[0] for m in server.messages}) >= TOTAL, 120, "all deliveries")
+        wait_until(
+            lambda: len({m.rcpt_tos[0] for m in server.messages}) >= TOTAL, 120, "all deliveries"
+        )
         second.send_signal(signal.SIGTERM)
         assert second.wait(30) == 0
     finally:
@@ -65,16 +67,22 @@ def test_sigkill_during_delivery_loses_nothing_and_duplicates_keep_their_message
     assert duplicates <= 1, f"{duplicates} duplicates after one kill"  # at most the one in flight
     events = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     assert any(e["event"] == "daemon_started" and e["recovered"] >= 0 for e in events)
-    sent = json.loads(notifier("audit", "--config", str(config), "--status", "sent", "--format", "json").stdout)
+    sent = json.loads(
+        notifier("audit", "--config", str(config), "--status", "sent", "--format", "json").stdout
+    )
     assert len({record["ticket_id"] for record in sent}) == TOTAL
 
 
-def test_sigterm_stops_cleanly_and_logs_json(tmp_path: Path, smtp_server: SmtpServerFactory) -> None:
+def test_sigterm_stops_cleanly_and_logs_json(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
     """SIGTERM ends `notifier run` with status 0 after its pass; every log line is a JSON event."""
     server = smtp_server()
     exports = tmp_path / "exports"
     exports.mkdir()
-    (exports / "a.csv").write_text(CSV_HEADER + csv_row("HD-1", "ann@example.org"), encoding="utf-8")
+    (exports / "a.csv").write_text(
+        CSV_HEADER + csv_row("HD-1", "ann@example.org"), encoding="utf-8"
+    )
     config = write_config(tmp_path, server, exports)
     log = tmp_path / "run.log"
     process = start_notifier("run", "--config", str(config), log=log)

@@ -42,7 +42,11 @@ def test_every_settings_key_is_documented_in_the_example() -> None:
             fields = TeamSettings.model_fields
         if section == "exports":
             fields = ExportSettings.model_fields
-        missing += [f"{section}.{key}" for key in fields if f"{key} =" not in text and f".{key}]" not in text]
+        missing += [
+            f"{section}.{key}"
+            for key in fields
+            if f"{key} =" not in text and f".{key}]" not in text
+        ]
     assert missing == []
 
 
@@ -98,7 +102,9 @@ def test_password_from_file_and_from_systemd_credential(
     credentials.mkdir()
     (credentials / "smtp-password").write_text("from-systemd")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
-    settings = load_settings(write(tmp_path, "[smtp]\nusername='u'\npassword_credential='smtp-password'\n"))
+    settings = load_settings(
+        write(tmp_path, "[smtp]\nusername='u'\npassword_credential='smtp-password'\n")
+    )
     assert settings.smtp.resolve_password() == "from-systemd"
 
 
@@ -109,7 +115,9 @@ def test_missing_password_file_names_the_key(tmp_path: Path) -> None:
         settings.smtp.resolve_password()
 
 
-def test_config_error_exits_78_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_error_exits_78_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The command line turns a config error into exit status 78 and one line on stderr."""
     path = write(tmp_path, "[delivery]\ngive_up_after = 'soon'\n")
     assert main(["check-config", "--config", str(path)]) == EX_CONFIG
@@ -118,7 +126,9 @@ def test_config_error_exits_78_with_one_line(tmp_path: Path, capsys: pytest.Capt
     assert "delivery.give_up_after" in err and "'soon' is not a duration" in err
 
 
-def test_missing_named_config_file_exits_78(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_named_config_file_exits_78(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`notifier once --config MISSING` says the file is missing and exits 78."""
     assert main(["once", "--config", str(tmp_path / "missing.toml")]) == EX_CONFIG
     assert "configuration file not found" in capsys.readouterr().err

@@ -20,7 +20,11 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 def resolution(ticket: str = "T-1", when: datetime = NOW) -> Resolution:
     return Resolution(
-        source="jira", ticket_id=ticket, requester_email="a@example.org", resolved_at=when, origin="x.csv:2"
+        source="jira",
+        ticket_id=ticket,
+        requester_email="a@example.org",
+        resolved_at=when,
+        origin="x.csv:2",
     )
 
 
@@ -43,22 +47,40 @@ def outbox(tmp_path: Path) -> Outbox:
 def test_same_key_is_recorded_once(outbox: Outbox) -> None:
     """Re-reading the same resolution adds nothing; a new resolved time is a new notice."""
     first = resolution()
-    assert outbox.add(first, team="default", state=State.QUEUED, reason="", now=NOW, notice=notice_for(first))
-    assert not outbox.add(first, team="default", state=State.QUEUED, reason="", now=NOW, notice=notice_for(first))
+    assert outbox.add(
+        first, team="default", state=State.QUEUED, reason="", now=NOW, notice=notice_for(first)
+    )
+    assert not outbox.add(
+        first, team="default", state=State.QUEUED, reason="", now=NOW, notice=notice_for(first)
+    )
     reopened = resolution(when=NOW + timedelta(days=1))
-    assert outbox.add(reopened, team="default", state=State.QUEUED, reason="", now=NOW, notice=notice_for(reopened))
+    assert outbox.add(
+        reopened,
+        team="default",
+        state=State.QUEUED,
+        reason="",
+        now=NOW,
+        notice=notice_for(reopened),
+    )
     assert outbox.counts_by_state() == {"queued": 2}
-    assert [r.outcome for r in outbox.audit_records(AuditQuery(ticket="T-1"))] == ["queued", "queued"]
+    assert [r.outcome for r in outbox.audit_records(AuditQuery(ticket="T-1"))] == [
+        "queued",
+        "queued",
+    ]
 
 
 def test_claim_send_and_record_with_audit(outbox: Outbox) -> None:
     """Claiming marks notices sending; the result and its audit row are stored together."""
     item = resolution()
-    outbox.add(item, team="default", state=State.QUEUED, reason="", now=NOW, notice=notice_for(item))
+    outbox.add(
+        item, team="default", state=State.QUEUED, reason="", now=NOW, notice=notice_for(item)
+    )
     (claimed,) = outbox.claim_due(NOW, 10)
     assert claimed.notice.attempt == 1 and outbox.counts_by_state() == {"sending": 1}
     result = DeliveryResult(DeliveryOutcome.TRANSIENT, 451, "4.3.0 try later")
-    decision = after_attempt(RetryPolicy(), result, queued_at=claimed.queued_at, now=NOW, attempt=1, rng=random.Random(0))
+    decision = after_attempt(
+        RetryPolicy(), result, queued_at=claimed.queued_at, now=NOW, attempt=1, rng=random.Random(0)
+    )
     outbox.record_attempt(claimed, result, decision, NOW)
     assert outbox.claim_due(NOW, 10) == []  # not due before its retry time
     later = NOW + timedelta(minutes=2)

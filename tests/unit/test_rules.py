@@ -15,7 +15,9 @@ ROUTES = [
 
 
 def ticket(team: str = "", **fields: str) -> Resolution:
-    return Resolution(source="s", ticket_id="1", requester_email="a@example.org", team_hint=team, fields=fields)
+    return Resolution(
+        source="s", ticket_id="1", requester_email="a@example.org", team_hint=team, fields=fields
+    )
 
 
 @pytest.mark.parametrize(
