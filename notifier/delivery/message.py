@@ -1,0 +1,196 @@
+"""Build the e-mail for one notice: pure functions, no I/O.
+
+Every header is set through :mod:`email.headerregistry` on an :class:`EmailMessage` with the
+SMTP policy, never by string concatenation. Ticket data (title, requester name) is untrusted:
+control characters are folded to spaces, and RFC 2047 encoded words are neutralised *before*
+the value reaches the header registry, because the registry decodes encoded words in values we
+set and would otherwise serialise a decoded CR/LF as a real line break (a new header).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from datetime import datetime, timedelta
+from email import policy as email_policy
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from email.message import EmailMessage
+
+from notifier.errors import PermanentDeliveryError
+from notifier.model import Notice
+
+__all__ = [
+    "POLICY",
+    "build_message",
+    "clean_header_text",
+    "message_id_for",
+    "parse_address",
+    "thread_reference_for",
+]
+
+# SMTP policy (CRLF line ends), but 7-bit bodies: non-ASCII text goes out quoted-printable or
+# base64, so the message is valid on servers without 8BITMIME.
+POLICY = email_policy.SMTP.clone(cte_type="7bit")
+
+# Message-IDs we copy from input (the requester's original mail) must be a plain msg-id:
+# printable ASCII without whitespace, angle brackets or a second "@".
+_MSG_ID_RE = re.compile(r"<[!-;=?A-~]+@[!-;=?A-~]+>", re.ASCII)
+_DOMAIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", re.ASCII)
+_MAX_REFERENCES = 20  # keep References short; the newest ones are what threading needs
+_MAX_HEADER_TEXT = 400  # a subject or name longer than this is not "plain language" anyway
+_WHITESPACE_RUN = re.compile(r"\s+")
+_ENCODED_WORD_FIXPOINT_ROUNDS = 5
+
+
+def message_id_for(resolution_key: str, domain: str) -> str:
+    """The Message-ID of the notice for one resolution: the same for every retry and re-queue."""
+    digest = hashlib.sha256(b"notice\x1f" + resolution_key.encode()).hexdigest()[:32]
+    return f"<{digest}@{_check_domain(domain)}>"
+
+
+def thread_reference_for(source: str, ticket_id: str, domain: str) -> str:
+    """A stable Message-ID-like reference per ticket, so all notices about it thread together."""
+    digest = hashlib.sha256(f"ticket\x1f{source}\x1f{ticket_id}".encode()).hexdigest()[:32]
+    return f"<{digest}@{_check_domain(domain)}>"
+
+
+def clean_header_text(value: str) -> str:
+    """Make untrusted text safe and tidy for an unstructured header (Subject, display name).
+
+    Control characters (C0, C1, DEL, Unicode line/paragraph separators) become spaces and runs of
+    whitespace collapse to one. Encoded words are decoded the way the header registry would
+    decode them, and the result is cleaned again until the registry leaves it unchanged; text
+    that never settles has its ``=?`` markers broken apart. The returned text therefore means
+    exactly what it says when set as a header value.
+    """
+    text = _fold_controls(value)
+    for _ in range(_ENCODED_WORD_FIXPOINT_ROUNDS):
+        decoded = _fold_controls(_registry_reading(text))
+        if decoded == text:
+            return _truncate(text)
+        text = decoded
+    return _truncate(text.replace("=?", "= ?"))
+
+
+def parse_address(value: str, field: str, display_name: str = "") -> Address:
+    """Validate one e-mail address and return it as an :class:`Address`.
+
+    Raises :class:`PermanentDeliveryError` naming ``field`` when the address is unusable:
+    no point retrying a message to an address that cannot be written on the envelope.
+    """
+    raw = value.strip()
+    if not raw:
+        raise PermanentDeliveryError(f"{field}: address is empty")
+    if any(_is_control(ch) or ch.isspace() for ch in raw):
+        raise PermanentDeliveryError(
+            f"{field}: address {raw!r} contains whitespace or control characters"
+        )
+    if not raw.isascii():
+        # SMTPUTF8 is not negotiated, so a non-ASCII address cannot go on the envelope.
+        raise PermanentDeliveryError(f"{field}: address {raw!r} is not ASCII (SMTPUTF8 needed)")
+    try:
+        parsed = Address(addr_spec=raw)
+    except (ValueError, IndexError, HeaderParseError) as exc:
+        raise PermanentDeliveryError(f"{field}: {raw!r} is not a valid address ({exc})") from exc
+    if not parsed.username or not parsed.domain:
+        raise PermanentDeliveryError(f"{field}: {raw!r} is not a valid address (user@domain)")
+    if parsed.addr_spec != raw or not _DOMAIN_RE.fullmatch(parsed.domain):
+        raise PermanentDeliveryError(f"{field}: {raw!r} is not a valid address")
+    name = clean_header_text(display_name)
+    return Address(display_name=name, username=parsed.username, domain=parsed.domain)
+
+
+def build_message(
+    notice: Notice, *, from_address: str, from_name: str, now: datetime
+) -> EmailMessage:
+    """The e-mail for one notice, ready for ``as_bytes()``.
+
+    Raises :class:`PermanentDeliveryError` when an address is invalid (To, From or Reply-To).
+    """
+    if now.utcoffset() != timedelta(0):
+        raise ValueError("now must be an aware UTC datetime")
+    if not _is_msg_id(notice.message_id):
+        raise PermanentDeliveryError(f"message_id: {notice.message_id!r} is not a Message-ID")
+
+    to_addr = parse_address(notice.to_email, "to_email", notice.to_name)
+    from_addr = parse_address(from_address, "from_address", from_name)
+
+    msg = EmailMessage(policy=POLICY)
+    _set_address(msg, "From", from_addr)
+    _set_address(msg, "To", to_addr)
+    if notice.reply_to.strip():
+        _set_address(msg, "Reply-To", parse_address(notice.reply_to, "reply_to"))
+    _set_checked(msg, "Subject", clean_header_text(notice.subject))
+    msg["Date"] = now
+    msg["Message-ID"] = notice.message_id
+
+    # Threading headers are best effort: a malformed id from the input is dropped, not sent.
+    in_reply_to = notice.in_reply_to.strip()
+    references = [r for r in dict.fromkeys(notice.references) if _is_msg_id(r)]
+    if _is_msg_id(in_reply_to):
+        _set_checked(msg, "In-Reply-To", in_reply_to)
+        if in_reply_to not in references:
+            references.append(in_reply_to)
+    if references:
+        _set_checked(msg, "References", " ".join(references[-_MAX_REFERENCES:]))
+
+    # RFC 3834: an automatic message; the second header asks Exchange not to auto-reply.
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+
+    msg.set_content(notice.text, subtype="plain", charset="utf-8")
+    if notice.html is not None:
+        msg.add_alternative(notice.html, subtype="html", charset="utf-8")
+    return msg
+
+
+def _check_domain(domain: str) -> str:
+    if not _DOMAIN_RE.fullmatch(domain):
+        raise ValueError(f"invalid Message-ID domain {domain!r}")
+    return domain
+
+
+def _is_msg_id(value: str) -> bool:
+    # "=?" could start an encoded word, which the registry would decode in these headers.
+    return bool(_MSG_ID_RE.fullmatch(value)) and "=?" not in value
+
+
+def _is_control(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+
+
+def _fold_controls(value: str) -> str:
+    folded = "".join(" " if _is_control(ch) else ch for ch in value)
+    return _WHITESPACE_RUN.sub(" ", folded).strip()
+
+
+def _registry_reading(text: str) -> str:
+    """What the header registry makes of ``text`` set as an unstructured header value."""
+    return str(POLICY.header_factory("subject", text))
+
+
+def _truncate(text: str) -> str:
+    if len(text) <= _MAX_HEADER_TEXT:
+        return text
+    return text[: _MAX_HEADER_TEXT - 1].rstrip() + "…"
+
+
+def _set_checked(msg: EmailMessage, name: str, value: str) -> None:
+    """Set an unstructured header and make sure the registry kept the value as given."""
+    msg[name] = value
+    if str(msg[name]) != value:  # defence in depth: clean_header_text should make this unreachable
+        raise PermanentDeliveryError(f"{name}: value changed when set as a header: {value!r}")
+
+
+def _set_address(msg: EmailMessage, name: str, address: Address) -> None:
+    """Set an address header; if the registry reads the display name differently, drop it."""
+    msg[name] = address
+    try:
+        reread = POLICY.header_factory(name, str(msg[name])).addresses
+    except (ValueError, HeaderParseError):
+        reread = ()
+    if len(reread) != 1 or reread[0] != address:
+        del msg[name]
+        msg[name] = Address(username=address.username, domain=address.domain)

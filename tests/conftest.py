@@ -1,0 +1,44 @@
+"""Shared pytest fixtures.
+
+Keep one section per real component; the helpers themselves live in their own modules
+(``tests/smtp_server.py`` for SMTP) so that e2e tests and scripts can reuse them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from tests.smtp_server import SmtpServerFactory
+
+# -- SMTP (aiosmtpd on 127.0.0.1) ------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def trustme_ca() -> trustme.CA:
+    """One throwaway CA for the whole run; it signs every test server's certificate."""
+    return trustme.CA()
+
+
+@pytest.fixture
+def trustme_ca_file(trustme_ca: trustme.CA, tmp_path: Path) -> Path:
+    """The test CA as a PEM file, for clients that take a ``ca_file`` path."""
+    path = tmp_path / "trustme-ca.pem"
+    trustme_ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture
+def smtp_server(trustme_ca: trustme.CA, tmp_path: Path) -> Iterator[SmtpServerFactory]:
+    """Start real SMTP servers: ``server = smtp_server(security="starttls")``.
+
+    Every server started through the factory is stopped when the test ends.
+    """
+    factory = SmtpServerFactory(trustme_ca, tmp_path)
+    try:
+        yield factory
+    finally:
+        factory.stop_all()

@@ -1,0 +1,363 @@
+"""Real SMTP servers for tests: aiosmtpd on 127.0.0.1, a free port, scripted behaviour.
+
+Nothing here mocks smtplib: the code under test talks SMTP over a real socket to a real
+server running in a background thread, and the tests read what the server received.
+
+Use the ``smtp_server`` fixture from ``tests/conftest.py``::
+
+    def test_something(smtp_server: SmtpServerFactory) -> None:
+        server = smtp_server(security="starttls", auth=("robot", "s3cret"))
+        ...  # point the client at server.host, server.port, server.ca_file
+        assert server.messages[0].message["Subject"] == "..."
+
+or, outside pytest, ``with SmtpTestServer(...) as server: ...``. For e2e tests that run
+``notifier`` as a subprocess, ``server.client_settings()`` gives host, port, security, ca_file
+(a PEM file on disk) and credentials, and ``server.wait_for_messages(n)`` waits for delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import re
+import shutil
+import socket
+import ssl
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+__all__ = [
+    "ReceivedMessage",
+    "ServerBehaviour",
+    "SmtpServerFactory",
+    "SmtpTestServer",
+    "free_port",
+    "server_tls_context",
+]
+
+ServerSecurity = Literal["plain", "starttls", "tls"]
+SERVER_HOSTNAMES = ("127.0.0.1", "localhost")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def server_tls_context(ca: trustme.CA, names: Iterable[str] = SERVER_HOSTNAMES) -> ssl.SSLContext:
+    """A server-side TLS context with a certificate from ``ca`` for ``names``."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*names).configure_cert(context)
+    return context
+
+
+@dataclass(frozen=True)
+class ServerBehaviour:
+    """What the server answers. The default accepts everything.
+
+    ``defer_first``: answer the first N messages at end of DATA with ``defer_reply`` (4xx).
+    ``data_reply``: answer every (later) message at end of DATA with this instead of accepting
+    (for example ``"550 5.7.1 Rejected as spam"`` or ``"552 5.2.2 Mailbox full"``).
+    ``refuse_recipients``: address (any case) -> reply given at RCPT TO.
+    ``drop_first``: for the first N messages, read the whole DATA, then close the connection
+    without answering (the client cannot know whether the message was taken).
+    """
+
+    defer_first: int = 0
+    defer_reply: str = "451 4.7.1 Greylisted, please try again later"
+    data_reply: str | None = None
+    refuse_recipients: Mapping[str, str] = field(default_factory=dict)
+    drop_first: int = 0
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """One message the server accepted, exactly as it arrived."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    data: bytes
+    connection: int  # 1 for the first connection the server saw after start, 2 for the next...
+
+    @property
+    def message(self) -> EmailMessage:
+        """The message parsed with ``email.policy.default`` (headers decoded)."""
+        return email.message_from_bytes(self.data, policy=email.policy.default)
+
+    @property
+    def raw_header_lines(self) -> list[bytes]:
+        """Header section lines as received, continuation lines kept separate."""
+        head = re.split(rb"\r?\n\r?\n", self.data, maxsplit=1)[0]
+        return re.split(rb"\r?\n", head)
+
+    @property
+    def header_names(self) -> list[str]:
+        """Field names in order, read from the raw bytes (not via the email parser)."""
+        names = []
+        for line in self.raw_header_lines:
+            if line[:1] in (b" ", b"\t"):
+                continue  # folded continuation of the previous field
+            names.append(line.split(b":", 1)[0].decode("ascii", "replace"))
+        return names
+
+
+class RecordingHandler:
+    """aiosmtpd handler: applies a :class:`ServerBehaviour` and records what was accepted."""
+
+    def __init__(self, behaviour: ServerBehaviour) -> None:
+        self.behaviour = behaviour
+        self.messages: list[ReceivedMessage] = []
+        self.data_attempts = 0  # every end of DATA, accepted or not
+        self.dropped: list[bytes] = []  # messages read in full, then the connection was dropped
+        self._changed = threading.Condition()
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        refusals = {k.lower(): v for k, v in self.behaviour.refuse_recipients.items()}
+        if address.lower() in refusals:
+            return refusals[address.lower()]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        behaviour = self.behaviour
+        with self._changed:
+            self.data_attempts += 1
+            attempt = self.data_attempts
+        data = bytes(envelope.original_content or b"")
+        if attempt <= behaviour.drop_first:
+            with self._changed:
+                self.dropped.append(data)
+                self._changed.notify_all()
+            transport = server.transport
+            assert isinstance(transport, asyncio.Transport)
+            transport.abort()
+            # connection_lost cancels this coroutine; the sleep only bounds a surprise.
+            await asyncio.sleep(30)
+            return "451 4.3.0 not reached"
+        if attempt <= behaviour.drop_first + behaviour.defer_first:
+            return behaviour.defer_reply
+        if behaviour.data_reply is not None:
+            return behaviour.data_reply
+        received = ReceivedMessage(
+            mail_from=str(envelope.mail_from),
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            data=data,
+            connection=int(getattr(server, "connection_number", 0)),
+        )
+        with self._changed:
+            self.messages.append(received)
+            self._changed.notify_all()
+        return "250 2.0.0 OK queued"
+
+    def wait_for(self, count: int, timeout: float) -> list[ReceivedMessage]:
+        with self._changed:
+            self._changed.wait_for(lambda: len(self.messages) >= count, timeout)
+            return list(self.messages)
+
+
+class _CountingSMTP(SMTP):
+    """aiosmtpd's SMTP protocol, knowing which TCP connection (1, 2, ...) it serves."""
+
+    connection_number = 0
+
+
+class _Controller(Controller):
+    def __init__(self, owner: SmtpTestServer, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._owner = owner
+
+    def factory(self) -> SMTP:
+        # asyncio calls the factory once per accepted TCP connection, before any TLS
+        # handshake, so failed implicit-TLS handshakes are counted too.
+        smtp = _CountingSMTP(self.handler, **self.SMTP_kwargs)
+        smtp.connection_number = self._owner._count_connection()
+        return smtp
+
+
+class SmtpTestServer:
+    """An aiosmtpd server on 127.0.0.1 and a free port, running in a background thread.
+
+    ``security``: ``"plain"``; ``"starttls"`` (offers STARTTLS and, unless
+    ``require_starttls=False``, refuses mail before it); ``"tls"`` (implicit TLS).
+    ``auth``: ``(username, password)`` to offer AUTH PLAIN/LOGIN and require it.
+    ``ca``: the CA that signs the server certificate; ``ca_file`` is its PEM on disk.
+    """
+
+    def __init__(
+        self,
+        *,
+        security: ServerSecurity = "plain",
+        behaviour: ServerBehaviour | None = None,
+        auth: tuple[str, str] | None = None,
+        require_starttls: bool = True,
+        ca: trustme.CA | None = None,
+        tmp_dir: Path | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.host = host
+        self.port = 0
+        self.security: ServerSecurity = security
+        self.auth = auth
+        self.handler = RecordingHandler(behaviour or ServerBehaviour())
+        self.ca = ca or trustme.CA()
+        self._own_tmp = tmp_dir is None
+        self._tmp_dir = tmp_dir or Path(tempfile.mkdtemp(prefix="smtp-test-"))
+        self.ca_file = self._tmp_dir / "smtp-test-ca.pem"
+        self._require_starttls = require_starttls
+        self._controller: _Controller | None = None
+        self._connections = 0
+        self._lock = threading.Lock()
+
+    # -- what the server saw ------------------------------------------------------------------
+
+    @property
+    def messages(self) -> list[ReceivedMessage]:
+        """Every message accepted so far, in order."""
+        return list(self.handler.messages)
+
+    @property
+    def connections(self) -> int:
+        """How many TCP connections clients opened since start (the start-up probe excluded)."""
+        with self._lock:
+            return self._connections
+
+    @property
+    def data_attempts(self) -> int:
+        """How many messages reached the end of DATA, whatever the answer was."""
+        return self.handler.data_attempts
+
+    def wait_for_messages(self, count: int, timeout: float = 10.0) -> list[ReceivedMessage]:
+        """Wait until ``count`` messages were accepted (or ``timeout``); return all of them."""
+        return self.handler.wait_for(count, timeout)
+
+    def client_settings(self) -> dict[str, Any]:
+        """What a client needs, keyed like ``SmtpOptions`` fields."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "security": self.security,
+            "ca_file": self.ca_file if self.security != "plain" else None,
+            "username": self.auth[0] if self.auth else None,
+            "password": self.auth[1] if self.auth else None,
+        }
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> SmtpTestServer:
+        self.ca.cert_pem.write_to_path(str(self.ca_file))
+        kwargs: dict[str, Any] = {"server_hostname": "smtp.test", "ready_timeout": 5.0}
+        if self.security == "starttls":
+            kwargs["tls_context"] = server_tls_context(self.ca)
+            kwargs["require_starttls"] = self._require_starttls
+        elif self.security == "tls":
+            kwargs["ssl_context"] = server_tls_context(self.ca)
+        if self.auth is not None:
+            kwargs["authenticator"] = self._authenticate
+            kwargs["auth_required"] = True
+            # aiosmtpd only counts STARTTLS as TLS; implicit TLS is encrypted from the start.
+            kwargs["auth_require_tls"] = self.security == "starttls"
+        last_error: OSError | None = None
+        for _ in range(5):  # the free port may be taken between probing and binding
+            self.port = free_port(self.host)
+            controller = _Controller(
+                self, self.handler, hostname=self.host, port=self.port, **kwargs
+            )
+            try:
+                controller.start()
+            except OSError as exc:
+                last_error = exc
+                controller.stop(no_assert=True)
+                continue
+            self._controller = controller
+            with self._lock:
+                self._connections = 0  # forget Controller.start()'s own probe connection
+            return self
+        raise RuntimeError(f"could not start the SMTP test server: {last_error}")
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+        if self._own_tmp:
+            shutil.rmtree(self._tmp_dir, ignore_errors=True)
+
+    def __enter__(self) -> SmtpTestServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _count_connection(self) -> int:
+        with self._lock:
+            self._connections += 1
+            return self._connections
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        assert self.auth is not None
+        ok = (
+            isinstance(data, LoginPassword)
+            and data.login.decode() == self.auth[0]
+            and data.password.decode() == self.auth[1]
+        )
+        # handled=False: let aiosmtpd send the standard 235 or 535 reply itself.
+        return AuthResult(success=ok, handled=False)
+
+
+class SmtpServerFactory:
+    """Starts :class:`SmtpTestServer` instances that share one CA; stops them all at the end."""
+
+    def __init__(self, ca: trustme.CA, tmp_dir: Path) -> None:
+        self.ca = ca
+        self.tmp_dir = tmp_dir
+        self._servers: list[SmtpTestServer] = []
+
+    def __call__(
+        self,
+        *,
+        security: ServerSecurity = "plain",
+        behaviour: ServerBehaviour | None = None,
+        auth: tuple[str, str] | None = None,
+        require_starttls: bool = True,
+    ) -> SmtpTestServer:
+        server = SmtpTestServer(
+            security=security,
+            behaviour=behaviour,
+            auth=auth,
+            require_starttls=require_starttls,
+            ca=self.ca,
+            tmp_dir=self.tmp_dir,
+        )
+        server.start()
+        self._servers.append(server)
+        return server
+
+    def stop_all(self) -> None:
+        while self._servers:
+            self._servers.pop().stop()
