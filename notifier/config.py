@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic import model_validator as _model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from notifier.delivery.message import parse_address
 from notifier.durations import Duration
-from notifier.errors import ConfigError
+from notifier.errors import ConfigError, PermanentDeliveryError
 
 DEFAULT_CONFIG_PATH = Path("/etc/notifier/config.toml")
 EX_CONFIG = 78
@@ -76,8 +77,10 @@ class SmtpSettings(_Section):
                 "a plain-text 'password' is refused: use password_file or password_credential "
                 "(or set allow_plaintext_password = true if you really mean it)"
             )
-        if "@" not in self.from_address:
-            raise ValueError(f"from_address {self.from_address!r} is not an e-mail address")
+        try:
+            parse_address(self.from_address, "smtp.from_address")
+        except PermanentDeliveryError as exc:
+            raise ValueError(str(exc)) from None
         return self
 
     def resolve_password(self) -> str | None:

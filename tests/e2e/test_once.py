@@ -173,3 +173,58 @@ def test_template_error_holds_only_that_teams_notices(
     )
     assert [record["ticket_id"] for record in held] == ["HD-1"]
     assert "network/resolved.txt.j2:1" in held[0]["reason"] and "nmae" in held[0]["reason"]
+
+
+def test_starttls_and_auth_from_a_password_file_never_leak_the_password(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """Verified STARTTLS with AUTH works from config; the password is in no log line or audit row."""
+    password = "correct-horse-battery-staple-7d1f"
+    server = smtp_server(security="starttls", auth=("robot", password))
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "a.csv").write_text(
+        CSV_HEADER + csv_row("HD-1", "ann@example.org"), encoding="utf-8"
+    )
+    (tmp_path / "smtp-password").write_text(password + "\n")
+    config = write_config(tmp_path, server, exports)
+    text = config.read_text().replace('security = "plain"', 'security = "starttls"')
+    text = text.replace(
+        "timeout = 5",
+        f'timeout = 5\nusername = "robot"\npassword_file = "smtp-password"\nca_file = "{server.ca_file}"',
+    )
+    config.write_text(text)
+    result = notifier("once", "--config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [m.rcpt_tos[0] for m in server.messages] == ["ann@example.org"]
+    audit = notifier("audit", "--config", str(config), "--format", "json").stdout
+    database = (tmp_path / "state" / "notifier.sqlite3").read_bytes()
+    wal = tmp_path / "state" / "notifier.sqlite3-wal"
+    for haystack in (result.stdout, result.stderr, audit, database.decode("latin-1")):
+        assert password not in haystack
+    if wal.exists():
+        assert password.encode() not in wal.read_bytes()
+
+
+def test_untrusted_server_certificate_defers_with_a_clear_reason(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """Without the CA, the server's certificate is refused; nothing is sent, the reason says why."""
+    server = smtp_server(security="starttls")
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "a.csv").write_text(
+        CSV_HEADER + csv_row("HD-1", "ann@example.org"), encoding="utf-8"
+    )
+    config = write_config(tmp_path, server, exports)
+    config.write_text(config.read_text().replace('security = "plain"', 'security = "starttls"'))
+    result = notifier("once", "--config", str(config))
+    assert result.returncode == 75
+    assert server.messages == []
+    (deferred,) = json.loads(
+        notifier(
+            "audit", "--config", str(config), "--status", "deferred", "--format", "json"
+        ).stdout
+    )
+    assert "certificate verify failed" in deferred["reason"]
+    assert f"{server.host}:{server.port}" in deferred["reason"]

@@ -132,3 +132,9 @@ def test_missing_named_config_file_exits_78(
     """`notifier once --config MISSING` says the file is missing and exits 78."""
     assert main(["once", "--config", str(tmp_path / "missing.toml")]) == EX_CONFIG
     assert "configuration file not found" in capsys.readouterr().err
+
+
+def test_bad_from_address_is_refused_at_load(tmp_path: Path) -> None:
+    """A From address that is not one would make every notice a dead letter: refuse it early."""
+    with pytest.raises(ConfigError, match=r"smtp: .*from_address"):
+        load_settings(write(tmp_path, "[smtp]\nfrom_address = 'helpdesk at example'\n"))

@@ -1,0 +1,227 @@
+"""One pass of the service on real components: SQLite outbox, aiosmtpd, compiled templates.
+
+Only the source is a fake (the project's own small ``Source`` port), so each test controls
+exactly which resolutions arrive, and a settable clock stands in for time.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from notifier.audit import AuditQuery
+from notifier.compose import TeamProfile
+from notifier.delivery.smtp import SmtpOptions, SmtpSender
+from notifier.model import DeliveryResult, InputProblem, Notice, Resolution, SourceEvent
+from notifier.outbox import Outbox
+from notifier.policy import RetryPolicy
+from notifier.render import Renderer
+from notifier.service import DeliveryLimits, PassReport, Service
+from tests.smtp_server import ServerBehaviour, SmtpServerFactory, SmtpTestServer
+
+ROOT = Path(__file__).resolve().parents[2]
+START = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class Clock:
+    now: datetime = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class ListSource:
+    """A fake of the Source port: yields what the test put in, once."""
+
+    events: list[SourceEvent] = field(default_factory=list)
+    name: str = "fake"
+
+    def poll(self, now: datetime) -> Iterator[SourceEvent]:
+        events, self.events = self.events, []
+        yield from events
+
+
+def resolution(n: int, email: str | None = None) -> Resolution:
+    return Resolution(
+        source="fake",
+        ticket_id=f"T-{n}",
+        requester_email=email or f"user{n}@example.org",
+        title=f"Request {n}",
+        resolved_at=START,
+        origin=f"fake:{n}",
+    )
+
+
+def make_service(
+    tmp_path: Path, server: SmtpTestServer, clock: Clock, source: ListSource, **limits: int
+) -> Service:
+    outbox = Outbox.open(tmp_path / "state")
+    sender = SmtpSender(
+        SmtpOptions(
+            host=server.host,
+            port=server.port,
+            security="plain",
+            timeout=5,
+            from_address="it@example.org",
+        ),
+        clock,
+    )
+    return Service(
+        sources=[source],
+        outbox=outbox,
+        renderer=Renderer.load(ROOT / "templates"),
+        routes=[],
+        teams={"default": TeamProfile("default", "IT")},
+        sender=sender,
+        policy=RetryPolicy(timedelta(minutes=1), timedelta(minutes=10), timedelta(hours=2)),
+        limits=DeliveryLimits(**limits),
+        domain="example.org",
+        clock=clock,
+        rng=random.Random(3),
+    )
+
+
+def test_rate_limit_spreads_sends_over_minutes(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """With 5 per minute, 12 notices go out as 5, 5 and 2 in successive minutes."""
+    server, clock, source = smtp_server(), Clock(), ListSource()
+    service = make_service(tmp_path, server, clock, source, rate_limit_per_minute=5)
+    source.events = [resolution(n) for n in range(12)]
+    sent = []
+    for _ in range(3):
+        sent.append(service.run_pass().sent)
+        assert service.next_wake(timedelta(seconds=30)) > timedelta(0)
+        clock.now += timedelta(seconds=61)
+    assert sent == [5, 5, 2]
+    assert len(server.messages) == 12
+
+
+def test_552_defers_and_the_give_up_age_makes_a_dead_letter(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """A 552 is retried with backoff; once older than give_up_after it becomes a dead letter."""
+    server = smtp_server(behaviour=ServerBehaviour(data_reply="552 5.2.2 Mailbox full"))
+    clock, source = Clock(), ListSource([resolution(1)])
+    service = make_service(tmp_path, server, clock, source)
+    report = service.run_pass()
+    assert (report.sent, report.deferred, report.failed) == (0, 1, 0)
+    assert service.run_pass().deferred == 0  # not due again yet: backoff respected
+    clock.now += timedelta(hours=3)
+    assert service.run_pass().failed == 1
+    history = service.outbox.audit_records(AuditQuery(ticket="T-1"))
+    assert [r.outcome for r in history] == ["queued", "deferred", "failed"]
+    assert "gave up after 2 attempts" in history[-1].reason
+    assert history[-1].smtp_code == 552 and "Mailbox full" in history[-1].smtp_reply
+
+
+def test_permanent_refusal_is_a_dead_letter_with_the_servers_words(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """A refused recipient fails that notice only; the other one in the batch is delivered."""
+    server = smtp_server(
+        behaviour=ServerBehaviour(refuse_recipients={"gone@example.org": "550 5.1.1 No such user"})
+    )
+    clock, source = Clock(), ListSource([resolution(1, "gone@example.org"), resolution(2)])
+    service = make_service(tmp_path, server, clock, source)
+    report = service.run_pass()
+    assert (report.sent, report.failed) == (1, 1)
+    (failed,) = service.outbox.audit_records(AuditQuery(outcome="failed"))
+    assert failed.ticket_id == "T-1" and failed.smtp_code == 550
+    assert "No such user" in failed.smtp_reply
+    assert [m.rcpt_tos[0] for m in server.messages] == ["user2@example.org"]
+
+
+def test_input_problems_are_audited_and_do_not_stop_the_pass(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """A rejected row is recorded with its origin; the resolutions around it are delivered."""
+    server, clock = smtp_server(), Clock()
+    source = ListSource(
+        [resolution(1), InputProblem("fake", "x.csv:3", "requester_email: missing"), resolution(2)]
+    )
+    service = make_service(tmp_path, server, clock, source)
+    report = service.run_pass()
+    assert (report.sent, report.rejected) == (2, 1)
+    (rejected,) = service.outbox.audit_records(AuditQuery(outcome="rejected"))
+    assert (rejected.origin, rejected.reason) == ("x.csv:3", "requester_email: missing")
+
+
+class _StoppingSender:
+    """Wraps the real sender: asks the service to stop after the first message is sent."""
+
+    def __init__(self, inner: SmtpSender, stop: threading.Event) -> None:
+        self.inner, self.stop = inner, stop
+
+    def session(self) -> _StoppingSession:
+        return _StoppingSession(self.inner.session(), self.stop)
+
+
+class _StoppingSession:
+    def __init__(self, inner: object, stop: threading.Event) -> None:
+        self.inner, self.stop = inner, stop
+
+    def __enter__(self) -> _StoppingSession:
+        self.inner.__enter__()  # type: ignore[attr-defined]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.inner.__exit__(*exc)  # type: ignore[attr-defined]
+
+    def send(self, notice: Notice) -> DeliveryResult:
+        result: DeliveryResult = self.inner.send(notice)  # type: ignore[attr-defined]
+        self.stop.set()  # SIGTERM arrives while this transaction was in flight
+        return result
+
+
+def test_stop_finishes_the_message_in_flight_and_requeues_the_rest(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """A stop request mid-batch: the current send is recorded, the rest go back to the queue."""
+    server, clock = smtp_server(), Clock()
+    source = ListSource([resolution(n) for n in range(5)])
+    service = make_service(tmp_path, server, clock, source)
+    stop = threading.Event()
+    service.sender = _StoppingSender(service.sender, stop)  # type: ignore[arg-type]
+    report = PassReport()
+    service.poll_sources(report)
+    service.deliver_due(report, stop)
+    assert report.sent == 1 and len(server.messages) == 1
+    assert service.outbox.counts_by_state() == {"queued": 4, "sent": 1}
+    (claimed, *_) = service.outbox.claim_due(clock(), 10)
+    assert claimed.notice.attempt == 1  # the released notices were never attempted
+
+
+@pytest.mark.parametrize("bad_team_template", ["{{ ticket.nope }}", "{% if %}"])
+def test_template_error_holds_with_reason_and_others_go_on(
+    tmp_path: Path, smtp_server: SmtpServerFactory, bad_team_template: str
+) -> None:
+    """A broken team template holds that team's notice (reason recorded); default still sends."""
+    import shutil
+
+    from notifier.rules import TeamRoute
+
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    (templates / "ops").mkdir()
+    (templates / "ops" / "resolved.txt.j2").write_text(bad_team_template)
+    server, clock = smtp_server(), Clock()
+    ops_ticket = Resolution(
+        source="fake", ticket_id="T-ops", requester_email="ops@example.org", team_hint="Ops"
+    )
+    source = ListSource([ops_ticket, resolution(2)])
+    service = make_service(tmp_path, server, clock, source)
+    service.renderer = Renderer.load(templates)
+    service.routes = [TeamRoute("ops", {"team": ("ops",)})]
+    report = service.run_pass()
+    assert (report.held, report.sent) == (1, 1)
+    (held,) = service.outbox.audit_records(AuditQuery(outcome="held"))
+    assert held.ticket_id == "T-ops" and "ops/resolved.txt.j2:1" in held.reason
