@@ -29,6 +29,7 @@ EVENTS = {
     "suppressed": "notice_suppressed",
     "recovered": "notice_recovered",
     "rejected": "input_rejected",
+    "ignored": "input_ignored",
 }
 OUTCOMES = tuple(EVENTS)
 

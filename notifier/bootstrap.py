@@ -19,7 +19,7 @@ from notifier.ports import Source
 from notifier.render import Renderer
 from notifier.rules import DEFAULT_TEAM, TeamRoute
 from notifier.service import DeliveryLimits, Service
-from notifier.sources.export import ExportSource, SeenFiles
+from notifier.sources.export import ExportSource, SourceState
 from notifier.sources.presets import build_mapping
 
 
@@ -40,7 +40,7 @@ def build_renderer(settings: Settings) -> Renderer:
     return Renderer.load(templates_directory(settings))
 
 
-def build_sources(settings: Settings, seen: SeenFiles) -> list[Source]:
+def build_sources(settings: Settings, seen: SourceState) -> list[Source]:
     sources: list[Source] = []
     for export in settings.exports:
         mapping = build_mapping(

@@ -292,5 +292,5 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 class _NothingSeen:
-    def is_seen(self, source: str, path: str, signature: str) -> bool:
-        return False
+    def checkpoint(self, source: str, key: str) -> str | None:
+        return None

@@ -1,7 +1,7 @@
 """Frozen value types that flow through the pipeline.
 
-A source produces :class:`SourceEvent` values (a :class:`Resolution`, an :class:`InputProblem`
-or a :class:`FileFinished` marker); the core turns a resolution into a :class:`Notice`; delivery
+A source produces :class:`SourceEvent` values (a :class:`Resolution`, an :class:`InputProblem`,
+an :class:`Ignored` item or a :class:`Checkpoint`); the core turns a resolution into a :class:`Notice`; delivery
 answers each notice with a :class:`DeliveryResult`. None of these types does any I/O.
 """
 
@@ -68,19 +68,30 @@ class InputProblem:
 
 
 @dataclass(frozen=True, slots=True)
-class FileFinished:
-    """A source has yielded everything from one file; the file may be remembered as read.
+class Ignored:
+    """Input that is deliberately not a resolution (an auto-reply, a bounce, list mail, an
+    update notification...): recorded with the reason, never notified."""
 
-    ``signature`` identifies the file's content version (for example size and mtime) so a
-    file that changes later is read again.
+    source: str
+    origin: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A source's progress mark, committed in the same transaction as the events before it.
+
+    An export source marks a file read completely (``key`` the path, ``value`` its size and
+    mtime, so a file that changes is read again); an IMAP source marks a folder's UIDVALIDITY
+    and last processed UID. Sources read their marks back through ``SourceState``.
     """
 
     source: str
-    path: str
-    signature: str
+    key: str
+    value: str
 
 
-SourceEvent = Resolution | InputProblem | FileFinished
+SourceEvent = Resolution | InputProblem | Ignored | Checkpoint
 
 
 class State(enum.StrEnum):

@@ -22,7 +22,15 @@ from notifier import audit
 from notifier.audit import AuditRecord
 from notifier.clock import from_stamp, to_stamp
 from notifier.errors import StateError
-from notifier.model import DeliveryResult, InputProblem, Notice, Resolution, State
+from notifier.model import (
+    Checkpoint,
+    DeliveryResult,
+    Ignored,
+    InputProblem,
+    Notice,
+    Resolution,
+    State,
+)
 from notifier.policy import Decision, describe
 
 DATABASE_NAME = "notifier.sqlite3"
@@ -59,12 +67,12 @@ CREATE TABLE notices (
 );
 CREATE INDEX notices_due ON notices (state, next_attempt_at);
 CREATE INDEX notices_ticket ON notices (source, ticket_id);
-CREATE TABLE source_files (
+CREATE TABLE source_state (
     source TEXT NOT NULL,
-    path TEXT NOT NULL,
-    signature TEXT NOT NULL,
-    read_at TEXT NOT NULL,
-    PRIMARY KEY (source, path)
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (source, key)
 );
 """
 
@@ -230,19 +238,33 @@ class Outbox:
                 )
             )
 
-    def is_seen(self, source: str, path: str, signature: str) -> bool:
-        row = self._db.execute(
-            "SELECT signature FROM source_files WHERE source = ? AND path = ?", (source, path)
-        ).fetchone()
-        return row is not None and row[0] == signature
+    def ignore(self, item: Ignored, now: datetime) -> None:
+        """Record input that is deliberately not a resolution (auto-reply, bounce, update...)."""
+        with self.transaction():
+            self._audit(
+                AuditRecord(
+                    at=now,
+                    outcome="ignored",
+                    source=item.source,
+                    origin=item.origin,
+                    reason=item.reason,
+                )
+            )
 
-    def mark_file_read(self, source: str, path: str, signature: str, now: datetime) -> None:
+    def checkpoint(self, source: str, key: str) -> str | None:
+        """A source's last committed progress mark for ``key`` (see ``model.Checkpoint``)."""
+        row = self._db.execute(
+            "SELECT value FROM source_state WHERE source = ? AND key = ?", (source, key)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def save_checkpoint(self, mark: Checkpoint, now: datetime) -> None:
         with self.transaction():
             self._db.execute(
-                """INSERT INTO source_files (source, path, signature, read_at) VALUES (?,?,?,?)
-                   ON CONFLICT (source, path) DO UPDATE SET signature = excluded.signature,
-                   read_at = excluded.read_at""",
-                (source, path, signature, to_stamp(now)),
+                """INSERT INTO source_state (source, key, value, updated_at) VALUES (?,?,?,?)
+                   ON CONFLICT (source, key) DO UPDATE SET value = excluded.value,
+                   updated_at = excluded.updated_at""",
+                (mark.source, mark.key, mark.value, to_stamp(now)),
             )
 
     # -- delivery ----------------------------------------------------------------------------

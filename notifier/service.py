@@ -17,7 +17,7 @@ import structlog
 from notifier.clock import Clock
 from notifier.compose import TeamProfile, compose
 from notifier.errors import NotifierError, StateError, TemplateError
-from notifier.model import FileFinished, InputProblem, Resolution, State
+from notifier.model import Checkpoint, Ignored, InputProblem, Resolution, State
 from notifier.outbox import Outbox
 from notifier.policy import RetryPolicy, after_attempt
 from notifier.ports import Sender, Source
@@ -40,6 +40,7 @@ class PassReport:
     already_known: int = 0
     held: int = 0
     rejected: int = 0
+    ignored: int = 0
     sent: int = 0
     deferred: int = 0
     failed: int = 0
@@ -99,6 +100,7 @@ class Service:
             already_known=report.already_known,
             held=report.held,
             rejected=report.rejected,
+            ignored=report.ignored,
             sent=report.sent,
             deferred=report.deferred,
             failed=report.failed,
@@ -136,9 +138,13 @@ class Service:
                     elif isinstance(event, InputProblem):
                         report.rejected += 1
                         self.outbox.reject(event, now)
-                    elif isinstance(event, FileFinished):
-                        self.outbox.mark_file_read(event.source, event.path, event.signature, now)
-                        break  # commit this file's rows before the next file
+                    elif isinstance(event, Ignored):
+                        report.ignored += 1
+                        self.outbox.ignore(event, now)
+                    elif isinstance(event, Checkpoint):
+                        # Committed with the events before it: progress and outcomes never part.
+                        self.outbox.save_checkpoint(event, now)
+                        break
                     pending += 1
                     if pending >= COMMIT_EVERY:
                         break

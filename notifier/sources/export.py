@@ -6,8 +6,8 @@ wrapping each record's outcome as a :data:`~notifier.model.SourceEvent`. Parsing
 
 A file is read when its name is not a temporary one, its mtime is at least ``settle_seconds``
 old, and its size and mtime did not change since the previous poll that saw it. After its last
-record a :class:`~notifier.model.FileFinished` carries the ``size:mtime_ns`` signature; the store
-remembers it (see :class:`SeenFiles`) so an unchanged file is not read twice, and a file that
+record a :class:`~notifier.model.Checkpoint` carries the ``size:mtime_ns`` signature; the store
+remembers it (see :class:`SourceState`) so an unchanged file is not read twice, and a file that
 changes later is read again (the outbox deduplicates the resolutions).
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from notifier.errors import ConfigError, InputError, SourceError
-from notifier.model import FileFinished, InputProblem, SourceEvent
+from notifier.model import Checkpoint, InputProblem, SourceEvent
 from notifier.sources.parse import (
     BadRecord,
     ColumnMapping,
@@ -39,10 +39,10 @@ _EXTENSIONS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "js
 _TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", "~")
 
 
-class SeenFiles(Protocol):
-    """Remembers which file versions were read completely (the outbox store implements it)."""
+class SourceState(Protocol):
+    """Reads back a source's committed checkpoints (the outbox store implements it)."""
 
-    def is_seen(self, source: str, path: str, signature: str) -> bool: ...
+    def checkpoint(self, source: str, key: str) -> str | None: ...
 
 
 def is_temporary(name: str) -> bool:
@@ -63,7 +63,7 @@ class ExportSource:
         name: str,
         pattern: str,
         mapping: ColumnMapping,
-        seen: SeenFiles,
+        seen: SourceState,
         *,
         file_format: str = "auto",
         settle_seconds: float = 5.0,
@@ -103,7 +103,7 @@ class ExportSource:
             if changed or now_ns - stat.st_mtime_ns < self._settle_ns:
                 continue  # still being written: look again next poll
             signature = signature_of(stat)
-            if self._seen.is_seen(self.name, path, signature):
+            if self._seen.checkpoint(self.name, path) == signature:
                 continue
             yield from self._read(path, signature)
         self._previous = current
@@ -141,7 +141,7 @@ class ExportSource:
                 path,
                 "unknown export format: name it .csv, .json or .jsonl, or configure the source's format",
             )
-            yield FileFinished(self.name, path, signature)
+            yield Checkpoint(self.name, path, signature)
             return
         try:
             # surrogateescape: a row with bytes that are not UTF-8 is rejected on its own
@@ -165,7 +165,7 @@ class ExportSource:
         except OSError:
             unchanged = False
         if unchanged:
-            yield FileFinished(self.name, path, signature)
+            yield Checkpoint(self.name, path, signature)
         # else: it changed while being read; the next poll reads the new version.
 
     def _csv_events(self, path: str, fh: TextIO) -> Iterator[SourceEvent]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from notifier.errors import ConfigError, SourceError
-from notifier.model import FileFinished, InputProblem, Resolution, SourceEvent
+from notifier.model import Checkpoint, InputProblem, Resolution, SourceEvent
 from notifier.sources.export import ExportSource
 from notifier.sources.presets import build_mapping
 
@@ -23,16 +23,16 @@ class FakeSeen:
     """In-memory stand-in for the outbox store's memory of finished files."""
 
     def __init__(self) -> None:
-        self.done: set[tuple[str, str, str]] = set()
+        self.done: dict[tuple[str, str], str] = {}
 
-    def is_seen(self, source: str, path: str, signature: str) -> bool:
-        return (source, path, signature) in self.done
+    def checkpoint(self, source: str, key: str) -> str | None:
+        return self.done.get((source, key))
 
     def remember(self, events: Iterable[SourceEvent]) -> list[SourceEvent]:
         out = list(events)
         for event in out:
-            if isinstance(event, FileFinished):
-                self.done.add((event.source, event.path, event.signature))
+            if isinstance(event, Checkpoint):
+                self.done[(event.source, event.key)] = event.value
         return out
 
 
@@ -72,7 +72,7 @@ def test_bom_crlf_and_quoted_multiline_fields(tmp_path: Path) -> None:
     assert got[0].resolution_note == "Line one\r\nline two"
     assert [r.origin for r in got] == [f"{path}:2", f"{path}:4"]
     assert "ticket_id" in got[0].fields  # the BOM did not stick to the first column name
-    assert events[-1] == FileFinished(
+    assert events[-1] == Checkpoint(
         "exports", str(path), f"{path.stat().st_size}:{path.stat().st_mtime_ns}"
     )
 
@@ -103,7 +103,7 @@ def test_malformed_rows_give_file_and_line_and_good_rows_go_on(tmp_path: Path) -
         (f"{path}:6", "invalid requester email"),
         (f"{path}:7", "unparseable date"),
     }
-    assert isinstance(events[-1], FileFinished)
+    assert isinstance(events[-1], Checkpoint)
 
 
 def test_header_lacking_required_columns_is_one_problem(tmp_path: Path) -> None:
@@ -116,7 +116,7 @@ def test_header_lacking_required_columns_is_one_problem(tmp_path: Path) -> None:
     assert "requester email" in problem.reason
     assert "'requester_email'" in problem.reason
     assert not resolutions(events)
-    assert isinstance(events[-1], FileFinished)  # reported once, not on every poll
+    assert isinstance(events[-1], Checkpoint)  # reported once, not on every poll
 
 
 def test_undecodable_bytes_reject_only_their_row(tmp_path: Path) -> None:
@@ -213,7 +213,7 @@ def test_seen_file_is_skipped_and_read_again_after_it_changes(tmp_path: Path) ->
 
 
 def test_files_are_processed_in_name_order_and_only_known_extensions(tmp_path: Path) -> None:
-    """A directory yields its .csv/.json/.jsonl files sorted by name, each ending with FileFinished."""
+    """A directory yields its .csv/.json/.jsonl files sorted by name, each ending with Checkpoint."""
     row = {"ticket_id": "J", "requester_email": "j@example.org", "status": "Resolved"}
     write(tmp_path / "b.json", json.dumps([row]))
     write(tmp_path / "a.csv", f"{HEADER}\nC,c@example.org,x,Resolved,\n")
@@ -221,16 +221,16 @@ def test_files_are_processed_in_name_order_and_only_known_extensions(tmp_path: P
     write(tmp_path / "notes.txt", "not an export")
     events = list(source(tmp_path).poll(T0))
     kinds = [
-        (type(e).__name__, getattr(e, "ticket_id", Path(getattr(e, "path", "")).name))
+        (type(e).__name__, getattr(e, "ticket_id", Path(getattr(e, "key", "")).name))
         for e in events
     ]
     assert kinds == [
         ("Resolution", "C"),
-        ("FileFinished", "a.csv"),
+        ("Checkpoint", "a.csv"),
         ("Resolution", "J"),
-        ("FileFinished", "b.json"),
+        ("Checkpoint", "b.json"),
         ("Resolution", "L"),
-        ("FileFinished", "c.jsonl"),
+        ("Checkpoint", "c.jsonl"),
     ]
 
 
@@ -256,7 +256,7 @@ def test_unknown_extension_in_auto_mode_is_reported_once(tmp_path: Path) -> None
 def test_file_that_cannot_be_opened_is_a_problem_and_not_finished(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A file that vanishes (or is unreadable) when opened gives one problem and no FileFinished."""
+    """A file that vanishes (or is unreadable) when opened gives one problem and no Checkpoint."""
     path = write(tmp_path / "a.csv", f"{HEADER}\nT,t@example.org,x,Resolved,\n")
     original_open = Path.open
 

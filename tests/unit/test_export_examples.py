@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier.model import FileFinished, InputProblem, Resolution
+from notifier.model import Checkpoint, InputProblem, Resolution
 from notifier.sources.export import ExportSource
 from notifier.sources.presets import build_mapping
 
@@ -23,8 +23,8 @@ EXPECTED = {
 
 
 class NeverSeen:
-    def is_seen(self, source: str, path: str, signature: str) -> bool:
-        return False
+    def checkpoint(self, source: str, key: str) -> str | None:
+        return None
 
 
 def test_every_example_file_is_covered() -> None:
@@ -47,4 +47,4 @@ def test_example_parses_without_problems(name: str, expected: tuple[str, int]) -
     assert len(set(emails)) == count
     assert all(e.endswith("@example.org") for e in emails)
     assert all(r.resolved_at is not None and r.resolution_note and r.title for r in found)
-    assert isinstance(events[-1], FileFinished)
+    assert isinstance(events[-1], Checkpoint)

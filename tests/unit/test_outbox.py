@@ -11,7 +11,15 @@ import pytest
 
 from notifier.audit import AuditQuery
 from notifier.errors import StateError
-from notifier.model import DeliveryOutcome, DeliveryResult, InputProblem, Notice, Resolution, State
+from notifier.model import (
+    Checkpoint,
+    DeliveryOutcome,
+    DeliveryResult,
+    InputProblem,
+    Notice,
+    Resolution,
+    State,
+)
 from notifier.outbox import DATABASE_NAME, MIGRATIONS, Outbox
 from notifier.policy import RetryPolicy, after_attempt
 
@@ -141,8 +149,10 @@ def test_schema_is_versioned(tmp_path: Path) -> None:
         Outbox.open(tmp_path)
 
 
-def test_file_read_marks(outbox: Outbox) -> None:
-    """A file is 'seen' only with the same signature: a changed file is read again."""
-    outbox.mark_file_read("jira", "/x/a.csv", "10:1", NOW)
-    assert outbox.is_seen("jira", "/x/a.csv", "10:1")
-    assert not outbox.is_seen("jira", "/x/a.csv", "11:2")
+def test_checkpoints_are_per_source_and_key(outbox: Outbox) -> None:
+    """A source reads back the last progress mark it committed for a key, and nothing else's."""
+    assert outbox.checkpoint("jira", "/x/a.csv") is None
+    outbox.save_checkpoint(Checkpoint("jira", "/x/a.csv", "10:1"), NOW)
+    outbox.save_checkpoint(Checkpoint("jira", "/x/a.csv", "11:2"), NOW)
+    assert outbox.checkpoint("jira", "/x/a.csv") == "11:2"
+    assert outbox.checkpoint("imap", "/x/a.csv") is None
