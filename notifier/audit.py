@@ -94,7 +94,9 @@ def emit(record: AuditRecord) -> None:
     fields_ = {
         name: value
         for name, value in asdict(record).items()
-        if name not in ("at", "id", "outcome") and value not in ("", None)
+        if name not in ("at", "id", "outcome")
+        and value not in ("", None)
+        and not (name == "attempt" and value == 0)
     }
     if record.outcome == "deferred" or record.outcome == "rejected":
         structlog.get_logger().warning(EVENTS[record.outcome], **fields_)

@@ -124,12 +124,12 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = _settings(args, required=True)
     _configure_logging(settings)
-    stop = threading.Event()
-    daemon.install_stop_handlers(stop)
+    stop, wake = threading.Event(), threading.Event()
+    daemon.install_stop_handlers(stop, wake)
     outbox = bootstrap.open_outbox(settings)
     try:
         service = bootstrap.build_service(settings, outbox)
-        return daemon.run_forever(service, settings.run.poll_interval, stop)
+        return daemon.run_forever(service, settings.run.poll_interval, stop, wake)
     finally:
         outbox.close()
 
@@ -205,6 +205,9 @@ def _ticket_from_json(path: Path) -> Resolution:
     ticket_id = str(data.get("ticket_id", data.get("id", ""))).strip()
     if not ticket_id or not data.get("requester_email"):
         raise NotifierError(f"{path}: ticket_id and requester_email are required")
+    extra = data.get("fields", {})
+    if not isinstance(extra, dict):
+        raise NotifierError(f"{path}: fields: expected an object of column names and values")
     resolved = data.get("resolved_at")
     try:
         resolved_at = parse_timestamp(str(resolved)) if resolved else None
@@ -223,7 +226,7 @@ def _ticket_from_json(path: Path) -> Resolution:
         language=str(data.get("language", "")),
         original_message_id=str(data.get("original_message_id", "")),
         origin=str(path),
-        fields={str(k): str(v) for k, v in dict(data.get("fields", {})).items()},
+        fields={str(k): str(v) for k, v in extra.items()},
     )
 
 
@@ -283,6 +286,7 @@ def _check_config(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"template error: {problem}", file=sys.stderr)
     bootstrap.build_sources(settings, _NothingSeen())
+    bootstrap.build_sender(settings)
     print(
         f"configuration OK: {len(settings.exports)} export source(s), "
         f"teams: {', '.join(renderer.teams)}, smtp: {settings.smtp.host}:{settings.smtp.effective_port} "

@@ -51,8 +51,9 @@ class Resolution:
         if self.resolved_at is not None:
             when = self.resolved_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         else:
+            # Not the status: Resolved -> Closed is the same resolution, not a new one.
             digest = hashlib.sha256(
-                "\x1f".join((self.status, self.title, self.resolution_note)).encode()
+                "\x1f".join((self.title, self.resolution_note)).encode()
             ).hexdigest()[:16]
             when = f"fp-{digest}"
         return f"{self.source}:{self.ticket_id}:{when}"

@@ -367,6 +367,14 @@ class Outbox:
         ).fetchone()
         return int(row[0])
 
+    def oldest_attempt_since(self, moment: datetime) -> datetime | None:
+        row = self._db.execute(
+            "SELECT min(at) FROM audit WHERE at >= ? AND outcome IN ('sent','deferred','failed') "
+            "AND attempt > 0",
+            (to_stamp(moment),),
+        ).fetchone()
+        return from_stamp(row[0]) if row and row[0] else None
+
     def next_due_at(self) -> datetime | None:
         row = self._db.execute(
             "SELECT min(next_attempt_at) FROM notices WHERE state IN ('queued', 'deferred')"

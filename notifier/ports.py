@@ -6,6 +6,7 @@ Tests fake these (and only these); the real adapters are built in ``bootstrap``.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Protocol
@@ -18,7 +19,21 @@ class Source(Protocol):
 
     name: str
 
-    def poll(self, now: datetime) -> Iterator[SourceEvent]: ...
+    def poll(self, now: datetime) -> Iterator[SourceEvent]:
+        """Yield what is new since the last committed checkpoints."""
+        ...
+
+    def committed(self) -> None:
+        """Everything the last poll yielded is committed (an IMAP source may now flag/move)."""
+        ...
+
+    def watch(self, wake: threading.Event) -> None:
+        """Start watching for new input between passes, setting ``wake`` when some arrives."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and stop watching."""
+        ...
 
 
 class SendSession(Protocol):

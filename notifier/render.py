@@ -113,8 +113,14 @@ class Renderer:
 
 def _compile(environment: SandboxedEnvironment, root: Path, path: Path) -> _Compiled:
     name = path.relative_to(root).as_posix()
-    source = path.read_text(encoding="utf-8")
-    digest = hashlib.sha256(source.encode()).hexdigest()
+    try:
+        source = path.read_bytes()
+        source.decode("utf-8")
+    except OSError as exc:
+        return _Compiled(name, None, f"{name}: cannot read: {exc.strerror}", "")
+    except UnicodeDecodeError as exc:
+        return _Compiled(name, None, f"{name}: not UTF-8 (byte {exc.start})", "")
+    digest = hashlib.sha256(source).hexdigest()
     try:
         return _Compiled(name, environment.get_template(name), "", digest)
     except jinja2.TemplateSyntaxError as exc:

@@ -6,6 +6,7 @@ to stop. Nothing here knows which source a resolution came from or how mail is s
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 from collections.abc import Mapping, Sequence
@@ -18,9 +19,9 @@ from notifier.clock import Clock
 from notifier.compose import TeamProfile, compose
 from notifier.errors import NotifierError, StateError, TemplateError
 from notifier.model import Checkpoint, Ignored, InputProblem, Resolution, State
-from notifier.outbox import Outbox
+from notifier.outbox import Outbox, QueuedNotice
 from notifier.policy import RetryPolicy, after_attempt
-from notifier.ports import Sender, Source
+from notifier.ports import Sender, SendSession, Source
 from notifier.render import Renderer
 from notifier.rules import TeamRoute, route
 
@@ -116,6 +117,7 @@ class Service:
                 return
             try:
                 self._poll_one(source, report, stop)
+                source.committed()
             except StateError:
                 raise
             except Exception as exc:  # one broken source must not stop the others
@@ -144,7 +146,6 @@ class Service:
                     elif isinstance(event, Checkpoint):
                         # Committed with the events before it: progress and outcomes never part.
                         self.outbox.save_checkpoint(event, now)
-                        break
                     pending += 1
                     if pending >= COMMIT_EVERY:
                         break
@@ -195,23 +196,36 @@ class Service:
                     if stop is not None and stop.is_set():
                         self.outbox.release([c.notice.resolution_key for c in claimed[index:]])
                         return
-                    result = session.send(item.notice)
-                    moment = self.clock()
-                    decision = after_attempt(
-                        self.policy,
-                        result,
-                        queued_at=item.queued_at,
-                        now=moment,
-                        attempt=item.notice.attempt,
-                        rng=self.rng,
-                    )
-                    self.outbox.record_attempt(item, result, decision, moment)
-                    if decision.state is State.SENT:
-                        report.sent += 1
-                    elif decision.state is State.DEFERRED:
-                        report.deferred += 1
-                    else:
-                        report.failed += 1
+                    try:
+                        self._attempt(session, item, report)
+                    except StateError:
+                        # The result could not be stored. Hand back what was not attempted;
+                        # the daemon recovers the 'sending' row before its next pass.
+                        with contextlib.suppress(StateError):
+                            self.outbox.release(
+                                [c.notice.resolution_key for c in claimed[index + 1 :]]
+                            )
+                        raise
+
+    def _attempt(self, session: SendSession, item: QueuedNotice, report: PassReport) -> None:
+        """Send one claimed notice and record how it went."""
+        result = session.send(item.notice)
+        moment = self.clock()
+        decision = after_attempt(
+            self.policy,
+            result,
+            queued_at=item.queued_at,
+            now=moment,
+            attempt=item.notice.attempt,
+            rng=self.rng,
+        )
+        self.outbox.record_attempt(item, result, decision, moment)
+        if decision.state is State.SENT:
+            report.sent += 1
+        elif decision.state is State.DEFERRED:
+            report.deferred += 1
+        else:
+            report.failed += 1
 
     def next_wake(self, poll_interval: timedelta) -> timedelta:
         """How long the daemon may sleep: until the next poll or the next due notice."""
@@ -220,9 +234,9 @@ class Service:
         wait = poll_interval
         if due is not None:
             wait = min(wait, max(due - now, timedelta(0)))
-            if (
-                self.outbox.attempts_since(now - timedelta(minutes=1))
-                >= self.limits.rate_limit_per_minute
-            ):
-                wait = max(wait, timedelta(seconds=60 / self.limits.rate_limit_per_minute))
+            window_start = now - timedelta(minutes=1)
+            if self.outbox.attempts_since(window_start) >= self.limits.rate_limit_per_minute:
+                # Rate-limited: sleep until the oldest attempt in the window leaves it.
+                oldest = self.outbox.oldest_attempt_since(window_start) or now
+                wait = max(wait, oldest + timedelta(minutes=1) - now)
         return max(wait, timedelta(milliseconds=50))

@@ -183,7 +183,9 @@ class SmtpSession:
         try:
             code, reply = conn.mail(envelope_from)
             if code != 250:
-                return self._refused(conn, "MAIL FROM", code, reply)
+                # A refused sender (530 authentication required, 550 sender not allowed) is
+                # about our configuration or session, not this notice: retry, never dead-letter.
+                return self._refused(conn, "MAIL FROM", code, reply, transient=True)
             code, reply = conn.rcpt(recipient)
             if code not in (250, 251):
                 return self._refused(conn, f"RCPT TO <{recipient}>", code, reply)
@@ -209,7 +211,13 @@ class SmtpSession:
         return DeliveryResult(DeliveryOutcome.SENT, code=code, reply=_text(reply))
 
     def _refused(
-        self, conn: smtplib.SMTP, stage: str, code: int, reply: bytes | str
+        self,
+        conn: smtplib.SMTP,
+        stage: str,
+        code: int,
+        reply: bytes | str,
+        *,
+        transient: bool = False,
     ) -> DeliveryResult:
         """The server refused this message; keep the connection for the next one if we can."""
         text = _text(reply)
@@ -224,7 +232,7 @@ class SmtpSession:
             except (smtplib.SMTPException, OSError):
                 self._drop()
         return DeliveryResult(
-            classify_code(code),
+            DeliveryOutcome.TRANSIENT if transient else classify_code(code),
             code=code,
             reply=text,
             detail=f"{self._options.server}: {stage} refused: {code} {text}",
@@ -248,15 +256,29 @@ class SmtpSession:
             conn.close()
 
 
+def tls_context(options: SmtpOptions) -> ssl.SSLContext:
+    """The client TLS context: system CAs, or ``ca_file``; ConfigError when that is unusable."""
+    try:
+        return ssl.create_default_context(
+            cafile=str(options.ca_file) if options.ca_file is not None else None
+        )
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"smtp.ca_file: cannot load {options.ca_file}: {exc}") from exc
+
+
 def _open(options: SmtpOptions, record: Callable[[CheckStep], None] | None) -> smtplib.SMTP:
     """Connect, greet, secure and log in as configured; raise :class:`_ConnectFailed` if not.
 
     ``record`` receives each step as it completes (for ``check-config --connect``).
     """
     note: Callable[[CheckStep], None] = record if record is not None else (lambda _: None)
-    context = ssl.create_default_context(
-        cafile=str(options.ca_file) if options.ca_file is not None else None
-    )
+    try:
+        context = tls_context(options)
+    except ConfigError as exc:
+        note(("connect", False, str(exc)))
+        raise _ConnectFailed(
+            DeliveryResult(DeliveryOutcome.TRANSIENT, detail=f"{options.server}: {exc}")
+        ) from exc
     conn: smtplib.SMTP | None = None
     step = "connect"
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import glob
 import os
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -51,6 +52,20 @@ def is_temporary(name: str) -> bool:
     return name.startswith(".") or lowered.endswith(_TEMP_SUFFIXES)
 
 
+def display(path: str) -> str:
+    """A path as text that can be stored and logged (undecodable bytes shown as U+FFFD)."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _ends_with_newline(path: str) -> bool:
+    try:
+        with Path(path).open("rb") as handle:
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1) in (b"\n", b"\r")
+    except OSError:
+        return True
+
+
 def signature_of(stat: os.stat_result) -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}"
 
@@ -80,8 +95,21 @@ class ExportSource:
         self._seen = seen
         self._format = file_format
         self._settle_ns = int(settle_seconds * 1e9)
+        # A file this recent may still be written to after a pause: see _read.
+        self._young_ns = int(max(60.0, 10 * settle_seconds) * 1e9)
         # (size, mtime_ns) of each file at the previous poll: a file must hold still to be read.
         self._previous: dict[str, tuple[int, int]] = {}
+        # Files that could not be opened, by signature: reported once, not on every poll.
+        self._unreadable: dict[str, str] = {}
+
+    def watch(self, wake: threading.Event) -> None:
+        """Files are found by polling; there is nothing to watch between passes."""
+
+    def committed(self) -> None:
+        """Nothing to do after a commit: the checkpoints already record what was read."""
+
+    def close(self) -> None:
+        """No connection is held between passes."""
 
     def poll(self, now: datetime) -> Iterator[SourceEvent]:
         """Everything new since the last poll, file by file in name order.
@@ -95,7 +123,11 @@ class ExportSource:
             try:
                 stat = Path(path).stat()
             except OSError as exc:
-                yield InputProblem(self.name, path, f"cannot read file: {exc.strerror or exc}")
+                if self._unreadable.get(path) != "stat":
+                    self._unreadable[path] = "stat"
+                    yield InputProblem(
+                        self.name, display(path), f"cannot read file: {exc.strerror or exc}"
+                    )
                 continue
             state = (stat.st_size, stat.st_mtime_ns)
             current[path] = state
@@ -105,7 +137,10 @@ class ExportSource:
             signature = signature_of(stat)
             if self._seen.checkpoint(self.name, path) == signature:
                 continue
-            yield from self._read(path, signature)
+            if self._unreadable.get(path) == signature:
+                continue
+            young = now_ns - stat.st_mtime_ns < self._young_ns
+            yield from self._read(path, signature, young=young)
         self._previous = current
 
     def _list(self) -> list[str]:
@@ -133,12 +168,38 @@ class ExportSource:
             return self._format
         return _EXTENSIONS.get(Path(path).suffix.lower())
 
-    def _read(self, path: str, signature: str) -> Iterator[SourceEvent]:
+    def _read(self, path: str, signature: str, *, young: bool) -> Iterator[SourceEvent]:
+        """All events of one file, then its Checkpoint.
+
+        A problem in the very last record of a young file that does not end with a line break
+        is held back, and the file is not checkpointed: the writer probably paused mid-row,
+        and the next poll reads the finished file instead of rejecting a half-written row.
+        """
+        held: InputProblem | None = None
+        for event in self._events(path, signature):
+            if held is not None and not isinstance(event, Checkpoint):
+                yield held
+                held = None
+            if isinstance(event, InputProblem):
+                held = event
+            elif isinstance(event, Checkpoint):
+                if held is not None and young and not _ends_with_newline(path):
+                    return  # read again once the writer is done
+                if held is not None:
+                    yield held
+                    held = None
+                yield event
+            else:
+                yield event
+        if held is not None:
+            yield held
+
+    def _events(self, path: str, signature: str) -> Iterator[SourceEvent]:
         file_format = self._format_of(path)
         if file_format is None:
             yield InputProblem(
                 self.name,
-                path,
+                display(path),
                 "unknown export format: name it .csv, .json or .jsonl, or configure the source's format",
             )
             yield Checkpoint(self.name, path, signature)
@@ -158,8 +219,17 @@ class ExportSource:
                         if event is not None:
                             yield event
         except OSError as exc:
-            yield InputProblem(self.name, path, f"cannot read file: {exc.strerror or exc}")
+            self._unreadable[path] = signature
+            yield InputProblem(self.name, display(path), f"cannot read file: {exc.strerror or exc}")
             return
+        except (ValueError, RecursionError, MemoryError) as exc:
+            # The reader itself gave up (nesting too deep, a number too long...). What came
+            # before is kept; the rest of this version of the file is not retried every poll.
+            yield InputProblem(
+                self.name,
+                display(path),
+                f"stopped reading: {type(exc).__name__}: {exc}; the rest of the file was not read",
+            )
         try:
             unchanged = signature_of(Path(path).stat()) == signature
         except OSError:
@@ -189,10 +259,14 @@ class ExportSource:
         self, path: str, item: Record | BadRecord, mapping: ColumnMapping
     ) -> SourceEvent | None:
         """The event for one record; ``None`` for a row that is not resolved (skipped silently)."""
-        origin = f"{path}:{item.line}"
+        origin = f"{display(path)}:{item.line}"
         if isinstance(item, BadRecord):
             return InputProblem(self.name, origin, item.reason)
         try:
             return row_to_resolution(item.data, mapping, source=self.name, origin=origin)
         except InputError as exc:
             return InputProblem(self.name, exc.origin, exc.reason)
+        except Exception as exc:  # one odd record must never stop the file or the source
+            return InputProblem(
+                self.name, origin, f"cannot use this record: {type(exc).__name__}: {exc}"
+            )

@@ -47,8 +47,13 @@ MAX_RECORD_CHARS = 16 * 1024 * 1024
 _EMAIL = re.compile(
     r"[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"
 )
-# Bytes that were not UTF-8 arrive as lone surrogates (the stream uses "surrogateescape").
-_UNDECODABLE = re.compile("[\udc80-\udcff]")
+# Bytes that were not UTF-8 arrive as lone surrogates (the stream uses "surrogateescape");
+# JSON can also spell a lone surrogate ("\ud800"). Neither is text that can be stored or mailed.
+_UNDECODABLE = re.compile("[\ud800-\udfff]")
+
+
+def _safe(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def normalise_status(value: str) -> str:
@@ -209,7 +214,10 @@ def row_to_resolution(
     fields = flatten(row)
     for column, value in fields.items():
         if _UNDECODABLE.search(value) or _UNDECODABLE.search(column):
-            raise InputError(origin, f"undecodable bytes (not UTF-8) in column {column!r}")
+            raise InputError(
+                origin,
+                f"undecodable bytes (not UTF-8) or a lone surrogate in column {_safe(column)!r}",
+            )
 
     ticket_id, id_column, _ = _pick(row, mapping, "ticket_id")
     if not ticket_id:
@@ -349,6 +357,9 @@ def iter_jsonl_records(stream: TextIO) -> Iterator[JsonItem]:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
             yield BadRecord(number, f"bad JSON line: {exc.msg} at column {exc.colno}")
+            continue
+        except (ValueError, RecursionError) as exc:  # a 5,000-digit number, absurd nesting
+            yield BadRecord(number, f"unusable JSON line: {type(exc).__name__}: {exc}")
             continue
         if isinstance(value, dict):
             yield Record(number, value)

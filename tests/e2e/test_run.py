@@ -66,7 +66,8 @@ def test_sigkill_during_delivery_loses_nothing_and_duplicates_keep_their_message
     duplicates = sum(count - 1 for count in copies.values())
     assert duplicates <= 1, f"{duplicates} duplicates after one kill"  # at most the one in flight
     events = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-    assert any(e["event"] == "daemon_started" and e["recovered"] >= 0 for e in events)
+    starts = [e for e in events if e["event"] == "daemon_started"]
+    assert len(starts) == 2 and starts[1]["recovered"] >= 1  # the batch the kill interrupted
     sent = json.loads(
         notifier("audit", "--config", str(config), "--status", "sent", "--format", "json").stdout
     )

@@ -99,7 +99,8 @@ def test_rate_limit_spreads_sends_over_minutes(
     sent = []
     for _ in range(3):
         sent.append(service.run_pass().sent)
-        assert service.next_wake(timedelta(seconds=30)) > timedelta(0)
+        if len(server.messages) < 12:  # rate-limited: sleep until the window has room again
+            assert service.next_wake(timedelta(seconds=30)) == timedelta(minutes=1)
         clock.now += timedelta(seconds=61)
     assert sent == [5, 5, 2]
     assert len(server.messages) == 12
@@ -225,3 +226,45 @@ def test_template_error_holds_with_reason_and_others_go_on(
     assert (report.held, report.sent) == (1, 1)
     (held,) = service.outbox.audit_records(AuditQuery(outcome="held"))
     assert held.ticket_id == "T-ops" and "ops/resolved.txt.j2:1" in held.reason
+
+
+def test_a_failed_state_write_mid_batch_strands_nothing(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """If recording a result fails, unattempted notices go back to the queue and the one in
+    flight is recovered and resent (same Message-ID) once the store works again."""
+    from notifier.errors import StateError
+
+    server, clock = smtp_server(), Clock()
+    source = ListSource([resolution(n) for n in range(5)])
+    service = make_service(tmp_path, server, clock, source)
+    real_record = service.outbox.record_attempt
+    calls = {"n": 0}
+
+    def failing_once(*args: object, **kwargs: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise StateError("disk I/O error (injected)")
+        real_record(*args, **kwargs)  # type: ignore[arg-type]
+
+    service.outbox.record_attempt = failing_once  # type: ignore[method-assign]
+    with pytest.raises(StateError):
+        service.run_pass()
+    assert service.outbox.counts_by_state() == {"queued": 3, "sending": 1, "sent": 1}
+    service.start()  # what the daemon does before the next pass after a StateError
+    assert service.run_pass().sent == 4
+    ids = [m.message["Message-ID"] for m in server.messages]
+    assert len(ids) == 6 and len(set(ids)) == 5  # the one in flight went twice, same ID
+
+
+def test_a_refused_sender_is_retried_not_dead_lettered(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """530 at MAIL FROM (AUTH missing) is our configuration, not the notice: it is deferred."""
+    server, clock = smtp_server(auth=("robot", "pw")), Clock()
+    source = ListSource([resolution(1), resolution(2)])
+    service = make_service(tmp_path, server, clock, source)
+    report = service.run_pass()
+    assert (report.failed, report.deferred) == (0, 2)
+    (first, _) = service.outbox.audit_records(AuditQuery(outcome="deferred"))
+    assert first.smtp_code == 530

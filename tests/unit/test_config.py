@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,13 @@ def test_example_config_loads_with_every_section() -> None:
 
 def test_every_settings_key_is_documented_in_the_example() -> None:
     """Each key of every section appears in config.example.toml (set or commented out)."""
-    from notifier.config import ExportSettings, Settings, TeamSettings
+    from notifier.config import (
+        ExportSettings,
+        ImapRuleSettings,
+        ImapSettings,
+        Settings,
+        TeamSettings,
+    )
 
     text = (ROOT / "config.example.toml").read_text()
     missing = []
@@ -42,10 +49,12 @@ def test_every_settings_key_is_documented_in_the_example() -> None:
             fields = TeamSettings.model_fields
         if section == "exports":
             fields = ExportSettings.model_fields
+        if section == "imap":
+            fields = {**ImapSettings.model_fields, **ImapRuleSettings.model_fields}
         missing += [
             f"{section}.{key}"
             for key in fields
-            if f"{key} =" not in text and f".{key}]" not in text
+            if not re.search(rf"^(# )?{key} =|^\[\[?{section}\.{key}\]", text, re.MULTILINE)
         ]
     assert missing == []
 
@@ -138,3 +147,45 @@ def test_bad_from_address_is_refused_at_load(tmp_path: Path) -> None:
     """A From address that is not one would make every notice a dead letter: refuse it early."""
     with pytest.raises(ConfigError, match=r"smtp: .*from_address"):
         load_settings(write(tmp_path, "[smtp]\nfrom_address = 'helpdesk at example'\n"))
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("NOTIFIER_FOO__BAR", "unknown section 'foo'"),
+        ("NOTIFIER_SMTP_HOST", "unknown section 'smtp_host'"),
+        ("NOTIFIER_SMTP__HOTS", "unknown key smtp.hots"),
+    ],
+)
+def test_unknown_environment_keys_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, message: str
+) -> None:
+    """A NOTIFIER_* variable that is no setting is a typo: an error naming it, not ignored."""
+    monkeypatch.setenv(name, "x")
+    with pytest.raises(ConfigError, match=f"{name}: {message}"):
+        load_settings(write(tmp_path, ""))
+
+
+def test_undecodable_environment_list_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """NOTIFIER_EXPORTS must be JSON; anything else exits 78 with one line naming it."""
+    monkeypatch.setenv("NOTIFIER_EXPORTS", "notjson")
+    assert main(["check-config", "--config", str(write(tmp_path, ""))]) == EX_CONFIG
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "exports" in err and "environment" in err
+
+
+def test_zero_poll_interval_is_refused(tmp_path: Path) -> None:
+    """A poll interval under a second would spin the daemon."""
+    with pytest.raises(ConfigError, match=r"run\.poll_interval: must be at least 1s"):
+        load_settings(write(tmp_path, "[run]\npoll_interval = 0\n"))
+
+
+def test_missing_ca_file_fails_check_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unusable smtp.ca_file is a configuration error at start, not a crash at first send."""
+    path = write(tmp_path, "[smtp]\nca_file = 'missing.pem'\n")
+    assert main(["check-config", "--config", str(path)]) == EX_CONFIG
+    assert "smtp.ca_file: cannot load" in capsys.readouterr().err

@@ -85,7 +85,7 @@ BAD_ROWS = [
     ({"requester_email": "ana.example.org"}, "invalid requester email 'ana.example.org'"),
     ({"requester_email": "ana@"}, "in column 'requester_email'"),
     ({"resolved_at": "next tuesday"}, "unparseable date 'next tuesday' in column 'resolved_at'"),
-    ({"title": "caf\udce9"}, "undecodable bytes (not UTF-8) in column 'title'"),
+    ({"title": "caf\udce9"}, "undecodable bytes (not UTF-8) or a lone surrogate in column 'title'"),
 ]
 
 
