@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from notifier.clock import Clock, system_clock
 from notifier.compose import TeamProfile
-from notifier.config import Settings
-from notifier.delivery.smtp import SmtpOptions, SmtpSender
+from notifier.config import ImapSettings, Settings
+from notifier.delivery.smtp import SmtpOptions, SmtpSender, tls_context
 from notifier.outbox import Outbox
 from notifier.policy import RetryPolicy
 from notifier.ports import Source
@@ -20,6 +21,9 @@ from notifier.render import Renderer
 from notifier.rules import DEFAULT_TEAM, TeamRoute
 from notifier.service import DeliveryLimits, Service
 from notifier.sources.export import ExportSource, SourceState
+
+if TYPE_CHECKING:
+    from notifier.sources.imap import ImapSource
 from notifier.sources.presets import build_mapping
 
 
@@ -60,7 +64,61 @@ def build_sources(settings: Settings, seen: SourceState) -> list[Source]:
                 settle_seconds=export.settle_seconds,
             )
         )
+    for box in settings.imap:
+        sources.append(build_imap_source(settings, box, seen))
     return sources
+
+
+def build_imap_source(settings: Settings, box: ImapSettings, state: SourceState) -> ImapSource:
+    from notifier.sources.imap import FolderPolicy, ImapSource, build_options
+    from notifier.sources.mailrules import build_interpreter, compile_rule
+    from notifier.sources.mailtypes import MailLimits
+
+    rules = [
+        compile_rule(
+            rule.name,
+            senders=tuple(rule.senders),
+            subject=rule.subject,
+            headers=rule.headers,
+            body=rule.body,
+        )
+        for rule in box.rules
+    ]
+    interpreter = build_interpreter(
+        box.mode, preset=box.preset, rules=rules, requester_header=box.requester_header
+    )
+    options = build_options(
+        host=box.host,
+        port=box.effective_port,
+        security=box.security,
+        username=box.username,
+        password=box.resolve_password(f"imap.{box.name}"),
+        oauth2_token=box.resolve_token(),
+        ca_file=box.ca_file,
+        timeout=box.timeout.total_seconds(),
+    )
+    policy = FolderPolicy(
+        folder=box.folder,
+        original_folders=tuple(box.original_folders),
+        backfill_since=box.backfill_since,
+        after=box.after,
+        flag=box.flag,
+        move_to=box.move_to,
+        fetch_chunk=box.fetch_chunk,
+        limits=MailLimits(max_bytes=box.max_message_bytes),
+        own_addresses=(settings.smtp.from_address,),
+        trusted_senders=tuple(box.trusted_senders),
+    )
+    return ImapSource(
+        box.name,
+        options,
+        policy,
+        interpreter,
+        state,
+        idle=box.idle,
+        idle_renew=box.idle_renew,
+        reconnect_max=box.reconnect_max,
+    )
 
 
 def build_routes(settings: Settings) -> list[TeamRoute]:
@@ -81,23 +139,23 @@ def build_team_profiles(settings: Settings) -> dict[str, TeamProfile]:
 
 
 def build_sender(settings: Settings, clock: Clock = system_clock) -> SmtpSender:
+    """The SMTP sender; ConfigError now (not at the first send) for an unusable ca_file."""
     smtp = settings.smtp
-    return SmtpSender(
-        SmtpOptions(
-            host=smtp.host,
-            port=smtp.effective_port,
-            security=smtp.security,
-            username=smtp.username,
-            password=smtp.resolve_password() if smtp.username else None,
-            timeout=smtp.timeout.total_seconds(),
-            ca_file=smtp.ca_file,
-            max_messages_per_session=smtp.max_messages_per_session,
-            local_hostname=smtp.local_hostname,
-            from_address=smtp.from_address,
-            from_name=smtp.from_name,
-        ),
-        clock,
+    options = SmtpOptions(
+        host=smtp.host,
+        port=smtp.effective_port,
+        security=smtp.security,
+        username=smtp.username,
+        password=smtp.resolve_password() if smtp.username else None,
+        timeout=smtp.timeout.total_seconds(),
+        ca_file=smtp.ca_file,
+        max_messages_per_session=smtp.max_messages_per_session,
+        local_hostname=smtp.local_hostname,
+        from_address=smtp.from_address,
+        from_name=smtp.from_name,
     )
+    tls_context(options)
+    return SmtpSender(options, clock)
 
 
 def open_outbox(settings: Settings, *, exclusive: bool = True) -> Outbox:

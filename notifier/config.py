@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import os
 import tomllib
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic import model_validator as _model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from notifier.delivery.message import parse_address
 from notifier.durations import Duration
@@ -41,15 +46,44 @@ class StateSettings(_Section):
     )
 
 
-class SmtpSettings(_Section):
-    host: str = "localhost"
-    port: int | None = Field(default=None, ge=1, le=65535)
-    security: Literal["starttls", "tls", "plain"] = "starttls"
-    username: str | None = None
+class _PasswordMixin(_Section):
+    """Where a server password comes from: a file, a systemd credential, or (if insisted) TOML."""
+
     password_file: Path | None = None
     password_credential: str | None = None
     password: SecretStr | None = None
     allow_plaintext_password: bool = False
+
+    def _check_password_sources(self) -> None:
+        given = [
+            name
+            for name in ("password_file", "password_credential", "password")
+            if getattr(self, name) is not None
+        ]
+        if len(given) > 1:
+            raise ValueError(f"give only one of {', '.join(given)}")
+        if self.password is not None and not self.allow_plaintext_password:
+            raise ValueError(
+                "a plain-text 'password' is refused: use password_file or password_credential "
+                "(or set allow_plaintext_password = true if you really mean it)"
+            )
+
+    def resolve_password(self, section: str = "smtp") -> str | None:
+        """Read the password from wherever it is configured; ConfigError names the key."""
+        if self.password is not None:
+            return self.password.get_secret_value()
+        if self.password_file is not None:
+            return _read_secret(self.password_file, f"{section}.password_file")
+        if self.password_credential is not None:
+            return _read_credential(self.password_credential, f"{section}.password_credential")
+        return None
+
+
+class SmtpSettings(_PasswordMixin):
+    host: str = "localhost"
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["starttls", "tls", "plain"] = "starttls"
+    username: str | None = None
     timeout: Duration = timedelta(seconds=30)
     ca_file: Path | None = None
     max_messages_per_session: int = Field(default=50, ge=1)
@@ -65,41 +99,22 @@ class SmtpSettings(_Section):
 
     @_model_validator(mode="after")
     def _one_password_source(self) -> SmtpSettings:
-        given = [
-            name
-            for name in ("password_file", "password_credential", "password")
-            if getattr(self, name) is not None
-        ]
-        if len(given) > 1:
-            raise ValueError(f"give only one of {', '.join(given)}")
-        if self.password is not None and not self.allow_plaintext_password:
-            raise ValueError(
-                "a plain-text 'password' is refused: use password_file or password_credential "
-                "(or set allow_plaintext_password = true if you really mean it)"
-            )
+        self._check_password_sources()
         try:
             parse_address(self.from_address, "smtp.from_address")
         except PermanentDeliveryError as exc:
             raise ValueError(str(exc)) from None
         return self
 
-    def resolve_password(self) -> str | None:
-        """Read the password from wherever it is configured; ConfigError names the key."""
-        if self.password is not None:
-            return self.password.get_secret_value()
-        if self.password_file is not None:
-            return _read_secret(self.password_file, "smtp.password_file")
-        if self.password_credential is not None:
-            directory = os.environ.get("CREDENTIALS_DIRECTORY")
-            if not directory:
-                raise ConfigError(
-                    "smtp.password_credential: $CREDENTIALS_DIRECTORY is not set "
-                    "(use LoadCredential= in the systemd unit, or password_file)"
-                )
-            return _read_secret(
-                Path(directory) / self.password_credential, "smtp.password_credential"
-            )
-        return None
+
+def _read_credential(name: str, key: str) -> str:
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        raise ConfigError(
+            f"{key}: $CREDENTIALS_DIRECTORY is not set "
+            "(use LoadCredential= in the systemd unit, or a *_file key)"
+        )
+    return _read_secret(Path(directory) / name, key)
 
 
 def _read_secret(path: Path, key: str) -> str:
@@ -119,6 +134,13 @@ class DeliverySettings(_Section):
 
 class RunSettings(_Section):
     poll_interval: Duration = timedelta(seconds=30)
+
+    @field_validator("poll_interval")
+    @classmethod
+    def _at_least_a_second(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("must be at least 1s")
+        return value
 
 
 class LogSettings(_Section):
@@ -162,6 +184,75 @@ class ExportSettings(_Section):
         return value
 
 
+class ImapRuleSettings(_Section):
+    """One match rule: every condition given must hold (see docs/imap-presets.md)."""
+
+    name: str
+    senders: list[str] = Field(default_factory=list)
+    subject: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+
+
+class ImapSettings(_PasswordMixin):
+    """One watched IMAP folder."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["tls", "starttls", "plain"] = "tls"
+    username: str
+    oauth2_token_file: Path | None = None
+    ca_file: Path | None = None
+    timeout: Duration = timedelta(seconds=30)
+    folder: str = "INBOX"
+    original_folders: list[str] = Field(default_factory=list)
+    mode: Literal["folder", "match", "preset"] = "folder"
+    preset: str | None = None
+    requester_header: str | None = None
+    rules: list[ImapRuleSettings] = Field(default_factory=list)
+    trusted_senders: list[str] = Field(default_factory=list)
+    after: Literal["nothing", "flag", "move"] = "nothing"
+    flag: str = "$Notified"
+    move_to: str | None = None
+    idle: bool = True
+    idle_renew: Duration = timedelta(minutes=9)
+    backfill_since: date | None = None
+    fetch_chunk: int = Field(default=100, ge=1, le=1000)
+    max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    reconnect_max: Duration = timedelta(minutes=5)
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 993 if self.security == "tls" else 143
+
+    @_model_validator(mode="after")
+    def _consistent(self) -> ImapSettings:
+        self._check_password_sources()
+        has_password = any(
+            getattr(self, key) is not None
+            for key in ("password_file", "password_credential", "password")
+        )
+        if self.oauth2_token_file is not None and has_password:
+            raise ValueError("give either oauth2_token_file or a password, not both")
+        if self.mode == "preset" and not self.preset:
+            raise ValueError("mode = 'preset' needs preset = '<name>'")
+        if self.mode == "match" and not self.rules:
+            raise ValueError("mode = 'match' needs at least one [[imap.rules]]")
+        if self.after == "move" and not self.move_to:
+            raise ValueError("after = 'move' needs move_to = '<folder>'")
+        if self.idle_renew > timedelta(minutes=29) or self.idle_renew < timedelta(seconds=10):
+            raise ValueError("idle_renew must be between 10s and 29m (RFC 2177)")
+        return self
+
+    def resolve_token(self) -> str | None:
+        if self.oauth2_token_file is None:
+            return None
+        return _read_secret(self.oauth2_token_file, f"imap.{self.name}.oauth2_token_file")
+
+
 class Settings(BaseSettings):
     """The whole validated configuration."""
 
@@ -177,13 +268,14 @@ class Settings(BaseSettings):
     templates: TemplateSettings = Field(default_factory=TemplateSettings)
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     exports: list[ExportSettings] = Field(default_factory=list)
+    imap: list[ImapSettings] = Field(default_factory=list)
 
     @_model_validator(mode="after")
     def _unique_source_names(self) -> Settings:
-        names = [export.name for export in self.exports]
+        names = [export.name for export in self.exports] + [box.name for box in self.imap]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
-            raise ValueError(f"exports: source names must be unique: {', '.join(duplicates)}")
+            raise ValueError(f"exports/imap: source names must be unique: {', '.join(duplicates)}")
         return self
 
     @classmethod
@@ -207,14 +299,40 @@ def load_settings(path: Path | None, *, required: bool = True) -> Settings:
     document: dict[str, Any] = {}
     if path is not None:
         document = _read_toml(path, required=required)
+    _check_environment_keys()
     try:
         settings = Settings(**document)
     except ValidationError as exc:
         where = str(path) if path is not None and path.exists() else "configuration"
-        raise ConfigError(f"{where}: {_describe(exc)}") from None
+        raise ConfigError(f"{where} (or NOTIFIER_* environment): {_describe(exc)}") from None
+    except SettingsError as exc:
+        # pydantic-settings could not decode an environment value (e.g. JSON for a list).
+        cause = f": {exc.__cause__}" if exc.__cause__ else ""
+        raise ConfigError(f"environment: {exc}{cause}") from None
     if path is not None:
         settings = _anchor_relative_paths(settings, path.resolve().parent)
     return settings
+
+
+ENVIRONMENT_PREFIX = "NOTIFIER_"
+# Variables with the prefix that are not configuration keys.
+_NOT_SETTINGS = frozenset({"NOTIFIER_CONFIG"})
+
+
+def _check_environment_keys() -> None:
+    """An unknown NOTIFIER_* variable is a typo: name it, as for unknown TOML keys."""
+    for name in sorted(os.environ):
+        if not name.startswith(ENVIRONMENT_PREFIX) or name in _NOT_SETTINGS:
+            continue
+        section, _, key = name[len(ENVIRONMENT_PREFIX) :].lower().partition("__")
+        field = Settings.model_fields.get(section)
+        if field is None:
+            raise ConfigError(f"environment: {name}: unknown section {section!r}")
+        model = field.annotation
+        if key and isinstance(model, type) and issubclass(model, BaseModel):
+            top = key.split("__", 1)[0]
+            if top not in model.model_fields:
+                raise ConfigError(f"environment: {name}: unknown key {section}.{top}")
 
 
 def _read_toml(path: Path, *, required: bool) -> dict[str, Any]:
@@ -257,8 +375,19 @@ def _anchor_relative_paths(settings: Settings, base: Path) -> Settings:
         )
         for export in settings.exports
     ]
+    imap = [
+        box.model_copy(
+            update={
+                "password_file": anchor(box.password_file),
+                "oauth2_token_file": anchor(box.oauth2_token_file),
+                "ca_file": anchor(box.ca_file),
+            }
+        )
+        for box in settings.imap
+    ]
     return settings.model_copy(
         update={
+            "imap": imap,
             "state": settings.state.model_copy(
                 update={"directory": anchor(settings.state.directory)}
             ),

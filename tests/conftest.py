@@ -42,3 +42,39 @@ def smtp_server(trustme_ca: trustme.CA, tmp_path: Path) -> Iterator[SmtpServerFa
         yield factory
     finally:
         factory.stop_all()
+
+
+# -- IMAP (Dovecot on 127.0.0.1) --------------------------------------------------------------
+# The helper lives in tests/dovecot.py; a missing dovecot binary fails these fixtures (never skips).
+# Imported here, not at the top, to keep this section self-contained.
+
+from tests.dovecot import DovecotFactory, DovecotServer  # noqa: E402
+
+
+@pytest.fixture
+def dovecot_factory(
+    trustme_ca: trustme.CA, request: pytest.FixtureRequest
+) -> Iterator[DovecotFactory]:
+    """Start real Dovecot servers with options: ``server = dovecot_factory(security="tls")``.
+
+    Every server is stopped at teardown, pass or fail. When the test failed, its temporary
+    directory (config, ``dovecot.log``, maildirs) is kept and the log path is printed.
+    """
+    failed_before = request.session.testsfailed
+    factory = DovecotFactory(trustme_ca)
+    try:
+        yield factory
+    finally:
+        failed = request.session.testsfailed > failed_before
+        kept = [server.log_file for server in factory.servers if failed]
+        factory.stop_all(keep=lambda _server: failed)
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        for log in kept:
+            if reporter is not None:
+                reporter.write_line(f"dovecot log kept for {request.node.nodeid}: {log}")
+
+
+@pytest.fixture
+def dovecot(dovecot_factory: DovecotFactory) -> DovecotServer:
+    """A fresh plain-IMAP Dovecot for this test (user ``dovecot.user``, empty INBOX)."""
+    return dovecot_factory()

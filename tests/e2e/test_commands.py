@@ -59,6 +59,7 @@ def test_check_config_accepts_the_example(tmp_path: Path, monkeypatch: pytest.Mo
     credentials = tmp_path / "creds"
     credentials.mkdir()
     (credentials / "smtp-password").write_text("x")
+    (credentials / "imap-password").write_text("y")
     import os
     import subprocess
     import sys

@@ -1,0 +1,559 @@
+"""Presets for the real default notification mails of common helpdesk products.
+
+Each preset reads one product's notification (subject tag, headers, body lines of its default
+templates) into a :class:`Reading`: which ticket, and whether it was resolved, reopened or merely
+updated. :class:`PresetInterpreter` turns that into ``TicketFacts`` or ``NotAResolution`` and finds
+the requester's address. Where each format comes from, and what an admin must configure so the
+watched mailbox receives the right copy, is in ``docs/imap-presets.md``.
+
+The requester is taken from the notification's own content (a line naming them, the To of the copy
+addressed to them, or the requester's original mail in the same thread), never from Reply-To.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Literal
+
+from notifier.errors import InputError
+from notifier.sources.mailrules import (
+    FindOriginal,
+    Interpreter,
+    clean_title,
+    find_thread_original,
+    strip_quoted,
+)
+from notifier.sources.mailtypes import NotAResolution, ParsedMail, TicketFacts
+
+Kind = Literal["resolved", "reopened", "update"]
+
+__all__ = ["PRESETS", "PresetInterpreter", "Reading"]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a preset read from one notification of its product."""
+
+    ticket_id: str
+    kind: Kind
+    reason: str  # why this kind: recorded for updates and reopenings
+    title: str = ""
+    requester_email: str = ""  # when the notification spells the address out
+    requester_name: str = ""  # the name the notification gives the requester
+    note: str = ""
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PresetInterpreter:
+    """Interprets one product's notifications with ``read``; finds the requester.
+
+    ``requester_from_to``: the product mails the resolved notice to the requester, so the copy in
+    the mailbox has them in To. ``requester_from_thread``: the notification is threaded under the
+    requester's own mail, which ``find_original`` can return. ``root_is_request``: the oldest
+    References entry is the requester's original mail (used for threading when it is not found).
+    """
+
+    key: str
+    product: str
+    read: Callable[[ParsedMail], Reading | None]
+    requester_from_to: bool = True
+    requester_from_thread: bool = False
+    root_is_request: bool = False
+
+    def interpret(
+        self, mail: ParsedMail, find_original: FindOriginal
+    ) -> TicketFacts | NotAResolution:
+        # Templates are matched line by line; CRLF from the wire must not defeat "$".
+        if "\r" in mail.text:
+            mail = replace(mail, text=mail.text.replace("\r\n", "\n").replace("\r", "\n"))
+        reading = self.read(mail)
+        if reading is None:
+            return NotAResolution("no_match", f"not a {self.product} notification")
+        where = f"{self.product} ticket {reading.ticket_id}"
+        if reading.kind == "update":
+            return NotAResolution("update", f"{where}: {reading.reason}", reading.ticket_id)
+        if reading.kind == "reopened":
+            return NotAResolution("reopened", f"{where}: {reading.reason}", reading.ticket_id)
+        found = self._requester(mail, reading, find_original)
+        if isinstance(found, NotAResolution):
+            return found
+        email, name = found
+        return TicketFacts(
+            ticket_id=reading.ticket_id,
+            requester_email=email,
+            requester_name=name,
+            title=reading.title,
+            resolved_at=mail.date,
+            resolution_note=reading.note,
+            original_message_id=self._request_message_id(mail, email, find_original),
+            fields={"preset": self.key, **reading.fields},
+        )
+
+    def _requester(
+        self, mail: ParsedMail, reading: Reading, find_original: FindOriginal
+    ) -> tuple[str, str] | NotAResolution:
+        if _is_address(reading.requester_email):
+            return reading.requester_email, reading.requester_name
+        looked = ["the notification text"]
+        if self.requester_from_thread:
+            looked.append("the requester's mail in the thread (In-Reply-To/References)")
+            original = find_thread_original(mail, find_original)
+            if original is not None and _is_address(original.sender.address):
+                return original.sender.address, original.sender.name or reading.requester_name
+        if self.requester_from_to:
+            looked.append("To")
+            sender = mail.sender.address.lower()
+            candidates = [
+                a for a in mail.to if _is_address(a.address) and a.address.lower() != sender
+            ]
+            if candidates and reading.requester_name:
+                # The product mails every recipient their own copy; take the requester's only.
+                for addr in candidates:
+                    if _same_name(addr.name, reading.requester_name):
+                        return addr.address, addr.name
+                if all(addr.name for addr in candidates):
+                    names = ", ".join(repr(a.name) for a in candidates)
+                    return NotAResolution(
+                        "no_match",
+                        f"{self.product} ticket {reading.ticket_id}: a copy addressed to {names}, "
+                        f"not to the requester {reading.requester_name!r}",
+                        reading.ticket_id,
+                    )
+            if candidates:
+                return candidates[0].address, candidates[0].name or reading.requester_name
+        named = f" (named {reading.requester_name!r})" if reading.requester_name else ""
+        raise InputError(
+            mail.origin,
+            f"{self.product} resolved notification for ticket {reading.ticket_id}: "
+            f"no requester address{named}; looked in {', '.join(looked)}",
+        )
+
+    def _request_message_id(self, mail: ParsedMail, email: str, find_original: FindOriginal) -> str:
+        """The requester's own mail in this thread, so the notice threads under it."""
+        for msgid in (mail.in_reply_to, *reversed(mail.references)):
+            if not msgid:
+                continue
+            original = find_original(msgid)
+            if original is not None and original.sender.address.lower() == email.lower():
+                return original.message_id or msgid
+        if self.root_is_request and mail.references:
+            return mail.references[0]
+        return ""
+
+
+def _is_address(value: str) -> bool:
+    local, _, domain = value.partition("@")
+    return bool(local) and "." in domain and not any(c.isspace() for c in value)
+
+
+def _same_name(a: str, b: str) -> bool:
+    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+
+
+def _one_line(subject: str) -> str:
+    return " ".join(subject.split())
+
+
+def _first(pattern: re.Pattern[str], text: str, group: str) -> str:
+    match = pattern.search(text)
+    return match.group(group).strip() if match else ""
+
+
+# --- Request Tracker -----------------------------------------------------------------------
+# RT's SendEmail sets X-RT-Ticket: "<rtname> #<id>" (RT 3: RT-Ticket), X-RT-Loop-Prevention and
+# X-Managed-by: "RT <version> ...", and tags the subject "[<rtname> #<id>]". The default scrip
+# "On Resolve Notify Requestors" uses the "Resolved" template: "Subject: Resolved: {subject}".
+
+_RT_HEADER = re.compile(r"^\s*(?P<rtname>.+?)\s+#(?P<id>\d+)\s*$")
+_RT_TAG = re.compile(r"\[(?P<rtname>[^\[\]]+?)\s+#(?P<id>\d+)\]\s*")
+_RT_RESOLVED = re.compile(r"^Resolved:\s*(?P<title>.*)$", re.IGNORECASE)
+_RT_STATUS = re.compile(r"^Status Changed to:\s*(?P<status>\S+)", re.IGNORECASE)
+
+
+def _read_rt(mail: ParsedMail) -> Reading | None:
+    subject = _one_line(mail.subject)
+    header = _RT_HEADER.match(mail.header("x-rt-ticket") or mail.header("rt-ticket"))
+    tag = _RT_TAG.search(subject)
+    managed = (mail.header("x-managed-by") or mail.header("managed-by")).startswith("RT ")
+    if header is None and not (tag and (managed or mail.header("x-rt-loop-prevention"))):
+        return None
+    source = header or tag
+    assert source is not None  # one of them matched above
+    ticket_id, rtname = source.group("id"), source.group("rtname").strip()
+    rest = _RT_TAG.sub("", subject, count=1).strip() if tag else subject
+    fields = {"rtname": rtname}
+    if resolved := _RT_RESOLVED.match(rest):
+        title = clean_title(resolved.group("title"))
+        return Reading(ticket_id, "resolved", "Resolved template", title=title, fields=fields)
+    if status := _RT_STATUS.match(rest):
+        new = status.group("status").lower()
+        if new in {"open", "new"}:
+            return Reading(ticket_id, "reopened", f"status changed to {new}", fields=fields)
+        # "Status Changed to: resolved" comes with the Resolved mail when both scrips are on;
+        # counting it too would tell the requester twice.
+        return Reading(ticket_id, "update", f"status changed to {new}", fields=fields)
+    return Reading(ticket_id, "update", "correspondence, comment or autoreply", fields=fields)
+
+
+# --- osTicket ------------------------------------------------------------------------------
+# Default templates (include/i18n/en_US/templates/email/): ticket.reply "Re: %{ticket.subject}
+# [#%{ticket.number}]", ticket.autoclose "Re: %{ticket.subject} [#%{ticket.number}] Closed" with
+# "...we have resolved and closed your ticket <number>". Both are mailed to the ticket's user.
+
+_OST_SUBJECT = re.compile(
+    r"^(?P<title>.*?)\s*\[#(?P<id>[A-Za-z0-9][A-Za-z0-9-]*)\](?P<closed>\s+Closed)?\s*$",
+    re.IGNORECASE,
+)
+_OST_CLOSED_BODY = re.compile(r"\bresolved and closed your ticket\b", re.IGNORECASE)
+
+
+def _read_osticket(mail: ParsedMail) -> Reading | None:
+    match = _OST_SUBJECT.match(_one_line(mail.subject))
+    if match is None:
+        return None
+    ticket_id, title = match.group("id"), clean_title(match.group("title"))
+    if match.group("closed") or _OST_CLOSED_BODY.search(mail.text):
+        return Reading(ticket_id, "resolved", "ticket closed notice", title=title)
+    return Reading(ticket_id, "update", "reply or alert", title=title)
+
+
+# --- Zammad --------------------------------------------------------------------------------
+# Outgoing mail carries X-Mailer: "Zammad Mail Service" and X-Powered-By: "Zammad - ..."; the
+# subject carries the ticket hook "[Ticket#<number>]". The agent notification ticket_update
+# ("Updated Ticket (<title>)") lists "Changes:" as "state: open -> closed" and quotes the article
+# under "Information:". It names no customer address, but is threaded (References) under the
+# ticket's articles, the first of which is the customer's own mail.
+
+_ZAMMAD_HOOK = re.compile(r"\[(?P<hook>[^\[\]#]*)#(?P<id>\d+)\]")
+_ZAMMAD_STATE = re.compile(
+    r"^\s*(?:state|status|zustand)\s*:\s*(?P<old>[^\n]*?)\s*->\s*(?P<new>[^\n]*?)\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_ZAMMAD_TITLE = re.compile(r"\((?P<title>.*)\)\s*$")
+_ZAMMAD_INFO = re.compile(r"^\s*Information:[ \t]*\n(?P<quote>(?:[ \t]*>.*(?:\n|$))+)", re.M)
+_CLOSED_STATES = frozenset({"closed", "geschlossen"})
+
+
+def _read_zammad(mail: ParsedMail) -> Reading | None:
+    brand = f"{mail.header('x-mailer')} {mail.header('x-powered-by')}".lower()
+    subject = _one_line(mail.subject)
+    hook = _ZAMMAD_HOOK.search(subject)
+    if "zammad" not in brand or hook is None:
+        return None
+    ticket_id = hook.group("id")
+    rest = _ZAMMAD_HOOK.sub("", subject, count=1).strip()
+    titled = _ZAMMAD_TITLE.search(rest)
+    title = titled.group("title").strip() if titled else clean_title(rest)
+    state = _ZAMMAD_STATE.search(mail.text)
+    if state is None:
+        return Reading(ticket_id, "update", "no state change", title=title)
+    old, new = state.group("old").strip().lower(), state.group("new").strip().lower()
+    change = f"state {old} -> {new}"
+    if new in _CLOSED_STATES and old not in _CLOSED_STATES:
+        info = _ZAMMAD_INFO.search(mail.text)
+        note = ""
+        if info:
+            quoted = [re.sub(r"^[ \t]*>[ \t]?", "", ln) for ln in info.group("quote").splitlines()]
+            note = strip_quoted("\n".join(quoted))
+        return Reading(ticket_id, "resolved", change, title=title, note=note)
+    if old in _CLOSED_STATES and new not in _CLOSED_STATES:
+        return Reading(ticket_id, "reopened", change, title=title)
+    return Reading(ticket_id, "update", change, title=title)
+
+
+# --- Jira Service Management ---------------------------------------------------------------
+# Jira's issue notifications: subject "[JIRA] (<KEY-1>) <summary>", header X-JIRA-FingerPrint,
+# text body "<actor> resolved <KEY-1>." / "reopened <KEY-1>." with field changes such as
+# "Resolution: Done" and "Status: Resolved (was: In Progress)", and the issue block quoted with
+# "> Reporter: <name>". Jira mails each recipient separately; the reporter's copy is To them.
+
+_JIRA_SUBJECT = re.compile(
+    r"^(?:(?:re|fwd?|aw)\s*:\s*)*\[JIRA\]\s*\((?P<key>[A-Z][A-Z0-9_]*-\d+)\)\s*(?P<title>.*)$",
+    re.IGNORECASE,
+)
+_JIRA_KEY = re.compile(r"\b(?P<key>[A-Z][A-Z0-9_]*-\d+)\b")
+_JIRA_DONE = r"(?:Resolved|Done|Closed|Completed)"
+_JIRA_STATUS_DONE = re.compile(rf"^[ \t>]*Status:\s*{_JIRA_DONE}\b[^\n]*\(was:", re.MULTILINE)
+_JIRA_STATUS_REOPEN = re.compile(
+    rf"^[ \t>]*Status:\s*(?!{_JIRA_DONE}\b)[^\n(]+\(was:\s*{_JIRA_DONE}\s*\)", re.MULTILINE
+)
+_JIRA_REPORTER = re.compile(r"^[ \t>]*Reporter:\s*(?P<name>.+?)\s*$", re.MULTILINE)
+_JIRA_RESOLUTION = re.compile(r"^[ \t>]*Resolution:\s*(?P<value>.+?)\s*$", re.MULTILINE)
+_JIRA_FIELD_LINE = re.compile(r"^[ \t]{2,}[A-Z][\w /]*:\s")
+
+
+def _jira_note(text: str) -> str:
+    """The comment added with the transition: after the dashed line, minus field lines."""
+    parts = re.split(r"^-{6,}[ \t]*$", text, maxsplit=1, flags=re.MULTILINE)
+    body = parts[1] if len(parts) == 2 else ""
+    lines = [ln for ln in body.splitlines() if not _JIRA_FIELD_LINE.match(ln)]
+    return strip_quoted("\n".join(lines))
+
+
+def _read_jira(mail: ParsedMail) -> Reading | None:
+    subject = _one_line(mail.subject)
+    match = _JIRA_SUBJECT.match(subject)
+    if match is not None:
+        key, title = match.group("key"), match.group("title").strip()
+    elif mail.header("x-jira-fingerprint") and (found := _JIRA_KEY.search(subject)):
+        key, title = found.group("key"), clean_title(_JIRA_KEY.sub("", subject, count=1))
+    else:
+        return None
+    text = mail.text
+    reporter = _first(_JIRA_REPORTER, text, "name")
+    fields = {"resolution": r} if (r := _first(_JIRA_RESOLUTION, text, "value")) else {}
+    if re.search(rf"\breopened {re.escape(key)}\b", text) or _JIRA_STATUS_REOPEN.search(text):
+        return Reading(key, "reopened", "issue reopened", title=title)
+    if re.search(rf"\bresolved {re.escape(key)}\b", text) or _JIRA_STATUS_DONE.search(text):
+        return Reading(
+            key,
+            "resolved",
+            "issue resolved",
+            title=title,
+            requester_name=reporter,
+            note=_jira_note(text),
+            fields=fields,
+        )
+    return Reading(key, "update", "issue updated or commented", title=title)
+
+
+# --- ServiceNow ----------------------------------------------------------------------------
+# Base-system caller notifications: "Incident INC0010001 has been resolved", "... has been
+# reopened", "Incident INC0010001 -- comments added"; the body lists "Short description: ..."
+# and ends with the watermark "Ref:MSG0000123" (prefix configurable, random suffix since Jakarta).
+
+_SN_NUMBER = r"(?P<id>(?:INC|RITM|REQ|SCTASK|TASK|CS|PRB|CHG)\d{7,})"
+_SN_ANY = re.compile(rf"\b{_SN_NUMBER}\b")
+_SN_RESOLVED = re.compile(rf"\b{_SN_NUMBER}\b[^\n]*?\bhas been (?:resolved|closed)\b", re.I)
+_SN_REOPENED = re.compile(rf"\b{_SN_NUMBER}\b[^\n]*?\bhas been reopened\b", re.I)
+_SN_WATERMARK = re.compile(r"\bRef:(?P<mark>[A-Za-z]+\d{4,}(?:_[A-Za-z0-9]+)?)")
+_SN_SHORT = re.compile(r"^[ \t]*Short description:[ \t]*(?P<title>.+?)\s*$", re.M | re.I)
+_SN_NOTE = re.compile(
+    r"^[ \t]*(?:Resolution notes|Close notes|Resolution)[ \t]*:[ \t]*(?P<note>.+?)\s*$", re.M | re.I
+)
+
+
+def _read_servicenow(mail: ParsedMail) -> Reading | None:
+    subject = _one_line(mail.subject)
+    number = _SN_ANY.search(subject)
+    watermark = _SN_WATERMARK.search(mail.text)
+    resolved = _SN_RESOLVED.search(subject)
+    reopened = _SN_REOPENED.search(subject)
+    from_sn = mail.sender.address.lower().endswith(".service-now.com")
+    if number is None or not (watermark or from_sn or resolved or reopened):
+        return None
+    ticket_id = number.group("id")
+    title = _first(_SN_SHORT, mail.text, "title")
+    fields = {"watermark": watermark.group("mark")} if watermark else {}
+    if reopened:
+        return Reading(ticket_id, "reopened", "has been reopened", title=title)
+    if resolved:
+        note = _first(_SN_NOTE, mail.text, "note")
+        return Reading(ticket_id, "resolved", "has been resolved", title, note=note, fields=fields)
+    return Reading(ticket_id, "update", "opened, commented or assigned", title=title)
+
+
+# --- Freshdesk -----------------------------------------------------------------------------
+# Requester notifications (Admin > Email Notifications): "Agent solves the ticket" with subject
+# "Ticket Resolved - {{ticket.subject}}", "Agent closes the ticket" ("Ticket Closed - ..."); the
+# ticket id appears as "[#<id>]" in the subject and in the ticket link /helpdesk/tickets/<id>.
+
+_FD_TAG = re.compile(r"\[#(?P<id>\d+)\]")
+_FD_LINK = re.compile(r"/(?:helpdesk|support)/tickets/(?P<id>\d+)")
+_FD_STATE = re.compile(r"\bTicket\s+(?P<state>Resolved|Closed|Re-?opened)\b", re.IGNORECASE)
+_FD_PREFIX = re.compile(
+    r"^\s*Ticket\s+(?:Resolved|Closed|Re-?opened|Received|Updated)\s*[-:–]\s*", re.IGNORECASE
+)
+_FD_BODY_RESOLVED = re.compile(r"\bhas been resolved\b", re.IGNORECASE)
+
+
+def _read_freshdesk(mail: ParsedMail) -> Reading | None:
+    subject = _one_line(mail.subject)
+    found = _FD_TAG.search(subject) or _FD_LINK.search(mail.text)
+    if found is None:
+        return None
+    ticket_id = found.group("id")
+    title = clean_title(_FD_PREFIX.sub("", _FD_TAG.sub(" ", subject).strip()))
+    state = _FD_STATE.search(subject)
+    word = state.group("state").lower().replace("-", "") if state else ""
+    if word == "reopened":
+        return Reading(ticket_id, "reopened", "ticket reopened", title=title)
+    if word == "resolved" or (not word and _FD_BODY_RESOLVED.search(mail.text)):
+        return Reading(ticket_id, "resolved", "ticket resolved", title=title)
+    if word == "closed":
+        # Freshdesk mails "Resolved" first and "Closed" when the ticket is later closed;
+        # the requester was already told.
+        return Reading(ticket_id, "update", "ticket closed after being resolved", title=title)
+    return Reading(ticket_id, "update", "reply or update", title=title)
+
+
+# --- Zendesk -------------------------------------------------------------------------------
+# Zendesk mail carries X-Zendesk-* headers and the reply marker "##- Please type your reply
+# above this line -##". The requester notification for a solved ticket (trigger "Notify
+# requester of solved request") reads "Your request (#<id>) has been solved"; subjects look like
+# "[<account>] Re: <title>" or "Request #<id>: <title> has been solved".
+
+_ZD_MARKER = "##- Please type your reply above this line -##"
+_ZD_ID = re.compile(r"\b(?:request|ticket)\s*\(?\s*#(?P<id>\d+)", re.IGNORECASE)
+_ZD_SOLVED = re.compile(r"\bhas been (?:deemed )?(?:solved|resolved)\b", re.IGNORECASE)
+_ZD_REOPENED = re.compile(r"\bhas been re-?opened\b", re.IGNORECASE)
+_ZD_REQUEST_SUBJECT = re.compile(
+    r"^Request\s*#\d+\s*:?\s*\"?(?P<title>.*?)\"?\s+has been\b", re.IGNORECASE
+)
+
+
+def _read_zendesk(mail: ParsedMail) -> Reading | None:
+    zendesk = (
+        any(name.startswith("x-zendesk") for name in mail.headers)
+        or _ZD_MARKER in mail.text
+        or "zendesk.com>" in mail.message_id.lower()
+    )
+    subject = _one_line(mail.subject)
+    found = _ZD_ID.search(subject) or _ZD_ID.search(mail.text)
+    if not zendesk or found is None:
+        return None
+    ticket_id = found.group("id")
+    titled = _ZD_REQUEST_SUBJECT.match(subject)
+    title = titled.group("title").strip() if titled else clean_title(subject)
+    both = f"{subject}\n{mail.text}"
+    if _ZD_REOPENED.search(both):
+        return Reading(ticket_id, "reopened", "ticket reopened", title=title)
+    if _ZD_SOLVED.search(both):
+        return Reading(ticket_id, "resolved", "ticket solved", title=title)
+    return Reading(ticket_id, "update", "received or comment update", title=title)
+
+
+# --- GLPI ----------------------------------------------------------------------------------
+# NotificationTargetTicket: subject prefix "[GLPI #%07d] " (tag configurable per entity), default
+# subject "##ticket.action## ##ticket.title##" with actions "Ticket solved" (event solved),
+# "Solution rejected" (rejectsolution), "Closing of the ticket", "Update of a ticket", ...; the
+# default body has "Solution description : ..." when solved and "Requester : <name>".
+
+_GLPI_SUBJECT = re.compile(r"^\[(?P<tag>[^\[\]#]+?)\s+#(?P<id>\d+)\]\s*(?P<rest>.*)$")
+_GLPI_ACTIONS: Mapping[str, Kind] = MappingProxyType(
+    {
+        "ticket solved": "resolved",
+        "solution rejected": "reopened",
+        # Sent after "Ticket solved" when the ticket closes: already told.
+        "closing of the ticket": "update",
+        "new ticket": "update",
+        "update of a ticket": "update",
+        "new followup": "update",
+        "update of a followup": "update",
+        "new task": "update",
+        "update of a task": "update",
+        "validation request": "update",
+        "validation request answer": "update",
+        "satisfaction survey": "update",
+    }
+)
+_GLPI_TITLE = re.compile(r"^[ \t]*Title[ \t]*:[ \t]*(?P<title>.+?)\s*$", re.MULTILINE)
+_GLPI_REQUESTER = re.compile(r"^[ \t]*Requesters?[ \t]*:[ \t]*(?P<name>.+?)\s*$", re.MULTILINE)
+_GLPI_SOLUTION = re.compile(
+    r"^[ \t]*Solution description[ \t]*:[ \t]*(?P<note>.+?)(?:\n[ \t]*\n|\Z)", re.M | re.S
+)
+
+
+def _read_glpi(mail: ParsedMail) -> Reading | None:
+    match = _GLPI_SUBJECT.match(_one_line(mail.subject))
+    if match is None or not match.group("id").isdigit():
+        return None
+    ticket_id = str(int(match.group("id")))  # "[GLPI #0000123]" is ticket 123
+    rest = match.group("rest")
+    kind: Kind = "update"
+    action = ""
+    for name, action_kind in _GLPI_ACTIONS.items():
+        if rest.lower().startswith(name):
+            action, kind = rest[: len(name)], action_kind
+            break
+    title = _first(_GLPI_TITLE, mail.text, "title") or rest[len(action) :].strip()
+    reason = action or "other notification"
+    if kind != "resolved":
+        return Reading(ticket_id, kind, reason, title=title)
+    requester = _first(_GLPI_REQUESTER, mail.text, "name").split(",")[0].strip()
+    note = " ".join(_first(_GLPI_SOLUTION, mail.text, "note").split())
+    return Reading(ticket_id, "resolved", reason, title=title, requester_name=requester, note=note)
+
+
+# --- FreeScout -----------------------------------------------------------------------------
+# Every FreeScout mail has X-FreeScout-Mail-Type ("customer.message", "user.notification",
+# ...). User notifications have subject "[#<number>] <subject>" and start with "<person> marked
+# as <Status> conversation #<number>" for status changes (Closed, Active, Pending, Spam). The
+# HTML part says "Replying to this notification will email <name> (<address>)"; the text part
+# only names the customer ("## <name> started the conversation"), by address when no name.
+
+_FS_SUBJECT = re.compile(r"^\[#(?P<id>\d+)\]\s*(?P<title>.*)$")
+_FS_STATUS = re.compile(
+    r"\bmarked as (?P<status>[A-Za-z ]+?) conversation #(?P<id>\d+)", re.IGNORECASE
+)
+_FS_NUMBER = re.compile(r"\bconversation #(?P<id>\d+)", re.IGNORECASE)
+_FS_REPLYING = re.compile(
+    r"Replying to this notification will email (?P<name>[^(\n]*?)\s*\(\s*(?P<email>[^()\s]+@[^()\s]+)\s*\)"
+)
+_FS_STARTED = re.compile(r"^#+\s*(?P<who>.+?)\s+started the conversation\b", re.MULTILINE)
+
+
+def _read_freescout(mail: ParsedMail) -> Reading | None:
+    mail_type = mail.header("x-freescout-mail-type").strip().lower()
+    if not mail_type:
+        return None
+    subject = _one_line(mail.subject)
+    titled = _FS_SUBJECT.match(subject)
+    title = titled.group("title").strip() if titled else clean_title(subject)
+    ticket_id = titled.group("id") if titled else _first(_FS_NUMBER, mail.text, "id")
+    if mail_type != "user.notification":
+        return Reading(ticket_id, "update", f"{mail_type} (status shows in user notifications)")
+    status = _FS_STATUS.search(mail.text)
+    if status is None:
+        return Reading(ticket_id, "update", "reply, note or assignment", title=title)
+    ticket_id = ticket_id or status.group("id")
+    word = status.group("status").strip().lower()
+    if word == "active":
+        return Reading(ticket_id, "reopened", "marked as Active", title=title)
+    if word != "closed":
+        return Reading(ticket_id, "update", f"marked as {word.title()}", title=title)
+    email, name = "", ""
+    if replying := _FS_REPLYING.search(mail.text):
+        email, name = replying.group("email"), replying.group("name").strip()
+    who = _first(_FS_STARTED, mail.text, "who")
+    if not email and _is_address(who):
+        email = who
+    elif not name:
+        name = who
+    return Reading(
+        ticket_id, "resolved", "marked as Closed", title, requester_email=email, requester_name=name
+    )
+
+
+# --- the table -----------------------------------------------------------------------------
+
+PRESETS: Mapping[str, Interpreter] = MappingProxyType(
+    {
+        "rt": PresetInterpreter("rt", "Request Tracker", _read_rt, root_is_request=True),
+        "osticket": PresetInterpreter("osticket", "osTicket", _read_osticket),
+        "zammad": PresetInterpreter(
+            "zammad",
+            "Zammad",
+            _read_zammad,
+            requester_from_to=False,  # agent notifications are addressed to agents
+            requester_from_thread=True,
+            root_is_request=True,
+        ),
+        "jsm": PresetInterpreter("jsm", "Jira Service Management", _read_jira),
+        "servicenow": PresetInterpreter("servicenow", "ServiceNow", _read_servicenow),
+        "freshdesk": PresetInterpreter("freshdesk", "Freshdesk", _read_freshdesk),
+        "zendesk": PresetInterpreter("zendesk", "Zendesk", _read_zendesk),
+        "glpi": PresetInterpreter("glpi", "GLPI", _read_glpi),
+        "freescout": PresetInterpreter(
+            "freescout",
+            "FreeScout",
+            _read_freescout,
+            requester_from_to=False,  # user notifications are addressed to agents
+            requester_from_thread=True,
+        ),
+    }
+)

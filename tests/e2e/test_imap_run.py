@@ -1,0 +1,109 @@
+"""`notifier run` on an IMAP folder: IDLE brings new mail at once, a server restart loses nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import signal
+import time
+from pathlib import Path
+
+from tests.dovecot import DovecotServer
+from tests.e2e.cli import start_notifier
+from tests.mailfactory import reply
+from tests.smtp_server import SmtpServerFactory, SmtpTestServer
+
+# Generous: the tight number is measured by bench/imap_latency.py, not asserted here.
+IDLE_DELIVERY_BOUND = 15.0
+
+
+def write_config(tmp_path: Path, dovecot: DovecotServer, sink: SmtpTestServer) -> Path:
+    (tmp_path / "imap-password").write_text(dovecot.password)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[state]
+directory = "{tmp_path / "state"}"
+[smtp]
+host = "{sink.host}"
+port = {sink.port}
+security = "plain"
+from_address = "it-helpdesk@example.org"
+[run]
+poll_interval = "300s"   # only IDLE can make delivery fast in these tests
+[log]
+format = "json"
+[[imap]]
+name = "mail"
+host = "{dovecot.host}"
+port = {dovecot.port}
+security = "plain"
+username = "{dovecot.user}"
+password_file = "imap-password"
+timeout = "5s"
+folder = "Resolved"
+mode = "folder"
+idle = true
+reconnect_max = "2s"
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def drop_into_maildir(dovecot: DovecotServer, folder: str, raw: bytes) -> None:
+    """Deliver a message the way a local MDA would, while the IMAP server is down."""
+    path = dovecot.maildir_path(folder) / "new" / f"{int(time.time())}.M1P1.restart-test"
+    path.write_bytes(raw.replace(b"\r\n", b"\n"))
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("dovecot")
+        os.chown(path, owner.pw_uid, owner.pw_gid)
+
+
+def events(log: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+
+
+def wait_for(condition: object, timeout: float, what: str) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if condition():  # type: ignore[operator]
+            return time.monotonic() - started
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def test_idle_delivers_new_mail_and_survives_a_dovecot_restart(
+    tmp_path: Path, dovecot: DovecotServer, smtp_server: SmtpServerFactory
+) -> None:
+    """New mail is delivered through IDLE well before the 300 s poll; after Dovecot stops and
+    starts again (mail written while it was down), the daemon reconnects and misses nothing."""
+    sink = smtp_server()
+    dovecot.create_folder("Resolved")
+    log = tmp_path / "run.log"
+    process = start_notifier("run", "--config", str(write_config(tmp_path, dovecot, sink)), log=log)
+    try:
+        wait_for(lambda: any(e["event"] == "imap_idle_started" for e in events(log)), 30, "IDLE")
+        dovecot.append("Resolved", reply(1))
+        delay = wait_for(lambda: len(sink.messages) == 1, IDLE_DELIVERY_BOUND, "delivery via IDLE")
+        assert delay < IDLE_DELIVERY_BOUND
+
+        dovecot.stop()
+        drop_into_maildir(dovecot, "Resolved", reply(2, requester="bob@example.org"))
+        dovecot.start()
+        wait_for(lambda: len(sink.messages) == 2, 30, "delivery after the restart")
+        dovecot.append("Resolved", reply(3, requester="cat@example.org"))
+        wait_for(lambda: len(sink.messages) == 3, IDLE_DELIVERY_BOUND, "delivery via new IDLE")
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n--- notifier log ---\n{log.read_text()[-4000:]}") from None
+    finally:
+        if process.poll() is None:
+            process.kill()
+    recipients = [m.rcpt_tos[0] for m in sink.messages]
+    assert recipients == ["ann@example.org", "bob@example.org", "cat@example.org"]
+    names = [e["event"] for e in events(log)]
+    assert names.count("imap_idle_started") >= 2 and "imap_idle_error" in names

@@ -1,0 +1,75 @@
+"""Build the real service around one IMAP folder source, the way bootstrap wires it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from notifier import bootstrap
+from notifier.config import Settings
+from notifier.outbox import Outbox
+from notifier.service import Service
+from tests.dovecot import DovecotServer
+from tests.smtp_server import SmtpTestServer
+
+
+def imap_settings(
+    tmp_path: Path, dovecot: DovecotServer, smtp: SmtpTestServer, **imap: Any
+) -> Settings:
+    box: dict[str, Any] = {
+        "name": "mail",
+        "host": dovecot.host,
+        "port": dovecot.port,
+        "security": "plain",
+        "username": dovecot.user,
+        "password": dovecot.password,
+        "allow_plaintext_password": True,
+        "timeout": 10,
+        "folder": "Resolved",
+        "original_folders": ["INBOX"],
+        "mode": "folder",
+        "idle": False,
+    }
+    box.update(imap)
+    return Settings.model_validate(
+        {
+            "state": {"directory": tmp_path / "state"},
+            "smtp": {
+                "host": smtp.host,
+                "port": smtp.port,
+                "security": "plain",
+                "from_address": "it-helpdesk@example.org",
+                "timeout": 5,
+            },
+            "delivery": {"rate_limit_per_minute": 100000},
+            "imap": [box],
+        }
+    )
+
+
+class Harness:
+    """A service over a shared outbox; ``restart()`` builds fresh sources, as a new process would."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.outbox = Outbox.open(settings.state.directory)
+        self.service = self._build()
+
+    def _build(self) -> Service:
+        service = bootstrap.build_service(self.settings, self.outbox)
+        service.start()
+        return service
+
+    @property
+    def source(self) -> Any:
+        return self.service.sources[0]
+
+    def restart(self) -> None:
+        for source in self.service.sources:
+            source.close()
+        self.service = self._build()
+
+    def close(self) -> None:
+        for source in self.service.sources:
+            source.close()
+        self.outbox.close()

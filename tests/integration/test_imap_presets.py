@@ -1,0 +1,71 @@
+"""Each helpdesk preset, with a message in that product's real default format, through Dovecot."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from email.headerregistry import Address
+from pathlib import Path
+
+import pytest
+
+from notifier.audit import AuditQuery
+from tests.dovecot import DovecotServer
+from tests.integration.imap_service import Harness, imap_settings
+from tests.smtp_server import SmtpServerFactory
+
+PRESETS = Path(__file__).resolve().parents[1] / "data" / "mail" / "presets"
+SAMPLES = sorted(PRESETS.glob("*.eml"))
+# The requester's own mail, for products whose notifications only point at it (Zammad).
+ORIGINALS = PRESETS / "originals"
+REASON_WORD = {"updated": "update", "reopened": "reopened"}
+
+
+def sender_of(raw: bytes) -> str:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    address: Address = message["From"].addresses[0]
+    return address.addr_spec
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[s.stem for s in SAMPLES])
+def test_preset_sample_through_a_real_mailbox(
+    tmp_path: Path, dovecot: DovecotServer, smtp_server: SmtpServerFactory, sample: Path
+) -> None:
+    """A resolved notification gives exactly one notice; an update or reopen gives none."""
+    preset, _, kind = sample.stem.rpartition("-")
+    raw = sample.read_bytes()
+    sink = smtp_server()
+    dovecot.create_folder("Resolved")
+    harness = Harness(
+        imap_settings(
+            tmp_path, dovecot, sink, mode="preset", preset=preset, trusted_senders=[sender_of(raw)]
+        )
+    )
+    try:
+        harness.service.run_pass()
+        original = ORIGINALS / f"{preset}.eml"
+        if original.exists():
+            dovecot.append("INBOX", original.read_bytes())
+        dovecot.append("Resolved", raw)
+        report = harness.service.run_pass()
+        records = harness.outbox.audit_records(AuditQuery(source="mail"))
+        if kind == "resolved":
+            assert report.sent == 1, [(r.outcome, r.reason) for r in records]
+            (message,) = sink.messages
+            assert message.message["Auto-Submitted"] == "auto-generated"
+        else:
+            assert report.sent == 0 and sink.messages == []
+            (record,) = records
+            assert record.outcome == "ignored" and REASON_WORD[kind] in record.reason
+    finally:
+        harness.close()
+
+
+def test_every_preset_has_resolved_and_non_resolved_samples() -> None:
+    """No preset ships without a resolved sample and an update or reopen sample."""
+    from notifier.sources.mailpresets import PRESETS as NAMES
+
+    stems = {s.stem for s in SAMPLES}
+    for name in NAMES:
+        assert f"{name}-resolved" in stems, name
+        assert {f"{name}-updated", f"{name}-reopened"} & stems, name

@@ -1,0 +1,287 @@
+"""Each product preset reads that product's real default notification mails (tests/data/mail/presets)."""
+
+from __future__ import annotations
+
+import email
+from dataclasses import replace
+from email import policy
+
+import pytest
+
+from notifier.errors import InputError
+from notifier.sources.mailpresets import PRESETS
+from notifier.sources.mailtypes import NotAResolution, TicketFacts
+
+from .mailbuilders import SAMPLES, Mailbox, addr, load_sample, mail, nothing
+
+JANE = "jane.doe@example.org"
+
+# The customer's own first mail, which Zammad threads its notifications under.
+ZAMMAD_ORIGINAL = mail(
+    subject="Cannot open shared mailbox",
+    sender=f"Jane Doe <{JANE}>",
+    to=["IT Support <support@zammad.example.org>"],
+    message_id="<CAF1x2y3z4JaneShared@mail.example.org>",
+)
+
+RESOLVED = [
+    # sample, ticket id, requester, title
+    ("rt-resolved.eml", "1234", JANE, "Printer on floor 3 prints blank pages"),
+    ("osticket-resolved.eml", "482913", JANE, "VPN disconnects every hour"),
+    ("zammad-resolved.eml", "31001", JANE, "Cannot open shared mailbox"),
+    ("jsm-resolved.eml", "ITHELP-57", JANE, "Laptop docking station not detecting monitors"),
+    ("servicenow-resolved.eml", "INC0010023", JANE, "Outlook keeps asking for my password"),
+    ("freshdesk-resolved.eml", "2291", JANE, "Wi-Fi in meeting room B keeps dropping"),
+    ("zendesk-resolved.eml", "5107", JANE, "Need access to the finance share"),
+    ("glpi-resolved.eml", "317", JANE, "Projector in room 4.12 shows no signal"),
+    ("freescout-resolved.eml", "208", JANE, "Keyboard is missing two keys"),
+]
+
+NOT_RESOLVED = [
+    # sample, kind, ticket id (the same as the product's resolved sample)
+    ("rt-updated.eml", "update", "1234"),
+    ("rt-reopened.eml", "reopened", "1234"),
+    ("osticket-updated.eml", "update", "482913"),
+    ("zammad-reopened.eml", "reopened", "31001"),
+    ("jsm-reopened.eml", "reopened", "ITHELP-57"),
+    ("servicenow-updated.eml", "update", "INC0010023"),
+    ("freshdesk-updated.eml", "update", "2291"),
+    ("zendesk-updated.eml", "update", "5107"),
+    ("glpi-reopened.eml", "reopened", "317"),
+    ("freescout-reopened.eml", "reopened", "208"),
+]
+
+
+def preset_of(sample: str) -> str:
+    return sample.split("-", 1)[0]
+
+
+def interpret(sample: str, mailbox: Mailbox | None = None) -> TicketFacts | NotAResolution:
+    box = mailbox or Mailbox(ZAMMAD_ORIGINAL)
+    return PRESETS[preset_of(sample)].interpret(load_sample(sample), box.find)
+
+
+def test_presets_cover_the_nine_products() -> None:
+    """The preset table offers exactly the products the IMAP issue names."""
+    assert set(PRESETS) == {
+        "rt",
+        "osticket",
+        "zammad",
+        "jsm",
+        "servicenow",
+        "freshdesk",
+        "zendesk",
+        "glpi",
+        "freescout",
+    }
+
+
+def test_every_preset_has_a_resolved_and_a_non_resolved_sample() -> None:
+    """Each preset is exercised by a resolved sample and an updated or reopened one."""
+    assert {preset_of(s) for s, *_ in RESOLVED} == set(PRESETS)
+    assert {preset_of(s) for s, *_ in NOT_RESOLVED} == set(PRESETS)
+    on_disk = {p.name for p in SAMPLES.glob("*.eml")}
+    assert on_disk == {s for s, *_ in RESOLVED} | {s for s, *_ in NOT_RESOLVED}
+
+
+@pytest.mark.parametrize("sample", sorted(p.name for p in SAMPLES.glob("*.eml")))
+def test_sample_is_a_complete_rfc5322_message(sample: str) -> None:
+    """Samples are appended to a real Dovecot later: CRLF, required headers, no parse defects."""
+    raw = (SAMPLES / sample).read_bytes()
+    assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+    message = email.message_from_bytes(raw, policy=policy.default)
+    for header in ("Date", "Message-ID", "From", "To", "Subject", "MIME-Version", "Content-Type"):
+        assert message[header], f"{sample} lacks {header}"
+    assert not message.defects
+    assert all(not part.defects for part in message.walk())
+
+
+@pytest.mark.parametrize(("sample", "ticket_id", "requester", "title"), RESOLVED)
+def test_resolved_notification_gives_ticket_facts(
+    sample: str, ticket_id: str, requester: str, title: str
+) -> None:
+    """A product's default 'resolved' mail becomes facts: ticket, requester, title, time."""
+    parsed = load_sample(sample)
+    facts = interpret(sample)
+    assert isinstance(facts, TicketFacts), facts
+    assert (facts.ticket_id, facts.requester_email, facts.title) == (ticket_id, requester, title)
+    assert facts.resolved_at == parsed.date
+    assert facts.resolved_at is not None and facts.resolved_at.utcoffset() is not None
+    assert facts.fields["preset"] == preset_of(sample)
+
+
+@pytest.mark.parametrize(("sample", "kind", "ticket_id"), NOT_RESOLVED)
+def test_update_or_reopen_is_not_a_resolution(sample: str, kind: str, ticket_id: str) -> None:
+    """Updated and reopened mails give no notice, and name the same ticket as the resolved one."""
+    verdict = interpret(sample)
+    assert isinstance(verdict, NotAResolution), verdict
+    assert (verdict.kind, verdict.ticket_id) == (kind, ticket_id)
+    assert ticket_id in verdict.reason
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+@pytest.mark.parametrize("sample", [s for s, *_ in RESOLVED])
+def test_preset_never_resolves_another_products_mail(preset: str, sample: str) -> None:
+    """A preset pointed at the wrong product's mailbox never invents a resolution."""
+    if preset_of(sample) == preset:
+        return
+    verdict = PRESETS[preset].interpret(load_sample(sample), Mailbox(ZAMMAD_ORIGINAL).find)
+    assert isinstance(verdict, NotAResolution)
+
+
+def test_unrelated_mail_is_no_match() -> None:
+    """A plain personal mail is not any product's notification."""
+    plain = mail(subject="Lunch?", text="Pizza at noon?")
+    for preset in PRESETS.values():
+        verdict = preset.interpret(plain, nothing)
+        assert isinstance(verdict, NotAResolution)
+        assert verdict.kind == "no_match" and verdict.reason.startswith("not a ")
+
+
+def test_resolution_notes_come_from_the_notification() -> None:
+    """The technician's words are carried over where the default template includes them."""
+    notes = {s: interpret(s) for s in ("zammad-resolved.eml", "jsm-resolved.eml")}
+    notes["glpi-resolved.eml"] = interpret("glpi-resolved.eml")
+    notes["servicenow-resolved.eml"] = interpret("servicenow-resolved.eml")
+    expected = {
+        "zammad-resolved.eml": "I added your permission on the shared mailbox again; "
+        "it shows up in Outlook after a restart.",
+        "jsm-resolved.eml": "Updated the dock's firmware; both monitors are detected again.",
+        "glpi-resolved.eml": "Replaced the HDMI cable behind the wall plate; "
+        "the projector shows the laptop picture again.",
+        "servicenow-resolved.eml": "Cleared the cached credentials and registered MFA again; "
+        "sign-in works.",
+    }
+    for sample, note in expected.items():
+        facts = notes[sample]
+        assert isinstance(facts, TicketFacts)
+        assert facts.resolution_note == note
+
+
+def test_rt_threads_under_the_requesters_mail() -> None:
+    """RT's References start with the requester's mail: used when the mailbox lacks it."""
+    facts = interpret("rt-resolved.eml", Mailbox())
+    assert isinstance(facts, TicketFacts)
+    assert facts.original_message_id == "<CAJx7nQ9Vd2pLw@mail.example.org>"
+    assert facts.fields["rtname"] == "rt.example.org"
+
+
+def test_rt_status_change_to_resolved_is_not_counted_twice() -> None:
+    """With both scrips on, only the 'Resolved:' mail is the resolution, not the status change."""
+    base = load_sample("rt-reopened.eml")
+    changed = mail(
+        subject="[rt.example.org #1234] Status Changed to: resolved",
+        sender=f"{base.sender.name} <{base.sender.address}>",
+        to=[JANE],
+        headers={"X-RT-Ticket": "rt.example.org #1234"},
+    )
+    verdict = PRESETS["rt"].interpret(changed, nothing)
+    assert isinstance(verdict, NotAResolution) and verdict.kind == "update"
+
+
+def test_rt_resolved_without_any_recipient_is_input_error() -> None:
+    """A recognised resolution with no requester address anywhere is bad input, naming why."""
+    bare = mail(
+        subject="[rt.example.org #77] Resolved: VPN",
+        to=[],
+        headers={"X-RT-Ticket": "rt.example.org #77"},
+    )
+    with pytest.raises(InputError, match="ticket 77: no requester address"):
+        PRESETS["rt"].interpret(bare, nothing)
+
+
+def test_zammad_needs_the_customers_mail_in_the_thread() -> None:
+    """Zammad's agent notification names no customer: without the original it is an InputError."""
+    with pytest.raises(InputError, match="Zammad resolved notification for ticket 31001"):
+        interpret("zammad-resolved.eml", Mailbox())
+
+
+def test_zammad_finds_the_customer_through_references() -> None:
+    """The customer's own mail in References gives requester and thread root."""
+    box = Mailbox(ZAMMAD_ORIGINAL)
+    facts = interpret("zammad-resolved.eml", box)
+    assert isinstance(facts, TicketFacts)
+    assert facts.original_message_id == ZAMMAD_ORIGINAL.message_id
+    # newest reference first: Zammad's own article id is tried before the customer's mail
+    assert box.lookups[:2] == [
+        "<20240304101500.88.4411@zammad.example.org>",
+        "<CAF1x2y3z4JaneShared@mail.example.org>",
+    ]
+
+
+@pytest.mark.parametrize("sample", ["jsm-resolved.eml", "glpi-resolved.eml"])
+def test_copy_for_another_recipient_is_not_used(sample: str) -> None:
+    """Jira and GLPI mail each recipient separately; a watcher's copy must not notify the watcher."""
+    parsed = load_sample(sample)
+    watcher_copy = replace(parsed, to=(addr("Nina Notifier <notifier@it.example.org>"),))
+    verdict = PRESETS[preset_of(sample)].interpret(watcher_copy, nothing)
+    assert isinstance(verdict, NotAResolution)
+    assert verdict.kind == "no_match"
+    assert "'Nina Notifier'" in verdict.reason and "'Jane Doe'" in verdict.reason
+
+
+def test_glpi_closing_after_solved_is_an_update() -> None:
+    """GLPI sends 'Closing of the ticket' after 'Ticket solved'; the requester was already told."""
+    closing = mail(
+        subject="[GLPI #0000317] Closing of the ticket Projector in room 4.12 shows no signal",
+        text=" Title : Projector in room 4.12 shows no signal\n Requester : Jane Doe\n",
+    )
+    verdict = PRESETS["glpi"].interpret(closing, nothing)
+    assert verdict == NotAResolution(
+        "update", "GLPI ticket 317: Closing of the ticket", ticket_id="317"
+    )
+
+
+def test_freshdesk_closed_after_resolved_is_an_update() -> None:
+    """Freshdesk's 'Ticket Closed' follows 'Ticket Resolved'; only the first is the resolution."""
+    closed = mail(subject="Ticket Closed - Wi-Fi in meeting room B keeps dropping [#2291]")
+    verdict = PRESETS["freshdesk"].interpret(closed, nothing)
+    assert isinstance(verdict, NotAResolution)
+    assert (verdict.kind, verdict.ticket_id) == ("update", "2291")
+
+
+def test_freescout_reads_the_address_from_html_derived_text() -> None:
+    """When the parser falls back to the HTML part, FreeScout's 'will email' line names the customer."""
+    closed = mail(
+        subject="[#208] Keyboard is missing two keys",
+        sender="IT Support <support@freescout.example.org>",
+        to=["Nina Notifier <notifier@it.example.org>"],
+        headers={"X-FreeScout-Mail-Type": "user.notification"},
+        text="[IT Support]\nReplying to this notification will email Jane (jane.doe@example.org)\n"
+        "Tom Tech marked as Closed conversation #208\n## Jane Doe started the conversation\n",
+    )
+    facts = PRESETS["freescout"].interpret(closed, nothing)
+    assert isinstance(facts, TicketFacts)
+    assert (facts.requester_email, facts.requester_name) == (JANE, "Jane")
+
+
+def test_freescout_named_customer_without_address_is_input_error() -> None:
+    """A text-only FreeScout notification naming the customer by name alone cannot be used."""
+    closed = mail(
+        subject="[#208] Keyboard is missing two keys",
+        to=["Nina Notifier <notifier@it.example.org>"],
+        headers={"X-FreeScout-Mail-Type": "user.notification"},
+        text="Tom Tech marked as Closed conversation #208\n## Jane Doe started the conversation\n",
+    )
+    with pytest.raises(InputError, match=r"named 'Jane Doe'"):
+        PRESETS["freescout"].interpret(closed, nothing)
+
+
+def test_freescout_customer_message_is_an_update() -> None:
+    """FreeScout's replies to customers carry no status; only user notifications decide."""
+    reply = mail(
+        subject="Re: Keyboard is missing two keys",
+        headers={"X-FreeScout-Mail-Type": "customer.message"},
+        text="A new keyboard is on your desk.",
+    )
+    verdict = PRESETS["freescout"].interpret(reply, nothing)
+    assert isinstance(verdict, NotAResolution) and verdict.kind == "update"
+
+
+def test_crlf_text_is_read_like_lf_text() -> None:
+    """Line-anchored template lines still match when the parser keeps CRLF line ends."""
+    glpi = load_sample("glpi-resolved.eml")
+    crlf = replace(glpi, text=glpi.text.replace("\r\n", "\n").replace("\n", "\r\n"))
+    facts = PRESETS["glpi"].interpret(crlf, nothing)
+    assert isinstance(facts, TicketFacts)
+    assert facts.resolution_note.startswith("Replaced the HDMI cable")
