@@ -98,7 +98,7 @@ def emit(record: AuditRecord) -> None:
         and value not in ("", None)
         and not (name == "attempt" and value == 0)
     }
-    if record.outcome == "deferred" or record.outcome == "rejected":
+    if record.outcome in ("deferred", "rejected"):
         structlog.get_logger().warning(EVENTS[record.outcome], **fields_)
     elif record.outcome == "failed":
         structlog.get_logger().error(EVENTS[record.outcome], **fields_)
