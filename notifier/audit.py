@@ -30,6 +30,8 @@ EVENTS = {
     "recovered": "notice_recovered",
     "rejected": "input_rejected",
     "ignored": "input_ignored",
+    "released": "notice_released",
+    "cancelled": "notice_cancelled",
 }
 OUTCOMES = tuple(EVENTS)
 
@@ -50,6 +52,7 @@ class AuditRecord:
     message_id: str = ""
     attempt: int = 0
     origin: str = ""
+    findings: str = ""  # JSON list of plain-language findings, when there were any
     id: int | None = None
 
 
@@ -78,6 +81,9 @@ CREATE INDEX audit_key ON audit (resolution_key);
 CREATE INDEX audit_at ON audit (at);
 """
 
+# Version 2: the plain-language findings of a notice are kept with its audit rows.
+SCHEMA_V2 = "ALTER TABLE audit ADD COLUMN findings TEXT NOT NULL DEFAULT '';"
+
 
 def insert(connection: sqlite3.Connection, record: AuditRecord) -> None:
     """Add one row; the caller owns the transaction."""
@@ -94,7 +100,7 @@ def emit(record: AuditRecord) -> None:
     fields_ = {
         name: value
         for name, value in asdict(record).items()
-        if name not in ("at", "id", "outcome")
+        if name not in ("at", "id", "outcome", "findings")
         and value not in ("", None)
         and not (name == "attempt" and value == 0)
     }

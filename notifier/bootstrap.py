@@ -15,6 +15,7 @@ from notifier.compose import TeamProfile
 from notifier.config import ImapSettings, Settings
 from notifier.delivery.smtp import SmtpOptions, SmtpSender, tls_context
 from notifier.outbox import Outbox
+from notifier.plain import Gate, GateSettings, load_glossary
 from notifier.policy import RetryPolicy
 from notifier.ports import Source
 from notifier.render import Renderer
@@ -41,7 +42,30 @@ def templates_directory(settings: Settings) -> Path:
 
 
 def build_renderer(settings: Settings) -> Renderer:
-    return Renderer.load(templates_directory(settings))
+    return Renderer.load(
+        templates_directory(settings), default_language=settings.plain.default_language
+    )
+
+
+def gate_settings(settings: Settings) -> GateSettings:
+    plain = settings.plain
+    return GateSettings(
+        unfamiliar_share_block=plain.unfamiliar_share_block,
+        min_words_for_share=plain.min_words_for_share,
+        grade_warn=plain.grade_warn,
+        sentence_words_warn=plain.sentence_words_warn,
+        everyday_acronyms=frozenset(plain.everyday_acronyms),
+        extra_familiar_words=frozenset(word.lower() for word in plain.familiar_words),
+    )
+
+
+def build_gate(settings: Settings, team: str | None = None) -> Gate:
+    """The plain-language gate for a team: the shared settings plus the team's glossary."""
+    entries: list[dict[str, object]] = []
+    if team is not None and team in settings.teams:
+        entries = list(settings.teams[team].glossary)
+    glossary = load_glossary(files=settings.plain.glossary_files, entries=entries)
+    return Gate(gate_settings(settings), glossary)
 
 
 def build_sources(settings: Settings, seen: SourceState) -> list[Source]:
@@ -130,11 +154,21 @@ def build_routes(settings: Settings) -> list[TeamRoute]:
 
 
 def build_team_profiles(settings: Settings) -> dict[str, TeamProfile]:
+    shared = build_gate(settings)
     profiles = {
-        name: TeamProfile(name, team.display_name or settings.smtp.from_name, team.reply_to or "")
+        name: TeamProfile(
+            name,
+            team.display_name or settings.smtp.from_name,
+            team.reply_to or "",
+            team.plain_policy or settings.plain.policy,
+            build_gate(settings, name) if team.glossary else shared,
+        )
         for name, team in settings.teams.items()
     }
-    profiles.setdefault(DEFAULT_TEAM, TeamProfile(DEFAULT_TEAM, settings.smtp.from_name))
+    profiles.setdefault(
+        DEFAULT_TEAM,
+        TeamProfile(DEFAULT_TEAM, settings.smtp.from_name, "", settings.plain.policy, shared),
+    )
     return profiles
 
 

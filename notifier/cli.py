@@ -90,6 +90,29 @@ def _parser() -> argparse.ArgumentParser:
     audit_cmd.add_argument("--format", choices=("table", "json", "csv"), default="table")
 
     command("check-config", _check_config, "validate the configuration, templates and secrets")
+
+    command("held", _held, "list notices held for review (plain-language gate, template errors)")
+    release = command("release", _release, "send a held notice after review")
+    release.add_argument("key", help="the resolution key, as `notifier held` shows it")
+    release.add_argument("--note", default="", help="why it may go out (kept in the audit trail)")
+    cancel = command("cancel", _cancel, "drop a held notice after review; it is never sent")
+    cancel.add_argument("key", help="the resolution key, as `notifier held` shows it")
+    cancel.add_argument("--note", default="", help="why it is dropped (kept in the audit trail)")
+
+    lint_cmd = command(
+        "lint",
+        _lint,
+        "render every team's templates with sample tickets and check them for jargon "
+        "(exit 1 when a template's own words would be blocked)",
+    )
+    lint_cmd.add_argument("--team", help="only this team's templates")
+    plain = command(
+        "plain", _plain, "check any text for IT jargon (exit 1 when it would be blocked)"
+    )
+    plain.add_argument("file", nargs="?", default="-", help="a text file, or - for stdin")
+    plain.add_argument("--format", choices=("text", "json"), default="text")
+    plain.add_argument("--language", default="en", help="the text's language (default en)")
+    plain.add_argument("--team", help="use this team's glossary")
     return parser
 
 
@@ -159,25 +182,27 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _preview(args: argparse.Namespace) -> int:
     from notifier import bootstrap
-    from notifier.compose import TeamProfile, compose
+    from notifier.authoring import format_preview_review
+    from notifier.compose import compose, profile_for
     from notifier.delivery.message import build_message
     from notifier.rules import route
 
     settings = _settings(args, required=False)
     resolution = _ticket_from_json(args.ticket)
     team = args.team or route(resolution, bootstrap.build_routes(settings))
-    profiles = bootstrap.build_team_profiles(settings)
-    profile = profiles.get(team) or TeamProfile(team, settings.smtp.from_name)
+    profile = profile_for(team, bootstrap.build_team_profiles(settings))
     renderer = bootstrap.build_renderer(settings)
     domain = settings.smtp.from_address.rpartition("@")[2]
-    notice = compose(resolution, profile, renderer, domain=domain)
+    composed = compose(resolution, profile, renderer, domain=domain)
+    notice = composed.notice
     message = build_message(
         notice,
         from_address=settings.smtp.from_address,
         from_name=settings.smtp.from_name,
         now=datetime.now(UTC),
     )
-    print(f"# team: {team}, template: {notice.template}")
+    print(f"# team: {team}, template: {notice.template}, policy: {profile.plain_policy}")
+    print(format_preview_review(composed))
     print(message.as_string())
     return 0
 
@@ -293,6 +318,108 @@ def _check_config(args: argparse.Namespace) -> int:
         f"({settings.smtp.security}), state: {settings.state.directory}"
     )
     return EX_CONFIG if problems else 0
+
+
+def _held(args: argparse.Namespace) -> int:
+    from notifier import bootstrap
+
+    settings = _settings(args, required=False)
+    outbox = bootstrap.open_outbox(settings, exclusive=False)
+    try:
+        held = outbox.held()
+    finally:
+        outbox.close()
+    if not held:
+        print("no notices are held")
+    for item in held:
+        print(
+            f"{item.resolution_key}\n  ticket {item.ticket_id} ({item.source}, team {item.team}) "
+            f"to {item.requester}, held since {item.held_since:%Y-%m-%d %H:%M} UTC\n"
+            f"  subject: {item.subject or '(not rendered)'}\n  reason: {item.reason}"
+        )
+        for finding in item.findings:
+            if finding.get("severity") == "block":
+                print(
+                    f"  - {finding.get('kind')} {finding.get('text')!r}: {finding.get('suggestion')}"
+                )
+    return 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    from notifier import bootstrap
+    from notifier.compose import compose, profile_for
+    from notifier.model import Notice
+
+    settings = _settings(args, required=False)
+    outbox = bootstrap.open_outbox(settings, exclusive=False)
+    try:
+        has_words, resolution = outbox.held_content(args.key)
+        notice: Notice | None = None
+        if not has_words:
+            # Held for a template error: render again with today's templates.
+            if resolution is None:
+                raise NotifierError(f"{args.key}: nothing stored to render this notice from")
+            from notifier.rules import route
+
+            team = route(resolution, bootstrap.build_routes(settings))
+            profile = profile_for(team, bootstrap.build_team_profiles(settings))
+            domain = settings.smtp.from_address.rpartition("@")[2]
+            notice = compose(
+                resolution, profile, bootstrap.build_renderer(settings), domain=domain
+            ).notice
+        note = "released after review" + (f": {args.note}" if args.note else "")
+        outbox.release(args.key, datetime.now(UTC), note=note, notice=notice)
+    finally:
+        outbox.close()
+    print(f"released {args.key}: it goes out with the next pass (notifier run, or notifier once)")
+    return 0
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    from notifier import bootstrap
+
+    settings = _settings(args, required=False)
+    outbox = bootstrap.open_outbox(settings, exclusive=False)
+    try:
+        note = "cancelled after review" + (f": {args.note}" if args.note else "")
+        outbox.cancel(args.key, datetime.now(UTC), note=note)
+    finally:
+        outbox.close()
+    print(f"cancelled {args.key}: it will not be sent")
+    return 0
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from notifier import bootstrap
+    from notifier.authoring import format_lint, lint
+
+    settings = _settings(args, required=False)
+    renderer = bootstrap.build_renderer(settings)
+    if args.team is not None and args.team not in renderer.teams:
+        raise NotifierError(
+            f"--team: no templates for {args.team!r}; teams: {', '.join(renderer.teams)}"
+        )
+    domain = settings.smtp.from_address.rpartition("@")[2]
+    results = lint(renderer, bootstrap.build_team_profiles(settings), domain, args.team)
+    print(format_lint(results))
+    return 1 if any(r.template_blocked or r.error for r in results) else 0
+
+
+def _plain(args: argparse.Namespace) -> int:
+    from notifier import bootstrap
+    from notifier.authoring import format_plain
+
+    settings = _settings(args, required=False)
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise NotifierError(f"{args.file}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise NotifierError(f"{args.file}: not UTF-8 text") from None
+    gate = bootstrap.build_gate(settings, args.team)
+    analysis = gate.analyze(text, language=args.language)
+    print(format_plain(analysis, args.format))
+    return 1 if analysis.blocked else 0
 
 
 class _NothingSeen:

@@ -6,21 +6,52 @@ fixed here, at queue time, so every retry sends the same words with the same Mes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from notifier.delivery.message import message_id_for, thread_reference_for
+from notifier.marks import unmarked
 from notifier.model import Notice, Resolution
+from notifier.plain import Gate
 from notifier.render import Renderer
+from notifier.review import PolicyMode, Review, review
+from notifier.rules import DEFAULT_TEAM
+
+
+@functools.cache
+def default_gate() -> Gate:
+    """The gate with built-in settings, built once (compiling it is the expensive part)."""
+    return Gate()
 
 
 @dataclass(frozen=True, slots=True)
 class TeamProfile:
-    """What a team configured about how its notices look and where replies go."""
+    """What a team configured: how its notices look, where replies go, how plain they must be."""
 
     name: str
     display_name: str
     reply_to: str = ""
+    plain_policy: PolicyMode = "rewrite"
+    gate: Gate = field(default_factory=default_gate, compare=False, repr=False)
+
+
+def profile_for(team: str, teams: Mapping[str, TeamProfile]) -> TeamProfile:
+    """A team's profile; a team routed to but not configured gets default's signature and
+    plain-language policy under its own name (so its own templates are used)."""
+    if team in teams:
+        return teams[team]
+    default = teams.get(DEFAULT_TEAM)
+    if default is None:
+        return TeamProfile(team, team)
+    return TeamProfile(team, default.display_name, "", default.plain_policy, default.gate)
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    notice: Notice
+    review: Review
 
 
 def first_name(full_name: str) -> str:
@@ -32,22 +63,26 @@ def first_name(full_name: str) -> str:
 
 
 def template_context(resolution: Resolution, team: TeamProfile) -> dict[str, Any]:
-    """The variables a template sees; docs/templates.md lists them."""
+    """The variables a template sees; docs/templates.md lists them.
+
+    Ticket text is cleaned of the private-use characters rendering uses as marks, so input
+    can never claim to be text a template allowed.
+    """
     return {
         "ticket": {
-            "id": resolution.ticket_id,
-            "title": resolution.title,
-            "status": resolution.status,
+            "id": unmarked(resolution.ticket_id),
+            "title": unmarked(resolution.title),
+            "status": unmarked(resolution.status),
             "resolved_at": resolution.resolved_at,
-            "resolution_note": resolution.resolution_note,
-            "language": resolution.language,
+            "resolution_note": unmarked(resolution.resolution_note),
+            "language": unmarked(resolution.language),
             "source": resolution.source,
-            "fields": dict(resolution.fields),
+            "fields": {unmarked(k): unmarked(v) for k, v in resolution.fields.items()},
         },
         "requester": {
-            "name": resolution.requester_name,
-            "first_name": first_name(resolution.requester_name),
-            "email": resolution.requester_email,
+            "name": unmarked(resolution.requester_name),
+            "first_name": unmarked(first_name(resolution.requester_name)),
+            "email": unmarked(resolution.requester_email),
         },
         "team": {
             "name": team.name,
@@ -59,28 +94,34 @@ def template_context(resolution: Resolution, team: TeamProfile) -> dict[str, Any
 
 def compose(
     resolution: Resolution, team: TeamProfile, renderer: Renderer, *, domain: str
-) -> Notice:
-    """Render the notice for one resolution; TemplateError when the team's template fails."""
-    rendered = renderer.render(team.name, template_context(resolution, team))
+) -> Composed:
+    """Render and review the notice for one resolution.
+
+    Raises TemplateError when the team's template fails. The review says whether the
+    plain-language policy holds the notice; the notice carries the words that would be sent.
+    """
+    rendered = renderer.render(team.name, template_context(resolution, team), resolution.language)
+    checked = review(rendered, team.gate, team.plain_policy)
     original = resolution.original_message_id.strip()
     if original:
         in_reply_to, references = original, (original,)
     else:
         in_reply_to = ""
         references = (thread_reference_for(resolution.source, resolution.ticket_id, domain),)
-    return Notice(
+    notice = Notice(
         resolution_key=resolution.key,
         ticket_id=resolution.ticket_id,
         source=resolution.source,
         team=team.name,
         to_email=resolution.requester_email,
         to_name=resolution.requester_name,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
+        subject=checked.subject,
+        text=checked.text,
+        html=checked.html,
         message_id=message_id_for(resolution.key, domain),
         in_reply_to=in_reply_to,
         references=references,
         reply_to=team.reply_to,
         template=f"{rendered.template}@{rendered.template_version}",
     )
+    return Composed(notice, checked)

@@ -153,6 +153,23 @@ class TemplateSettings(_Section):
     directory: Path | None = None
 
 
+PlainPolicy = Literal["warn", "hold", "rewrite"]
+
+
+class PlainSettings(_Section):
+    """The plain-language gate (docs/plain-language.md)."""
+
+    policy: PlainPolicy = "rewrite"
+    unfamiliar_share_block: float = Field(default=0.15, ge=0, le=1)
+    min_words_for_share: int = Field(default=12, ge=1)
+    grade_warn: float = Field(default=8.0, ge=0)
+    sentence_words_warn: int = Field(default=25, ge=1)
+    everyday_acronyms: list[str] = Field(default_factory=list)
+    familiar_words: list[str] = Field(default_factory=list)
+    glossary_files: list[Path] = Field(default_factory=list)
+    default_language: str = Field(default="en", pattern=r"^[a-z]{2,3}$")
+
+
 class TeamSettings(_Section):
     """One team: which tickets are theirs and how replies reach them."""
 
@@ -161,6 +178,11 @@ class TeamSettings(_Section):
     match: dict[str, list[str]] = Field(default_factory=dict)
     reply_to: str | None = None
     display_name: str | None = None
+    # The plain-language policy for this team's notices; default: plain.policy.
+    plain_policy: PlainPolicy | None = None
+    # Entries in the glossary file format (term, plain, severity, safe, pos, forms,
+    # plain_forms, note); checked by the glossary loader, which names a bad entry.
+    glossary: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class ExportSettings(_Section):
@@ -266,6 +288,7 @@ class Settings(BaseSettings):
     run: RunSettings = Field(default_factory=RunSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     templates: TemplateSettings = Field(default_factory=TemplateSettings)
+    plain: PlainSettings = Field(default_factory=PlainSettings)
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     exports: list[ExportSettings] = Field(default_factory=list)
     imap: list[ImapSettings] = Field(default_factory=list)
@@ -385,8 +408,12 @@ def _anchor_relative_paths(settings: Settings, base: Path) -> Settings:
         )
         for box in settings.imap
     ]
+    plain = settings.plain.model_copy(
+        update={"glossary_files": [anchor(path) for path in settings.plain.glossary_files]}
+    )
     return settings.model_copy(
         update={
+            "plain": plain,
             "imap": imap,
             "state": settings.state.model_copy(
                 update={"directory": anchor(settings.state.directory)}

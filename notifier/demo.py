@@ -60,7 +60,13 @@ def demo_settings(state_directory: Path, smtp_port: int) -> Settings:
                 "from_name": "IT Help Desk",
                 "timeout": 10,
             },
-            "teams": {"default": {"reply_to": "it-helpdesk@example.org"}},
+            # Route tickets to the example teams shipped in templates/ by their group column.
+            "teams": {
+                "network": {"match": {"team": ["Network"]}, "display_name": "The Network Team"},
+                "service-desk": {"match": {"team": ["Service Desk", "IT Support"]}},
+                "accounts": {"match": {"team": ["File shares", "Accounts"]}},
+                "default": {"reply_to": "it-helpdesk@example.org"},
+            },
             "exports": [
                 {
                     "name": name,
@@ -124,6 +130,13 @@ def run(*, keep: bool = False) -> int:
         print()
     print("=== audit trail " + "=" * 58)
     print(audit.format_records(records, "table"))
+    held = [r for r in records if r.outcome == "held"]
+    if held:
+        print(
+            f"\n{len(held)} notice(s) held by the plain-language gate: the technician's note was "
+            "full of IT jargon.\nIn production, `notifier held` lists them, and `notifier release` "
+            "or `notifier cancel` decides."
+        )
     if keep:
         print(
             f"\nstate kept in {state_directory} (try: notifier audit with state.directory set there)"

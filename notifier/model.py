@@ -104,7 +104,8 @@ class State(enum.StrEnum):
     DEFERRED = "deferred"
     FAILED = "failed"  # dead letter
     SUPPRESSED = "suppressed"
-    HELD = "held"
+    HELD = "held"  # waiting for review: notifier release / cancel
+    CANCELLED = "cancelled"  # dropped after review
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,7 @@ class RenderedMessage:
     html: str | None
     template: str  # for example "network/resolved" or "default/resolved"
     template_version: str  # short hash of the template sources used
+    language: str = "en"  # the language of the templates used
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO
@@ -77,7 +77,41 @@ CREATE TABLE source_state (
 """
 
 # Each entry upgrades the schema by one version; never edit a released entry, append a new one.
-MIGRATIONS: tuple[str, ...] = (_NOTICES + audit.SCHEMA,)
+_V2 = (
+    audit.SCHEMA_V2
+    + """
+ALTER TABLE notices ADD COLUMN findings_json TEXT NOT NULL DEFAULT '';
+ALTER TABLE notices ADD COLUMN resolution_json TEXT NOT NULL DEFAULT '';
+"""
+)
+MIGRATIONS: tuple[str, ...] = (_NOTICES + audit.SCHEMA, _V2)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldNotice:
+    resolution_key: str
+    ticket_id: str
+    source: str
+    team: str
+    requester: str
+    reason: str
+    subject: str
+    findings: list[dict[str, object]]
+    held_since: datetime
+
+
+def resolution_to_json(resolution: Resolution) -> str:
+    values = asdict(resolution)
+    values["resolved_at"] = to_stamp(resolution.resolved_at) if resolution.resolved_at else None
+    values["fields"] = dict(resolution.fields)
+    return json.dumps(values, ensure_ascii=False)
+
+
+def resolution_from_json(text: str) -> Resolution:
+    values = json.loads(text)
+    if values.get("resolved_at"):
+        values["resolved_at"] = from_stamp(values["resolved_at"])
+    return Resolution(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,15 +207,21 @@ class Outbox:
         reason: str,
         now: datetime,
         notice: Notice | None = None,
+        findings: str = "",
     ) -> bool:
-        """Record a newly seen resolution; False (and nothing written) if its key is known."""
+        """Record a newly seen resolution; False (and nothing written) if its key is known.
+
+        ``findings`` is the JSON list of plain-language findings; the resolution itself is kept
+        too, so that a notice held for a template error can be rendered again on release.
+        """
         with self.transaction():
             cursor = self._db.execute(
                 """INSERT OR IGNORE INTO notices (resolution_key, ticket_id, source, team,
                     requester_email, requester_name, resolved_at, origin, state, reason,
                     subject, body_text, body_html, template, message_id, in_reply_to,
-                    references_json, reply_to, queued_at, next_attempt_at, updated_at)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                    references_json, reply_to, queued_at, next_attempt_at, updated_at,
+                    findings_json, resolution_json)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 (
                     resolution.key,
                     resolution.ticket_id,
@@ -204,6 +244,8 @@ class Outbox:
                     to_stamp(now),
                     to_stamp(now) if state is State.QUEUED else None,
                     to_stamp(now),
+                    findings,
+                    resolution_to_json(resolution),
                 ),
             )
             if cursor.rowcount == 0:
@@ -221,6 +263,7 @@ class Outbox:
                     reason=reason,
                     message_id=notice.message_id if notice else "",
                     origin=resolution.origin,
+                    findings=findings,
                 )
             )
             return True
@@ -237,6 +280,87 @@ class Outbox:
                     reason=problem.reason,
                 )
             )
+
+    # -- review of held notices ---------------------------------------------------------------
+
+    def held(self) -> list[HeldNotice]:
+        """Notices waiting for review, oldest first."""
+        rows = self._db.execute(
+            "SELECT resolution_key, ticket_id, source, team, requester_email, reason, "
+            "subject, findings_json, updated_at FROM notices WHERE state = 'held' ORDER BY id"
+        ).fetchall()
+        return [
+            HeldNotice(
+                resolution_key=row[0],
+                ticket_id=row[1],
+                source=row[2],
+                team=row[3],
+                requester=row[4],
+                reason=row[5],
+                subject=row[6],
+                findings=json.loads(row[7]) if row[7] else [],
+                held_since=from_stamp(row[8]),
+            )
+            for row in rows
+        ]
+
+    def held_content(self, key: str) -> tuple[bool, Resolution | None]:
+        """Whether a held notice has rendered words stored, and its resolution."""
+        row = self._db.execute(
+            "SELECT state, message_id, resolution_json FROM notices WHERE resolution_key = ?",
+            (key,),
+        ).fetchone()
+        if row is None or row[0] != State.HELD.value:
+            raise StateError(f"{key}: no held notice with this resolution key (see notifier held)")
+        return bool(row[1]), resolution_from_json(row[2]) if row[2] else None
+
+    def release(self, key: str, now: datetime, *, note: str, notice: Notice | None = None) -> None:
+        """Queue a held notice after review (with freshly rendered words when given)."""
+        with self.transaction():
+            self._require_held(key)
+            if notice is not None:
+                self._db.execute(
+                    """UPDATE notices SET subject = ?, body_text = ?, body_html = ?, template = ?,
+                       message_id = ?, in_reply_to = ?, references_json = ?, reply_to = ?
+                       WHERE resolution_key = ?""",
+                    (
+                        notice.subject, notice.text, notice.html, notice.template,
+                        notice.message_id, notice.in_reply_to,
+                        json.dumps(list(notice.references)), notice.reply_to, key,
+                    ),
+                )  # fmt: skip
+            self._db.execute(
+                "UPDATE notices SET state = 'queued', next_attempt_at = ?, updated_at = ?, "
+                "reason = ? WHERE resolution_key = ?",
+                (to_stamp(now), to_stamp(now), note, key),
+            )
+            self._audit_key(key, now, "released", note)
+
+    def cancel(self, key: str, now: datetime, *, note: str) -> None:
+        """Drop a held notice after review; it is never sent."""
+        with self.transaction():
+            self._require_held(key)
+            self._db.execute(
+                "UPDATE notices SET state = 'cancelled', next_attempt_at = NULL, updated_at = ?, "
+                "reason = ? WHERE resolution_key = ?",
+                (to_stamp(now), note, key),
+            )
+            self._audit_key(key, now, "cancelled", note)
+
+    def _require_held(self, key: str) -> None:
+        row = self._db.execute(
+            "SELECT state FROM notices WHERE resolution_key = ?", (key,)
+        ).fetchone()
+        if row is None:
+            raise StateError(f"{key}: no notice with this resolution key (see notifier held)")
+        if row[0] != State.HELD.value:
+            raise StateError(f"{key}: the notice is {row[0]}, not held")
+
+    def _audit_key(self, key: str, now: datetime, outcome: str, reason: str) -> None:
+        (row_id,) = self._db.execute(
+            "SELECT id FROM notices WHERE resolution_key = ?", (key,)
+        ).fetchone()
+        self._audit_row(row_id, now, outcome, reason)
 
     def ignore(self, item: Ignored, now: datetime) -> None:
         """Record input that is deliberately not a resolution (auto-reply, bounce, update...)."""
@@ -308,7 +432,7 @@ class Outbox:
             )
         return [_queued_notice(row) for row in rows]
 
-    def release(self, resolution_keys: list[str]) -> None:
+    def unclaim(self, resolution_keys: list[str]) -> None:
         """Hand back claimed notices that were not attempted (the daemon is stopping)."""
         with self.transaction():
             self._db.executemany(

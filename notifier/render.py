@@ -8,11 +8,19 @@ teams go on.
 
 Layout: ``<directory>/<team>/resolved.subject.j2``, ``resolved.txt.j2`` and optionally
 ``resolved.html.j2``; a file a team does not have falls back to ``<directory>/default/``.
+Language variants are ``resolved.<lang>.txt.j2`` (``fr``, ``de``...): for a requester whose
+language is known the order is the team's variant, default's variant, then the team's and
+default's files without a language, so a requester is addressed in their language before a
+team's wording is preferred.
+
+Rendered text carries invisible marks saying which parts are ticket data and which values the
+template allowed as they are (``| allow_jargon``); see :mod:`notifier.marks`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +31,19 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from notifier.errors import ConfigError, TemplateError
+from notifier.marks import allow_jargon, mark_data
 from notifier.model import RenderedMessage
 from notifier.rules import DEFAULT_TEAM
 
 KIND = "resolved"
 PARTS = ("subject", "txt", "html")
 REQUIRED_DEFAULTS = ("subject", "txt")
+_FILE_NAME = re.compile(rf"^{KIND}\.(?:(?P<lang>[a-z]{{2,3}})\.)?(?P<part>subject|txt|html)\.j2$")
+
+
+def language_of(tag: str) -> str:
+    """The primary language subtag, lower-case: ``fr-CA`` and ``FR`` both give ``fr``."""
+    return tag.strip().replace("_", "-").split("-", 1)[0].lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +57,18 @@ class _Compiled:
 class Renderer:
     """Compiled templates for every team found under one directory."""
 
-    def __init__(self, directory: Path, compiled: Mapping[tuple[str, str], _Compiled]) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        compiled: Mapping[tuple[str, str, str], _Compiled],
+        default_language: str = "en",
+    ) -> None:
         self.directory = directory
+        self.default_language = default_language
         self._compiled = compiled
 
     @classmethod
-    def load(cls, directory: Path) -> Renderer:
+    def load(cls, directory: Path, *, default_language: str = "en") -> Renderer:
         """Compile every template; ConfigError if the default team's templates are missing."""
         if not directory.is_dir():
             raise ConfigError(f"templates.directory: {directory} is not a directory")
@@ -58,33 +79,48 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            finalize=mark_data,
         )
-        compiled: dict[tuple[str, str], _Compiled] = {}
+        environment.filters["allow_jargon"] = allow_jargon
+        compiled: dict[tuple[str, str, str], _Compiled] = {}
         for team_dir in sorted(p for p in directory.iterdir() if p.is_dir()):
-            for part in PARTS:
-                path = team_dir / f"{KIND}.{part}.j2"
-                if path.is_file():
-                    compiled[(team_dir.name, part)] = _compile(environment, directory, path)
+            for path in sorted(team_dir.iterdir()):
+                match = _FILE_NAME.match(path.name)
+                if match and path.is_file():
+                    key = (team_dir.name, match["lang"] or "", match["part"])
+                    compiled[key] = _compile(environment, directory, path)
         for part in REQUIRED_DEFAULTS:
-            if (DEFAULT_TEAM, part) not in compiled:
+            if (DEFAULT_TEAM, "", part) not in compiled:
                 raise ConfigError(
                     f"templates.directory: {directory} has no {DEFAULT_TEAM}/{KIND}.{part}.j2"
                 )
-        return cls(directory, compiled)
+        return cls(directory, compiled, language_of(default_language) or "en")
 
     @property
     def teams(self) -> list[str]:
-        return sorted({team for team, _ in self._compiled})
+        return sorted({team for team, _, _ in self._compiled})
+
+    def languages(self, team: str) -> list[str]:
+        """Languages with a text template for ``team`` (its own or default's), default first."""
+        found = {
+            lang
+            for owner, lang, part in self._compiled
+            if owner in (team, DEFAULT_TEAM) and part == "txt" and lang
+        }
+        return [self.default_language, *sorted(found - {self.default_language})]
 
     def problems(self) -> list[str]:
         """Compile errors, one line each (for check-config and the start-up log)."""
         return [c.error for c in self._compiled.values() if c.error]
 
-    def render(self, team: str, context: Mapping[str, Any]) -> RenderedMessage:
+    def render(self, team: str, context: Mapping[str, Any], language: str = "") -> RenderedMessage:
         """Render one notice; TemplateError says which file and line went wrong."""
-        subject_template = self._pick(team, "subject")
-        text_template = self._pick(team, "txt")
-        html_template = self._pick(team, "html", required=False)
+        wanted = language_of(language) if language else ""
+        if wanted == self.default_language:
+            wanted = ""
+        text_template, used_language = self._pick_with_language(team, wanted, "txt")
+        subject_template = self._pick(team, used_language, "subject")
+        html_template = self._pick(team, used_language, "html", required=False)
         subject = " ".join(_render(subject_template, context).split())
         if not subject:
             raise TemplateError(f"{subject_template.name}: the subject rendered empty")
@@ -98,10 +134,23 @@ class Renderer:
             html=html,
             template=f"{text_template.name.split('/')[0]}/{KIND}",
             template_version=version,
+            language=used_language or self.default_language,
         )
 
-    def _pick(self, team: str, part: str, *, required: bool = True) -> _Compiled:
-        found = self._compiled.get((team, part)) or self._compiled.get((DEFAULT_TEAM, part))
+    def _pick_with_language(self, team: str, language: str, part: str) -> tuple[_Compiled, str]:
+        if language:
+            for owner in (team, DEFAULT_TEAM):
+                if (owner, language, part) in self._compiled:
+                    return self._pick(owner, language, part), language
+        return self._pick(team, "", part), ""
+
+    def _pick(self, team: str, language: str, part: str, *, required: bool = True) -> _Compiled:
+        found = None
+        for key in ((team, language, part), (DEFAULT_TEAM, language, part)):
+            found = found or self._compiled.get(key)
+        if language:
+            for key in ((team, "", part), (DEFAULT_TEAM, "", part)):
+                found = found or self._compiled.get(key)
         if found is None:
             if required:
                 raise TemplateError(f"no {KIND}.{part}.j2 for team {team!r} or {DEFAULT_TEAM!r}")

@@ -7,6 +7,7 @@ to stop. Nothing here knows which source a resolution came from or how mail is s
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import threading
 from collections.abc import Mapping, Sequence
@@ -16,13 +17,14 @@ from datetime import datetime, timedelta
 import structlog
 
 from notifier.clock import Clock
-from notifier.compose import TeamProfile, compose
+from notifier.compose import TeamProfile, compose, profile_for
 from notifier.errors import NotifierError, StateError, TemplateError
 from notifier.model import Checkpoint, Ignored, InputProblem, Resolution, State
 from notifier.outbox import Outbox, QueuedNotice
 from notifier.policy import RetryPolicy, after_attempt
 from notifier.ports import Sender, SendSession, Source
 from notifier.render import Renderer
+from notifier.review import Review
 from notifier.rules import TeamRoute, route
 
 log = structlog.get_logger()
@@ -56,6 +58,17 @@ class PassReport:
 class DeliveryLimits:
     batch_size: int = 200
     rate_limit_per_minute: int = 120
+
+
+def _findings_summary(checked: Review) -> str:
+    """The audit reason of a notice sent despite findings (policy warn) or after a rewrite."""
+    parts = []
+    if checked.rewritten:
+        parts.append("plain-language gate: rewritten with safe replacements")
+    if checked.findings:
+        kinds = sorted({f.kind for f in checked.findings})
+        parts.append(f"plain-language findings: {len(checked.findings)} ({', '.join(kinds)})")
+    return "; ".join(parts)
 
 
 class Service:
@@ -157,9 +170,9 @@ class Service:
 
     def _accept(self, resolution: Resolution, report: PassReport, now: datetime) -> None:
         team_name = route(resolution, self.routes)
-        profile = self.teams.get(team_name) or TeamProfile(team_name, team_name)
+        profile = profile_for(team_name, self.teams)
         try:
-            notice = compose(resolution, profile, self.renderer, domain=self.domain)
+            composed = compose(resolution, profile, self.renderer, domain=self.domain)
         except TemplateError as exc:
             if self.outbox.add(
                 resolution,
@@ -172,10 +185,27 @@ class Service:
             else:
                 report.already_known += 1
             return
+        checked = composed.review
+        findings = (
+            json.dumps([f.as_dict() for f in checked.findings], ensure_ascii=False)
+            if checked.findings
+            else ""
+        )
+        held = bool(checked.hold_reason)
+        reason = checked.hold_reason or _findings_summary(checked)
         if self.outbox.add(
-            resolution, team=team_name, state=State.QUEUED, reason="", now=now, notice=notice
+            resolution,
+            team=team_name,
+            state=State.HELD if held else State.QUEUED,
+            reason=reason,
+            now=now,
+            notice=composed.notice,
+            findings=findings,
         ):
-            report.queued += 1
+            if held:
+                report.held += 1
+            else:
+                report.queued += 1
         else:
             report.already_known += 1
 
@@ -194,7 +224,7 @@ class Service:
             with self.sender.session() as session:
                 for index, item in enumerate(claimed):
                     if stop is not None and stop.is_set():
-                        self.outbox.release([c.notice.resolution_key for c in claimed[index:]])
+                        self.outbox.unclaim([c.notice.resolution_key for c in claimed[index:]])
                         return
                     try:
                         self._attempt(session, item, report)
@@ -202,7 +232,7 @@ class Service:
                         # The result could not be stored. Hand back what was not attempted;
                         # the daemon recovers the 'sending' row before its next pass.
                         with contextlib.suppress(StateError):
-                            self.outbox.release(
+                            self.outbox.unclaim(
                                 [c.notice.resolution_key for c in claimed[index + 1 :]]
                             )
                         raise

@@ -19,7 +19,7 @@ def csv_row(key: str, email: str, *, resolved: str = "2026-11-27T09:00:00Z", sum
     def quote(value: str) -> str:
         return '"' + value.replace('"', '""') + '"'
 
-    fields = [key, email, name, summary or f"Request {key}", status, resolved, group, note]
+    fields = [key, email, name, summary or "Please fix my printer", status, resolved, group, note]
     return ",".join(quote(field) for field in fields) + "\r\n"
 
 

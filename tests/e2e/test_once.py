@@ -133,7 +133,7 @@ def test_header_injection_through_ticket_data_adds_no_header(
         ),
         encoding="utf-8",
     )
-    config = write_config(tmp_path, server, exports)
+    config = write_config(tmp_path, server, exports, extra='\n[plain]\npolicy = "warn"\n')
     assert notifier("once", "--config", str(config)).returncode == 0
     assert len(server.messages) == 2
     for received in server.messages:
@@ -153,7 +153,7 @@ def test_template_error_holds_only_that_teams_notices(
     exports.mkdir()
     templates = tmp_path / "templates"
     shutil.copytree(Path(__file__).resolve().parents[2] / "templates", templates)
-    (templates / "network").mkdir()
+    (templates / "network").mkdir(exist_ok=True)
     (templates / "network" / "resolved.txt.j2").write_text("Hello {{ requester.nmae }}\n")
     (exports / "a.csv").write_text(
         CSV_HEADER

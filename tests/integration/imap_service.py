@@ -14,8 +14,13 @@ from tests.smtp_server import SmtpTestServer
 
 
 def imap_settings(
-    tmp_path: Path, dovecot: DovecotServer, smtp: SmtpTestServer, **imap: Any
+    tmp_path: Path,
+    dovecot: DovecotServer,
+    smtp: SmtpTestServer,
+    plain_policy: str = "warn",
+    **imap: Any,
 ) -> Settings:
+    """These tests are about mail handling: the plain-language gate only warns here."""
     box: dict[str, Any] = {
         "name": "mail",
         "host": dovecot.host,
@@ -42,6 +47,7 @@ def imap_settings(
                 "timeout": 5,
             },
             "delivery": {"rate_limit_per_minute": 100000},
+            "plain": {"policy": plain_policy},
             "imap": [box],
         }
     )

@@ -16,7 +16,7 @@ NOW = datetime(2100, 1, 1, tzinfo=UTC)
 
 # file -> (preset, number of resolved tickets in it)
 EXPECTED = {
-    "jira-2026-11-27.csv": ("jira", 3),
+    "jira-2026-11-27.csv": ("jira", 4),
     "servicenow-incidents.json": ("servicenow", 2),
     "zendesk-tickets.csv": ("zendesk", 2),
 }

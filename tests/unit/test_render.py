@@ -9,6 +9,7 @@ import pytest
 
 from notifier.compose import TeamProfile, compose, first_name, template_context
 from notifier.errors import ConfigError, TemplateError
+from notifier.marks import split_marks, strip_marks
 from notifier.model import Resolution
 from notifier.render import Renderer
 
@@ -61,8 +62,8 @@ def test_team_falls_back_to_default_per_file(tmp_path: Path) -> None:
         )
     )
     rendered = renderer.render("network", template_context(TICKET, TeamProfile("network", "N")))
-    assert rendered.subject == "Network: HD-42"
-    assert rendered.text == "Hello Jane\n"
+    assert strip_marks(rendered.subject) == "Network: HD-42"
+    assert strip_marks(rendered.text) == "Hello Jane\n"
     assert rendered.template == "default/resolved"
 
 
@@ -77,7 +78,7 @@ def test_subject_is_one_line(tmp_path: Path) -> None:
         source="s", ticket_id="1", requester_email="a@example.org", title="a\r\nBcc: x"
     )
     rendered = renderer.render("default", template_context(ticket, TeamProfile("default", "IT")))
-    assert rendered.subject == "Done: a Bcc: x"
+    assert strip_marks(rendered.subject) == "Done: a Bcc: x"
 
 
 def test_html_part_is_autoescaped(tmp_path: Path) -> None:
@@ -91,7 +92,7 @@ def test_html_part_is_autoescaped(tmp_path: Path) -> None:
         source="s", ticket_id="1", requester_email="a@example.org", title="<b>x</b>"
     )
     rendered = renderer.render("default", template_context(ticket, TeamProfile("default", "IT")))
-    assert rendered.html == "<p>&lt;b&gt;x&lt;/b&gt;</p>"
+    assert strip_marks(rendered.html or "") == "<p>&lt;b&gt;x&lt;/b&gt;</p>"
 
 
 def test_syntax_error_only_affects_its_team(tmp_path: Path) -> None:
@@ -139,10 +140,10 @@ def test_compose_threads_on_the_original_message_or_the_ticket() -> None:
     """In-Reply-To uses the requester's Message-ID when known; else a stable per-ticket reference."""
     renderer = Renderer.load(ROOT / "templates")
     team = TeamProfile("default", "IT", "help@example.org")
-    plain = compose(TICKET, team, renderer, domain="example.org")
+    plain = compose(TICKET, team, renderer, domain="example.org").notice
     assert plain.in_reply_to == "" and len(plain.references) == 1
     assert plain.message_id.endswith("@example.org>") and plain.reply_to == "help@example.org"
-    again = compose(TICKET, team, renderer, domain="example.org")
+    again = compose(TICKET, team, renderer, domain="example.org").notice
     assert again.message_id == plain.message_id and again.references == plain.references
     from dataclasses import replace
 
@@ -151,7 +152,7 @@ def test_compose_threads_on_the_original_message_or_the_ticket() -> None:
         team,
         renderer,
         domain="example.org",
-    )
+    ).notice
     assert threaded.in_reply_to == "<orig@mail.example.org>"
     assert threaded.references == ("<orig@mail.example.org>",)
 
@@ -163,3 +164,53 @@ def test_compose_threads_on_the_original_message_or_the_ticket() -> None:
 def test_first_name(name: str, first: str) -> None:
     """Greetings use the first name from either 'Last, First' or 'First Last'."""
     assert first_name(name) == first
+
+
+def test_marks_tell_template_words_from_data_and_allowed_values(tmp_path: Path) -> None:
+    """Expression output is marked as data, `| allow_jargon` values as allowed; literal text is
+    neither, and ticket data cannot forge a mark."""
+    renderer = Renderer.load(
+        make_templates(
+            tmp_path,
+            {
+                **DEFAULTS,
+                "default/resolved.txt.j2": "Fixed: {{ ticket.title }}. Ref {{ ticket.id | allow_jargon }}",
+            },
+        )
+    )
+    ticket = Resolution(
+        source="s", ticket_id="INC0012345", requester_email="a@example.org",
+        title="VPN\ue001\ue000 down",
+    )  # fmt: skip
+    marked = split_marks(
+        renderer.render("default", template_context(ticket, TeamProfile("default", "IT"))).text
+    )
+    assert marked.text == "Fixed: VPN down. Ref INC0012345\n"
+    (data,) = marked.data
+    assert marked.text[data[0] : data[1]] == "VPN down"
+    (allowed,) = marked.allowed
+    assert marked.text[allowed[0] : allowed[1]] == "INC0012345"
+    assert marked.origin(0) == "template" and marked.origin(data[0]) == "data"
+
+
+def test_language_variant_then_default_language(tmp_path: Path) -> None:
+    """A French requester gets resolved.fr.*; a team without French falls back to default's
+    French before its own English; an unknown language gets the default language."""
+    renderer = Renderer.load(
+        make_templates(
+            tmp_path,
+            {
+                **DEFAULTS,
+                "default/resolved.fr.subject.j2": "Fait : {{ ticket.title }}",
+                "default/resolved.fr.txt.j2": "Bonjour\n",
+                "network/resolved.txt.j2": "Network hello\n",
+            },
+        )
+    )
+    context = template_context(TICKET, TeamProfile("network", "N"))
+    french = renderer.render("network", context, "fr-CA")
+    assert (strip_marks(french.text), french.language) == ("Bonjour\n", "fr")
+    assert strip_marks(french.subject).startswith("Fait :")
+    other = renderer.render("network", context, "sw")
+    assert (strip_marks(other.text), other.language) == ("Network hello\n", "en")
+    assert renderer.languages("network") == ["en", "fr"]

@@ -1,0 +1,164 @@
+"""Cost of the plain-language gate per typical 100-word notice, beside the cost of rendering it.
+
+Run: ``.venv/bin/python bench/plain_gate.py [--rounds N]``. Both sides are measured in the same
+run on the same messages: ``Gate.analyze()`` on each rendered message, and a Jinja template of
+about the same size rendered in a SandboxedEnvironment with StrictUndefined, compiled once (the
+way ``notifier.render`` does it). Prints per-message costs, the ratio gate/render and PASS/MISS
+against the goal of under 1 ms per message, and writes ``bench/results/plain_gate.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from notifier.plain import Gate  # noqa: E402  (after the sys.path line, for a plain checkout)
+
+GOAL_MS = 1.0
+
+TEMPLATE = """Hello {{ requester }},
+
+{{ opening }} {{ note }}
+
+If anything is still not right, reply to this email and we will pick it up again. You do not
+need to open a new request. Your request number is {{ ticket_id }}, in case you call us.
+
+Thank you for your patience,
+{{ team }}
+"""
+
+# Technicians' notes: two plain, two jargon-heavy; each message comes to about 100 words.
+NOTES = {
+    "plain-printer": (
+        "Your printer works again. The paper tray was stuck, so we fitted a new one and printed "
+        "a test page. You can print from your laptop now, in colour or black and white."
+    ),
+    "plain-laptop": (
+        "We replaced the battery in your laptop and updated it. It now lasts a full day. Please "
+        "keep it plugged in on Tuesday night so the last update can finish by itself."
+    ),
+    "jargon-network": (
+        "Flushed the DNS cache, re-provisioned your VPN profile and renewed the DHCP lease on "
+        "LAPTOP-7GH2K (10.20.4.117). See KB0012345; ran ipconfig /flushdns and gpupdate /force."
+    ),
+    "jargon-mail": (
+        "Mailbox quota exceeded on SRV01, error 0x80070005 in Outlook. Rebuilt the OST file "
+        "under C:\\Users\\sjones\\AppData, fixed the MX record and escalated to second-line."
+    ),
+}
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on: nproc and the CPU model."""
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def per_call_us(call: Callable[[], object], rounds: int, repeats: int = 7) -> dict[str, float]:
+    """Microseconds per call: the best and the median of `repeats` batches of `rounds` calls."""
+    for _ in range(max(10, rounds // 20)):
+        call()  # warm caches (syllables, familiar words) as a running daemon would have them
+    batches = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(rounds):
+            call()
+        batches.append((time.perf_counter() - start) / rounds * 1e6)
+    return {"best_us": min(batches), "median_us": statistics.median(batches)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2000, help="calls per timed batch")
+    args = parser.parse_args()
+
+    build_start = time.perf_counter()
+    gate = Gate()
+    build_ms = (time.perf_counter() - build_start) * 1e3
+    environment = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+    template = environment.from_string(TEMPLATE)
+
+    results = []
+    print(f"gate built in {build_ms:.1f} ms (once per process)")
+    print(f"{'message':<16} {'words':>5} {'render us':>10} {'gate us':>9} {'ratio':>6} findings")
+    for name, note in NOTES.items():
+        context = {
+            "requester": "Sam",
+            "opening": "Good news: the thing you asked us to fix is done.",
+            "note": note,
+            "ticket_id": "INC0012345",
+            "team": "The IT service desk",
+        }
+        text = template.render(**context)
+        start = text.index("INC0012345")
+        protected = [(start, start + len("INC0012345"))]
+        render = per_call_us(lambda c=context: template.render(**c), args.rounds)  # type: ignore[misc]
+        analyze = per_call_us(lambda t=text, p=protected: gate.analyze(t, protected=p), args.rounds)  # type: ignore[misc]
+        analysis = gate.analyze(text, protected=protected)
+        ratio = analyze["median_us"] / render["median_us"]
+        results.append(
+            {
+                "message": name,
+                "words": analysis.scores.words,
+                "render": render,
+                "analyze": analyze,
+                "ratio_gate_to_render": ratio,
+                "findings": len(analysis.findings),
+                "blocked": analysis.blocked,
+            }
+        )
+        print(
+            f"{name:<16} {analysis.scores.words:>5} {render['median_us']:>10.1f} "
+            f"{analyze['median_us']:>9.1f} {ratio:>6.1f} {len(analysis.findings)}"
+            f"{' (blocked)' if analysis.blocked else ''}"
+        )
+    worst_ms = max(r["analyze"]["median_us"] for r in results) / 1e3  # type: ignore[index]
+    verdict = "PASS" if worst_ms < GOAL_MS else "MISS"
+    print(f"{verdict}: worst median gate cost {worst_ms:.3f} ms per message (goal < {GOAL_MS} ms)")
+    data = {
+        "benchmark": "plain_gate",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "rounds": args.rounds,
+        "gate_build_ms": build_ms,
+        "goal_ms": GOAL_MS,
+        "worst_median_ms": worst_ms,
+        "verdict": verdict,
+        "messages": results,
+    }
+    out = ROOT / "bench" / "results" / "plain_gate.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out.relative_to(ROOT)}")
+    return 0 if verdict == "PASS" else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,126 @@
+"""The plain-language policy applied to one rendered message: send it, rewrite it, or hold it.
+
+Pure: it takes the rendered (marked) message, a team's gate and policy, and returns the clean
+words to send with the findings. The service stores the findings with the notice either way.
+
+- ``warn``: send, and record the findings.
+- ``hold``: blocking findings hold the notice for review (``notifier held``/``release``/``cancel``).
+- ``rewrite``: apply the glossary replacements marked safe, check again; hold if blocking
+  findings remain. A rewritten message goes out as plain text only, since the HTML part was
+  not rewritten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from notifier.marks import MarkedText, split_marks, strip_marks
+from notifier.model import RenderedMessage
+from notifier.plain import Analysis, Finding, Gate, Scores
+
+PolicyMode = Literal["warn", "hold", "rewrite"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewedFinding:
+    part: str  # "subject" or "text"
+    origin: str  # "template" (the template's own words) or "data" (ticket or team data)
+    kind: str
+    text: str
+    start: int
+    end: int
+    suggestion: str
+    severity: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    subject: str
+    text: str
+    html: str | None
+    findings: tuple[ReviewedFinding, ...]
+    scores: Scores
+    rewritten: bool
+    hold_reason: str  # empty when the notice may be sent
+
+    @property
+    def blocked(self) -> bool:
+        return any(f.severity == "block" for f in self.findings)
+
+
+def review(rendered: RenderedMessage, gate: Gate, mode: PolicyMode) -> Review:
+    language = rendered.language
+    subject = split_marks(rendered.subject)
+    text = split_marks(rendered.text)
+    html = strip_marks(rendered.html) if rendered.html is not None else None
+    subject_analysis = gate.analyze(subject.text, language=language, protected=subject.allowed)
+    text_analysis = gate.analyze(text.text, language=language, protected=text.allowed)
+    rewritten = False
+    if mode == "rewrite" and (_replaceable(subject_analysis) or _replaceable(text_analysis)):
+        subject, subject_analysis = _rewrite(gate, subject, subject_analysis, language)
+        text, text_analysis = _rewrite(gate, text, text_analysis, language)
+        rewritten, html = True, None
+    findings = _reviewed("subject", subject, subject_analysis) + _reviewed(
+        "text", text, text_analysis
+    )
+    blocked = [f for f in findings if f.severity == "block"]
+    hold_reason = ""
+    if blocked and mode in ("hold", "rewrite"):
+        shown = "; ".join(f"{f.kind} {f.text!r}" for f in blocked[:5])
+        more = f" and {len(blocked) - 5} more" if len(blocked) > 5 else ""
+        hold_reason = f"plain-language gate: {len(blocked)} blocking finding(s): {shown}{more}"
+    return Review(
+        subject=subject.text,
+        text=text.text,
+        html=html,
+        findings=findings,
+        scores=text_analysis.scores,
+        rewritten=rewritten,
+        hold_reason=hold_reason,
+    )
+
+
+def _replaceable(analysis: Analysis) -> bool:
+    return any(f.replacement is not None for f in analysis.findings)
+
+
+def _rewrite(
+    gate: Gate, marked: MarkedText, analysis: Analysis, language: str
+) -> tuple[MarkedText, Analysis]:
+    if not _replaceable(analysis):
+        return marked, analysis
+    new_text = gate.rewrite(marked.text, analysis, protected=marked.allowed)
+    # Offsets moved; what matters after a rewrite is the words, so spans are dropped except
+    # for allowed values, which are found again by their text.
+    allowed = tuple(
+        (start, start + len(piece))
+        for piece in (marked.text[s:e] for s, e in marked.allowed)
+        if (start := new_text.find(piece)) >= 0
+    )
+    fresh = MarkedText(new_text, allowed, ((0, len(new_text)),) if marked.data else ())
+    return fresh, gate.analyze(new_text, language=language, protected=allowed)
+
+
+def _reviewed(part: str, marked: MarkedText, analysis: Analysis) -> tuple[ReviewedFinding, ...]:
+    return tuple(
+        ReviewedFinding(
+            part=part,
+            origin=marked.origin(finding.start) if finding.start >= 0 else "template",
+            kind=finding.kind,
+            text=finding.text,
+            start=finding.start,
+            end=finding.end,
+            suggestion=finding.suggestion,
+            severity=finding.severity,
+        )
+        for finding in analysis.findings
+    )
+
+
+def describe_finding(finding: ReviewedFinding | Finding) -> str:
+    where = f"{finding.start}-{finding.end}" if finding.start >= 0 else "whole text"
+    return f"[{finding.severity}] {finding.kind} {finding.text!r} at {where}: {finding.suggestion}"
