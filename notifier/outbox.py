@@ -84,7 +84,12 @@ ALTER TABLE notices ADD COLUMN findings_json TEXT NOT NULL DEFAULT '';
 ALTER TABLE notices ADD COLUMN resolution_json TEXT NOT NULL DEFAULT '';
 """
 )
-MIGRATIONS: tuple[str, ...] = (_NOTICES + audit.SCHEMA, _V2)
+# Version 3: every rule evaluated for a resolution, in order (notifier explain).
+_V3 = """
+ALTER TABLE notices ADD COLUMN explain_json TEXT NOT NULL DEFAULT '';
+CREATE INDEX notices_requester ON notices (requester_email, state);
+"""
+MIGRATIONS: tuple[str, ...] = (_NOTICES + audit.SCHEMA, _V2, _V3)
 
 
 @dataclass(frozen=True, slots=True)
