@@ -1,68 +1,370 @@
-"""The long-running loop of ``notifier run``: passes until SIGTERM or SIGINT.
+"""The long-running loop of ``notifier run``: passes until SIGTERM or SIGINT, reload on SIGHUP.
 
-The loop waits on an event, never ``time.sleep``, so a signal ends the wait at once. A stop
-request is checked between messages: the SMTP transaction in flight is finished and recorded,
-the notices claimed but not yet attempted go back to the queue, and the process exits 0.
+The loop waits on an event, never ``time.sleep``, so a signal ends the wait at once. It speaks
+systemd's notify protocol (:mod:`notifier.sdnotify`; nothing happens without
+``$NOTIFY_SOCKET``):
+
+* ``READY=1`` after the first pass: the configuration was valid, the state is open and every
+  source was tried. ``STATUS=`` says ``running`` or ``degraded`` and why; it is updated after
+  every pass (``systemctl status notifier`` shows it).
+* ``WATCHDOG=1`` at half of ``$WATCHDOG_USEC``, from the main thread only: between passes the
+  wait is cut into slices no longer than that, and during a pass the watchdog is fed wherever
+  the pass looks for a stop request (between sources, input chunks and messages). A pass stuck
+  longer than ``WatchdogSec`` in one network step is a hang, and systemd restarts the service.
+  Until ``READY=1`` the same places send ``EXTEND_TIMEOUT_USEC=`` so that a long first pass
+  (a big backlog) is not mistaken for a failed start.
+* SIGHUP: ``RELOADING=1`` with ``MONOTONIC_USEC=`` at once; the pass in progress stops after
+  the message in flight (like a stop), then a whole new service is built from the re-read
+  configuration and templates and swapped in, keeping the same open state database (and its
+  lock). Anything wrong with the new configuration (a ConfigError, a template that no longer
+  compiles, a changed ``state.directory``) rejects the reload with a ``reload_rejected`` line and
+  the old service keeps running. Either way ``READY=1`` follows.
+* SIGTERM/SIGINT: ``STOPPING=1`` at once; the SMTP transaction in flight is finished and
+  recorded, the notices claimed but not yet attempted go back to the queue, exit 0.
+
+After every pass the daemon writes ``status.json`` in the state directory (for ``notifier
+status``) and, with ``--metrics``, updates the Prometheus metrics.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from types import FrameType
+from typing import TypeVar
 
 import structlog
 
-from notifier.errors import StateError
-from notifier.service import Service
+from notifier.clock import Clock, system_clock
+from notifier.config import Settings
+from notifier.errors import ConfigError, NotifierError, StateError, TemplateError
+from notifier.health import (
+    DaemonStatus,
+    QueueSnapshot,
+    SourceHealth,
+    StateReader,
+    source_outcome,
+    write_status,
+)
+from notifier.metrics import Metrics
+from notifier.outbox import Outbox
+from notifier.sdnotify import Notifier
+from notifier.service import PassReport, Service
 
 log = structlog.get_logger()
+_T = TypeVar("_T")
 
 # After a failing pass (for example the disk is full), wait at least this long before retrying.
 _ERROR_PAUSE = timedelta(seconds=10)
+# Until READY=1: ask systemd for this much more start-up time, at most every _EXTEND_EVERY.
+_EXTEND_BY = timedelta(seconds=90)
+_EXTEND_EVERY = 15.0
 
 
-def install_stop_handlers(stop: threading.Event, wake: threading.Event) -> None:
+@dataclass
+class Signals:
+    """What the signal handlers set; the main loop reads them."""
+
+    stop: threading.Event = field(default_factory=threading.Event)
+    reload: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)
+
+
+def install_signal_handlers(signals: Signals, notifier: Notifier) -> None:
+    """SIGTERM/SIGINT stop, SIGHUP reloads; each tells systemd at once and wakes the loop."""
+
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         log.info("stop_requested", signal=signal.Signals(signum).name)
-        stop.set()
-        wake.set()
+        if not signals.stop.is_set():
+            notifier.stopping()
+        signals.stop.set()
+        signals.wake.set()
+
+    def request_reload(signum: int, _frame: FrameType | None) -> None:
+        log.info("reload_requested", signal=signal.Signals(signum).name)
+        notifier.reloading()
+        signals.reload.set()
+        signals.wake.set()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGHUP, request_reload)
 
 
-def run_forever(
-    service: Service, poll_interval: timedelta, stop: threading.Event, wake: threading.Event
-) -> int:
-    """Passes until ``stop``; between passes wait for ``wake`` (new mail, a signal) or a timeout."""
-    recovered = service.start()
-    for source in service.sources:
-        source.watch(wake)
-    log.info(
-        "daemon_started",
-        sources=[source.name for source in service.sources],
-        recovered=recovered,
-        poll_interval_seconds=poll_interval.total_seconds(),
-    )
-    recover = False
-    while not stop.is_set():
-        wake.clear()
-        wait = poll_interval
+class _PassInterrupt(threading.Event):
+    """The "stop" event a pass sees: set by a stop or a reload request.
+
+    The pass asks it between sources, input chunks and messages, so each look is also proof
+    that the main loop is alive: it feeds the watchdog there.
+    """
+
+    def __init__(self, daemon: Daemon) -> None:
+        super().__init__()
+        self._daemon = daemon
+
+    def is_set(self) -> bool:
+        self._daemon.keepalive()
+        return self._daemon.signals.stop.is_set() or self._daemon.signals.reload.is_set()
+
+
+BuildService = Callable[[Settings, Outbox], Service]
+LoadSettings = Callable[[], Settings]
+
+
+class Daemon:
+    """``notifier run``: the loop, reload, health and the conversation with systemd."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        outbox: Outbox,
+        build: BuildService,
+        load: LoadSettings,
+        signals: Signals,
+        notifier: Notifier | None = None,
+        watchdog: timedelta | None = None,
+        metrics: Metrics | None = None,
+        on_reload: Callable[[Settings], None] | None = None,
+        clock: Clock = system_clock,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.outbox = outbox
+        self.service = build(settings, outbox)
+        self._build = build
+        self._load = load
+        self.signals = signals
+        self.notifier = notifier or Notifier(None)
+        self.metrics = metrics
+        self._on_reload = on_reload
+        self._clock = clock
+        self._monotonic = monotonic
+        # Feed the watchdog at half its timeout (sd_watchdog_enabled(3)).
+        self._feed_every = watchdog.total_seconds() / 2 if watchdog else None
+        self._last_fed = monotonic()
+        self._last_extended = monotonic()
+        self._ready = False
+        self._recover = False
+        self._interrupt = _PassInterrupt(self)
+        self._reader = StateReader(settings.state.directory)
+        self._audit_seen = 0
+        self._status_warned = False
+        self.status = DaemonStatus(pid=os.getpid(), state="starting", started_at=clock())
+
+    @property
+    def poll_interval(self) -> timedelta:
+        return self.settings.run.poll_interval
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        if self.metrics is not None:
+            self._audit_seen = self._safe(self._reader.last_audit_id, 0)
+        recovered = self.service.start()
+        self._watch_sources()
+        log.info(
+            "daemon_started",
+            sources=[source.name for source in self.service.sources],
+            recovered=recovered,
+            poll_interval_seconds=self.poll_interval.total_seconds(),
+            watchdog_seconds=self._feed_every * 2 if self._feed_every else None,
+            systemd_notify=self.notifier.enabled,
+        )
+        self._write_status()
+        while not self.signals.stop.is_set():
+            if self.signals.reload.is_set():
+                self.reload()
+            self.signals.wake.clear()
+            wait = self.run_pass()
+            if not self._ready:
+                self._ready = True
+                self.notifier.ready(self.status.summary)
+            self._sleep(wait)
+        for source in self.service.sources:
+            source.close()
+        self.status.state = "stopped"
+        self.status.summary = "stopped"
+        self._write_status()
+        self._reader.close()
+        log.info("daemon_stopped")
+        return 0
+
+    def run_pass(self) -> timedelta:
+        """One pass with health bookkeeping; returns how long the loop may wait afterwards."""
+        started = self._monotonic()
+        report: PassReport | None = None
+        state_problem = ""
+        wait = self.poll_interval
         try:
-            if recover:
-                service.start()  # notices left 'sending' by the failed write go out again
-                recover = False
-            service.run_pass(stop)
-            wait = service.next_wake(poll_interval)
+            if self._recover:
+                self.service.start()  # notices left 'sending' by the failed write go out again
+                self._recover = False
+            report = self.service.run_pass(self._interrupt)
+            wait = self.service.next_wake(self.poll_interval)
         except StateError as exc:
             # Nothing is marked sent that was not: the transaction rolled back. Try again later.
             log.error("state_error", error=str(exc))
-            recover = True
-            wait = max(_ERROR_PAUSE, min(poll_interval, timedelta(minutes=1)))
-        wake.wait(wait.total_seconds())
-    for source in service.sources:
-        source.close()
-    log.info("daemon_stopped")
-    return 0
+            state_problem = str(exc)
+            self._recover = True
+            wait = max(_ERROR_PAUSE, min(self.poll_interval, timedelta(minutes=1)))
+        self._after_pass(report, state_problem, self._monotonic() - started)
+        return wait
+
+    def keepalive(self) -> None:
+        """Feed the watchdog when due; before READY=1, ask for more start-up time instead."""
+        now = self._monotonic()
+        if self._feed_every is not None and now - self._last_fed >= self._feed_every:
+            self._last_fed = now
+            self.notifier.watchdog()
+        if not self._ready and now - self._last_extended >= _EXTEND_EVERY:
+            self._last_extended = now
+            self.notifier.extend_timeout(_EXTEND_BY)
+
+    def _sleep(self, wait: timedelta) -> None:
+        """Wait for ``wait``, a wake-up (new mail, a signal), feeding the watchdog meanwhile."""
+        deadline = self._monotonic() + wait.total_seconds()
+        signals = self.signals
+        while not (signals.stop.is_set() or signals.reload.is_set() or signals.wake.is_set()):
+            self.keepalive()
+            now = self._monotonic()
+            remaining = deadline - now
+            if remaining <= 0:
+                return
+            if self._feed_every is not None:
+                remaining = min(remaining, max(self._last_fed + self._feed_every - now, 0.01))
+            signals.wake.wait(remaining)
+
+    def _watch_sources(self) -> None:
+        for source in self.service.sources:
+            source.watch(self.signals.wake)
+
+    # -- reload ----------------------------------------------------------------------------------
+
+    def reload(self) -> bool:
+        """Swap in a service built from the re-read configuration; False if it was rejected."""
+        self.signals.reload.clear()
+        started = self._monotonic()
+        try:
+            settings = self._load()
+            if settings.state.directory != self.settings.state.directory:
+                raise ConfigError(
+                    f"state.directory: changed from {self.settings.state.directory} to "
+                    f"{settings.state.directory}; restart notifier to move its state"
+                )
+            service = self._build(settings, self.outbox)
+            broken = sorted(
+                set(service.renderer.problems()) - set(self.service.renderer.problems())
+            )
+            if broken:
+                raise TemplateError("; ".join(broken))
+        except Exception as exc:  # whatever it is, the running service must go on
+            reason = str(exc) if isinstance(exc, NotifierError) else f"{type(exc).__name__}: {exc}"
+            kind = "template" if isinstance(exc, TemplateError) else "configuration"
+            log.error("reload_rejected", error=reason, kind=kind)
+            self.status.last_reload_at = self._clock()
+            self.status.last_reload_result = "rejected"
+            self.status.last_reload_error = reason
+            if self.metrics is not None:
+                self.metrics.observe_reload(ok=False)
+            self._write_status()
+            if self._ready:
+                self.notifier.ready(f"{self.status.summary}; reload rejected: {reason}")
+            return False
+        for source in self.service.sources:
+            source.close()
+        self.service, self.settings = service, settings
+        if self._on_reload is not None:
+            self._on_reload(settings)
+        self._watch_sources()
+        log.info(
+            "reload_finished",
+            sources=[source.name for source in service.sources],
+            poll_interval_seconds=self.poll_interval.total_seconds(),
+            duration_ms=round((self._monotonic() - started) * 1000, 1),
+        )
+        self.status.last_reload_at = self._clock()
+        self.status.last_reload_result = "ok"
+        self.status.last_reload_error = ""
+        if self.metrics is not None:
+            self.metrics.observe_reload(ok=True)
+        self._write_status()
+        if self._ready:
+            self.notifier.ready(f"{self.status.summary}; configuration reloaded")
+        return True
+
+    # -- health ----------------------------------------------------------------------------------
+
+    def _after_pass(self, report: PassReport | None, state_problem: str, duration: float) -> None:
+        now = self._clock()
+        interrupted = self.signals.stop.is_set() or self.signals.reload.is_set()
+        names = [source.name for source in self.service.sources]
+        known = self.status.sources
+        self.status.sources = {name: known.get(name, SourceHealth()) for name in names}
+        failing: list[str] = []
+        if report is not None:
+            for source in self.service.sources:
+                health = self.status.sources[source.name]
+                outcome, reason = source_outcome(source.name, source, report.source_errors)
+                if outcome == "error":
+                    health.last_error, health.last_error_at, health.failing = reason, now, True
+                elif outcome == "backoff":
+                    health.failing = True
+                elif not interrupted:  # an interrupted pass may not have reached every source
+                    health.last_success_at, health.failing = now, False
+        for name, health in self.status.sources.items():
+            if health.failing:
+                failing.append(f"{name}: {health.last_error or 'unreachable'}")
+        snapshot: QueueSnapshot | None = self._safe(lambda: self._reader.queue(now), None)
+        self.status.last_pass_at = now
+        if report is not None:
+            self.status.last_pass = {
+                "seen": report.seen,
+                "queued": report.queued,
+                "held": report.held,
+                "rejected": report.rejected,
+                "sent": report.sent,
+                "deferred": report.deferred,
+                "failed": report.failed,
+            }
+        problems = ([f"state database: {state_problem}"] if state_problem else []) + failing
+        if problems:
+            self.status.state = "degraded"
+            self.status.summary = f"degraded: {'; '.join(problems)}"
+        else:
+            self.status.state = "running"
+            waiting = f", {snapshot.waiting} waiting" if snapshot is not None else ""
+            sent = f", last pass sent {report.sent}" if report is not None else ""
+            self.status.summary = f"running: {len(names)} source(s) OK{sent}{waiting}"
+        self._write_status()
+        if self.metrics is not None:
+            decisions: dict[tuple[str, str, str], int] = {}
+            counted = self._safe(lambda: self._reader.audit_counts_since(self._audit_seen), None)
+            if counted is not None:
+                decisions, self._audit_seen = counted
+            self.metrics.observe_sources(self.status.sources, names)
+            self.metrics.observe_pass(duration, now, snapshot, decisions)
+        if self._ready:
+            self.notifier.status(self.status.summary)
+
+    def _write_status(self) -> None:
+        self.status.updated_at = self._clock()
+        try:
+            write_status(self.settings.state.directory, self.status)
+        except OSError as exc:
+            if not self._status_warned:  # once: health must not flood the log
+                self._status_warned = True
+                log.warning("status_write_failed", error=str(exc))
+
+    def _safe(self, read: Callable[[], _T], default: _T) -> _T:
+        """Health reads never stop the daemon: the state error shows in the pass itself."""
+        try:
+            return read()
+        except StateError as exc:
+            log.debug("health_read_failed", error=str(exc))
+            return default

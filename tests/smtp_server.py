@@ -74,6 +74,8 @@ class ServerBehaviour:
     ``refuse_recipients``: address (any case) -> reply given at RCPT TO.
     ``drop_first``: for the first N messages, read the whole DATA, then close the connection
     without answering (the client cannot know whether the message was taken).
+    ``data_delay``: wait this many seconds at end of DATA before answering (a slow server, so
+    that a test can act while a transaction is in flight).
     """
 
     defer_first: int = 0
@@ -81,6 +83,7 @@ class ServerBehaviour:
     data_reply: str | None = None
     refuse_recipients: Mapping[str, str] = field(default_factory=dict)
     drop_first: int = 0
+    data_delay: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,8 @@ class RecordingHandler:
             self.data_attempts += 1
             attempt = self.data_attempts
         data = bytes(envelope.original_content or b"")
+        if behaviour.data_delay > 0:
+            await asyncio.sleep(behaviour.data_delay)
         if attempt <= behaviour.drop_first:
             with self._changed:
                 self.dropped.append(data)

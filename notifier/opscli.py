@@ -1,0 +1,263 @@
+"""Commands for the people who run the service: ``status``, ``send-test``, ``check-config
+--connect`` and ``run --metrics``.
+
+:func:`register` adds them to the parser built in :mod:`notifier.cli`; the handlers only print
+and return an exit status. Nothing here writes to the state database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from notifier.config import Settings
+from notifier.errors import NotifierError, SourceError
+
+SettingsLoader = Callable[..., Settings]
+CommandFactory = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
+
+
+def register(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    command: CommandFactory,
+    settings: SettingsLoader,
+) -> None:
+    """Add the operations commands and options; ``settings(args, required=...)`` loads config."""
+    commands.choices["run"].add_argument(
+        "--metrics",
+        metavar="ADDRESS:PORT",
+        help="serve Prometheus metrics on this loopback address (e.g. 127.0.0.1:9464)",
+    )
+    commands.choices["check-config"].add_argument(
+        "--connect",
+        action="store_true",
+        help="also log in to every IMAP source and to SMTP (EHLO, STARTTLS, AUTH); sends nothing",
+    )
+    status = command(
+        "status",
+        lambda args: show_status(args, settings(args, required=False)),
+        "health at a glance: the daemon, each source's last poll and error, the queue, "
+        "dead letters (exit 1 when something needs attention)",
+    )
+    status.add_argument("--format", choices=("text", "json"), default="text")
+    send_test = command(
+        "send-test",
+        lambda args: send_test_notice(args, settings(args, required=True)),
+        "render one sample notice and send it through the configured SMTP server",
+    )
+    send_test.add_argument("--to", required=True, metavar="ADDRESS", help="who receives it")
+    send_test.add_argument("--team", help="use this team's templates (default: default)")
+
+
+# -- status ----------------------------------------------------------------------------------------
+
+
+def _ago(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    seconds = max(int((now - moment).total_seconds()), 0)
+    if seconds < 120:
+        age = f"{seconds} s"
+    elif seconds < 7200:
+        age = f"{seconds // 60} min"
+    elif seconds < 2 * 86400:
+        age = f"{seconds // 3600} h"
+    else:
+        age = f"{seconds // 86400} d"
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC ({age} ago)"
+
+
+def show_status(args: argparse.Namespace, settings: Settings) -> int:
+    from notifier.health import StateReader, process_alive, read_status, snapshot_as_json
+
+    now = datetime.now(UTC)
+    directory = settings.state.directory
+    status = read_status(directory)
+    with StateReader(directory) as reader:
+        snapshot = reader.queue(now)
+    running = (
+        status is not None and status.state not in ("stopped", "") and process_alive(status.pid)
+    )
+    configured = [export.name for export in settings.exports] + [box.name for box in settings.imap]
+    sources = status.sources if status is not None else {}
+    failing = sorted(name for name, health in sources.items() if health.failing)
+    attention = (not running) or bool(failing) or snapshot.dead_letters_recent > 0
+    if args.format == "json":
+        document: dict[str, Any] = {
+            "state_directory": str(directory),
+            "daemon_running": running,
+            "needs_attention": attention,
+            "daemon": status.as_json() if status is not None else None,
+            "queue": snapshot_as_json(snapshot),
+        }
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+        return 1 if attention else 0
+
+    print(f"state: {directory}")
+    if status is None:
+        print("daemon: no status file: notifier run has not run with this state directory")
+    else:
+        what = "running" if running else "NOT RUNNING"
+        print(
+            f"daemon: {what} (pid {status.pid}, started {_ago(status.started_at, now)}); "
+            f"last pass {_ago(status.last_pass_at, now)}"
+        )
+        if status.summary:
+            print(f"  {status.summary}")
+        if status.last_reload_at is not None:
+            extra = f": {status.last_reload_error}" if status.last_reload_error else ""
+            print(
+                f"  last reload {_ago(status.last_reload_at, now)}: "
+                f"{status.last_reload_result}{extra}"
+            )
+    print("sources:")
+    for name in sorted(set(configured) | set(sources)):
+        health = sources.get(name)
+        if health is None:
+            print(f"  {name}: not polled yet")
+            continue
+        flag = "FAILING" if health.failing else "ok"
+        print(f"  {name}: {flag}; last successful poll {_ago(health.last_success_at, now)}")
+        if health.last_error:
+            print(f"    last error {_ago(health.last_error_at, now)}: {health.last_error}")
+    counts = snapshot.counts
+    order = ("queued", "deferred", "sending", "held", "sent", "failed", "suppressed", "cancelled")
+    shown = [f"{state} {counts.get(state, 0)}" for state in order]
+    shown += [f"{state} {n}" for state, n in sorted(counts.items()) if state not in order]
+    print(f"queue: {', '.join(shown)}")
+    oldest = snapshot.oldest_waiting
+    if oldest is None:
+        print("oldest waiting notice: none")
+    else:
+        retry = (
+            f", next try {oldest.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC"
+            if oldest.next_attempt_at
+            else ""
+        )
+        reply = f", last answer: {oldest.last_reply}" if oldest.last_reply else ""
+        print(
+            f"oldest waiting notice: ticket {oldest.ticket_id} ({oldest.source}, team "
+            f"{oldest.team}, {oldest.state}) queued {_ago(oldest.queued_at, now)}, "
+            f"{oldest.attempts} attempt(s){retry}{reply}"
+        )
+    print(
+        f"dead letters: {snapshot.dead_letters} ({snapshot.dead_letters_recent} in the last 24 h)"
+    )
+    latest = snapshot.latest_dead_letter
+    if latest is not None:
+        print(
+            f"  latest: ticket {latest.ticket_id} to {latest.requester} "
+            f"{_ago(latest.failed_at, now)}: {latest.reason}"
+        )
+        print("  see: notifier audit --status failed")
+    return 1 if attention else 0
+
+
+# -- check-config --connect ------------------------------------------------------------------------
+
+
+def check_connections(settings: Settings) -> int:
+    """Log in to every IMAP source and to SMTP, step by step; send nothing. 0 when all worked."""
+    from notifier import bootstrap
+    from notifier.sources.imap import NETWORK_ERRORS, connect
+
+    failures = 0
+    for box in settings.imap:
+        label = f"imap {box.name} ({box.host}:{box.effective_port}, {box.security})"
+        source = bootstrap.build_imap_source(settings, box, _NothingSeen())
+        steps = {"tls": "TLS connect", "starttls": "connect, STARTTLS", "plain": "connect"}
+        try:
+            client = connect(source.options)
+        except SourceError as exc:
+            failures += 1
+            print(f"{label}: FAILED: {exc}")
+            continue
+        encrypted = "certificate verified" if box.security != "plain" else "not encrypted"
+        print(f"{label}: {steps[box.security]} and login as {box.username} ok ({encrypted})")
+        try:
+            info = client.select_folder(box.folder, readonly=True)
+            exists = int(info.get(b"EXISTS", 0))
+            print(f"{label}: folder {box.folder!r} ok: {exists} message(s), looked at read-only")
+        except NETWORK_ERRORS as exc:
+            failures += 1
+            print(f"{label}: folder {box.folder!r} FAILED: {exc}")
+        finally:
+            try:
+                client.logout()
+            except NETWORK_ERRORS:
+                client.shutdown()
+    sender = bootstrap.build_sender(settings)
+    smtp = settings.smtp
+    label = f"smtp {smtp.host}:{smtp.effective_port} ({smtp.security})"
+    for step, ok, what in sender.check():
+        if not ok:
+            failures += 1
+        print(f"{label}: {step} {'ok' if ok else 'FAILED'}: {what}")
+    if failures:
+        print(f"connection check: {failures} problem(s); nothing was sent", file=sys.stderr)
+        return 1
+    print("connection check: every server answered and accepted the login; nothing was sent")
+    return 0
+
+
+class _NothingSeen:
+    def checkpoint(self, source: str, key: str) -> str | None:
+        return None
+
+
+# -- send-test -------------------------------------------------------------------------------------
+
+
+def send_test_notice(args: argparse.Namespace, settings: Settings) -> int:
+    """Render the first sample ticket for ``--team`` to ``--to`` and send it; print the answer."""
+    from dataclasses import replace
+
+    from notifier import bootstrap
+    from notifier.authoring import SAMPLE_TICKETS
+    from notifier.compose import compose, profile_for
+    from notifier.delivery.message import parse_address
+    from notifier.errors import PermanentDeliveryError
+    from notifier.model import DeliveryOutcome
+    from notifier.rules import DEFAULT_TEAM
+
+    try:
+        address = parse_address(args.to, "--to").addr_spec
+    except PermanentDeliveryError as exc:
+        raise NotifierError(str(exc)) from None
+    renderer = bootstrap.build_renderer(settings)
+    team = args.team or DEFAULT_TEAM
+    if team not in renderer.teams and team not in settings.teams:
+        raise NotifierError(f"--team: no team {team!r}; teams: {', '.join(renderer.teams)}")
+    now = datetime.now(UTC)
+    sample = replace(
+        SAMPLE_TICKETS[0],
+        source="send-test",
+        ticket_id=f"TEST-{now:%Y%m%d%H%M%S}",
+        requester_email=address,
+        resolved_at=now - timedelta(minutes=5),
+    )
+    profile = profile_for(team, bootstrap.build_team_profiles(settings))
+    domain = settings.smtp.from_address.rpartition("@")[2]
+    composed = compose(sample, profile, renderer, domain=domain)
+    if composed.review.hold_reason:
+        print(
+            f"note: the plain-language gate would hold this notice: {composed.review.hold_reason}"
+        )
+    notice = composed.notice
+    print(f"sending a test notice to {address}: team {team}, template {notice.template}")
+    print(f"  subject: {notice.subject}")
+    sender = bootstrap.build_sender(settings)
+    with sender.session() as session:
+        result = session.send(notice)
+    server = f"{settings.smtp.host}:{settings.smtp.effective_port}"
+    if result.outcome is DeliveryOutcome.SENT:
+        print(f"sent: {server} answered {result.code} {result.reply}".rstrip())
+        print(f"  Message-ID: {notice.message_id}")
+        return 0
+    kind = "refused for good" if result.outcome is DeliveryOutcome.PERMANENT else "not sent"
+    print(f"{kind}: {result.detail}", file=sys.stderr)
+    return 1
