@@ -1,0 +1,301 @@
+"""``notifier report``: are we telling people when their requests are done?
+
+A resolution counts in the period in which notifier first saw it (``notices.queued_at``), and
+is counted once, by where it stands now: notified (sent), suppressed (by reason), held (waiting
+for review), failed (dead letter), cancelled, or still pending (queued, deferred, sending).
+So, per team, ``seen`` is the sum of those. Time to delivery runs from the ticket's resolved
+time to the accepted send (``sent_at - resolved_at``, notices without a resolved time are left
+out): the median, and the 95th percentile by the nearest-rank method (an observed value).
+"Findings" is the share of rendered notices that carried plain-language findings.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sqlite3
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from notifier.clock import from_stamp, to_stamp
+
+_PENDING = frozenset({"queued", "deferred", "sending"})
+ALL_TEAMS = "all teams"
+
+
+@dataclass(frozen=True, slots=True)
+class TeamLine:
+    team: str
+    seen: int
+    notified: int
+    suppressed: dict[str, int]  # reason -> count
+    held: int
+    failed: int
+    cancelled: int
+    pending: int
+    delivery_seconds: tuple[float, ...]  # sorted
+    rendered: int  # notices with words (the findings share's denominator)
+    with_findings: int
+
+    @property
+    def suppressed_total(self) -> int:
+        return sum(self.suppressed.values())
+
+    @property
+    def median_seconds(self) -> float | None:
+        return statistics.median(self.delivery_seconds) if self.delivery_seconds else None
+
+    @property
+    def p95_seconds(self) -> float | None:
+        return percentile(self.delivery_seconds, 95)
+
+    @property
+    def findings_share(self) -> float | None:
+        return self.with_findings / self.rendered if self.rendered else None
+
+    @property
+    def notified_share(self) -> float | None:
+        return self.notified / self.seen if self.seen else None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    since: datetime | None
+    until: datetime | None
+    generated_at: datetime
+    teams: tuple[TeamLine, ...]
+    total: TeamLine = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "total", _sum(ALL_TEAMS, self.teams))
+
+
+def percentile(values: Sequence[float], pct: float) -> float | None:
+    """Nearest-rank percentile of sorted ``values``: the smallest value with pct% at or below."""
+    if not values:
+        return None
+    rank = max(math.ceil(pct / 100 * len(values)), 1)
+    return values[rank - 1]
+
+
+def build(
+    connection: sqlite3.Connection,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    team: str | None,
+    now: datetime,
+) -> Report:
+    clauses, params = [], []
+    if since is not None:
+        clauses.append("queued_at >= ?")
+        params.append(to_stamp(since))
+    if until is not None:
+        clauses.append("queued_at < ?")
+        params.append(to_stamp(until))
+    if team is not None:
+        clauses.append("team = ?")
+        params.append(team)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = connection.execute(
+        "SELECT team, state, reason, resolved_at, sent_at, template, findings_json "  # noqa: S608 - fixed columns, bound values
+        f"FROM notices {where} ORDER BY team, id",
+        params,
+    ).fetchall()
+    by_team: dict[str, list[tuple[str, ...]]] = {}
+    for row in rows:
+        by_team.setdefault(str(row[0]), []).append(row)
+    lines = tuple(_line(name, by_team[name]) for name in sorted(by_team))
+    return Report(since=since, until=until, generated_at=now, teams=lines)
+
+
+def _line(team: str, rows: list[tuple[str, ...]]) -> TeamLine:
+    states = Counter(str(row[1]) for row in rows)
+    suppressed = Counter(
+        str(row[2]) or "(no reason given)" for row in rows if row[1] == "suppressed"
+    )
+    delays = sorted(
+        (from_stamp(row[4]) - from_stamp(row[3])).total_seconds()
+        for row in rows
+        if row[1] == "sent" and row[3] and row[4]
+    )
+    rendered = [row for row in rows if row[5]]
+    return TeamLine(
+        team=team,
+        seen=len(rows),
+        notified=states["sent"],
+        suppressed=dict(sorted(suppressed.items(), key=lambda item: (-item[1], item[0]))),
+        held=states["held"],
+        failed=states["failed"],
+        cancelled=states["cancelled"],
+        pending=sum(count for state, count in states.items() if state in _PENDING),
+        delivery_seconds=tuple(delays),
+        rendered=len(rendered),
+        with_findings=sum(1 for row in rendered if row[6]),
+    )
+
+
+def _sum(name: str, lines: Sequence[TeamLine]) -> TeamLine:
+    suppressed: Counter[str] = Counter()
+    for line in lines:
+        suppressed.update(line.suppressed)
+    return TeamLine(
+        team=name,
+        seen=sum(line.seen for line in lines),
+        notified=sum(line.notified for line in lines),
+        suppressed=dict(sorted(suppressed.items(), key=lambda item: (-item[1], item[0]))),
+        held=sum(line.held for line in lines),
+        failed=sum(line.failed for line in lines),
+        cancelled=sum(line.cancelled for line in lines),
+        pending=sum(line.pending for line in lines),
+        delivery_seconds=tuple(sorted(s for line in lines for s in line.delivery_seconds)),
+        rendered=sum(line.rendered for line in lines),
+        with_findings=sum(line.with_findings for line in lines),
+    )
+
+
+# -- output --------------------------------------------------------------------------------------
+
+
+def human_duration(seconds: float | None) -> str:
+    """``45s``, ``12m 05s``, ``3h 07m``, ``2d 04h``; ``-`` when there is nothing to measure."""
+    if seconds is None:
+        return "-"
+    total = round(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours:02d}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def percent(share: float | None) -> str:
+    return "-" if share is None else f"{share * 100:.0f}%"
+
+
+def period(report: Report) -> str:
+    start = f"{report.since:%Y-%m-%d %H:%M} UTC" if report.since else "the beginning"
+    end = f"{report.until:%Y-%m-%d %H:%M} UTC" if report.until else "now"
+    return f"resolutions first seen from {start} to {end}"
+
+
+COLUMNS = (
+    "team", "seen", "notified", "suppressed", "held", "failed", "cancelled", "pending",
+    "median", "p95", "findings",
+)  # fmt: skip
+
+
+def table_cells(line: TeamLine) -> tuple[str, ...]:
+    return (
+        line.team,
+        str(line.seen),
+        str(line.notified),
+        str(line.suppressed_total),
+        str(line.held),
+        str(line.failed),
+        str(line.cancelled),
+        str(line.pending),
+        human_duration(line.median_seconds),
+        human_duration(line.p95_seconds),
+        percent(line.findings_share),
+    )
+
+
+def format_report(report: Report, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(_as_dict(report), indent=2, ensure_ascii=False)
+    if fmt == "csv":
+        return _csv(report)
+    if fmt == "html":
+        from notifier.report_html import render_html
+
+        return render_html(report)
+    return _table(report)
+
+
+def _table(report: Report) -> str:
+    cells = [table_cells(line) for line in (*report.teams, report.total)]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(COLUMNS)]
+
+    def row(values: Sequence[str]) -> str:
+        first = values[0].ljust(widths[0])
+        rest = [v.rjust(w) for v, w in zip(values[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    out = [f"notifier report: {period(report)}", "", row(COLUMNS)]
+    out += [row(c) for c in cells[:-1]]
+    out += ["-" * len(row(COLUMNS)), row(cells[-1])]
+    reasons = [(line.team, line.suppressed) for line in report.teams if line.suppressed]
+    if reasons:
+        out += ["", "suppressed, by reason:"]
+        for team, counts in reasons:
+            out += [f"  {team}: {count} {reason}" for reason, count in counts.items()]
+    out += [
+        "",
+        "seen = notified + suppressed + held + failed + cancelled + pending, by where each stands now",
+        "median, p95: from the ticket's resolved time to delivery (95th percentile, nearest rank)",
+        "findings: share of rendered notices that had plain-language findings",
+    ]
+    return "\n".join(out)
+
+
+def _line_dict(line: TeamLine) -> dict[str, object]:
+    return {
+        "team": line.team,
+        "seen": line.seen,
+        "notified": line.notified,
+        "suppressed": line.suppressed_total,
+        "suppressed_by_reason": line.suppressed,
+        "held": line.held,
+        "failed": line.failed,
+        "cancelled": line.cancelled,
+        "pending": line.pending,
+        "delivered_measured": len(line.delivery_seconds),
+        "median_seconds": line.median_seconds,
+        "p95_seconds": line.p95_seconds,
+        "rendered": line.rendered,
+        "with_findings": line.with_findings,
+        "findings_share": line.findings_share,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def _as_dict(report: Report) -> dict[str, object]:
+    return {
+        "since": _iso(report.since),
+        "until": _iso(report.until),
+        "generated_at": _iso(report.generated_at),
+        "teams": [_line_dict(line) for line in report.teams],
+        "total": _line_dict(report.total),
+    }
+
+
+def _csv(report: Report) -> str:
+    buffer = io.StringIO()
+    names = [
+        "team", "seen", "notified", "suppressed", "held", "failed", "cancelled", "pending",
+        "delivered_measured", "median_seconds", "p95_seconds", "rendered", "with_findings",
+        "findings_share", "suppressed_by_reason",
+    ]  # fmt: skip
+    writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
+    writer.writeheader()
+    for line in (*report.teams, report.total):
+        values = _line_dict(line)
+        values["suppressed_by_reason"] = "; ".join(
+            f"{reason}={count}" for reason, count in line.suppressed.items()
+        )
+        writer.writerow({k: "" if v is None else v for k, v in values.items()})
+    return buffer.getvalue().rstrip("\n")
