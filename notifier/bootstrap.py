@@ -6,20 +6,21 @@ first send, sources open files when polled.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from notifier.clock import Clock, system_clock
 from notifier.compose import TeamProfile
-from notifier.config import ImapSettings, Settings
+from notifier.config import ImapSettings, Settings, TeamSettings
 from notifier.delivery.smtp import SmtpOptions, SmtpSender, tls_context
 from notifier.outbox import Outbox
 from notifier.plain import Gate, GateSettings, load_glossary
 from notifier.policy import RetryPolicy
 from notifier.ports import Source
 from notifier.render import Renderer
-from notifier.rules import DEFAULT_TEAM, TeamRoute
+from notifier.rules import DEFAULT_TEAM, NoticeRules, TeamRoute, WorkingHours
 from notifier.service import DeliveryLimits, Service
 from notifier.sources.export import ExportSource, SourceState
 
@@ -153,6 +154,39 @@ def build_routes(settings: Settings) -> list[TeamRoute]:
     ]
 
 
+def build_rules(settings: Settings, team: TeamSettings | None) -> NoticeRules:
+    """The global [rules] merged with one team's own settings."""
+    rules = settings.rules
+    own = {settings.smtp.from_address.lower()} | {
+        t.reply_to.lower() for t in settings.teams.values() if t.reply_to
+    }
+    hours = team.working_hours if team is not None else None
+    return NoticeRules(
+        notify=team.notify if team is not None else True,
+        closure_reasons=frozenset(
+            reason.casefold()
+            for reason in [*rules.closure_reasons, *(team.closure_reasons if team else [])]
+        ),
+        closure_fields=tuple(rules.closure_fields),
+        suppress_requesters=tuple(
+            pattern.lower()
+            for pattern in [*rules.suppress_requesters, *(team.suppress_requesters if team else [])]
+        ),
+        resolver_fields=tuple(rules.resolver_fields),
+        max_age=rules.max_age or None,
+        delay=team.delay if team is not None and team.delay is not None else rules.delay,
+        working_hours=None
+        if hours is None
+        else WorkingHours(
+            start=time.fromisoformat(hours.start),
+            end=time.max if hours.end == "24:00" else time.fromisoformat(hours.end),
+            days=hours.day_numbers(),
+            zone=ZoneInfo(hours.timezone),
+        ),
+        own_addresses=frozenset(own),
+    )
+
+
 def build_team_profiles(settings: Settings) -> dict[str, TeamProfile]:
     shared = build_gate(settings)
     profiles = {
@@ -162,12 +196,21 @@ def build_team_profiles(settings: Settings) -> dict[str, TeamProfile]:
             team.reply_to or "",
             team.plain_policy or settings.plain.policy,
             build_gate(settings, name) if team.glossary else shared,
+            build_rules(settings, team),
+            team.reply_hint or "",
         )
         for name, team in settings.teams.items()
     }
     profiles.setdefault(
         DEFAULT_TEAM,
-        TeamProfile(DEFAULT_TEAM, settings.smtp.from_name, "", settings.plain.policy, shared),
+        TeamProfile(
+            DEFAULT_TEAM,
+            settings.smtp.from_name,
+            "",
+            settings.plain.policy,
+            shared,
+            build_rules(settings, None),
+        ),
     )
     return profiles
 
@@ -206,7 +249,12 @@ def build_service(settings: Settings, outbox: Outbox, *, clock: Clock = system_c
         teams=build_team_profiles(settings),
         sender=build_sender(settings, clock),
         policy=RetryPolicy(delivery.retry_initial, delivery.retry_max, delivery.give_up_after),
-        limits=DeliveryLimits(delivery.batch_size, delivery.rate_limit_per_minute),
+        limits=DeliveryLimits(
+            delivery.batch_size,
+            delivery.rate_limit_per_minute,
+            settings.rules.limit_per_recipient,
+            settings.rules.limit_period,
+        ),
         domain=settings.smtp.from_address.rpartition("@")[2],
         clock=clock,
     )

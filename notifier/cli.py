@@ -9,6 +9,8 @@ only trouble is notices deferred for a later retry.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -88,6 +90,63 @@ def _parser() -> argparse.ArgumentParser:
     audit_cmd.add_argument("--until", help="before this time: ISO date/time, or an age")
     audit_cmd.add_argument("--limit", type=int, help="only the newest N records")
     audit_cmd.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    audit_cmd.add_argument(
+        "--follow",
+        "-f",
+        action="store_true",
+        help="keep printing new records as they are written (json becomes one object a line); "
+        "Ctrl-C stops",
+    )
+    audit_actions = audit_cmd.add_subparsers(
+        title="audit commands (without one: list records)", metavar="ACTION", required=False
+    )
+
+    def audit_action(
+        name: str, handler: Callable[[argparse.Namespace], int], text: str
+    ) -> argparse.ArgumentParser:
+        sub = audit_actions.add_parser(name, help=text, description=text)
+        # SUPPRESS: `notifier audit --config X verify` keeps X.
+        sub.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=config_help)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    audit_action(
+        "verify",
+        _audit_verify,
+        "check the hash chain of the whole trail; exit 1 naming the first row that does not match",
+    )
+    show = audit_action(
+        "show",
+        _audit_show,
+        "what the requester saw: the exact subject and text, the template and its version, "
+        "and the notice's audit history",
+    )
+    show.add_argument("key", help="a resolution key, or a ticket id (shows each of its notices)")
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.add_argument("--html", action="store_true", help="print the HTML part too")
+    prune = audit_action(
+        "prune",
+        _audit_prune,
+        "retention: drop requester addresses and message words older than an age; "
+        "the chain stays verifiable",
+    )
+    prune.add_argument("--older-than", required=True, help="an age such as 90d or 26w")
+
+    report_cmd = command(
+        "report",
+        _report,
+        "service levels per team: resolutions seen, notified, suppressed by reason, held, "
+        "failed, time from resolution to delivery, plain-language findings",
+    )
+    report_cmd.add_argument(
+        "--since", help="resolutions first seen from this time: ISO date/time, or an age (7d)"
+    )
+    report_cmd.add_argument("--until", help="... and before this time: ISO date/time, or an age")
+    report_cmd.add_argument("--team", help="only this team")
+    report_cmd.add_argument("--format", choices=("table", "json", "csv", "html"), default="table")
+    report_cmd.add_argument(
+        "--output", "-o", type=Path, help="write to this file instead of standard output"
+    )
 
     command("check-config", _check_config, "validate the configuration, templates and secrets")
 
@@ -98,6 +157,10 @@ def _parser() -> argparse.ArgumentParser:
     cancel = command("cancel", _cancel, "drop a held notice after review; it is never sent")
     cancel.add_argument("key", help="the resolution key, as `notifier held` shows it")
     cancel.add_argument("--note", default="", help="why it is dropped (kept in the audit trail)")
+    explain = command(
+        "explain", _explain, "show every rule evaluated for one resolution, and what happened"
+    )
+    explain.add_argument("key", help="the resolution key (see notifier audit)")
 
     lint_cmd = command(
         "lint",
@@ -113,6 +176,11 @@ def _parser() -> argparse.ArgumentParser:
     plain.add_argument("--format", choices=("text", "json"), default="text")
     plain.add_argument("--language", default="en", help="the text's language (default en)")
     plain.add_argument("--team", help="use this team's glossary")
+
+    # Operations: status, send-test, check-config --connect, run --metrics (notifier/opscli.py).
+    from notifier import opscli
+
+    opscli.register(commands, command, _settings)
     return parser
 
 
@@ -144,17 +212,38 @@ def _configure_logging(settings: Settings) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from notifier import bootstrap, daemon
+    from notifier.metrics import Metrics, parse_listen
+    from notifier.sdnotify import Notifier, watchdog_interval
 
+    notifier = Notifier.from_environment()
+    signals = daemon.Signals()
+    # First of all: a SIGHUP or SIGTERM while starting must not kill the process half-way.
+    daemon.install_signal_handlers(signals, notifier)
     settings = _settings(args, required=True)
     _configure_logging(settings)
-    stop, wake = threading.Event(), threading.Event()
-    daemon.install_stop_handlers(stop, wake)
+    metrics: Metrics | None = None
+    if args.metrics:
+        host, port = parse_listen(args.metrics)
+        metrics = Metrics()
+        metrics.serve(host, port)
     outbox = bootstrap.open_outbox(settings)
     try:
-        service = bootstrap.build_service(settings, outbox)
-        return daemon.run_forever(service, settings.run.poll_interval, stop, wake)
+        runner = daemon.Daemon(
+            settings=settings,
+            outbox=outbox,
+            build=bootstrap.build_service,
+            load=lambda: _settings(args, required=True),
+            signals=signals,
+            notifier=notifier,
+            watchdog=watchdog_interval(),
+            metrics=metrics,
+            on_reload=_configure_logging,
+        )
+        return runner.run()
     finally:
         outbox.close()
+        if metrics is not None:
+            metrics.close()
 
 
 def _once(args: argparse.Namespace) -> int:
@@ -273,12 +362,112 @@ def _audit(args: argparse.Namespace) -> int:
         raise NotifierError(
             f"--status: unknown outcome {wanted.outcome!r}; one of {', '.join(audit.OUTCOMES)}"
         )
+    fmt = "jsonl" if args.follow and args.format == "json" else args.format
     outbox = bootstrap.open_outbox(settings, exclusive=False)
     try:
+        # The newest row before the history is read: --follow goes on from there, no gap.
+        newest = [r.id or 0 for r in outbox.audit_records(audit.AuditQuery(limit=1))]
         records = outbox.audit_records(wanted)
+        if records or not args.follow or fmt != "jsonl":
+            print(audit.format_records(records, fmt), flush=True)
+        if not args.follow:
+            return 0
+        last = max([*newest, *(r.id or 0 for r in records[-1:])], default=0)
+        follow = dataclasses.replace(wanted, limit=None, after_id=last)
+        tick = threading.Event()
+        try:
+            while not tick.wait(1.0):
+                new = outbox.audit_records(follow)
+                if new:
+                    print(audit.format_records(new, fmt, header=False), flush=True)
+                    follow = dataclasses.replace(follow, after_id=new[-1].id)
+        except KeyboardInterrupt:
+            return 0
     finally:
         outbox.close()
-    print(audit.format_records(records, args.format))
+    return 0
+
+
+def _state_path(args: argparse.Namespace) -> Path:
+    """Open (and migrate) the state database without the daemon's lock; return its path."""
+    from notifier import bootstrap
+
+    outbox = bootstrap.open_outbox(_settings(args, required=False), exclusive=False)
+    outbox.close()
+    return outbox.path
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    import time
+
+    from notifier import audit
+
+    with contextlib.closing(audit.connect(_state_path(args))) as connection:
+        started = time.perf_counter()
+        result = audit.verify(connection)
+        elapsed = time.perf_counter() - started
+    print(audit.format_verification(result, elapsed))
+    return 0 if result.ok else 1
+
+
+def _audit_show(args: argparse.Namespace) -> int:
+    from notifier import audit
+
+    with contextlib.closing(audit.connect(_state_path(args))) as connection:
+        keys = audit.find_notices(connection, args.key)
+        views = [view for key in keys if (view := audit.notice_view(connection, key))]
+    if not views:
+        raise NotifierError(
+            f"{args.key}: no notice with this resolution key or ticket id "
+            "(see notifier audit --ticket ...)"
+        )
+    if args.format == "json":
+        print("[" + ",\n".join(audit.format_notice(v, fmt="json") for v in views) + "]")
+    else:
+        print("\n\n".join(audit.format_notice(v, html=args.html) for v in views))
+    return 0
+
+
+def _audit_prune(args: argparse.Namespace) -> int:
+    from notifier import bootstrap
+    from notifier.durations import parse_duration
+
+    try:
+        age = parse_duration(args.older_than)
+    except ValueError as exc:
+        raise NotifierError(f"--older-than: {exc}") from None
+    now = datetime.now(UTC)
+    outbox = bootstrap.open_outbox(_settings(args, required=False), exclusive=False)
+    try:
+        result = outbox.apply_retention(now - age, now)
+    finally:
+        outbox.close()
+    print(
+        f"retention: requester removed from {result.audit_rows} audit rows, addresses and words "
+        f"from {result.notices} notices recorded before {result.cutoff:%Y-%m-%d %H:%M} UTC; "
+        "the chain still verifies (notifier audit verify)"
+    )
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from notifier import audit, report
+
+    since = _moment(args.since, "--since")
+    until = _moment(args.until, "--until")
+    with contextlib.closing(audit.connect(_state_path(args))) as connection:
+        built = report.build(
+            connection, since=since, until=until, team=args.team, now=datetime.now(UTC)
+        )
+    text = report.format_report(built, args.format)
+    if args.output is None:
+        print(text)
+        return 0
+    try:
+        args.output.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise NotifierError(f"{args.output}: cannot write: {exc.strerror}") from None
+    print(f"report written to {args.output}")
     return 0
 
 
@@ -314,10 +503,17 @@ def _check_config(args: argparse.Namespace) -> int:
     bootstrap.build_sender(settings)
     print(
         f"configuration OK: {len(settings.exports)} export source(s), "
+        f"{len(settings.imap)} IMAP source(s), "
         f"teams: {', '.join(renderer.teams)}, smtp: {settings.smtp.host}:{settings.smtp.effective_port} "
         f"({settings.smtp.security}), state: {settings.state.directory}"
     )
-    return EX_CONFIG if problems else 0
+    if problems:
+        return EX_CONFIG
+    if args.connect:
+        from notifier import opscli
+
+        return opscli.check_connections(settings)
+    return 0
 
 
 def _held(args: argparse.Namespace) -> int:
@@ -386,6 +582,21 @@ def _cancel(args: argparse.Namespace) -> int:
     finally:
         outbox.close()
     print(f"cancelled {args.key}: it will not be sent")
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from notifier import audit, bootstrap
+    from notifier.explain import format_explanation
+
+    settings = _settings(args, required=False)
+    outbox = bootstrap.open_outbox(settings, exclusive=False)
+    try:
+        record = outbox.explain_record(args.key)
+        history = outbox.audit_records(audit.AuditQuery(resolution_key=args.key))
+    finally:
+        outbox.close()
+    print(format_explanation(record, history))
     return 0
 
 

@@ -7,7 +7,7 @@ fixed here, at queue time, so every retry sends the same words with the same Mes
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,9 +15,9 @@ from notifier.delivery.message import message_id_for, thread_reference_for
 from notifier.marks import unmarked
 from notifier.model import Notice, Resolution
 from notifier.plain import Gate
-from notifier.render import Renderer
+from notifier.render import DIGEST, Renderer
 from notifier.review import PolicyMode, Review, review
-from notifier.rules import DEFAULT_TEAM
+from notifier.rules import DEFAULT_TEAM, NoticeRules
 
 
 @functools.cache
@@ -35,6 +35,8 @@ class TeamProfile:
     reply_to: str = ""
     plain_policy: PolicyMode = "rewrite"
     gate: Gate = field(default_factory=default_gate, compare=False, repr=False)
+    rules: NoticeRules = field(default_factory=NoticeRules)
+    reply_hint: str = ""
 
 
 def profile_for(team: str, teams: Mapping[str, TeamProfile]) -> TeamProfile:
@@ -45,7 +47,51 @@ def profile_for(team: str, teams: Mapping[str, TeamProfile]) -> TeamProfile:
     default = teams.get(DEFAULT_TEAM)
     if default is None:
         return TeamProfile(team, team)
-    return TeamProfile(team, default.display_name, "", default.plain_policy, default.gate)
+    return TeamProfile(
+        team, default.display_name, "", default.plain_policy, default.gate, default.rules,
+        default.reply_hint,
+    )  # fmt: skip
+
+
+def compose_digest(
+    members: Sequence[Resolution], team: TeamProfile, renderer: Renderer, *, domain: str
+) -> Notice:
+    """One message for several resolutions of one requester (the per-recipient limit).
+
+    Each member's own words already passed the plain-language gate when it was queued; the
+    digest is rendered from ``digest.*.j2`` and sent whatever the gate says about it.
+    Raises TemplateError when the team has no usable digest template.
+    """
+    first = members[0]
+    context = template_context(first, team)
+    context["tickets"] = [template_context(member, team)["ticket"] for member in members]
+    context["count"] = len(members)
+    rendered = renderer.render(team.name, context, first.language, kind=DIGEST)
+    checked = review(rendered, team.gate, "warn")
+    keys = sorted(member.key for member in members)
+    references: list[str] = []
+    for member in members:
+        ref = member.original_message_id or thread_reference_for(
+            member.source, member.ticket_id, domain
+        )
+        if ref not in references:
+            references.append(ref)
+    return Notice(
+        resolution_key="digest:" + "|".join(keys),
+        ticket_id=", ".join(member.ticket_id for member in members),
+        source=first.source,
+        team=team.name,
+        to_email=first.requester_email,
+        to_name=first.requester_name,
+        subject=checked.subject,
+        text=checked.text,
+        html=checked.html,
+        message_id=message_id_for("digest:" + "|".join(keys), domain),
+        in_reply_to="",
+        references=tuple(references[-20:]),
+        reply_to=team.reply_to,
+        template=f"{rendered.template}@{rendered.template_version}",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +134,7 @@ def template_context(resolution: Resolution, team: TeamProfile) -> dict[str, Any
             "name": team.name,
             "display_name": team.display_name,
             "reply_to": team.reply_to,
+            "reply_hint": team.reply_hint,
         },
     }
 

@@ -170,6 +170,80 @@ class PlainSettings(_Section):
     default_language: str = Field(default="en", pattern=r"^[a-z]{2,3}$")
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_DAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _working_days() -> list[Weekday]:
+    return list(_DAYS[:5])
+
+
+class WorkingHoursSettings(_Section):
+    """When a team's notices may go out; notices due outside wait for the next start."""
+
+    start: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(default="18:00", pattern=r"^([01]\d|2[0-4]):[0-5]\d$")
+    days: list[Weekday] = Field(default_factory=_working_days)
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @_model_validator(mode="after")
+    def _start_before_end(self) -> WorkingHoursSettings:
+        if self.start >= self.end:
+            raise ValueError(f"start {self.start} must be before end {self.end}")
+        return self
+
+    def day_numbers(self) -> frozenset[int]:
+        return frozenset(_DAYS.index(day) for day in self.days)
+
+
+class RuleSettings(_Section):
+    """Notification rules for every team (docs/rules.md); teams may add their own."""
+
+    # Closure reasons that never get a notice, matched (case-insensitive) in closure_fields.
+    closure_reasons: list[str] = Field(
+        default_factory=lambda: [
+            "duplicate", "spam", "merged", "won't do", "won't fix", "wontfix",
+            "auto-closed", "cancelled", "canceled", "rejected", "not a bug",
+        ]
+    )  # fmt: skip
+    closure_fields: list[str] = Field(
+        default_factory=lambda: [
+            "resolution", "close_code", "close code", "resolution_code", "resolution code",
+            "closure reason", "closure_reason",
+        ]
+    )  # fmt: skip
+    # Requester addresses that never get a notice (shell-style patterns, case-insensitive).
+    suppress_requesters: list[str] = Field(
+        default_factory=lambda: [
+            "noreply@*", "no-reply@*", "donotreply@*", "do-not-reply@*",
+            "mailer-daemon@*", "postmaster@*",
+        ]
+    )  # fmt: skip
+    # Columns naming who resolved the ticket: no notice when that is the requester.
+    resolver_fields: list[str] = Field(
+        default_factory=lambda: [
+            "assignee", "assigned_to", "assigned to", "assignee email", "assigned_to.email",
+            "agent", "technician", "resolved by", "resolved_by",
+        ]
+    )  # fmt: skip
+    # Resolutions older than this when first seen get no notice (backfill guard); 0 = off.
+    max_age: Duration = timedelta(days=7)
+    # A notice waits this long before it is due, so a reopen can cancel it (teams may override).
+    delay: Duration = timedelta(0)
+    # At most this many notices per requester per period; more due at once become one digest.
+    limit_per_recipient: int = Field(default=3, ge=1)
+    limit_period: Duration = timedelta(hours=1)
+
+
 class TeamSettings(_Section):
     """One team: which tickets are theirs and how replies reach them."""
 
@@ -177,7 +251,18 @@ class TeamSettings(_Section):
     # any other name matches that raw column of the ticket.
     match: dict[str, list[str]] = Field(default_factory=dict)
     reply_to: str | None = None
+    # One sentence telling the requester what a reply will do (templates: team.reply_hint).
+    reply_hint: str | None = None
     display_name: str | None = None
+    # false: this team's resolutions never get a notice (recorded as suppressed).
+    notify: bool = True
+    # This team's hold window (default: rules.delay).
+    delay: Duration | None = None
+    # When this team's notices may go out (default: any time).
+    working_hours: WorkingHoursSettings | None = None
+    # More requester patterns and closure reasons, added to the [rules] ones.
+    suppress_requesters: list[str] = Field(default_factory=list)
+    closure_reasons: list[str] = Field(default_factory=list)
     # The plain-language policy for this team's notices; default: plain.policy.
     plain_policy: PlainPolicy | None = None
     # Entries in the glossary file format (term, plain, severity, safe, pos, forms,
@@ -289,6 +374,7 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     templates: TemplateSettings = Field(default_factory=TemplateSettings)
     plain: PlainSettings = Field(default_factory=PlainSettings)
+    rules: RuleSettings = Field(default_factory=RuleSettings)
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     exports: list[ExportSettings] = Field(default_factory=list)
     imap: list[ImapSettings] = Field(default_factory=list)

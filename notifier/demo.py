@@ -77,6 +77,8 @@ def demo_settings(state_directory: Path, smtp_port: int) -> Settings:
                 for name, pattern, preset in DEMO_EXPORTS
             ],
             "log": {"level": "warning"},
+            # The samples carry fixed dates; without this the backfill guard would suppress them.
+            "rules": {"max_age": 0},
         }
     )
 

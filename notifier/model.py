@@ -79,6 +79,22 @@ class Ignored:
 
 
 @dataclass(frozen=True, slots=True)
+class Reopened:
+    """A ticket was seen open again (an export row whose status went back, a reopen mail).
+
+    A notice for it that is still waiting in its hold window is cancelled. ``announced`` marks
+    an explicit reopen notification (recorded even when nothing was waiting), as opposed to an
+    export row that is simply not resolved (recorded only when it cancels something).
+    """
+
+    source: str
+    ticket_id: str
+    origin: str
+    status: str
+    announced: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Checkpoint:
     """A source's progress mark, committed in the same transaction as the events before it.
 
@@ -92,7 +108,7 @@ class Checkpoint:
     value: str
 
 
-SourceEvent = Resolution | InputProblem | Ignored | Checkpoint
+SourceEvent = Resolution | InputProblem | Ignored | Reopened | Checkpoint
 
 
 class State(enum.StrEnum):

@@ -89,7 +89,9 @@ _V3 = """
 ALTER TABLE notices ADD COLUMN explain_json TEXT NOT NULL DEFAULT '';
 CREATE INDEX notices_requester ON notices (requester_email, state);
 """
-MIGRATIONS: tuple[str, ...] = (_NOTICES + audit.SCHEMA, _V2, _V3)
+# Version 4: the audit hash chain and the append-only triggers (see notifier/audit.py).
+_V4 = audit.SCHEMA_V4
+MIGRATIONS: tuple[str, ...] = (_NOTICES + audit.SCHEMA, _V2, _V3, _V4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +200,8 @@ class Outbox:
             audit.emit(record)
 
     def _audit(self, record: AuditRecord) -> None:
-        audit.insert(self._db, record)
-        self._pending.append(record)
+        # Linked to the chain inside this transaction (we hold the write lock).
+        self._pending.append(audit.insert(self._db, record))
 
     # -- input -------------------------------------------------------------------------------
 
@@ -213,6 +215,8 @@ class Outbox:
         now: datetime,
         notice: Notice | None = None,
         findings: str = "",
+        due_at: datetime | None = None,
+        explain: str = "",
     ) -> bool:
         """Record a newly seen resolution; False (and nothing written) if its key is known.
 
@@ -225,8 +229,8 @@ class Outbox:
                     requester_email, requester_name, resolved_at, origin, state, reason,
                     subject, body_text, body_html, template, message_id, in_reply_to,
                     references_json, reply_to, queued_at, next_attempt_at, updated_at,
-                    findings_json, resolution_json)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                    findings_json, resolution_json, explain_json)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 (
                     resolution.key,
                     resolution.ticket_id,
@@ -247,10 +251,11 @@ class Outbox:
                     json.dumps(list(notice.references) if notice else []),
                     notice.reply_to if notice else "",
                     to_stamp(now),
-                    to_stamp(now) if state is State.QUEUED else None,
+                    to_stamp(due_at or now) if state is State.QUEUED else None,
                     to_stamp(now),
                     findings,
                     resolution_to_json(resolution),
+                    explain,
                 ),
             )
             if cursor.rowcount == 0:
@@ -285,6 +290,89 @@ class Outbox:
                     reason=problem.reason,
                 )
             )
+
+    # -- the hold window ---------------------------------------------------------------------
+
+    def waiting_tickets(self, source: str) -> set[str]:
+        """Tickets of ``source`` with a notice queued and not yet attempted."""
+        rows = self._db.execute(
+            "SELECT ticket_id FROM notices WHERE source = ? AND state = 'queued' AND attempts = 0",
+            (source,),
+        )
+        return {str(row[0]) for row in rows}
+
+    def known(self, key: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM notices WHERE resolution_key = ?", (key,)).fetchone()
+        return row is not None
+
+    def cancel_waiting(
+        self, source: str, ticket_id: str, now: datetime, reason: str, *, keep: str = ""
+    ) -> list[str]:
+        """Cancel the notices for a ticket that are queued and not yet attempted (but ``keep``)."""
+        with self.transaction():
+            rows = self._db.execute(
+                "SELECT id, resolution_key FROM notices WHERE source = ? AND ticket_id = ? "
+                "AND state = 'queued' AND attempts = 0 AND resolution_key != ? ORDER BY id",
+                (source, ticket_id, keep),
+            ).fetchall()
+            for row_id, _ in rows:
+                self._db.execute(
+                    "UPDATE notices SET state = 'cancelled', next_attempt_at = NULL, reason = ?, "
+                    "updated_at = ? WHERE id = ?",
+                    (reason, to_stamp(now), row_id),
+                )
+                self._audit_row(row_id, now, "cancelled", reason)
+            return [str(key) for _, key in rows]
+
+    # -- per-recipient limit -----------------------------------------------------------------
+
+    def sent_to_since(self, requester: str, moment: datetime) -> tuple[int, datetime | None]:
+        """How many notices ``requester`` was sent since ``moment``, and the oldest of them.
+
+        A digest counts once: its members share one Message-ID.
+        """
+        row = self._db.execute(
+            "SELECT count(DISTINCT message_id), min(at) FROM audit WHERE outcome = 'sent' "
+            "AND requester = ? COLLATE NOCASE AND at >= ?",
+            (requester, to_stamp(moment)),
+        ).fetchone()
+        return int(row[0]), (from_stamp(row[1]) if row[1] else None)
+
+    def postpone(
+        self, claimed: list[QueuedNotice], until: datetime, now: datetime, reason: str
+    ) -> None:
+        """Put claimed notices back unattempted, due at ``until`` (recorded as deferred)."""
+        with self.transaction():
+            for item in claimed:
+                self._db.execute(
+                    "UPDATE notices SET state = 'queued', attempts = attempts - 1, "
+                    "next_attempt_at = ?, updated_at = ? WHERE resolution_key = ?",
+                    (to_stamp(until), to_stamp(now), item.notice.resolution_key),
+                )
+                self._audit_key(item.notice.resolution_key, now, "deferred", reason)
+
+    def resolutions(self, keys: list[str]) -> dict[str, Resolution]:
+        found: dict[str, Resolution] = {}
+        for key in keys:
+            row = self._db.execute(
+                "SELECT resolution_json FROM notices WHERE resolution_key = ?", (key,)
+            ).fetchone()
+            if row and row[0]:
+                found[key] = resolution_from_json(row[0])
+        return found
+
+    def explain_record(self, key: str) -> dict[str, object]:
+        """Everything stored about one resolution, for ``notifier explain``."""
+        self._db.row_factory = sqlite3.Row
+        try:
+            row = self._db.execute(
+                "SELECT * FROM notices WHERE resolution_key = ?", (key,)
+            ).fetchone()
+        finally:
+            self._db.row_factory = None
+        if row is None:
+            raise StateError(f"{key}: no resolution with this key (see notifier audit)")
+        return dict(row)
 
     # -- review of held notices ---------------------------------------------------------------
 
@@ -447,9 +535,18 @@ class Outbox:
             )
 
     def record_attempt(
-        self, claimed: QueuedNotice, result: DeliveryResult, decision: Decision, now: datetime
+        self,
+        claimed: QueuedNotice,
+        result: DeliveryResult,
+        decision: Decision,
+        now: datetime,
+        *,
+        digest: Notice | None = None,
     ) -> None:
-        """Store how one send attempt ended, with its audit row, in one transaction."""
+        """Store how one send attempt ended, with its audit row, in one transaction.
+
+        ``digest``: the notice went out inside this digest message (its Message-ID and words).
+        """
         notice = claimed.notice
         with self.transaction():
             self._db.execute(
@@ -477,10 +574,11 @@ class Outbox:
                     team=notice.team,
                     requester=notice.to_email,
                     template=notice.template,
-                    reason=decision.reason or ("" if result.code else describe(result)),
+                    reason=_digest_reason(digest, decision.reason)
+                    or ("" if result.code else describe(result)),
                     smtp_code=result.code,
                     smtp_reply=result.reply,
-                    message_id=notice.message_id,
+                    message_id=digest.message_id if digest is not None else notice.message_id,
                     attempt=notice.attempt,
                 )
             )
@@ -543,12 +641,30 @@ class Outbox:
             )
         )
 
+    def apply_retention(self, cutoff: datetime, now: datetime) -> audit.Retention:
+        """Drop requester addresses and message words recorded before ``cutoff``.
+
+        The audit chain keeps verifying (see docs/audit.md); the run is itself an audit row.
+        """
+        with self.transaction():
+            result = audit.prune(self._db, cutoff)
+            if result.audit_rows or result.notices:
+                self._audit(audit.pruned_record(result, now))
+        return result
+
 
 _NOTICE_COLUMNS = (
     "id, resolution_key, ticket_id, source, team, requester_email, requester_name, subject, "
     "body_text, body_html, message_id, in_reply_to, references_json, reply_to, template, "
     "attempts, queued_at"
 )
+
+
+def _digest_reason(digest: Notice | None, reason: str) -> str:
+    if digest is None:
+        return reason
+    where = f"in digest {digest.message_id} ({digest.subject!r})"
+    return f"{reason}; {where}" if reason else f"sent {where}"
 
 
 def _queued_notice(row: tuple[object, ...]) -> QueuedNotice:

@@ -36,9 +36,12 @@ from notifier.model import RenderedMessage
 from notifier.rules import DEFAULT_TEAM
 
 KIND = "resolved"
+DIGEST = "digest"  # several notices to one requester in one message (docs/rules.md)
 PARTS = ("subject", "txt", "html")
 REQUIRED_DEFAULTS = ("subject", "txt")
-_FILE_NAME = re.compile(rf"^{KIND}\.(?:(?P<lang>[a-z]{{2,3}})\.)?(?P<part>subject|txt|html)\.j2$")
+_FILE_NAME = re.compile(
+    r"^(?P<kind>resolved|digest)\.(?:(?P<lang>[a-z]{2,3})\.)?(?P<part>subject|txt|html)\.j2$"
+)
 
 
 def language_of(tag: str) -> str:
@@ -60,7 +63,7 @@ class Renderer:
     def __init__(
         self,
         directory: Path,
-        compiled: Mapping[tuple[str, str, str], _Compiled],
+        compiled: Mapping[tuple[str, str, str, str], _Compiled],
         default_language: str = "en",
     ) -> None:
         self.directory = directory
@@ -82,15 +85,15 @@ class Renderer:
             finalize=mark_data,
         )
         environment.filters["allow_jargon"] = allow_jargon
-        compiled: dict[tuple[str, str, str], _Compiled] = {}
+        compiled: dict[tuple[str, str, str, str], _Compiled] = {}
         for team_dir in sorted(p for p in directory.iterdir() if p.is_dir()):
             for path in sorted(team_dir.iterdir()):
                 match = _FILE_NAME.match(path.name)
                 if match and path.is_file():
-                    key = (team_dir.name, match["lang"] or "", match["part"])
+                    key = (team_dir.name, match["kind"], match["lang"] or "", match["part"])
                     compiled[key] = _compile(environment, directory, path)
         for part in REQUIRED_DEFAULTS:
-            if (DEFAULT_TEAM, "", part) not in compiled:
+            if (DEFAULT_TEAM, KIND, "", part) not in compiled:
                 raise ConfigError(
                     f"templates.directory: {directory} has no {DEFAULT_TEAM}/{KIND}.{part}.j2"
                 )
@@ -98,14 +101,14 @@ class Renderer:
 
     @property
     def teams(self) -> list[str]:
-        return sorted({team for team, _, _ in self._compiled})
+        return sorted({team for team, _, _, _ in self._compiled})
 
     def languages(self, team: str) -> list[str]:
         """Languages with a text template for ``team`` (its own or default's), default first."""
         found = {
             lang
-            for owner, lang, part in self._compiled
-            if owner in (team, DEFAULT_TEAM) and part == "txt" and lang
+            for owner, kind, lang, part in self._compiled
+            if owner in (team, DEFAULT_TEAM) and kind == KIND and part == "txt" and lang
         }
         return [self.default_language, *sorted(found - {self.default_language})]
 
@@ -113,14 +116,16 @@ class Renderer:
         """Compile errors, one line each (for check-config and the start-up log)."""
         return [c.error for c in self._compiled.values() if c.error]
 
-    def render(self, team: str, context: Mapping[str, Any], language: str = "") -> RenderedMessage:
+    def render(
+        self, team: str, context: Mapping[str, Any], language: str = "", kind: str = KIND
+    ) -> RenderedMessage:
         """Render one notice; TemplateError says which file and line went wrong."""
         wanted = language_of(language) if language else ""
         if wanted == self.default_language:
             wanted = ""
-        text_template, used_language = self._pick_with_language(team, wanted, "txt")
-        subject_template = self._pick(team, used_language, "subject")
-        html_template = self._pick(team, used_language, "html", required=False)
+        text_template, used_language = self._pick_with_language(team, kind, wanted, "txt")
+        subject_template = self._pick(team, kind, used_language, "subject")
+        html_template = self._pick(team, kind, used_language, "html", required=False)
         subject = " ".join(_render(subject_template, context).split())
         if not subject:
             raise TemplateError(f"{subject_template.name}: the subject rendered empty")
@@ -132,28 +137,32 @@ class Renderer:
             subject=subject,
             text=text,
             html=html,
-            template=f"{text_template.name.split('/')[0]}/{KIND}",
+            template=f"{text_template.name.split('/')[0]}/{kind}",
             template_version=version,
             language=used_language or self.default_language,
         )
 
-    def _pick_with_language(self, team: str, language: str, part: str) -> tuple[_Compiled, str]:
+    def _pick_with_language(
+        self, team: str, kind: str, language: str, part: str
+    ) -> tuple[_Compiled, str]:
         if language:
             for owner in (team, DEFAULT_TEAM):
-                if (owner, language, part) in self._compiled:
-                    return self._pick(owner, language, part), language
-        return self._pick(team, "", part), ""
+                if (owner, kind, language, part) in self._compiled:
+                    return self._pick(owner, kind, language, part), language
+        return self._pick(team, kind, "", part), ""
 
-    def _pick(self, team: str, language: str, part: str, *, required: bool = True) -> _Compiled:
+    def _pick(
+        self, team: str, kind: str, language: str, part: str, *, required: bool = True
+    ) -> _Compiled:
         found = None
-        for key in ((team, language, part), (DEFAULT_TEAM, language, part)):
-            found = found or self._compiled.get(key)
+        for owner in (team, DEFAULT_TEAM):
+            found = found or self._compiled.get((owner, kind, language, part))
         if language:
-            for key in ((team, "", part), (DEFAULT_TEAM, "", part)):
-                found = found or self._compiled.get(key)
+            for owner in (team, DEFAULT_TEAM):
+                found = found or self._compiled.get((owner, kind, "", part))
         if found is None:
             if required:
-                raise TemplateError(f"no {KIND}.{part}.j2 for team {team!r} or {DEFAULT_TEAM!r}")
+                raise TemplateError(f"no {kind}.{part}.j2 for team {team!r} or {DEFAULT_TEAM!r}")
             return None  # type: ignore[return-value]
         if found.error:
             raise TemplateError(found.error)

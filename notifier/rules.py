@@ -1,9 +1,19 @@
-"""Routing: which team owns a resolved ticket. Pure functions of the ticket and the rules."""
+"""Routing and notification rules: pure functions of the ticket, the rules and a clock value.
+
+- :func:`route` decides which team owns a ticket.
+- :func:`evaluate` runs the suppression rules in a fixed order and computes when the notice is
+  due (the team's hold window, then its working hours). Every rule evaluated is returned as a
+  :class:`Step`, so ``notifier explain`` can show why a notice was sent or suppressed.
+"""
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
 
 from notifier.model import Resolution
 
@@ -43,3 +53,169 @@ def _field(resolution: Resolution, name: str) -> str:
         if key.casefold() == wanted:
             return value
     return ""
+
+
+# -- suppression, hold window, working hours -------------------------------------------------
+
+Verdict = Literal["pass", "suppress", "delay"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkingHours:
+    """When notices may go out, in the team's time zone; outside them they wait."""
+
+    start: time
+    end: time
+    days: frozenset[int]  # 0 = Monday ... 6 = Sunday
+    zone: ZoneInfo
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeRules:
+    """The rules for one team (the global ones merged with the team's own)."""
+
+    notify: bool = True
+    closure_reasons: frozenset[str] = frozenset()
+    closure_fields: tuple[str, ...] = ()
+    suppress_requesters: tuple[str, ...] = ()  # fnmatch patterns, lower-case
+    resolver_fields: tuple[str, ...] = ()
+    max_age: timedelta | None = None
+    delay: timedelta = timedelta(0)
+    working_hours: WorkingHours | None = None
+    own_addresses: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    rule: str
+    verdict: Verdict
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    steps: tuple[Step, ...]
+    due_at: datetime
+
+    @property
+    def suppressed_by(self) -> Step | None:
+        return next((step for step in self.steps if step.verdict == "suppress"), None)
+
+
+def evaluate(resolution: Resolution, team: str, rules: NoticeRules, now: datetime) -> Evaluation:
+    """Every rule in order; the first suppression wins, but all are recorded for explain."""
+    steps = [
+        _team_opt_out(team, rules),
+        _closure_reason(resolution, rules),
+        _requester_pattern(resolution, rules),
+        _resolver_is_requester(resolution, rules),
+        _backfill_guard(resolution, rules, now),
+    ]
+    due = now + rules.delay
+    if rules.delay > timedelta(0):
+        steps.append(
+            Step(
+                "hold_window",
+                "delay",
+                f"wait {_human(rules.delay)} for a reopen or a newer resolution",
+            )
+        )
+    else:
+        steps.append(Step("hold_window", "pass", "no hold window"))
+    if rules.working_hours is not None:
+        allowed = next_working_time(due, rules.working_hours)
+        if allowed > due:
+            local = allowed.astimezone(rules.working_hours.zone)
+            steps.append(
+                Step(
+                    "working_hours",
+                    "delay",
+                    f"outside working hours; goes out {local:%a %Y-%m-%d %H:%M %Z}",
+                )
+            )
+            due = allowed
+        else:
+            steps.append(Step("working_hours", "pass", "within working hours"))
+    return Evaluation(tuple(steps), due)
+
+
+def _team_opt_out(team: str, rules: NoticeRules) -> Step:
+    if not rules.notify:
+        return Step(
+            "team_opt_out", "suppress", f"team {team!r} does not send notices (notify = false)"
+        )
+    return Step("team_opt_out", "pass", f"team {team!r} sends notices")
+
+
+def _closure_reason(resolution: Resolution, rules: NoticeRules) -> Step:
+    for name in rules.closure_fields:
+        value = _field(resolution, name).strip()
+        if value and value.casefold() in rules.closure_reasons:
+            return Step("closure_reason", "suppress", f"{name} is {value!r}")
+    return Step("closure_reason", "pass", "no suppressing closure reason")
+
+
+def _requester_pattern(resolution: Resolution, rules: NoticeRules) -> Step:
+    address = resolution.requester_email.strip().lower()
+    if address in rules.own_addresses:
+        return Step("requester_address", "suppress", f"{address} is one of our own addresses")
+    for pattern in rules.suppress_requesters:
+        if fnmatch.fnmatchcase(address, pattern):
+            return Step("requester_address", "suppress", f"{address} matches {pattern!r}")
+    return Step("requester_address", "pass", "requester address is not excluded")
+
+
+def _resolver_is_requester(resolution: Resolution, rules: NoticeRules) -> Step:
+    mine = {
+        resolution.requester_email.strip().casefold(),
+        resolution.requester_name.strip().casefold(),
+    } - {""}
+    for name in rules.resolver_fields:
+        value = _field(resolution, name).strip()
+        if value and value.casefold() in mine:
+            return Step("resolver_is_requester", "suppress", f"{name} {value!r} is the requester")
+    return Step("resolver_is_requester", "pass", "resolved by someone else")
+
+
+def _backfill_guard(resolution: Resolution, rules: NoticeRules, now: datetime) -> Step:
+    if rules.max_age is None or resolution.resolved_at is None:
+        return Step(
+            "max_age",
+            "pass",
+            "no age limit" if rules.max_age is None else "resolution time unknown",
+        )
+    age = now - resolution.resolved_at
+    if age > rules.max_age:
+        return Step(
+            "max_age",
+            "suppress",
+            f"resolved {_human(age)} ago, over the {_human(rules.max_age)} limit (backfill guard)",
+        )
+    return Step("max_age", "pass", f"resolved {_human(max(age, timedelta(0)))} ago")
+
+
+def next_working_time(moment: datetime, hours: WorkingHours) -> datetime:
+    """``moment`` if it is inside working hours, else the start of the next working period."""
+    local = moment.astimezone(hours.zone)
+    for offset in range(8):
+        day = (local + timedelta(days=offset)).date()
+        if day.weekday() not in hours.days:
+            continue
+        start = datetime.combine(day, hours.start, hours.zone)
+        end = datetime.combine(day, hours.end, hours.zone)
+        if offset == 0 and start <= local < end:
+            return moment
+        if local < start:
+            return start.astimezone(moment.tzinfo)
+    return moment  # no working day configured: never hold back forever
+
+
+def _human(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    if seconds >= 2 * 86400:
+        return f"{seconds // 86400} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds // 3600} hours"
+    if seconds >= 120:
+        return f"{seconds // 60} minutes"
+    return f"{seconds} seconds"

@@ -11,21 +11,29 @@ import json
 import random
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
 
 from notifier.clock import Clock
-from notifier.compose import TeamProfile, compose, profile_for
+from notifier.compose import TeamProfile, compose, compose_digest, profile_for
 from notifier.errors import NotifierError, StateError, TemplateError
-from notifier.model import Checkpoint, Ignored, InputProblem, Resolution, State
+from notifier.model import (
+    Checkpoint,
+    Ignored,
+    InputProblem,
+    Notice,
+    Reopened,
+    Resolution,
+    State,
+)
 from notifier.outbox import Outbox, QueuedNotice
 from notifier.policy import RetryPolicy, after_attempt
 from notifier.ports import Sender, SendSession, Source
 from notifier.render import Renderer
 from notifier.review import Review
-from notifier.rules import TeamRoute, route
+from notifier.rules import TeamRoute, evaluate, route
 
 log = structlog.get_logger()
 
@@ -44,6 +52,9 @@ class PassReport:
     held: int = 0
     rejected: int = 0
     ignored: int = 0
+    suppressed: int = 0
+    cancelled: int = 0
+    postponed: int = 0
     sent: int = 0
     deferred: int = 0
     failed: int = 0
@@ -58,6 +69,8 @@ class PassReport:
 class DeliveryLimits:
     batch_size: int = 200
     rate_limit_per_minute: int = 120
+    per_recipient: int = 3  # notices per requester per period; more due at once: a digest
+    recipient_period: timedelta = timedelta(hours=1)
 
 
 def _findings_summary(checked: Review) -> str:
@@ -69,6 +82,10 @@ def _findings_summary(checked: Review) -> str:
         kinds = sorted({f.kind for f in checked.findings})
         parts.append(f"plain-language findings: {len(checked.findings)} ({', '.join(kinds)})")
     return "; ".join(parts)
+
+
+def _keys(batches: list[tuple[list[QueuedNotice], Notice | None]]) -> list[str]:
+    return [item.notice.resolution_key for members, _ in batches for item in members]
 
 
 class Service:
@@ -115,6 +132,9 @@ class Service:
             held=report.held,
             rejected=report.rejected,
             ignored=report.ignored,
+            suppressed=report.suppressed,
+            cancelled=report.cancelled,
+            postponed=report.postponed,
             sent=report.sent,
             deferred=report.deferred,
             failed=report.failed,
@@ -143,13 +163,16 @@ class Service:
     def _poll_one(self, source: Source, report: PassReport, stop: threading.Event | None) -> None:
         pending = 0
         now = self.clock()
+        waiting = self.outbox.waiting_tickets(source.name)
         events = source.poll(now)
         while True:
             with self.outbox.transaction():
                 for event in events:
                     if isinstance(event, Resolution):
                         report.seen += 1
-                        self._accept(event, report, now)
+                        self._accept(event, report, now, waiting)
+                    elif isinstance(event, Reopened):
+                        self._reopened(event, report, now, waiting)
                     elif isinstance(event, InputProblem):
                         report.rejected += 1
                         self.outbox.reject(event, now)
@@ -168,22 +191,40 @@ class Service:
             if stop is not None and stop.is_set():
                 return
 
-    def _accept(self, resolution: Resolution, report: PassReport, now: datetime) -> None:
+    def _accept(
+        self, resolution: Resolution, report: PassReport, now: datetime, waiting: set[str]
+    ) -> None:
+        if self.outbox.known(resolution.key):
+            report.already_known += 1  # re-reading input is always safe, and cheap
+            return
         team_name = route(resolution, self.routes)
         profile = profile_for(team_name, self.teams)
+        evaluation = evaluate(resolution, team_name, profile.rules, now)
+        trace = [asdict(step) for step in evaluation.steps]
+        suppressed = evaluation.suppressed_by
+        if suppressed is not None:
+            self.outbox.add(
+                resolution,
+                team=team_name,
+                state=State.SUPPRESSED,
+                reason=f"rule {suppressed.rule}: {suppressed.detail}",
+                now=now,
+                explain=json.dumps({"rules": trace}),
+            )
+            report.suppressed += 1
+            return
         try:
             composed = compose(resolution, profile, self.renderer, domain=self.domain)
         except TemplateError as exc:
-            if self.outbox.add(
+            self.outbox.add(
                 resolution,
                 team=team_name,
                 state=State.HELD,
                 reason=f"template error: {exc}",
                 now=now,
-            ):
-                report.held += 1
-            else:
-                report.already_known += 1
+                explain=json.dumps({"rules": trace, "template_error": str(exc)}),
+            )
+            report.held += 1
             return
         checked = composed.review
         findings = (
@@ -192,22 +233,66 @@ class Service:
             else ""
         )
         held = bool(checked.hold_reason)
-        reason = checked.hold_reason or _findings_summary(checked)
-        if self.outbox.add(
+        explain = {
+            "rules": trace,
+            "plain": {
+                "policy": profile.plain_policy,
+                "rewritten": checked.rewritten,
+                "blocking": sum(f.severity == "block" for f in checked.findings),
+                "findings": len(checked.findings),
+                "hold_reason": checked.hold_reason,
+            },
+        }
+        self.outbox.add(
             resolution,
             team=team_name,
             state=State.HELD if held else State.QUEUED,
-            reason=reason,
+            reason=checked.hold_reason or _findings_summary(checked),
             now=now,
             notice=composed.notice,
             findings=findings,
-        ):
-            if held:
-                report.held += 1
-            else:
-                report.queued += 1
-        else:
-            report.already_known += 1
+            due_at=evaluation.due_at,
+            explain=json.dumps(explain, ensure_ascii=False),
+        )
+        if held:
+            report.held += 1
+            return
+        report.queued += 1
+        # A newer resolution inside the hold window replaces the one still waiting.
+        if resolution.ticket_id in waiting:
+            replaced = self.outbox.cancel_waiting(
+                resolution.source,
+                resolution.ticket_id,
+                now,
+                f"replaced by a newer resolution of the same ticket ({resolution.key})",
+                keep=resolution.key,
+            )
+            report.cancelled += len(replaced)
+        waiting.add(resolution.ticket_id)
+
+    def _reopened(
+        self, event: Reopened, report: PassReport, now: datetime, waiting: set[str]
+    ) -> None:
+        """A ticket is open again: a notice still waiting for it must not go out."""
+        if event.ticket_id in waiting:
+            cancelled = self.outbox.cancel_waiting(
+                event.source,
+                event.ticket_id,
+                now,
+                f"ticket reopened before the notice was due ({event.origin}: {event.status})",
+            )
+            waiting.discard(event.ticket_id)
+            report.cancelled += len(cancelled)
+            if cancelled or not event.announced:
+                return
+        if event.announced:
+            report.ignored += 1
+            self.outbox.ignore(
+                Ignored(
+                    event.source, event.origin, f"reopened: {event.status}; no notice was waiting"
+                ),
+                now,
+            )
 
     # -- delivery ----------------------------------------------------------------------------
 
@@ -221,41 +306,100 @@ class Service:
             claimed = self.outbox.claim_due(now, min(self.limits.batch_size, budget))
             if not claimed:
                 return
+            batches = self._per_recipient(claimed, now, report)
             with self.sender.session() as session:
-                for index, item in enumerate(claimed):
+                for index, (members, message) in enumerate(batches):
                     if stop is not None and stop.is_set():
-                        self.outbox.unclaim([c.notice.resolution_key for c in claimed[index:]])
+                        self.outbox.unclaim(_keys(batches[index:]))
                         return
                     try:
-                        self._attempt(session, item, report)
+                        self._attempt(session, members, message, report)
                     except StateError:
                         # The result could not be stored. Hand back what was not attempted;
-                        # the daemon recovers the 'sending' row before its next pass.
+                        # the daemon recovers the 'sending' rows before its next pass.
                         with contextlib.suppress(StateError):
-                            self.outbox.unclaim(
-                                [c.notice.resolution_key for c in claimed[index + 1 :]]
-                            )
+                            self.outbox.unclaim(_keys(batches[index + 1 :]))
                         raise
 
-    def _attempt(self, session: SendSession, item: QueuedNotice, report: PassReport) -> None:
-        """Send one claimed notice and record how it went."""
-        result = session.send(item.notice)
+    def _per_recipient(
+        self, claimed: list[QueuedNotice], now: datetime, report: PassReport
+    ) -> list[tuple[list[QueuedNotice], Notice | None]]:
+        """Apply the per-recipient limit: what goes out now, alone or combined in a digest.
+
+        A requester who already had ``per_recipient`` notices in the period waits for the
+        period to make room. When more notices are due for one requester than the room left,
+        they go out as one digest ("3 of your requests are done").
+        """
+        groups: dict[str, list[QueuedNotice]] = {}
+        for item in claimed:
+            groups.setdefault(item.notice.to_email.lower(), []).append(item)
+        period = self.limits.recipient_period
+        batches: list[tuple[list[QueuedNotice], Notice | None]] = []
+        for requester, items in groups.items():
+            count, oldest = self.outbox.sent_to_since(requester, now - period)
+            room = self.limits.per_recipient - count
+            if room <= 0:
+                until = (oldest or now) + period
+                self.outbox.postpone(
+                    items,
+                    until,
+                    now,
+                    f"per-recipient limit: {count} notice(s) to {requester} in the last "
+                    f"{period}; waits until {until:%Y-%m-%d %H:%M} UTC",
+                )
+                report.postponed += len(items)
+            elif len(items) > room and len(items) >= 2:
+                digest = self._digest(items)
+                if digest is None:
+                    batches += [([item], None) for item in items]
+                else:
+                    batches.append((items, digest))
+            else:
+                batches += [([item], None) for item in items]
+        return batches
+
+    def _digest(self, items: list[QueuedNotice]) -> Notice | None:
+        resolutions = self.outbox.resolutions([item.notice.resolution_key for item in items])
+        members = [
+            resolutions[i.notice.resolution_key]
+            for i in items
+            if i.notice.resolution_key in resolutions
+        ]
+        if len(members) != len(items):
+            return None
+        profile = profile_for(items[0].notice.team, self.teams)
+        try:
+            return compose_digest(members, profile, self.renderer, domain=self.domain)
+        except TemplateError as exc:
+            log.warning("digest_template_error", team=profile.name, error=str(exc))
+            return None
+
+    def _attempt(
+        self,
+        session: SendSession,
+        members: list[QueuedNotice],
+        digest: Notice | None,
+        report: PassReport,
+    ) -> None:
+        """Send one message (a notice, or a digest of several) and record how it went."""
+        result = session.send(digest if digest is not None else members[0].notice)
         moment = self.clock()
-        decision = after_attempt(
-            self.policy,
-            result,
-            queued_at=item.queued_at,
-            now=moment,
-            attempt=item.notice.attempt,
-            rng=self.rng,
-        )
-        self.outbox.record_attempt(item, result, decision, moment)
-        if decision.state is State.SENT:
-            report.sent += 1
-        elif decision.state is State.DEFERRED:
-            report.deferred += 1
-        else:
-            report.failed += 1
+        for item in members:
+            decision = after_attempt(
+                self.policy,
+                result,
+                queued_at=item.queued_at,
+                now=moment,
+                attempt=item.notice.attempt,
+                rng=self.rng,
+            )
+            self.outbox.record_attempt(item, result, decision, moment, digest=digest)
+            if decision.state is State.SENT:
+                report.sent += 1
+            elif decision.state is State.DEFERRED:
+                report.deferred += 1
+            else:
+                report.failed += 1
 
     def next_wake(self, poll_interval: timedelta) -> timedelta:
         """How long the daemon may sleep: until the next poll or the next due notice."""

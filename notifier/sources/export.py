@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from notifier.errors import ConfigError, InputError, SourceError
-from notifier.model import Checkpoint, InputProblem, SourceEvent
+from notifier.model import Checkpoint, InputProblem, Reopened, SourceEvent
 from notifier.sources.parse import (
     BadRecord,
     ColumnMapping,
@@ -31,6 +31,7 @@ from notifier.sources.parse import (
     iter_csv_records,
     iter_json_records,
     iter_jsonl_records,
+    open_ticket,
     row_to_resolution,
 )
 
@@ -258,12 +259,21 @@ class ExportSource:
     def _event(
         self, path: str, item: Record | BadRecord, mapping: ColumnMapping
     ) -> SourceEvent | None:
-        """The event for one record; ``None`` for a row that is not resolved (skipped silently)."""
+        """The event for one record: a resolution, a problem, or Reopened for a row not resolved."""
         origin = f"{display(path)}:{item.line}"
         if isinstance(item, BadRecord):
             return InputProblem(self.name, origin, item.reason)
         try:
-            return row_to_resolution(item.data, mapping, source=self.name, origin=origin)
+            resolution = row_to_resolution(item.data, mapping, source=self.name, origin=origin)
+            if resolution is not None:
+                return resolution
+            # Not resolved (any more): a notice for this ticket still in its hold window must
+            # not go out. The service cancels it, or ignores this when nothing is waiting.
+            still_open = open_ticket(item.data, mapping)
+            if still_open is None:
+                return None
+            ticket_id, status = still_open
+            return Reopened(self.name, ticket_id, origin, status)
         except InputError as exc:
             return InputProblem(self.name, exc.origin, exc.reason)
         except Exception as exc:  # one odd record must never stop the file or the source

@@ -36,7 +36,14 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from notifier.errors import ConfigError, InputError, SourceError
-from notifier.model import Checkpoint, Ignored, InputProblem, Resolution, SourceEvent
+from notifier.model import (
+    Checkpoint,
+    Ignored,
+    InputProblem,
+    Reopened,
+    Resolution,
+    SourceEvent,
+)
 from notifier.sources.export import SourceState
 from notifier.sources.mailnoise import noise_reason
 from notifier.sources.mailparse import parse_mail
@@ -217,6 +224,12 @@ class ImapSource:
         """The watcher reached the server again: stop backing off, the next pass may connect."""
         self._retry_at = None
 
+    @property
+    def retry_at(self) -> datetime | None:
+        """While backing off after an error, when the next poll will really try (health uses it:
+        a pass that skipped this source did not reach the server)."""
+        return self._retry_at
+
     def _connection(self) -> IMAPClient:
         if self._client is not None:
             try:
@@ -344,6 +357,9 @@ class ImapSource:
         except InputError as exc:
             yield InputProblem(self.name, origin, exc.reason)
             return
+        if isinstance(verdict, NotAResolution) and verdict.kind == "reopened" and verdict.ticket_id:
+            yield Reopened(self.name, verdict.ticket_id, origin, verdict.reason, announced=True)
+            return
         if isinstance(verdict, NotAResolution):
             yield Ignored(self.name, origin, f"{verdict.kind}: {verdict.reason}")
             return
@@ -459,7 +475,8 @@ class IdleWatcher:
             try:
                 self._watch()
                 failures = 0
-            except (SourceError, IMAPClientError, imaplib.IMAP4.error, OSError) as exc:
+            # ValueError: imapclient reading a socket that stop() just closed.
+            except (SourceError, IMAPClientError, imaplib.IMAP4.error, OSError, ValueError) as exc:
                 if self._stop.is_set():
                     break
                 failures += 1

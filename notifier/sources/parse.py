@@ -195,6 +195,15 @@ def _status_values(raw: object) -> list[str]:
     return [_text(raw)]
 
 
+def open_ticket(row: Mapping[str, object], mapping: ColumnMapping) -> tuple[str, str] | None:
+    """(ticket id, status) of a row that is not resolved, for cancelling a waiting notice."""
+    ticket_id, _, _ = _pick(row, mapping, "ticket_id")  # as row_to_resolution reads it
+    status, _, _ = _pick(row, mapping, "status")
+    if not ticket_id or _UNDECODABLE.search(ticket_id):
+        return None
+    return ticket_id, status
+
+
 def row_to_resolution(
     row: Mapping[str, object], mapping: ColumnMapping, *, source: str, origin: str
 ) -> Resolution | None:

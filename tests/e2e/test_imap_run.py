@@ -34,6 +34,8 @@ from_address = "it-helpdesk@example.org"
 poll_interval = "300s"   # only IDLE can make delivery fast in these tests
 [log]
 format = "json"
+[rules]
+max_age = 0
 [[imap]]
 name = "mail"
 host = "{dovecot.host}"
@@ -103,6 +105,11 @@ def test_idle_delivers_new_mail_and_survives_a_dovecot_restart(
     finally:
         if process.poll() is None:
             process.kill()
+    # The IMAP password appears in no log line and no stored row.
+    assert dovecot.password not in log.read_text()
+    state = tmp_path / "state"
+    for stored in state.glob("notifier.sqlite3*"):
+        assert dovecot.password.encode() not in stored.read_bytes()
     recipients = [m.rcpt_tos[0] for m in sink.messages]
     assert recipients == ["ann@example.org", "bob@example.org", "cat@example.org"]
     names = [e["event"] for e in events(log)]

@@ -18,6 +18,7 @@ def imap_settings(
     dovecot: DovecotServer,
     smtp: SmtpTestServer,
     plain_policy: str = "warn",
+    top: dict[str, Any] | None = None,
     **imap: Any,
 ) -> Settings:
     """These tests are about mail handling: the plain-language gate only warns here."""
@@ -36,21 +37,22 @@ def imap_settings(
         "idle": False,
     }
     box.update(imap)
-    return Settings.model_validate(
-        {
-            "state": {"directory": tmp_path / "state"},
-            "smtp": {
-                "host": smtp.host,
-                "port": smtp.port,
-                "security": "plain",
-                "from_address": "it-helpdesk@example.org",
-                "timeout": 5,
-            },
-            "delivery": {"rate_limit_per_minute": 100000},
-            "plain": {"policy": plain_policy},
-            "imap": [box],
-        }
-    )
+    document: dict[str, Any] = {
+        "state": {"directory": tmp_path / "state"},
+        "smtp": {
+            "host": smtp.host,
+            "port": smtp.port,
+            "security": "plain",
+            "from_address": "it-helpdesk@example.org",
+            "timeout": 5,
+        },
+        "delivery": {"rate_limit_per_minute": 100000},
+        "plain": {"policy": plain_policy},
+        "rules": {"max_age": 0},  # samples carry fixed dates; the guard is tested elsewhere
+        "imap": [box],
+    }
+    document.update(top or {})  # more top-level sections, e.g. teams
+    return Settings.model_validate(document)
 
 
 class Harness:

@@ -201,7 +201,10 @@ def test_stop_finishes_the_message_in_flight_and_requeues_the_rest(
     assert claimed.notice.attempt == 1  # the released notices were never attempted
 
 
-@pytest.mark.parametrize("bad_team_template", ["{{ ticket.nope }}", "{% if %}"])
+@pytest.mark.parametrize(
+    "bad_team_template",
+    ["{{ ticket.nope }}", "{% if %}", "{{ ''.__class__.__mro__[1].__subclasses__() }}"],
+)
 def test_template_error_holds_with_reason_and_others_go_on(
     tmp_path: Path, smtp_server: SmtpServerFactory, bad_team_template: str
 ) -> None:
