@@ -1,0 +1,124 @@
+"""Fault tests: repeated SIGKILL, a mail server that goes away, a corrupt state file.
+
+These are the promises of docs/guarantees.md, tried hard. The kill test prints its counts.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+from tests.e2e.cli import CSV_HEADER, csv_row, notifier, start_notifier, write_config
+from tests.smtp_server import SmtpServerFactory
+
+RESOLUTIONS = 2000
+KILLS = 20
+
+
+def test_twenty_sigkills_lose_nothing_and_repeat_only_with_the_same_message_id(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """2,000 resolutions, `notifier run` killed with SIGKILL at 20 seeded random moments and
+    restarted each time: every notice arrives, duplicates <= kills, each duplicate with the
+    Message-ID of its first copy."""
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    rows = "".join(csv_row(f"HD-{n}", f"user{n}@example.org") for n in range(RESOLUTIONS))
+    (exports / "big.csv").write_text(CSV_HEADER + rows, encoding="utf-8")
+    config = write_config(tmp_path, server, exports)
+    log = tmp_path / "run.log"
+    rng = random.Random(20261127)
+    kills = 0
+    deadline = time.monotonic() + 240
+    while len({m.rcpt_tos[0] for m in server.messages}) < RESOLUTIONS:
+        assert time.monotonic() < deadline, "not all notices arrived in time"
+        process = start_notifier("run", "--config", str(config), log=log)
+        try:
+            if kills < KILLS:
+                # Somewhere between start-up, reading the export and the middle of delivery.
+                time.sleep(rng.uniform(0.3, 1.5))
+                process.send_signal(signal.SIGKILL)
+                process.wait(10)
+                kills += 1
+            else:
+                while len({m.rcpt_tos[0] for m in server.messages}) < RESOLUTIONS:
+                    assert time.monotonic() < deadline, "not all notices arrived in time"
+                    time.sleep(0.1)
+                process.send_signal(signal.SIGTERM)
+                assert process.wait(30) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
+    first_id: dict[str, str] = {}
+    for message in server.messages:
+        recipient = message.rcpt_tos[0]
+        first_id.setdefault(recipient, message.message["Message-ID"])
+        assert message.message["Message-ID"] == first_id[recipient]
+    copies = Counter(message.rcpt_tos[0] for message in server.messages)
+    duplicates = sum(count - 1 for count in copies.values())
+    print(
+        f"\nkill test: resolutions {RESOLUTIONS}, kills {kills}, delivered "
+        f"{len(copies)}, messages {len(server.messages)}, duplicates {duplicates}"
+    )
+    assert kills == KILLS
+    assert len(copies) == RESOLUTIONS
+    assert duplicates <= kills
+
+
+def test_mail_server_down_then_back_delivers_everything_with_backoff(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """While the server is down notices are deferred with growing waits; once it is back they
+    all go out, and nothing is tried before its retry time."""
+    server = smtp_server()
+    port = server.port
+    server.stop()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "a.csv").write_text(
+        CSV_HEADER + "".join(csv_row(f"HD-{n}", f"u{n}@example.org") for n in range(3)),
+        encoding="utf-8",
+    )
+    config = write_config(tmp_path, server, exports)
+    assert notifier("once", "--config", str(config)).returncode == 75  # deferred, try later
+    assert notifier("once", "--config", str(config)).returncode == 0  # not due yet: no attempt
+    deferred = json.loads(
+        notifier(
+            "audit", "--config", str(config), "--status", "deferred", "--format", "json"
+        ).stdout
+    )
+    assert len(deferred) == 3  # one attempt each: the second pass respected the backoff
+    assert all("will retry" in r["reason"] and str(port) in r["reason"] for r in deferred)
+
+    restarted = smtp_server()
+    text = config.read_text().replace(f"port = {port}", f"port = {restarted.port}")
+    config.write_text(text)
+    time.sleep(2.1)  # retry_max is 2 s in this config
+    assert notifier("once", "--config", str(config)).returncode == 0
+    assert sorted(m.rcpt_tos[0] for m in restarted.messages) == [
+        f"u{n}@example.org" for n in range(3)
+    ]
+
+
+def test_a_corrupt_state_file_stops_with_a_clear_error_and_is_left_alone(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """A state database that is not one: non-zero exit, one clear line, the file untouched."""
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    config = write_config(tmp_path, server, exports)
+    state = tmp_path / "state"
+    state.mkdir()
+    garbage = b"not a database, but somebody's precious file\n" * 50
+    (state / "notifier.sqlite3").write_bytes(garbage)
+    result = notifier("once", "--config", str(config))
+    assert result.returncode == 1
+    assert "cannot open the state database" in result.stderr and "Traceback" not in result.stderr
+    assert (state / "notifier.sqlite3").read_bytes() == garbage
