@@ -222,8 +222,9 @@ def _run(args: argparse.Namespace) -> int:
     settings = _settings(args, required=True)
     _configure_logging(settings)
     metrics: Metrics | None = None
-    if args.metrics:
-        host, port = parse_listen(args.metrics)
+    listen = args.metrics or settings.metrics.listen
+    if listen:
+        host, port = parse_listen(listen)
         metrics = Metrics()
         metrics.serve(host, port)
     outbox = bootstrap.open_outbox(settings)

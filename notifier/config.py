@@ -148,6 +148,33 @@ class LogSettings(_Section):
     format: Literal["auto", "json", "console"] = "auto"
 
 
+class MetricsSettings(_Section):
+    """The Prometheus endpoint (docs/operations.md). Changing it takes a restart."""
+
+    # A loopback address such as "127.0.0.1:9464" or "[::1]:9464"; unset: no endpoint.
+    listen: str | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _loopback(cls, value: str | None) -> str | None:
+        if value is not None:
+            from notifier.metrics import parse_listen
+
+            try:
+                parse_listen(value)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+
+class AuditSettings(_Section):
+    """How long private data stays in the audit trail (docs/audit.md)."""
+
+    # After this age, requester addresses and message words are dropped (once a day, by the
+    # daemon); the chain stays verifiable. Unset: kept for as long as the state file lives.
+    retention: Duration | None = None
+
+
 class TemplateSettings(_Section):
     # None means the templates shipped with notifier.
     directory: Path | None = None
@@ -375,6 +402,8 @@ class Settings(BaseSettings):
     templates: TemplateSettings = Field(default_factory=TemplateSettings)
     plain: PlainSettings = Field(default_factory=PlainSettings)
     rules: RuleSettings = Field(default_factory=RuleSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     exports: list[ExportSettings] = Field(default_factory=list)
     imap: list[ImapSettings] = Field(default_factory=list)

@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import TypeVar
 
@@ -60,6 +60,7 @@ log = structlog.get_logger()
 _T = TypeVar("_T")
 
 # After a failing pass (for example the disk is full), wait at least this long before retrying.
+_PRUNE_EVERY = timedelta(days=1)
 _ERROR_PAUSE = timedelta(seconds=10)
 # Until READY=1: ask systemd for this much more start-up time, at most every _EXTEND_EVERY.
 _EXTEND_BY = timedelta(seconds=90)
@@ -135,6 +136,7 @@ class Daemon:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
+        self._pruned_at: datetime | None = None
         self.outbox = outbox
         self.service = build(settings, outbox)
         self._build = build
@@ -206,6 +208,7 @@ class Daemon:
                 self.service.start()  # notices left 'sending' by the failed write go out again
                 self._recover = False
             report = self.service.run_pass(self._interrupt)
+            self._apply_retention()
             wait = self.service.next_wake(self.poll_interval)
         except StateError as exc:
             # Nothing is marked sent that was not: the transaction rolled back. Try again later.
@@ -215,6 +218,16 @@ class Daemon:
             wait = max(_ERROR_PAUSE, min(self.poll_interval, timedelta(minutes=1)))
         self._after_pass(report, state_problem, self._monotonic() - started)
         return wait
+
+    def _apply_retention(self) -> None:
+        """Once a day, drop private data older than audit.retention (docs/audit.md)."""
+        retention = self.settings.audit.retention
+        now = self._clock()
+        if not retention or (self._pruned_at is not None and now - self._pruned_at < _PRUNE_EVERY):
+            return
+        self._pruned_at = now
+        result = self.outbox.apply_retention(now - retention, now)
+        log.info("audit_retention_applied", audit_rows=result.audit_rows, notices=result.notices)
 
     def keepalive(self) -> None:
         """Feed the watchdog when due; before READY=1, ask for more start-up time instead."""
