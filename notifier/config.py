@@ -33,6 +33,15 @@ DEFAULT_CONFIG_PATH = Path("/etc/notifier/config.toml")
 EX_CONFIG = 78
 
 
+def _check_zone(cls: type, value: str) -> str:
+    """A time zone name the system knows (zoneinfo), as used by exports and working hours."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -213,14 +222,7 @@ class WorkingHoursSettings(_Section):
     days: list[Weekday] = Field(default_factory=_working_days)
     timezone: str = "UTC"
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+    _known_zone = field_validator("timezone")(_check_zone)
 
     @_model_validator(mode="after")
     def _start_before_end(self) -> WorkingHoursSettings:
@@ -308,14 +310,7 @@ class ExportSettings(_Section):
     timezone: str = "UTC"
     settle_seconds: float = Field(default=5.0, ge=0)
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+    _known_zone = field_validator("timezone")(_check_zone)
 
 
 class ImapRuleSettings(_Section):

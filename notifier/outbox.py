@@ -280,15 +280,14 @@ class Outbox:
 
     def reject(self, problem: InputProblem, now: datetime) -> None:
         """Record input that could not be used."""
+        self._input_record(now, "rejected", problem.source, problem.origin, problem.reason)
+
+    def _input_record(
+        self, now: datetime, outcome: str, source: str, origin: str, reason: str
+    ) -> None:
         with self.transaction():
             self._audit(
-                AuditRecord(
-                    at=now,
-                    outcome="rejected",
-                    source=problem.source,
-                    origin=problem.origin,
-                    reason=problem.reason,
-                )
+                AuditRecord(at=now, outcome=outcome, source=source, origin=origin, reason=reason)
             )
 
     # -- the hold window ---------------------------------------------------------------------
@@ -457,16 +456,7 @@ class Outbox:
 
     def ignore(self, item: Ignored, now: datetime) -> None:
         """Record input that is deliberately not a resolution (auto-reply, bounce, update...)."""
-        with self.transaction():
-            self._audit(
-                AuditRecord(
-                    at=now,
-                    outcome="ignored",
-                    source=item.source,
-                    origin=item.origin,
-                    reason=item.reason,
-                )
-            )
+        self._input_record(now, "ignored", item.source, item.origin, item.reason)
 
     def checkpoint(self, source: str, key: str) -> str | None:
         """A source's last committed progress mark for ``key`` (see ``model.Checkpoint``)."""
