@@ -501,6 +501,7 @@ def _check_config(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"template error: {problem}", file=sys.stderr)
     bootstrap.build_sources(settings, _NothingSeen())
+    bootstrap.build_team_profiles(settings)  # rules, working hours, glossaries
     bootstrap.build_sender(settings)
     print(
         f"configuration OK: {len(settings.exports)} export source(s), "

@@ -53,21 +53,28 @@ def profile_for(team: str, teams: Mapping[str, TeamProfile]) -> TeamProfile:
     )  # fmt: skip
 
 
+class DigestHeld(Exception):
+    """The plain-language policy would hold this digest."""
+
+
 def compose_digest(
     members: Sequence[Resolution], team: TeamProfile, renderer: Renderer, *, domain: str
 ) -> Notice:
     """One message for several resolutions of one requester (the per-recipient limit).
 
-    Each member's own words already passed the plain-language gate when it was queued; the
-    digest is rendered from ``digest.*.j2`` and sent whatever the gate says about it.
-    Raises TemplateError when the team has no usable digest template.
+    The digest is rendered from ``digest.*.j2`` and checked with the team's plain-language
+    policy like any notice (``rewrite`` applies safe replacements). Raises TemplateError when
+    the team has no usable digest template, and :class:`DigestHeld` when the policy would
+    hold it: then the members go out one by one, each in the words already checked for it.
     """
     first = members[0]
     context = template_context(first, team)
     context["tickets"] = [template_context(member, team)["ticket"] for member in members]
     context["count"] = len(members)
     rendered = renderer.render(team.name, context, first.language, kind=DIGEST)
-    checked = review(rendered, team.gate, "warn")
+    checked = review(rendered, team.gate, team.plain_policy)
+    if checked.hold_reason:
+        raise DigestHeld(checked.hold_reason)
     keys = sorted(member.key for member in members)
     references: list[str] = []
     for member in members:

@@ -218,7 +218,7 @@ class WorkingHoursSettings(_Section):
     """When a team's notices may go out; notices due outside wait for the next start."""
 
     start: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-    end: str = Field(default="18:00", pattern=r"^([01]\d|2[0-4]):[0-5]\d$")
+    end: str = Field(default="18:00", pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
     days: list[Weekday] = Field(default_factory=_working_days)
     timezone: str = "UTC"
 

@@ -92,6 +92,7 @@ class Reopened:
     origin: str
     status: str
     announced: bool = False
+    seen_at: datetime | None = None  # when the ticket was open: only newer resolutions stay
 
 
 @dataclass(frozen=True, slots=True)

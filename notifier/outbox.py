@@ -293,9 +293,10 @@ class Outbox:
     # -- the hold window ---------------------------------------------------------------------
 
     def waiting_tickets(self, source: str) -> set[str]:
-        """Tickets of ``source`` with a notice queued and not yet attempted."""
+        """Tickets of ``source`` with a notice not yet attempted (queued, or held for review)."""
         rows = self._db.execute(
-            "SELECT ticket_id FROM notices WHERE source = ? AND state = 'queued' AND attempts = 0",
+            "SELECT ticket_id FROM notices WHERE source = ? AND state IN ('queued', 'held') "
+            "AND attempts = 0",
             (source,),
         )
         return {str(row[0]) for row in rows}
@@ -305,14 +306,32 @@ class Outbox:
         return row is not None
 
     def cancel_waiting(
-        self, source: str, ticket_id: str, now: datetime, reason: str, *, keep: str = ""
+        self,
+        source: str,
+        ticket_id: str,
+        now: datetime,
+        reason: str,
+        *,
+        keep: str = "",
+        resolved_before: datetime | None = None,
     ) -> list[str]:
-        """Cancel the notices for a ticket that are queued and not yet attempted (but ``keep``)."""
+        """Cancel a ticket's notices not yet attempted (queued or held), except ``keep``.
+
+        With ``resolved_before``, only notices for resolutions older than that moment (or of
+        unknown time): an older open row or an older resolution never cancels a newer one.
+        """
         with self.transaction():
             rows = self._db.execute(
                 "SELECT id, resolution_key FROM notices WHERE source = ? AND ticket_id = ? "
-                "AND state = 'queued' AND attempts = 0 AND resolution_key != ? ORDER BY id",
-                (source, ticket_id, keep),
+                "AND state IN ('queued', 'held') AND attempts = 0 AND resolution_key != ? "
+                "AND (? IS NULL OR resolved_at IS NULL OR resolved_at < ?) ORDER BY id",
+                (
+                    source,
+                    ticket_id,
+                    keep,
+                    to_stamp(resolved_before) if resolved_before else None,
+                    to_stamp(resolved_before) if resolved_before else None,
+                ),
             ).fetchall()
             for row_id, _ in rows:
                 self._db.execute(
@@ -535,10 +554,19 @@ class Outbox:
     ) -> None:
         """Store how one send attempt ended, with its audit row, in one transaction.
 
-        ``digest``: the notice went out inside this digest message (its Message-ID and words).
+        ``digest``: the notice went out inside this digest message. Once sent, the notice's
+        stored words and Message-ID become the digest's: what the requester actually received,
+        which `notifier audit show` prints and the 'sent' row's words hash covers.
         """
         notice = claimed.notice
         with self.transaction():
+            if digest is not None and decision.state is State.SENT:
+                self._db.execute(
+                    "UPDATE notices SET subject = ?, body_text = ?, body_html = ?, message_id = ? "
+                    "WHERE resolution_key = ?",
+                    (digest.subject, digest.text, digest.html, digest.message_id,
+                     notice.resolution_key),
+                )  # fmt: skip
             self._db.execute(
                 """UPDATE notices SET state = ?, reason = ?, next_attempt_at = ?, updated_at = ?,
                    sent_at = COALESCE(?, sent_at), last_code = ?, last_reply = ?

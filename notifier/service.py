@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from notifier.clock import Clock
-from notifier.compose import TeamProfile, compose, compose_digest, profile_for
+from notifier.compose import DigestHeld, TeamProfile, compose, compose_digest, profile_for
 from notifier.errors import NotifierError, StateError, TemplateError
 from notifier.model import (
     Checkpoint,
@@ -82,6 +82,11 @@ def _findings_summary(checked: Review) -> str:
         kinds = sorted({f.kind for f in checked.findings})
         parts.append(f"plain-language findings: {len(checked.findings)} ({', '.join(kinds)})")
     return "; ".join(parts)
+
+
+def _span(period: timedelta) -> str:
+    minutes = int(period.total_seconds() // 60)
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
 
 
 def _keys(batches: list[tuple[list[QueuedNotice], Notice | None]]) -> list[str]:
@@ -212,6 +217,7 @@ class Service:
                 explain=json.dumps({"rules": trace}),
             )
             report.suppressed += 1
+            self._supersede(resolution, report, now, waiting)
             return
         try:
             composed = compose(resolution, profile, self.renderer, domain=self.domain)
@@ -225,6 +231,8 @@ class Service:
                 explain=json.dumps({"rules": trace, "template_error": str(exc)}),
             )
             report.held += 1
+            self._supersede(resolution, report, now, waiting)
+            waiting.add(resolution.ticket_id)
             return
         checked = composed.review
         findings = (
@@ -256,32 +264,42 @@ class Service:
         )
         if held:
             report.held += 1
-            return
-        report.queued += 1
-        # A newer resolution inside the hold window replaces the one still waiting.
-        if resolution.ticket_id in waiting:
-            replaced = self.outbox.cancel_waiting(
-                resolution.source,
-                resolution.ticket_id,
-                now,
-                f"replaced by a newer resolution of the same ticket ({resolution.key})",
-                keep=resolution.key,
-            )
-            report.cancelled += len(replaced)
+        else:
+            report.queued += 1
+        self._supersede(resolution, report, now, waiting)
         waiting.add(resolution.ticket_id)
+
+    def _supersede(
+        self, resolution: Resolution, report: PassReport, now: datetime, waiting: set[str]
+    ) -> None:
+        """A newer resolution of a ticket replaces its notice still waiting (queued or held),
+        whatever becomes of the new one: the requester never hears of an outdated resolution."""
+        if resolution.ticket_id not in waiting:
+            return
+        replaced = self.outbox.cancel_waiting(
+            resolution.source,
+            resolution.ticket_id,
+            now,
+            f"replaced by a newer resolution of the same ticket ({resolution.key})",
+            keep=resolution.key,
+            resolved_before=resolution.resolved_at,
+        )
+        report.cancelled += len(replaced)
 
     def _reopened(
         self, event: Reopened, report: PassReport, now: datetime, waiting: set[str]
     ) -> None:
         """A ticket is open again: a notice still waiting for it must not go out."""
-        if event.ticket_id in waiting:
+        # An export row must say when it was open: an older open row read again (a file that
+        # grew, an older snapshot) is not a reopen. A reopen notification always is.
+        if event.ticket_id in waiting and (event.announced or event.seen_at is not None):
             cancelled = self.outbox.cancel_waiting(
                 event.source,
                 event.ticket_id,
                 now,
                 f"ticket reopened before the notice was due ({event.origin}: {event.status})",
+                resolved_before=event.seen_at,
             )
-            waiting.discard(event.ticket_id)
             report.cancelled += len(cancelled)
             if cancelled or not event.announced:
                 return
@@ -344,8 +362,10 @@ class Service:
                     items,
                     until,
                     now,
-                    f"per-recipient limit: {count} notice(s) to {requester} in the last "
-                    f"{period}; waits until {until:%Y-%m-%d %H:%M} UTC",
+                    # No address here: reasons are chained into the audit trail for good,
+                    # and retention must be able to forget who the requester was.
+                    f"per-recipient limit: {count} notice(s) to this requester in the last "
+                    f"{_span(period)}; waits until {until:%Y-%m-%d %H:%M} UTC",
                 )
                 report.postponed += len(items)
             elif len(items) > room and len(items) >= 2:
@@ -372,6 +392,10 @@ class Service:
             return compose_digest(members, profile, self.renderer, domain=self.domain)
         except TemplateError as exc:
             log.warning("digest_template_error", team=profile.name, error=str(exc))
+            return None
+        except DigestHeld as exc:
+            # The members were each checked (and rewritten) when queued: send those instead.
+            log.info("digest_not_plain", team=profile.name, reason=str(exc))
             return None
 
     def _attempt(

@@ -272,8 +272,8 @@ class ExportSource:
             still_open = open_ticket(item.data, mapping)
             if still_open is None:
                 return None
-            ticket_id, status = still_open
-            return Reopened(self.name, ticket_id, origin, status)
+            ticket_id, status, updated = still_open
+            return Reopened(self.name, ticket_id, origin, status, seen_at=updated)
         except InputError as exc:
             return InputProblem(self.name, exc.origin, exc.reason)
         except Exception as exc:  # one odd record must never stop the file or the source

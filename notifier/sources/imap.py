@@ -200,7 +200,9 @@ class ImapSource:
         if not self._processed or self.policy.after == "nothing" or self._client is None:
             self._processed.clear()
             return
-        uids = [uid for _, uid in self._processed]
+        # Only UIDs of the folder's current UIDVALIDITY: older ones may name other messages now.
+        current = self._processed[-1][0]
+        uids = [uid for validity, uid in self._processed if validity == current]
         self._processed.clear()
         try:
             self._after_action(self._client, uids)
@@ -305,20 +307,27 @@ class ImapSource:
                 )
             else:
                 wanted.append((uid, size))
-        for group in _size_groups(wanted, FETCH_BYTES):
-            bodies = client.fetch(group, [b"BODY.PEEK[]"])
-            for uid in group:
-                raw = bodies.get(uid, {}).get(b"BODY[]")
-                self.bodies_fetched += 1
-                origin = f"{self.policy.folder} uid {uid}"
-                if raw is None:
-                    yield InputProblem(self.name, origin, "the server returned no body")
-                else:
-                    yield from self._handle(client, raw, origin)
+        # Events go out in UID order, so the progress mark only ever moves forward.
+        groups = iter(_size_groups(wanted, FETCH_BYTES))
+        bodies: dict[int, Any] = {}
+        for uid in chunk:
+            origin = f"{self.policy.folder} uid {uid}"
+            if uid in skipped:
+                event = skipped[uid]
+                if event is not None:
+                    yield event
                 yield self._progress(uidvalidity, uid)
-        for uid, event in skipped.items():
-            if event is not None:
-                yield event
+                continue
+            if uid not in bodies:  # the next size group starts with this UID
+                group = next(groups, None)
+                if group is not None:
+                    bodies.update(client.fetch(group, [b"BODY.PEEK[]"]))
+            raw = bodies.pop(uid, {}).get(b"BODY[]")
+            self.bodies_fetched += 1
+            if raw is None:
+                yield InputProblem(self.name, origin, "the server returned no body")
+            else:
+                yield from self._handle(client, raw, origin)
             yield self._progress(uidvalidity, uid)
 
     def _progress(self, uidvalidity: int, uid: int) -> Checkpoint:
@@ -358,7 +367,10 @@ class ImapSource:
             yield InputProblem(self.name, origin, exc.reason)
             return
         if isinstance(verdict, NotAResolution) and verdict.kind == "reopened" and verdict.ticket_id:
-            yield Reopened(self.name, verdict.ticket_id, origin, verdict.reason, announced=True)
+            yield Reopened(
+                self.name, verdict.ticket_id, origin, verdict.reason, announced=True,
+                seen_at=mail.date,
+            )  # fmt: skip
             return
         if isinstance(verdict, NotAResolution):
             yield Ignored(self.name, origin, f"{verdict.kind}: {verdict.reason}")

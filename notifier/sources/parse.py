@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from email.utils import parseaddr
 from typing import TextIO
 
@@ -36,6 +37,7 @@ FIELDS = (
     "resolution_note",
     "language",
     "original_message_id",
+    "updated_at",  # when the row last changed: tells a real reopen from an old open row
 )
 REQUIRED_FIELDS = ("ticket_id", "requester_email")
 # Keys of a JSON object that hold the array of records (ServiceNow, Zendesk, generic APIs).
@@ -195,13 +197,30 @@ def _status_values(raw: object) -> list[str]:
     return [_text(raw)]
 
 
-def open_ticket(row: Mapping[str, object], mapping: ColumnMapping) -> tuple[str, str] | None:
-    """(ticket id, status) of a row that is not resolved, for cancelling a waiting notice."""
+def open_ticket(
+    row: Mapping[str, object], mapping: ColumnMapping
+) -> tuple[str, str, datetime | None] | None:
+    """(ticket id, status, last-updated time) of a row that is not resolved.
+
+    The updated time lets the service cancel a waiting notice only when the row is newer than
+    the resolution: re-reading an older open row must not count as a reopen.
+    """
     ticket_id, _, _ = _pick(row, mapping, "ticket_id")  # as row_to_resolution reads it
     status, _, _ = _pick(row, mapping, "status")
     if not ticket_id or _UNDECODABLE.search(ticket_id):
         return None
-    return ticket_id, status
+    updated_text, _, _ = _pick(row, mapping, "updated_at")
+    updated: datetime | None = None
+    if updated_text:
+        try:
+            updated = parse_timestamp(
+                updated_text,
+                default_tz=load_zone(mapping.default_timezone),
+                numeric_order=mapping.numeric_dates,
+            )
+        except ValueError:
+            updated = None
+    return ticket_id, status, updated
 
 
 def row_to_resolution(

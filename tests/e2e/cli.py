@@ -11,15 +11,17 @@ from tests.smtp_server import SmtpTestServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
-CSV_HEADER = "Key,Email,Name,Summary,Status,Resolved,Group,Note\r\n"
+CSV_HEADER = "Key,Email,Name,Summary,Status,Resolved,Group,Note,Updated\r\n"
 
 
 def csv_row(key: str, email: str, *, resolved: str = "2026-11-27T09:00:00Z", summary: str = "",
-            name: str = "", status: str = "Resolved", group: str = "", note: str = "") -> str:  # fmt: skip
+            name: str = "", status: str = "Resolved", group: str = "", note: str = "",
+            updated: str = "") -> str:  # fmt: skip
     def quote(value: str) -> str:
         return '"' + value.replace('"', '""') + '"'
 
-    fields = [key, email, name, summary or "Please fix my printer", status, resolved, group, note]
+    fields = [key, email, name, summary or "Please fix my printer", status, resolved, group, note,
+              updated]  # fmt: skip
     return ",".join(quote(field) for field in fields) + "\r\n"
 
 
@@ -66,6 +68,7 @@ status = "Status"
 resolved_at = "Resolved"
 team = "Group"
 resolution_note = "Note"
+updated_at = "Updated"
 {extra}
 """,
         encoding="utf-8",

@@ -35,9 +35,14 @@ def test_a_reopen_inside_the_hold_window_cancels_the_notice(
     )
     assert notifier("once", "--config", str(config)).returncode == 0
     (exports / "2.csv").write_text(
-        CSV_HEADER + csv_row("HD-1", "ann@example.org", status="In Progress", resolved=""),
+        CSV_HEADER
+        + csv_row(
+            "HD-1", "ann@example.org", status="In Progress", resolved="",
+            updated="2026-11-27T10:00:00Z",
+        ),
         encoding="utf-8",
-    )
+    )  # fmt: skip
+    # Reading the first export again (it grew) must not undo that: its row is older.
     assert notifier("once", "--config", str(config)).returncode == 0
     assert server.messages == []
     history = audit(config, "--ticket", "HD-1")
@@ -90,12 +95,19 @@ def test_two_resolutions_inside_the_window_give_one_notice_with_the_latest_words
 def test_five_notices_due_together_for_one_person_become_one_digest(
     tmp_path: Path, smtp_server: SmtpServerFactory
 ) -> None:
-    """More notices due at once than the per-recipient limit allows: one digest message."""
+    """More notices due at once than the per-recipient limit allows: one digest message, in
+    words checked by the team's plain-language policy."""
     server = smtp_server()
     exports = tmp_path / "exports"
     exports.mkdir()
     rows = "".join(
-        csv_row(f"HD-{n}", "ann@example.org", summary=f"Request number {n}") for n in range(1, 6)
+        csv_row(
+            f"HD-{n}",
+            "ann@example.org",
+            summary=f"Request number {n}",
+            note="We rebooted your laptop.",
+        )
+        for n in range(1, 6)
     )
     (exports / "1.csv").write_text(
         CSV_HEADER + rows + csv_row("HD-9", "bob@example.org"), encoding="utf-8"
@@ -108,6 +120,8 @@ def test_five_notices_due_together_for_one_person_become_one_digest(
     assert digest["Subject"] == "5 of your requests are done"
     body = digest.get_body(("plain",)).get_content()
     assert all(f"Request number {n}" in body for n in range(1, 6))
+    # The digest passed the team's plain-language policy (rewrite) like any notice.
+    assert "restarted your laptop" in body and "reboot" not in body.lower()
     sent = [r for r in audit(config, "--status", "sent") if r["requester"] == "ann@example.org"]
     assert len(sent) == 5 and {r["message_id"] for r in sent} == {digest["Message-ID"]}
     assert all("in digest" in str(r["reason"]) for r in sent)
@@ -143,3 +157,69 @@ def test_suppressed_resolutions_appear_in_audit_with_their_rule(
     sent = notifier("explain", "--config", str(config), key_of(config, "HD-3", "sent"))
     assert "now: SENT" in sent.stdout and "what happened:" in sent.stdout
     assert "sent: 250" in sent.stdout
+
+
+def test_an_older_open_row_read_again_does_not_cancel(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """A log-style export (open row, then resolved row) that grows is read again from the top:
+    the old open row is older than the resolution and must not cancel its notice."""
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    config = write_config(tmp_path, server, exports, extra='\n[teams.default]\ndelay = "1h"\n')
+    log = exports / "log.csv"
+    opened = csv_row("HD-1", "ann@example.org", status="In Progress", resolved="",
+                     updated="2026-11-27T08:00:00Z")  # fmt: skip
+    log.write_text(CSV_HEADER + opened + csv_row("HD-1", "ann@example.org"), encoding="utf-8")
+    assert notifier("once", "--config", str(config)).returncode == 0
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write(csv_row("HD-2", "bob@example.org"))
+    assert notifier("once", "--config", str(config)).returncode == 0
+    assert [r["outcome"] for r in audit(config, "--ticket", "HD-1")] == ["queued"]
+
+
+def test_a_held_newer_resolution_still_replaces_the_waiting_one(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """The newer resolution is held by the gate: the older waiting notice is cancelled anyway,
+    so releasing the new one cannot make a second notice."""
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    extra = '\n[plain]\npolicy = "hold"\n[teams.default]\ndelay = "1h"\n'
+    config = write_config(tmp_path, server, exports, extra=extra)
+    (exports / "1.csv").write_text(
+        CSV_HEADER + csv_row("HD-1", "ann@example.org", note="Your printer works again."),
+        encoding="utf-8",
+    )
+    assert notifier("once", "--config", str(config)).returncode == 0
+    jargon = "Flushed the DNS cache and re-provisioned your VPN profile, see KB0012345."
+    (exports / "2.csv").write_text(
+        CSV_HEADER
+        + csv_row("HD-1", "ann@example.org", resolved="2026-11-27T09:30:00Z", note=jargon),
+        encoding="utf-8",
+    )
+    assert notifier("once", "--config", str(config)).returncode == 1  # held: needs review
+    outcomes = [r["outcome"] for r in audit(config, "--ticket", "HD-1")]
+    assert outcomes == ["queued", "held", "cancelled"]
+
+
+def test_audit_show_prints_the_digest_a_member_went_out_in(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """For a notice sent inside a digest, `audit show` prints the digest the requester got,
+    and `audit verify` agrees that those are the words recorded as sent."""
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    rows = "".join(csv_row(f"HD-{n}", "ann@example.org", summary=f"Request {n}") for n in range(4))
+    (exports / "1.csv").write_text(CSV_HEADER + rows, encoding="utf-8")
+    config = write_config(tmp_path, server, exports)
+    assert notifier("once", "--config", str(config)).returncode == 0
+    (digest,) = server.messages
+    shown = notifier("audit", "--config", str(config), "show", key_of(config, "HD-2", "sent"))
+    assert shown.returncode == 0, shown.stderr
+    assert "4 of your requests are done" in shown.stdout and "Request 0" in shown.stdout
+    assert notifier("audit", "--config", str(config), "verify").returncode == 0
+    assert digest.message["Subject"] == "4 of your requests are done"
