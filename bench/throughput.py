@@ -1,0 +1,476 @@
+"""Throughput of the whole pipeline beside the raw SMTP limit and a naive baseline, in one run.
+
+One aiosmtpd sink on 127.0.0.1 (a handler that only keeps what it received), and three clients,
+each a separate process so that none shares the sink's interpreter:
+
+1. **pipeline**: ``notifier once`` (a subprocess, as cron or a test would run it) over one CSV
+   export of 10,000 resolved tickets: parse, route, rules, render, plain-language gate, outbox
+   (SQLite, audit rows), SMTP. Wall time from the start of the process to its exit, start-up
+   included; peak RSS and CPU from ``os.wait4`` (the kernel's own numbers for that child).
+2. **raw**: a minimal smtplib loop that sends the very bytes the pipeline delivered
+   (captured at the sink) over ONE reused session: the most the sink takes from one client.
+3. **naive**: the same messages, a new SMTP connection (connect, EHLO, MAIL, RCPT, DATA,
+   QUIT) per message.
+
+Configuration choices, so that the pipeline is measured and not its brakes:
+- ``delivery.rate_limit_per_minute = 1000000`` (the default 120 a minute throttles by design);
+- ``rules.max_age = 0`` (no backfill guard: the rows carry a fixed resolved time);
+- one distinct requester per row, so ``rules.limit_per_recipient`` (default 3) never applies;
+- ``plain.policy = "warn"``: findings are recorded, nothing is held; the rows are plain
+  English anyway;
+- everything else is the shipped default: ``delivery.batch_size = 200``,
+  ``smtp.max_messages_per_session = 50`` (a new SMTP connection every 50 notices),
+  JSON logs (to a file here, to journald in production), SQLite in WAL mode.
+
+The pipeline also runs on 2,000 rows first (same config, a fresh state) so the peak RSS of the
+two sizes shows whether memory grows with the input. Last, unless ``--no-profile``, an in-process
+run on ``--profile-count`` rows under cProfile prints the top 15 functions by cumulative time.
+
+Goals (issue 9 item 1): pipeline >= 50 % of raw; >= 1,000 notices/s on 2 cores.
+
+    .venv/bin/python bench/throughput.py [--count 10000] [--profile-count 2000] [--no-profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import smtplib
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import _support as bench
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from tests.e2e.cli import CSV_HEADER, csv_row
+from tests.smtp_server import SmtpTestServer
+
+GOAL_SHARE_OF_RAW = 0.5
+GOAL_NOTICES_PER_SECOND = 1000.0
+SMALL_COUNT = 2000
+FROM_ADDRESS = "it-helpdesk@example.org"
+SUMMARIES = (
+    "Printer on the second floor does not print",
+    "Cannot open the shared calendar",
+    "New laptop for a starter",
+    "Password reset for the expenses site",
+    "Meeting room screen shows nothing",
+)
+NOTES = (
+    "We replaced the toner. It prints again.",
+    "We gave you access to the calendar again.",
+    "Your laptop is ready at the front desk.",
+    "We reset your password. Please choose a new one when you sign in.",
+    "We changed the cable. The screen works again.",
+)
+
+
+class SinkHandler:
+    """Accepts everything and keeps (recipient, bytes); no parsing, so the sink stays cheap."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        # list.append is atomic under the GIL: the reader only takes len() and copies.
+        self.messages.append((envelope.rcpt_tos[0], bytes(envelope.original_content or b"")))
+        return "250 2.0.0 OK queued"
+
+    def reset(self) -> list[tuple[str, bytes]]:
+        taken, self.messages = self.messages, []
+        return taken
+
+
+def write_export(path: Path, count: int, prefix: str) -> None:
+    """One CSV with ``count`` resolved tickets, one requester each (export file format of e2e)."""
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write(CSV_HEADER)
+        for n in range(count):
+            out.write(
+                csv_row(
+                    f"{prefix}-{n}",
+                    f"{prefix.lower()}-user{n:05d}@example.org",
+                    name=f"User {n}",
+                    summary=SUMMARIES[n % len(SUMMARIES)],
+                    resolved=f"2026-11-27T{9 + n // 3600 % 10:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z",
+                    note=NOTES[n % len(NOTES)],
+                )
+            )
+
+
+def write_config(directory: Path, sink: SmtpTestServer, exports: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "config.toml"
+    config.write_text(
+        f"""
+[state]
+directory = "{directory / "state"}"
+[smtp]
+host = "{sink.host}"
+port = {sink.port}
+security = "plain"
+from_address = "{FROM_ADDRESS}"
+timeout = 10
+[delivery]
+rate_limit_per_minute = 1000000  # measure the pipeline, not its rate limit
+[rules]
+max_age = 0  # fixed resolved times in the rows; the backfill guard is not what is measured
+[plain]
+policy = "warn"  # record findings, hold nothing
+[log]
+format = "json"
+[[exports]]
+name = "desk"
+path = "{exports}"
+settle_seconds = 0
+resolved_statuses = ["Resolved"]
+[exports.columns]
+ticket_id = "Key"
+requester_email = "Email"
+requester_name = "Name"
+title = "Summary"
+status = "Status"
+resolved_at = "Resolved"
+team = "Group"
+resolution_note = "Note"
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def child_env() -> dict[str, str]:
+    path = [str(bench.TREE), str(bench.ROOT), os.environ.get("PYTHONPATH", "")]
+    return {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, path)),
+    }
+
+
+@dataclass
+class PipelineRun:
+    count: int
+    wall_seconds: float
+    startup_seconds: float  # the same command on an empty export folder
+    cpu_user: float
+    cpu_system: float
+    peak_rss_kib: int
+    exit_code: int
+    delivered: int
+    distinct_recipients: int
+    phases: dict[str, float]
+
+    @property
+    def rate(self) -> float:
+        return self.delivered / self.wall_seconds
+
+    @property
+    def rate_after_startup(self) -> float:
+        return self.delivered / max(self.wall_seconds - self.startup_seconds, 1e-9)
+
+
+def run_once(config: Path, log: Path) -> tuple[float, int, Any]:
+    """``notifier once``; returns wall seconds, exit code and the child's rusage."""
+    with log.open("ab") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "notifier", "once", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=bench.TREE,
+            env=child_env(),
+        )
+        # wait4: the kernel's peak RSS (ru_maxrss, KiB) and CPU of exactly this child.
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return wall, process.returncode, usage
+
+
+def phases(log: Path) -> dict[str, float]:
+    """From the JSON log: how long input (first to last queued) and delivery (sent) took."""
+    stamps: dict[str, list[float]] = {"notice_queued": [], "notice_sent": []}
+    for event in bench.events(log):
+        name = event.get("event")
+        if name in stamps:
+            stamps[str(name)].append(bench.event_time(event))
+    found: dict[str, float] = {}
+    for name, values in stamps.items():
+        if values:
+            found[f"{name}_first_to_last_s"] = max(values) - min(values)
+    if stamps["notice_queued"] and stamps["notice_sent"]:
+        found["first_queued_to_last_sent_s"] = max(stamps["notice_sent"]) - min(
+            stamps["notice_queued"]
+        )
+    return found
+
+
+def run_pipeline(
+    tmp: Path, sink: SmtpTestServer, handler: SinkHandler, count: int
+) -> tuple[PipelineRun, list[tuple[str, bytes]]]:
+    """``notifier once`` over ``count`` rows; the run and the messages the sink received."""
+    work = Path(tempfile.mkdtemp(prefix=f"pipeline-{count}-", dir=tmp))
+    exports = work / "exports"
+    exports.mkdir(parents=True)
+    empty = work / "empty-exports"
+    empty.mkdir()
+    write_export(exports / "resolved.csv", count, f"T{count}")
+    # Start-up alone: the same command, config and fresh state, on an empty folder.
+    startup_wall, _, _ = run_once(write_config(work / "empty-run", sink, empty), work / "empty.log")
+    config = write_config(work, sink, exports)
+    handler.reset()
+    log = work / "notifier.log"
+    wall, code, usage = run_once(config, log)
+    received = handler.reset()
+    if not received:
+        tail = log.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"pipeline of {count} delivered nothing (exit {code})\n{tail}")
+    run = PipelineRun(
+        count=count,
+        wall_seconds=wall,
+        startup_seconds=startup_wall,
+        cpu_user=usage.ru_utime,
+        cpu_system=usage.ru_stime,
+        peak_rss_kib=usage.ru_maxrss,
+        exit_code=code,
+        delivered=len(received),
+        distinct_recipients=len({rcpt.lower() for rcpt, _ in received}),
+        phases=phases(log),
+    )
+    return run, received
+
+
+# -- raw and naive clients: run as `throughput.py --client MODE`, in a process of their own -----
+
+
+def client_main(mode: str, messages_file: Path, host: str, port: int) -> int:
+    """Send every message of ``messages_file``; print {"seconds": ..., "sent": ...} as JSON."""
+    # latin-1 maps bytes 0-255 to code points one to one: JSON carries the bytes unchanged.
+    stored = json.loads(messages_file.read_text(encoding="utf-8"))
+    messages = [(rcpt, text.encode("latin-1")) for rcpt, text in stored]
+    sent = 0
+    started = time.perf_counter()
+    if mode == "raw":
+        with smtplib.SMTP(host, port, timeout=10) as conn:
+            conn.ehlo()
+            for rcpt, data in messages:
+                # The same three commands notifier's SmtpSession issues per notice.
+                conn.mail(FROM_ADDRESS)
+                conn.rcpt(rcpt)
+                code, _ = conn.data(data)
+                sent += code == 250
+    else:
+        for rcpt, data in messages:
+            with smtplib.SMTP(host, port, timeout=10) as conn:  # connect + EHLO + QUIT each
+                refused = conn.sendmail(FROM_ADDRESS, [rcpt], data)
+                sent += not refused
+    seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "sent": sent}))
+    return 0
+
+
+def run_client(
+    mode: str, messages_file: Path, sink: SmtpTestServer, handler: SinkHandler
+) -> dict[str, Any]:
+    handler.reset()
+    answer = subprocess.run(
+        [sys.executable, __file__, "--client", mode, "--messages", str(messages_file),
+         "--host", sink.host, "--port", str(sink.port)],
+        capture_output=True, text=True, timeout=540, check=True, env=child_env(),
+    )  # fmt: skip
+    result: dict[str, Any] = json.loads(answer.stdout.strip().splitlines()[-1])
+    result["received"] = len(handler.reset())
+    result["per_second"] = result["sent"] / result["seconds"]
+    return result
+
+
+# -- where the pipeline's time goes ---------------------------------------------------------------
+
+
+def profile_pipeline(tmp: Path, sink: SmtpTestServer, count: int) -> dict[str, Any]:
+    """One in-process pass over ``count`` rows under cProfile: the top 15 by cumulative time."""
+    from notifier import bootstrap, logs
+    from notifier.config import load_settings
+
+    work = tmp / "profile"
+    exports = work / "exports"
+    exports.mkdir(parents=True)
+    write_export(exports / "resolved.csv", count, "P")
+    settings = load_settings(write_config(work, sink, exports))
+    with (work / "notifier.log").open("w", encoding="utf-8") as log_stream:
+        logs.configure(settings.log.level, settings.log.format, stream=log_stream)
+        outbox = bootstrap.open_outbox(settings)
+        try:
+            service = bootstrap.build_service(settings, outbox)
+            service.start()
+            profiler = cProfile.Profile()
+            started = time.perf_counter()
+            profiler.enable()
+            report = service.run_pass()
+            profiler.disable()
+            seconds = time.perf_counter() - started
+        finally:
+            outbox.close()
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    stats.sort_stats("cumulative").print_stats(15)
+    tottime = io.StringIO()
+    pstats.Stats(profiler, stream=tottime).sort_stats("tottime").print_stats(15)
+    return {
+        "count": count,
+        "sent": report.sent,
+        "seconds_under_profiler": seconds,
+        "top15_cumulative": text.getvalue(),
+        "top15_tottime": tottime.getvalue(),
+    }
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--count", type=int, default=10000, help="resolutions (10000)")
+    parser.add_argument("--profile-count", type=int, default=2000, help="rows profiled (2000)")
+    parser.add_argument("--no-profile", action="store_true", help="skip the cProfile run")
+    # Internal: the raw and naive clients run as this script in a process of their own.
+    parser.add_argument("--client", choices=("raw", "naive"), help=argparse.SUPPRESS)
+    parser.add_argument("--messages", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--host", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.client:
+        return client_main(args.client, args.messages, args.host, args.port)
+
+    info = bench.machine()
+    code = bench.code_version()
+    print(f"machine: {info['nproc']} CPUs, {info['cpu_model']}, Python {info['python']}, "
+          f"load {info['loadavg_at_start']}")  # fmt: skip
+    handler = SinkHandler()
+    with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp_name:
+        tmp = Path(tmp_name)
+        sink = SmtpTestServer()
+        sink.handler = handler  # read by start(): the controller serves this handler
+        sink.start()
+        try:
+            print(f"pipeline: {SMALL_COUNT} rows (memory reference) ...", flush=True)
+            small, _ = run_pipeline(tmp, sink, handler, SMALL_COUNT)
+            print(f"pipeline: {args.count} rows ...", flush=True)
+            # The raw and naive clients send the very bytes the pipeline delivered.
+            big, captured = run_pipeline(tmp, sink, handler, args.count)
+            messages_file = tmp / "messages.json"
+            stored = [(rcpt, data.decode("latin-1")) for rcpt, data in captured]
+            messages_file.write_text(json.dumps(stored), encoding="utf-8")
+            print(f"raw: {len(captured)} messages over one session ...", flush=True)
+            raw = run_client("raw", messages_file, sink, handler)
+            print(f"naive: {len(captured)} messages, one connection each ...", flush=True)
+            naive = run_client("naive", messages_file, sink, handler)
+            profile = None
+            if not args.no_profile:
+                print(f"profile: {args.profile_count} rows in process under cProfile ...")
+                profile = profile_pipeline(tmp, sink, args.profile_count)
+        finally:
+            sink.stop()
+
+    share = big.rate / raw["per_second"]
+    share_steady = big.rate_after_startup / raw["per_second"]
+    print()
+    print(f"{'client':<34}{'msgs':>7}{'seconds':>9}{'msgs/s':>9}")
+    rows = [
+        ("pipeline (notifier once, wall)", big.delivered, big.wall_seconds, big.rate),
+        ("pipeline minus start-up", big.delivered, big.wall_seconds - big.startup_seconds,
+         big.rate_after_startup),
+        ("raw: one reused session", raw["sent"], raw["seconds"], raw["per_second"]),
+        ("naive: a connection per message", naive["sent"], naive["seconds"], naive["per_second"]),
+    ]  # fmt: skip
+    for name, n, seconds, rate in rows:
+        print(f"{name:<34}{n:>7}{seconds:>9.2f}{rate:>9.0f}")
+    print(f"pipeline/raw {share:.2f} (minus start-up {share_steady:.2f}); "
+          f"raw/naive {raw['per_second'] / naive['per_second']:.2f}")  # fmt: skip
+    print(f"pipeline: start-up (empty export) {big.startup_seconds:.2f} s; CPU user "
+          f"{big.cpu_user:.2f} s + system {big.cpu_system:.2f} s = "
+          f"{(big.cpu_user + big.cpu_system) / big.wall_seconds:.2f} cores; exit {big.exit_code}; "
+          f"{big.delivered} delivered to {big.distinct_recipients} distinct recipients")  # fmt: skip
+    print(f"pipeline phases (log): {', '.join(f'{k} {v:.2f}' for k, v in big.phases.items())}")
+    print(f"peak RSS: {small.peak_rss_kib / 1024:.1f} MiB at {small.count} rows, "
+          f"{big.peak_rss_kib / 1024:.1f} MiB at {big.count} rows "
+          f"(ratio {big.peak_rss_kib / small.peak_rss_kib:.2f} for {big.count / small.count:.0f}x "
+          f"the rows)")  # fmt: skip
+    if profile is not None:
+        print(f"\nin-process pass over {profile['count']} rows under cProfile: "
+              f"{profile['seconds_under_profiler']:.2f} s; top 15 by cumulative time:")  # fmt: skip
+        print(profile["top15_cumulative"])
+    complete = (
+        big.delivered == big.count == big.distinct_recipients and raw["received"] == big.count
+    )
+    goal_share = verdict(share >= GOAL_SHARE_OF_RAW and complete)
+    goal_rate = verdict(big.rate >= GOAL_NOTICES_PER_SECOND and complete)
+    print(f"goal: pipeline >= {GOAL_SHARE_OF_RAW:.0%} of raw: {goal_share} ({share:.1%})")
+    print(f"goal: >= {GOAL_NOTICES_PER_SECOND:,.0f} notices/s on {info['nproc']} cores: "
+          f"{goal_rate} ({big.rate:.0f}/s)")  # fmt: skip
+
+    def run_json(run: PipelineRun) -> dict[str, Any]:
+        return {
+            "count": run.count,
+            "delivered": run.delivered,
+            "distinct_recipients": run.distinct_recipients,
+            "exit_code": run.exit_code,
+            "wall_seconds": run.wall_seconds,
+            "startup_seconds": run.startup_seconds,
+            "per_second": run.rate,
+            "per_second_after_startup": run.rate_after_startup,
+            "cpu_user_seconds": run.cpu_user,
+            "cpu_system_seconds": run.cpu_system,
+            "peak_rss_kib": run.peak_rss_kib,
+            "phases": run.phases,
+        }
+
+    path = bench.write_result(
+        "throughput.json",
+        {
+            "benchmark": "throughput",
+            "date": bench.now_utc(),
+            "machine": info,
+            "code": code,
+            "parameters": {
+                "count": args.count,
+                "rate_limit_per_minute": 1000000,
+                "rules_max_age": 0,
+                "plain_policy": "warn",
+                "distinct_requesters": True,
+                "batch_size": 200,
+                "max_messages_per_session": 50,
+            },
+            "pipeline": run_json(big),
+            "pipeline_small": run_json(small),
+            "raw": raw,
+            "naive": naive,
+            "ratio_pipeline_over_raw": share,
+            "ratio_pipeline_after_startup_over_raw": share_steady,
+            "ratio_raw_over_naive": raw["per_second"] / naive["per_second"],
+            "profile": profile,
+            "goal": {
+                "share_of_raw_min": GOAL_SHARE_OF_RAW,
+                "share_of_raw_verdict": goal_share,
+                "notices_per_second_min": GOAL_NOTICES_PER_SECOND,
+                "notices_per_second_verdict": goal_rate,
+            },
+        },
+    )
+    print(f"results: {path.relative_to(bench.ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
