@@ -78,3 +78,14 @@ def dovecot_factory(
 def dovecot(dovecot_factory: DovecotFactory) -> DovecotServer:
     """A fresh plain-IMAP Dovecot for this test (user ``dovecot.user``, empty INBOX)."""
     return dovecot_factory()
+
+
+# -- run summary -----------------------------------------------------------------------------
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the counts the fault tests promise to report (CI keeps pytest's output)."""
+    from tests.e2e.test_faults import SUMMARY
+
+    for line in SUMMARY:
+        terminalreporter.write_line(line)

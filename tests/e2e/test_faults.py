@@ -15,6 +15,8 @@ from pathlib import Path
 from tests.e2e.cli import CSV_HEADER, csv_row, notifier, start_notifier, write_config
 from tests.smtp_server import SmtpServerFactory
 
+# Lines printed at the end of the pytest run (see pytest_terminal_summary in tests/conftest.py).
+SUMMARY: list[str] = []
 RESOLUTIONS = 2000
 KILLS = 20
 
@@ -62,8 +64,8 @@ def test_twenty_sigkills_lose_nothing_and_repeat_only_with_the_same_message_id(
         assert message.message["Message-ID"] == first_id[recipient]
     copies = Counter(message.rcpt_tos[0] for message in server.messages)
     duplicates = sum(count - 1 for count in copies.values())
-    print(
-        f"\nkill test: resolutions {RESOLUTIONS}, kills {kills}, delivered "
+    SUMMARY.append(
+        f"kill test: resolutions {RESOLUTIONS}, kills {kills}, delivered "
         f"{len(copies)}, messages {len(server.messages)}, duplicates {duplicates}"
     )
     assert kills == KILLS
