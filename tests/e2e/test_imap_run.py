@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from tests.dovecot import DovecotServer
-from tests.e2e.cli import start_notifier
+from tests.e2e.cli import notifier, start_notifier
 from tests.mailfactory import reply
 from tests.smtp_server import SmtpServerFactory, SmtpTestServer
 
@@ -114,3 +114,24 @@ def test_idle_delivers_new_mail_and_survives_a_dovecot_restart(
     assert recipients == ["ann@example.org", "bob@example.org", "cat@example.org"]
     names = [e["event"] for e in events(log)]
     assert names.count("imap_idle_started") >= 2 and "imap_idle_error" in names
+
+
+def test_an_oauth2_token_never_reaches_the_log_or_the_state(
+    tmp_path: Path, dovecot: DovecotServer, smtp_server: SmtpServerFactory
+) -> None:
+    """XOAUTH2 with a token file against a server that refuses it: the failure is logged
+    clearly, and the token appears in no log line and no state file."""
+    sink = smtp_server()
+    token = "ya29.a0AfH6SMBx-secret-token-value-7f3c"
+    (tmp_path / "token").write_text(token + "\n")
+    config = write_config(tmp_path, dovecot, sink)
+    text = config.read_text().replace(
+        'password_file = "imap-password"', 'oauth2_token_file = "token"'
+    )
+    config.write_text(text.replace("idle = true", "idle = false"))
+    result = notifier("once", "--config", str(config))
+    assert result.returncode == 1  # the source could not be read: needs attention
+    assert "login failed" in result.stdout
+    assert token not in result.stdout + result.stderr
+    for stored in (tmp_path / "state").glob("notifier.sqlite3*"):
+        assert token.encode() not in stored.read_bytes()
