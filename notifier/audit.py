@@ -75,6 +75,13 @@ class AuditRecord:
 _CHAIN_FIELDS = ("words_hash", "row_hash")
 _COLUMNS = [f.name for f in fields(AuditRecord) if f.name not in ("id", *_CHAIN_FIELDS)]
 _READ_COLUMNS = ["id", *_COLUMNS, *_CHAIN_FIELDS]
+_FIELD_NAMES = tuple(f.name for f in fields(AuditRecord))
+
+
+def _record_values(record: AuditRecord) -> dict[str, object]:
+    """``asdict(record)`` for this flat record (same keys, order and values), without its deep copy."""
+    return {name: getattr(record, name) for name in _FIELD_NAMES}
+
 
 SCHEMA = """
 CREATE TABLE audit (
@@ -238,7 +245,7 @@ def insert(connection: sqlite3.Connection, record: AuditRecord) -> AuditRecord:
     prev = GENESIS if last is None else str(last[1])
     sequence = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
     row_id = max(int(sequence[0]) if sequence else 0, int(last[0]) if last else 0) + 1
-    values: dict[str, object] = asdict(record)
+    values = _record_values(record)
     values["at"] = to_stamp(record.at)
     values["id"] = row_id
     del values["row_hash"]
@@ -293,7 +300,7 @@ def emit(record: AuditRecord) -> None:
     """
     fields_ = {
         name: value
-        for name, value in asdict(record).items()
+        for name, value in _record_values(record).items()
         if name not in ("at", "id", "outcome", "findings")
         and value not in ("", None)
         and not (name == "attempt" and value == 0)

@@ -9,20 +9,23 @@ set and would otherwise serialise a decoded CR/LF as a real line break (a new he
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
 from datetime import datetime, timedelta
 from email import policy as email_policy
 from email.errors import HeaderParseError
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
+from typing import Any
 
 from notifier.errors import PermanentDeliveryError
 from notifier.model import Notice
 
 __all__ = [
     "POLICY",
+    "address_spec",
     "build_message",
     "clean_header_text",
     "message_id_for",
@@ -30,9 +33,30 @@ __all__ = [
     "thread_reference_for",
 ]
 
+
+class _HeaderClasses(HeaderRegistry):
+    """The standard header registry, but each header's class is made once, not per header.
+
+    ``HeaderRegistry.__getitem__`` builds a new class with ``type()`` every time a header is
+    created (a dozen times per message); the classes are identical, so one per name is kept.
+    Parsing and every check are the standard ones.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        cls = self._classes.get(key)
+        if cls is None:
+            cls = self._classes[key] = super().__getitem__(name)
+        return cls
+
+
 # SMTP policy (CRLF line ends), but 7-bit bodies: non-ASCII text goes out quoted-printable or
 # base64, so the message is valid on servers without 8BITMIME.
-POLICY = email_policy.SMTP.clone(cte_type="7bit")
+POLICY = email_policy.SMTP.clone(cte_type="7bit", header_factory=_HeaderClasses())
 
 # Message-IDs we copy from input (the requester's original mail) must be a plain msg-id:
 # printable ASCII without whitespace, angle brackets or a second "@".
@@ -42,6 +66,10 @@ _MAX_REFERENCES = 20  # keep References short; the newest ones are what threadin
 _MAX_HEADER_TEXT = 400  # a subject or name longer than this is not "plain language" anyway
 _WHITESPACE_RUN = re.compile(r"\s+")
 _ENCODED_WORD_FIXPOINT_ROUNDS = 5
+# Display names and local parts that read back unchanged from an address header (see
+# _set_address); anything else is set and then checked by parsing the header again.
+_PLAIN_NAME_RE = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9.'_-]*(?: [A-Za-z0-9.'_-]+)*)?", re.ASCII)
+_PLAIN_USER_RE = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*", re.ASCII)
 
 
 def message_id_for(resolution_key: str, domain: str) -> str:
@@ -66,6 +94,10 @@ def clean_header_text(value: str) -> str:
     exactly what it says when set as a header value.
     """
     text = _fold_controls(value)
+    if text.isascii() and "=?" not in text:
+        # No encoded word can start here, so the registry reads the text as it is (the loop
+        # below would return it unchanged after one parse).
+        return _truncate(text)
     for _ in range(_ENCODED_WORD_FIXPOINT_ROUNDS):
         decoded = _fold_controls(_registry_reading(text))
         if decoded == text:
@@ -79,6 +111,24 @@ def parse_address(value: str, field: str, display_name: str = "") -> Address:
 
     Raises :class:`PermanentDeliveryError` naming ``field`` when the address is unusable:
     no point retrying a message to an address that cannot be written on the envelope.
+    """
+    username, domain = _checked_addr_spec(value, field)
+    name = clean_header_text(display_name)
+    return Address(display_name=name, username=username, domain=domain)
+
+
+def address_spec(value: str, field: str) -> str:
+    """The envelope form (``user@domain``) of an address, validated as :func:`parse_address` does."""
+    username, domain = _checked_addr_spec(value, field)
+    return Address(username=username, domain=domain).addr_spec
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked_addr_spec(value: str, field: str) -> tuple[str, str]:
+    """(username, domain) of a valid address; the check behind :func:`parse_address`.
+
+    Pure, so cached by value: the fixed From address is parsed once, and a notice's To address
+    once for its header and its envelope. Errors are raised again each time (never cached).
     """
     raw = value.strip()
     if not raw:
@@ -98,8 +148,7 @@ def parse_address(value: str, field: str, display_name: str = "") -> Address:
         raise PermanentDeliveryError(f"{field}: {raw!r} is not a valid address (user@domain)")
     if parsed.addr_spec != raw or not _DOMAIN_RE.fullmatch(parsed.domain):
         raise PermanentDeliveryError(f"{field}: {raw!r} is not a valid address")
-    name = clean_header_text(display_name)
-    return Address(display_name=name, username=parsed.username, domain=parsed.domain)
+    return parsed.username, parsed.domain
 
 
 def build_message(
@@ -115,15 +164,17 @@ def build_message(
         raise PermanentDeliveryError(f"message_id: {notice.message_id!r} is not a Message-ID")
 
     to_addr = parse_address(notice.to_email, "to_email", notice.to_name)
-    from_addr = parse_address(from_address, "from_address", from_name)
+    from_header = _from_header(from_address, from_name)
 
     msg = EmailMessage(policy=POLICY)
-    _set_address(msg, "From", from_addr)
+    # A header object made by the registry is stored as it is (EmailPolicy.header_store_parse):
+    # the fixed headers are built, checked and parsed once, then shared (they are immutable).
+    msg["From"] = from_header
     _set_address(msg, "To", to_addr)
     if notice.reply_to.strip():
         _set_address(msg, "Reply-To", parse_address(notice.reply_to, "reply_to"))
     _set_checked(msg, "Subject", clean_header_text(notice.subject))
-    msg["Date"] = now
+    msg["Date"] = _date_header(now.replace(microsecond=0))
     msg["Message-ID"] = notice.message_id
 
     # Threading headers are best effort: a malformed id from the input is dropped, not sent.
@@ -137,13 +188,33 @@ def build_message(
         _set_checked(msg, "References", " ".join(references[-_MAX_REFERENCES:]))
 
     # RFC 3834: an automatic message; the second header asks Exchange not to auto-reply.
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Auto-Response-Suppress"] = "All"
+    for name, header in _AUTOMATIC_HEADERS:
+        msg[name] = header
 
     msg.set_content(notice.text, subtype="plain", charset="utf-8")
     if notice.html is not None:
         msg.add_alternative(notice.html, subtype="html", charset="utf-8")
     return msg
+
+
+@functools.lru_cache(maxsize=16)
+def _from_header(from_address: str, from_name: str) -> Any:
+    """The From header object for the configured sender: validated and parsed once per value."""
+    msg = EmailMessage(policy=POLICY)
+    _set_address(msg, "From", parse_address(from_address, "from_address", from_name))
+    return msg["From"]
+
+
+@functools.lru_cache(maxsize=8)
+def _date_header(moment: datetime) -> Any:
+    """The Date header object for one second (a batch shares it)."""
+    return POLICY.header_factory("Date", moment)
+
+
+_AUTOMATIC_HEADERS = tuple(
+    (name, POLICY.header_factory(name, value))
+    for name, value in (("Auto-Submitted", "auto-generated"), ("X-Auto-Response-Suppress", "All"))
+)
 
 
 def _check_domain(domain: str) -> str:
@@ -187,6 +258,12 @@ def _set_checked(msg: EmailMessage, name: str, value: str) -> None:
 def _set_address(msg: EmailMessage, name: str, address: Address) -> None:
     """Set an address header; if the registry reads the display name differently, drop it."""
     msg[name] = address
+    if _PLAIN_NAME_RE.fullmatch(address.display_name) and _PLAIN_USER_RE.fullmatch(
+        address.username
+    ):
+        # Plain ASCII words and a plain local part (the domain is checked by parse_address):
+        # the registry reads these back exactly as set, so the re-reading below is skipped.
+        return
     try:
         reread = POLICY.header_factory(name, str(msg[name])).addresses
     except (ValueError, HeaderParseError):

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
-from notifier.delivery.message import POLICY, build_message, parse_address
+from notifier.delivery.message import POLICY, address_spec, build_message
 from notifier.errors import ConfigError, DeliveryError
 from notifier.model import DeliveryOutcome, DeliveryResult, Notice
 
@@ -154,8 +154,8 @@ class SmtpSession:
         except DeliveryError as exc:
             return DeliveryResult(DeliveryOutcome.PERMANENT, detail=str(exc))
         data = msg.as_bytes(policy=POLICY)
-        envelope_from = parse_address(opts.from_address, "from_address").addr_spec
-        recipient = parse_address(notice.to_email, "to_email").addr_spec
+        envelope_from = address_spec(opts.from_address, "from_address")  # cached: checked once
+        recipient = address_spec(notice.to_email, "to_email")
 
         if self._failed is not None:
             # The server could not be reached for this batch: do not hammer it once per notice.

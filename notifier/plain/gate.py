@@ -8,6 +8,8 @@ reported, but the readability counts still see the real text.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -24,6 +26,8 @@ from notifier.plain.detectors import (
 from notifier.plain.glossary import Glossary, load_glossary
 from notifier.plain.words import ALPHA_WORD_RE, Familiarity, everyday_acronyms
 
+# Analyses kept per gate for identical texts (see Gate.analyze).
+ANALYSIS_CACHE_SIZE = 256
 # Kinds that judge how the text reads rather than point at a piece of jargon.
 READABILITY_KINDS = frozenset({"long_sentence", "unfamiliar_words", "grade"})
 _PRIORITY = {kind: rank for rank, kind in enumerate(KIND_PRIORITY)}
@@ -102,6 +106,12 @@ class Gate:
         self._glossary: Glossary = self.glossary
         self._familiar = Familiarity(self.settings.extra_familiar_words)
         self._everyday = everyday_acronyms() | frozenset(self.settings.everyday_acronyms)
+        # analyze() is pure and Analysis immutable: identical texts (a subject line, a repeated
+        # note) are analysed once. Bounded, least recently used first out.
+        self._analyses: OrderedDict[tuple[str, str, tuple[tuple[int, int], ...]], Analysis] = (
+            OrderedDict()
+        )
+        self._analyses_lock = threading.Lock()
 
     # -- analysis --------------------------------------------------------------------------
 
@@ -113,6 +123,20 @@ class Gate:
         ``protected`` lists (start, end) spans a template explicitly allowed: nothing inside
         them is reported, but they still count for readability.
         """
+        key = (text, language, tuple((start, end) for start, end in protected))
+        with self._analyses_lock:
+            cached = self._analyses.get(key)
+            if cached is not None:
+                self._analyses.move_to_end(key)
+                return cached
+        analysis = self._analyze(text, language, key[2])
+        with self._analyses_lock:
+            self._analyses[key] = analysis
+            if len(self._analyses) > ANALYSIS_CACHE_SIZE:
+                self._analyses.popitem(last=False)
+        return analysis
+
+    def _analyze(self, text: str, language: str, protected: Sequence[tuple[int, int]]) -> Analysis:
         english = is_english(language)
         scan = _blank(text, protected) if protected else text
         links = find_links(scan)

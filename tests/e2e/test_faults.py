@@ -17,14 +17,14 @@ from tests.smtp_server import SmtpServerFactory
 
 # Lines printed at the end of the pytest run (see pytest_terminal_summary in tests/conftest.py).
 SUMMARY: list[str] = []
-RESOLUTIONS = 2000
+RESOLUTIONS = 5000  # enough work that all KILLS land before the last notice is sent
 KILLS = 20
 
 
 def test_twenty_sigkills_lose_nothing_and_repeat_only_with_the_same_message_id(
     tmp_path: Path, smtp_server: SmtpServerFactory
 ) -> None:
-    """2,000 resolutions, `notifier run` killed with SIGKILL at 20 seeded random moments and
+    """5,000 resolutions, `notifier run` killed with SIGKILL at 20 seeded random moments and
     restarted each time: every notice arrives, duplicates <= kills, each duplicate with the
     Message-ID of its first copy."""
     server = smtp_server()

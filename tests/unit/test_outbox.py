@@ -156,3 +156,51 @@ def test_checkpoints_are_per_source_and_key(outbox: Outbox) -> None:
     outbox.save_checkpoint(Checkpoint("jira", "/x/a.csv", "11:2"), NOW)
     assert outbox.checkpoint("jira", "/x/a.csv") == "11:2"
     assert outbox.checkpoint("imap", "/x/a.csv") is None
+
+
+def _send(outbox: Outbox, items: list[Resolution], at: datetime, *, digest: bool = False) -> None:
+    for item in items:
+        outbox.add(
+            item, team="default", state=State.QUEUED, reason="", now=at, notice=notice_for(item)
+        )
+    claimed = outbox.claim_due(at, 100)
+    result = DeliveryResult(DeliveryOutcome.SENT, 250, "2.0.0 ok")
+    together = notice_for(items[0]) if digest else None
+    for item in claimed:
+        decision = after_attempt(
+            RetryPolicy(), result, queued_at=item.queued_at, now=at, attempt=1, rng=random.Random(0)
+        )
+        outbox.record_attempt(item, result, decision, at, digest=together)
+
+
+def test_sends_per_requester_are_counted_in_one_query_like_one_at_a_time(
+    outbox: Outbox, tmp_path: Path
+) -> None:
+    """The per-recipient count for a batch of requesters (one query) matches the single form:
+    case-insensitive, a digest counts once, older sends and other outcomes do not count; and the
+    lookup is served by the partial index on sent rows, not a scan of the period."""
+
+    def to(requester: str, ticket: str) -> Resolution:
+        return Resolution(
+            source="jira", ticket_id=ticket, requester_email=requester, resolved_at=NOW,
+            origin="x.csv:2",
+        )  # fmt: skip
+
+    _send(outbox, [to("a@example.org", "T-0")], NOW - timedelta(hours=2))
+    _send(outbox, [to("a@example.org", "T-1"), to("A@Example.org", "T-2")], NOW, digest=True)
+    _send(outbox, [to("B@example.org", "T-3")], NOW - timedelta(minutes=5))
+    asked = ["a@example.org", "b@example.org", "c@example.org"]
+    counts = outbox.sent_to_since_many(asked, NOW - timedelta(hours=1))
+    assert counts == {
+        "a@example.org": (1, NOW),
+        "b@example.org": (1, NOW - timedelta(minutes=5)),
+        "c@example.org": (0, None),
+    }
+    assert counts == {r: outbox.sent_to_since(r, NOW - timedelta(hours=1)) for r in asked}
+    with sqlite3.connect(tmp_path / DATABASE_NAME) as db:
+        plan = db.execute(
+            "EXPLAIN QUERY PLAN SELECT count(DISTINCT message_id), min(at) FROM audit "
+            "WHERE outcome = 'sent' AND requester = ? COLLATE NOCASE AND at >= ?",
+            ("a@example.org", "2026-11-27T11:00:00Z"),
+        ).fetchall()
+    assert any("audit_sent_requester" in str(row[-1]) for row in plan), plan
