@@ -375,10 +375,20 @@ class Service:
                 report.postponed += len(items)
             elif len(items) > room and len(items) >= 2:
                 digest = self._digest(items)
-                if digest is None:
-                    batches += [([item], None) for item in items]
-                else:
+                if digest is not None:
                     batches.append((items, digest))
+                    continue
+                # No digest possible: send what the limit allows, the rest waits its turn.
+                batches += [([item], None) for item in items[:room]]
+                until = (oldest or now) + period
+                self.outbox.postpone(
+                    items[room:],
+                    until,
+                    now,
+                    f"per-recipient limit: no digest could be made; waits until "
+                    f"{until:%Y-%m-%d %H:%M} UTC",
+                )
+                report.postponed += len(items) - room
             else:
                 batches += [([item], None) for item in items]
         return batches

@@ -271,3 +271,24 @@ def test_a_refused_sender_is_retried_not_dead_lettered(
     assert (report.failed, report.deferred) == (0, 2)
     (first, _) = service.outbox.audit_records(AuditQuery(outcome="deferred"))
     assert first.smtp_code == 530
+
+
+def test_without_a_digest_template_the_limit_still_holds(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """Five notices due for one person, no digest template: three go out, two wait their turn."""
+    import shutil
+
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    for digest in (templates / "default").glob("digest.*"):
+        digest.unlink()
+    server, clock = smtp_server(), Clock()
+    source = ListSource([resolution(n, "ann@example.org") for n in range(5)])
+    service = make_service(tmp_path, server, clock, source, per_recipient=3)
+    service.renderer = Renderer.load(templates)
+    report = service.run_pass()
+    assert (report.sent, report.postponed) == (3, 2)
+    assert len(server.messages) == 3
+    postponed = service.outbox.audit_records(AuditQuery(outcome="deferred"))
+    assert len(postponed) == 2 and "no digest could be made" in postponed[0].reason
