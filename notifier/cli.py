@@ -227,22 +227,21 @@ def _run(args: argparse.Namespace) -> int:
         host, port = parse_listen(listen)
         metrics = Metrics()
         metrics.serve(host, port)
-    outbox = bootstrap.open_outbox(settings)
     try:
-        runner = daemon.Daemon(
-            settings=settings,
-            outbox=outbox,
-            build=bootstrap.build_service,
-            load=lambda: _settings(args, required=True),
-            signals=signals,
-            notifier=notifier,
-            watchdog=watchdog_interval(),
-            metrics=metrics,
-            on_reload=_configure_logging,
-        )
-        return runner.run()
+        with bootstrap.open_outbox(settings) as outbox:
+            runner = daemon.Daemon(
+                settings=settings,
+                outbox=outbox,
+                build=bootstrap.build_service,
+                load=lambda: _settings(args, required=True),
+                signals=signals,
+                notifier=notifier,
+                watchdog=watchdog_interval(),
+                metrics=metrics,
+                on_reload=_configure_logging,
+            )
+            return runner.run()
     finally:
-        outbox.close()
         if metrics is not None:
             metrics.close()
 
@@ -252,13 +251,10 @@ def _once(args: argparse.Namespace) -> int:
 
     settings = _settings(args, required=True)
     _configure_logging(settings)
-    outbox = bootstrap.open_outbox(settings)
-    try:
+    with bootstrap.open_outbox(settings) as outbox:
         service = bootstrap.build_service(settings, outbox)
         service.start()
         report = service.run_pass()
-    finally:
-        outbox.close()
     if report.needs_attention:
         return 1
     return EX_TEMPFAIL if report.deferred else 0
@@ -364,8 +360,7 @@ def _audit(args: argparse.Namespace) -> int:
             f"--status: unknown outcome {wanted.outcome!r}; one of {', '.join(audit.OUTCOMES)}"
         )
     fmt = "jsonl" if args.follow and args.format == "json" else args.format
-    outbox = bootstrap.open_outbox(settings, exclusive=False)
-    try:
+    with bootstrap.open_outbox(settings, exclusive=False) as outbox:
         # The newest row before the history is read: --follow goes on from there, no gap.
         newest = [r.id or 0 for r in outbox.audit_records(audit.AuditQuery(limit=1))]
         records = outbox.audit_records(wanted)
@@ -384,8 +379,6 @@ def _audit(args: argparse.Namespace) -> int:
                     follow = dataclasses.replace(follow, after_id=new[-1].id)
         except KeyboardInterrupt:
             return 0
-    finally:
-        outbox.close()
     return 0
 
 
@@ -438,11 +431,8 @@ def _audit_prune(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise NotifierError(f"--older-than: {exc}") from None
     now = datetime.now(UTC)
-    outbox = bootstrap.open_outbox(_settings(args, required=False), exclusive=False)
-    try:
+    with bootstrap.open_outbox(_settings(args, required=False), exclusive=False) as outbox:
         result = outbox.apply_retention(now - age, now)
-    finally:
-        outbox.close()
     print(
         f"retention: requester removed from {result.audit_rows} audit rows, addresses and words "
         f"from {result.notices} notices recorded before {result.cutoff:%Y-%m-%d %H:%M} UTC; "
@@ -522,11 +512,8 @@ def _held(args: argparse.Namespace) -> int:
     from notifier import bootstrap
 
     settings = _settings(args, required=False)
-    outbox = bootstrap.open_outbox(settings, exclusive=False)
-    try:
+    with bootstrap.open_outbox(settings, exclusive=False) as outbox:
         held = outbox.held()
-    finally:
-        outbox.close()
     if not held:
         print("no notices are held")
     for item in held:
@@ -549,8 +536,7 @@ def _release(args: argparse.Namespace) -> int:
     from notifier.model import Notice
 
     settings = _settings(args, required=False)
-    outbox = bootstrap.open_outbox(settings, exclusive=False)
-    try:
+    with bootstrap.open_outbox(settings, exclusive=False) as outbox:
         has_words, resolution = outbox.held_content(args.key)
         notice: Notice | None = None
         if not has_words:
@@ -567,8 +553,6 @@ def _release(args: argparse.Namespace) -> int:
             ).notice
         note = "released after review" + (f": {args.note}" if args.note else "")
         outbox.release(args.key, datetime.now(UTC), note=note, notice=notice)
-    finally:
-        outbox.close()
     print(f"released {args.key}: it goes out with the next pass (notifier run, or notifier once)")
     return 0
 
@@ -577,12 +561,9 @@ def _cancel(args: argparse.Namespace) -> int:
     from notifier import bootstrap
 
     settings = _settings(args, required=False)
-    outbox = bootstrap.open_outbox(settings, exclusive=False)
-    try:
+    with bootstrap.open_outbox(settings, exclusive=False) as outbox:
         note = "cancelled after review" + (f": {args.note}" if args.note else "")
         outbox.cancel(args.key, datetime.now(UTC), note=note)
-    finally:
-        outbox.close()
     print(f"cancelled {args.key}: it will not be sent")
     return 0
 
@@ -592,12 +573,9 @@ def _explain(args: argparse.Namespace) -> int:
     from notifier.explain import format_explanation
 
     settings = _settings(args, required=False)
-    outbox = bootstrap.open_outbox(settings, exclusive=False)
-    try:
+    with bootstrap.open_outbox(settings, exclusive=False) as outbox:
         record = outbox.explain_record(args.key)
         history = outbox.audit_records(audit.AuditQuery(resolution_key=args.key))
-    finally:
-        outbox.close()
     print(format_explanation(record, history))
     return 0
 

@@ -94,14 +94,11 @@ def run(*, keep: bool = False) -> int:
     controller.start()
     try:
         settings = demo_settings(state_directory, port)
-        outbox = bootstrap.open_outbox(settings)
-        try:
+        with bootstrap.open_outbox(settings) as outbox:
             service = bootstrap.build_service(settings, outbox)
             service.start()
             report = service.run_pass()
             records = outbox.audit_records(audit.AuditQuery())
-        finally:
-            outbox.close()
     finally:
         controller.stop()
         if not keep:

@@ -183,6 +183,12 @@ class Outbox:
         if self._lock is not None:
             self._lock.close()
 
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """One atomic unit of state changes and their audit rows."""

@@ -12,47 +12,16 @@ from typing import Any
 import pytest
 
 from notifier.delivery.smtp import SmtpOptions, SmtpSender
-from notifier.model import DeliveryOutcome, Notice
+from notifier.model import DeliveryOutcome
+from tests.notices import BASE_HEADERS, make_notice
 from tests.smtp_server import ServerBehaviour, SmtpServerFactory, SmtpTestServer, free_port
 
 NOW = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 TIMEOUT = 3.0
-EXPECTED_HEADERS = [
-    "From",
-    "To",
-    "Subject",
-    "Date",
-    "Message-ID",
-    "Auto-Submitted",
-    "X-Auto-Response-Suppress",
-    "Content-Type",
-    "Content-Transfer-Encoding",
-    "MIME-Version",
-]
 
 
 def clock() -> datetime:
     return NOW
-
-
-def make_notice(**changes: Any) -> Notice:
-    notice = Notice(
-        resolution_key="jira:IT-42:2025-03-04T05:00:00Z",
-        ticket_id="IT-42",
-        source="jira",
-        team="desk",
-        to_email="ann@example.org",
-        to_name="Ann Example",
-        subject="Your printer is working again",
-        text="Hello Ann,\n\nyour printer is working again.\n",
-        html=None,
-        message_id="<0123456789abcdef@notifier.example.org>",
-        in_reply_to="",
-        references=(),
-        reply_to="",
-        template="default/resolved",
-    )
-    return dataclasses.replace(notice, **changes)
 
 
 def options_for(server: SmtpTestServer, **changes: Any) -> SmtpOptions:
@@ -99,7 +68,7 @@ def test_plain_delivery_reaches_the_server_with_envelope_and_headers(
     [received] = server.messages
     assert received.mail_from == "it@example.org"
     assert received.rcpt_tos == ("ann@example.org",)
-    assert received.header_names == EXPECTED_HEADERS
+    assert received.header_names == BASE_HEADERS
     msg = received.message
     assert msg["Message-ID"] == "<0123456789abcdef@notifier.example.org>"
     assert msg["To"] == "Ann Example <ann@example.org>"
@@ -362,7 +331,7 @@ def test_header_injection_adds_no_header_at_the_server(
     assert result.outcome is DeliveryOutcome.SENT
     [received] = server.messages
     assert received.rcpt_tos == ("ann@example.org",)
-    assert received.header_names == EXPECTED_HEADERS
+    assert received.header_names == BASE_HEADERS
     assert not any(line.lower().startswith(b"bcc") for line in received.raw_header_lines)
     assert "Bcc: evil@example.com" in received.message["Subject"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import email
 import email.policy
 import re
@@ -21,40 +20,9 @@ from notifier.delivery.message import (
 )
 from notifier.errors import PermanentDeliveryError
 from notifier.model import Notice
+from tests.notices import BASE_HEADERS, make_notice
 
 NOW = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
-BASE_HEADERS = [
-    "From",
-    "To",
-    "Subject",
-    "Date",
-    "Message-ID",
-    "Auto-Submitted",
-    "X-Auto-Response-Suppress",
-    "Content-Type",
-    "Content-Transfer-Encoding",
-    "MIME-Version",
-]
-
-
-def make_notice(**changes: object) -> Notice:
-    notice = Notice(
-        resolution_key="jira:IT-42:2025-03-04T05:00:00Z",
-        ticket_id="IT-42",
-        source="jira",
-        team="desk",
-        to_email="ann@example.org",
-        to_name="Ann Example",
-        subject="Your printer is working again",
-        text="Hello Ann,\n\nyour printer is working again.\n",
-        html=None,
-        message_id="<0123456789abcdef@notifier.example.org>",
-        in_reply_to="",
-        references=(),
-        reply_to="",
-        template="default/resolved",
-    )
-    return dataclasses.replace(notice, **changes)  # type: ignore[arg-type]
 
 
 def build(notice: Notice, from_name: str = "IT Service Desk") -> EmailMessage:
