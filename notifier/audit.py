@@ -27,9 +27,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import SupportsIndex
 
-import structlog
-
 from notifier.clock import from_stamp, to_stamp
+from notifier.logs import events_logger
 
 # outcome -> structlog event name. Outcomes are what an auditor filters on.
 EVENTS = {
@@ -307,12 +306,13 @@ def emit(record: AuditRecord) -> None:
     }
     if record.id is not None:
         fields_["audit_id"] = record.id
+    logger = events_logger()
     if record.outcome in ("deferred", "rejected"):
-        structlog.get_logger().warning(EVENTS[record.outcome], **fields_)
+        logger.warning(EVENTS[record.outcome], **fields_)
     elif record.outcome == "failed":
-        structlog.get_logger().error(EVENTS[record.outcome], **fields_)
+        logger.error(EVENTS[record.outcome], **fields_)
     else:
-        structlog.get_logger().info(EVENTS[record.outcome], **fields_)
+        logger.info(EVENTS[record.outcome], **fields_)
 
 
 # -- verification --------------------------------------------------------------------------------

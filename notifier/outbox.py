@@ -13,7 +13,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import IO
@@ -118,8 +118,12 @@ class HeldNotice:
     held_since: datetime
 
 
+_RESOLUTION_FIELDS = tuple(f.name for f in fields(Resolution))
+
+
 def resolution_to_json(resolution: Resolution) -> str:
-    values = asdict(resolution)
+    # The fields are flat but one mapping: asdict's deep copy would cost more than the JSON.
+    values = {name: getattr(resolution, name) for name in _RESOLUTION_FIELDS}
     values["resolved_at"] = to_stamp(resolution.resolved_at) if resolution.resolved_at else None
     values["fields"] = dict(resolution.fields)
     return json.dumps(values, ensure_ascii=False)
@@ -598,6 +602,7 @@ class Outbox:
         which `notifier audit show` prints and the 'sent' row's words hash covers.
         """
         notice = claimed.notice
+        sent_as = digest if digest is not None else notice
         with self.transaction():
             if digest is not None and decision.state is State.SENT:
                 self._db.execute(
@@ -635,8 +640,12 @@ class Outbox:
                     or ("" if result.code else describe(result)),
                     smtp_code=result.code,
                     smtp_reply=result.reply,
-                    message_id=digest.message_id if digest is not None else notice.message_id,
+                    message_id=sent_as.message_id,
                     attempt=notice.attempt,
+                    # The words just stored for this notice: no need to read them back.
+                    words_hash=audit.words_hash(sent_as.subject, sent_as.text, sent_as.html)
+                    if decision.state is State.SENT
+                    else "",
                 )
             )
 
