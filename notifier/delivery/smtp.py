@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
-from notifier.delivery.message import POLICY, address_spec, build_message
+from notifier.delivery.message import address_spec, message_bytes
 from notifier.errors import ConfigError, DeliveryError
 from notifier.model import DeliveryOutcome, DeliveryResult, Notice
 
@@ -148,12 +148,11 @@ class SmtpSession:
         """Send one notice and say how it went. Never raises for a problem with the message."""
         opts = self._options
         try:
-            msg = build_message(
+            data = message_bytes(
                 notice, from_address=opts.from_address, from_name=opts.from_name, now=self._clock()
             )
         except DeliveryError as exc:
             return DeliveryResult(DeliveryOutcome.PERMANENT, detail=str(exc))
-        data = msg.as_bytes(policy=POLICY)
         envelope_from = address_spec(opts.from_address, "from_address")  # cached: checked once
         recipient = address_spec(notice.to_email, "to_email")
 
@@ -182,12 +181,13 @@ class SmtpSession:
         server = self._options.server
         self._sent_on_connection += 1
         try:
-            code, reply = conn.mail(envelope_from)
+            # docmd, not mail()/rcpt(): those re-parse addresses address_spec already checked.
+            code, reply = conn.docmd("mail", f"FROM:<{envelope_from}>")
             if code != 250:
                 # A refused sender (530 authentication required, 550 sender not allowed) is
                 # about our configuration or session, not this notice: retry, never dead-letter.
                 return self._refused(conn, "MAIL FROM", code, reply, transient=True)
-            code, reply = conn.rcpt(recipient)
+            code, reply = conn.docmd("rcpt", f"TO:<{recipient}>")
             if code not in (250, 251):
                 return self._refused(conn, f"RCPT TO <{recipient}>", code, reply)
             # data() raises SMTPDataError when DATA itself is refused, returns the final reply.
