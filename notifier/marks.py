@@ -19,6 +19,7 @@ from markupsafe import Markup
 ALLOW_OPEN, ALLOW_CLOSE = "\ue000", "\ue001"
 DATA_OPEN, DATA_CLOSE = "\ue002", "\ue003"
 _ALL_MARKS = re.compile("[\ue000-\ue003]")
+_SPLIT_MARKS = re.compile("([\ue000-\ue003])")
 
 Span = tuple[int, int]
 
@@ -57,25 +58,24 @@ def mark_data(value: Any) -> Any:
 
 def split_marks(marked: str) -> MarkedText:
     """Strip the marks; spans are offsets into the clean text. Nested marks use the outermost."""
-    out: list[str] = []
+    # Splitting on the marks gives text, mark, text, ..., text: only the marks (a few per
+    # message) are visited, and each mark's offset is the length of the text before it.
+    parts = _SPLIT_MARKS.split(marked)
     allowed: list[Span] = []
     data: list[Span] = []
     stack: list[tuple[str, int]] = []
-    position = 0
-    for char in marked:
+    position = len(parts[0])
+    for char, following in zip(parts[1::2], parts[2::2], strict=True):
         if char in (ALLOW_OPEN, DATA_OPEN):
             stack.append((char, position))
-        elif char in (ALLOW_CLOSE, DATA_CLOSE):
-            if stack:
-                kind, start = stack.pop()
-                if not stack and position > start:
-                    (allowed if kind == ALLOW_OPEN else data).append((start, position))
-                elif stack and kind == ALLOW_OPEN and position > start:
-                    allowed.append((start, position))  # an allowed value inside data
-        else:
-            out.append(char)
-            position += 1
-    return MarkedText("".join(out), tuple(allowed), tuple(data))
+        elif stack:
+            kind, start = stack.pop()
+            if not stack and position > start:
+                (allowed if kind == ALLOW_OPEN else data).append((start, position))
+            elif stack and kind == ALLOW_OPEN and position > start:
+                allowed.append((start, position))  # an allowed value inside data
+        position += len(following)
+    return MarkedText("".join(parts[::2]), tuple(allowed), tuple(data))
 
 
 def strip_marks(marked: str) -> str:

@@ -25,8 +25,10 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
+from notifier.plain.textcache import text_cache
 from notifier.plain.words import product_names
 
 Severity = Literal["block", "warn", "info"]
@@ -82,6 +84,52 @@ _QUICK_TICKET = re.compile(r"[A-Z]\d{4}")
 _QUICK_CAMEL = re.compile(r"[a-z][A-Z]|[A-Za-z0-9]_[A-Za-z0-9]")
 _QUICK_HEX = re.compile(r"[0-9a-fA-F]{12}")
 _QUICK_LINK = re.compile(r"://|www\.|@")
+_QUICK_NAMED_CODE = re.compile(r"[A-Z]{2}[A-Z_-]*\d|[A-Z]_[A-Z]|E[A-Z]{3}")
+_QUICK_CMDLET = re.compile(r"[a-z]-[A-Z]")
+_QUICK_WINDOWS_PATH = re.compile(r"[A-Za-z]:[\\/]")
+_QUICK_UNC_PATH = re.compile(r"\\\\")
+# The checks asked through _quick() (all but _QUICK_STATUS_REASON). None may match a line break
+# (tested), so a text can be searched paragraph by paragraph.
+_LINE_QUICK = (
+    _QUICK_IPV4,
+    _QUICK_IPV6,
+    _QUICK_MAC,
+    _QUICK_GUID,
+    _QUICK_HOST,
+    _QUICK_DIGIT_WORD,
+    _QUICK_UNIX_PATH,
+    _QUICK_EXCEPTION,
+    _QUICK_THREE_DIGITS,
+    _QUICK_TICKET,
+    _QUICK_CAMEL,
+    _QUICK_HEX,
+    _QUICK_LINK,
+    _QUICK_NAMED_CODE,
+    _QUICK_CMDLET,
+    _QUICK_WINDOWS_PATH,
+    _QUICK_UNC_PATH,
+)
+
+
+def _quick(pattern: re.Pattern[str], text: str) -> bool:
+    """``pattern.search(text)`` for a pattern of _LINE_QUICK, answered from a cache."""
+    return pattern in _quick_hits(text)
+
+
+@lru_cache(maxsize=16)
+def _quick_hits(text: str) -> frozenset[re.Pattern[str]]:
+    """The _LINE_QUICK patterns found in a text. Every detector asks about the same text, so
+    the latest few are kept; each paragraph's answer is cached too, since a template's own
+    paragraphs recur in every notice."""
+    hits: frozenset[re.Pattern[str]] = frozenset()
+    for paragraph in text.split("\n\n"):
+        hits |= _paragraph_hits(paragraph)
+    return hits
+
+
+@text_cache
+def _paragraph_hits(paragraph: str) -> frozenset[re.Pattern[str]]:
+    return frozenset(pattern for pattern in _LINE_QUICK if pattern.search(paragraph))
 
 
 def _finding(kind: str, text: str, start: int, end: int) -> Finding:
@@ -114,7 +162,7 @@ _GUID_RE = re.compile(
 def find_ipv4(text: str) -> list[Finding]:
     """IPv4 addresses and networks (10.1.2.3, 192.168.0.0/24), confirmed with ipaddress."""
     found: list[Finding] = []
-    if not _QUICK_IPV4.search(text):
+    if not _quick(_QUICK_IPV4, text):
         return found
     for match in _IPV4_RE.finditer(text):
         candidate = match.group()
@@ -131,7 +179,7 @@ def find_ipv4(text: str) -> list[Finding]:
 def find_ipv6(text: str) -> list[Finding]:
     """IPv6 addresses (fe80::1, 2001:db8::5/64); times such as 10:30:15 fail ipaddress."""
     found: list[Finding] = []
-    if not _QUICK_IPV6.search(text):
+    if not _quick(_QUICK_IPV6, text):
         return found
     for match in _IPV6_RE.finditer(text):
         end = match.end()
@@ -150,14 +198,14 @@ def find_ipv6(text: str) -> list[Finding]:
 
 def find_mac(text: str) -> list[Finding]:
     """MAC addresses: 00:1A:2B:3C:4D:5E, 00-1a-2b-3c-4d-5e, 001a.2b3c.4d5e."""
-    if not _QUICK_MAC.search(text):
+    if not _quick(_QUICK_MAC, text):
         return []
     return [_finding("mac", text, m.start(), m.end()) for m in _MAC_RE.finditer(text)]
 
 
 def find_guid(text: str) -> list[Finding]:
     """GUIDs, with or without braces."""
-    if not _QUICK_GUID.search(text):
+    if not _quick(_QUICK_GUID, text):
         return []
     return [_finding("guid", text, m.start(), m.end()) for m in _GUID_RE.finditer(text)]
 
@@ -281,7 +329,7 @@ def find_hostnames(text: str) -> list[Finding]:
     are left alone; so are file names (report.pdf), because their suffix is no known domain.
     """
     found: list[Finding] = []
-    if not _QUICK_HOST.search(text):
+    if not _quick(_QUICK_HOST, text):
         return found
     for match in _HOST_RE.finditer(text):
         labels = match.group().lower().split(".")
@@ -320,7 +368,7 @@ _POSTCODE_AFTER_RE = re.compile(r"\s\d[A-Z]{2}\b")
 def find_machine_names(text: str) -> list[Finding]:
     """Computer and server names with digits: PC-4411, LAPTOP-7GH2K, SRV01, srv-db-02."""
     found: list[Finding] = []
-    if not _QUICK_DIGIT_WORD.search(text):
+    if not _quick(_QUICK_DIGIT_WORD, text):
         return found
     products = product_names()
     for match in _NAME_TOKEN_RE.finditer(text):
@@ -377,13 +425,16 @@ def find_paths(text: str) -> list[Finding]:
     "and/or", "24/7" and Windows switches (/force) are not paths.
     """
     found: list[Finding] = []
-    for pattern in (_WINDOWS_PATH_RE, _UNC_PATH_RE):
-        if ":" not in text and "\\" not in text:
-            break
+    for pattern, needed in (
+        (_WINDOWS_PATH_RE, _QUICK_WINDOWS_PATH),
+        (_UNC_PATH_RE, _QUICK_UNC_PATH),
+    ):
+        if not _quick(needed, text):
+            continue
         for match in pattern.finditer(text):
             end = _trim(text, match.start(), match.end())
             found.append(_finding("path", text, match.start(), end))
-    if not _QUICK_UNIX_PATH.search(text):
+    if not _quick(_QUICK_UNIX_PATH, text):
         return found
     for match in _UNIX_PATH_RE.finditer(text):
         end = _trim(text, match.start(), match.end())
@@ -412,7 +463,7 @@ _EXCEPTION_RE = re.compile(
 
 def find_stack_traces(text: str) -> list[Finding]:
     """Stack traces (Python, Java, .NET frames) and exception names (NullPointerException)."""
-    if not _QUICK_EXCEPTION.search(text):
+    if not _quick(_QUICK_EXCEPTION, text):
         return []
     found = [_finding("stack_trace", text, m.start(), m.end()) for m in _STACK_RE.finditer(text)]
     found.extend(
@@ -427,7 +478,6 @@ _NAMED_CODE_RE = re.compile(
     r"|WSAE[A-Z]+|STATUS_[A-Z_]{3,}|ERROR_[A-Z_]{3,}|DNS_PROBE_[A-Z_]+|MSB\d{4}|CS\d{4}"
     r"|E(?:ACCES|PERM|NOENT|CONNREFUSED|CONNRESET|TIMEDOUT|HOSTUNREACH|ADDRINUSE|NOSPC|PIPE))\b"
 )
-_QUICK_NAMED_CODE = re.compile(r"[A-Z]{2}[A-Z_-]*\d|[A-Z]_[A-Z]|E[A-Z]{3}")
 _CONTEXT_CODE_RE = re.compile(
     r"(?i:\b(?:error|exit|stop|status|return|event)\s+(?:code|id))\s*[:#]?\s*"
     r"(?:-?\d+|0x[0-9A-Fa-f]+|[A-Z][A-Z0-9_]{3,})\b"
@@ -440,7 +490,7 @@ def find_error_codes(text: str) -> list[Finding]:
     spans: list[tuple[int, int]] = []
     if "0x" in text:
         spans.extend(m.span() for m in _HEX_CODE_RE.finditer(text))
-    if _QUICK_NAMED_CODE.search(text):
+    if _quick(_QUICK_NAMED_CODE, text):
         spans.extend(m.span() for m in _NAMED_CODE_RE.finditer(text))
     lowered = text.lower()
     if "error" in lowered or "code" in lowered or " id" in lowered:
@@ -466,7 +516,7 @@ _HTTP_RE = re.compile(
 def find_http_status(text: str) -> list[Finding]:
     """HTTP status codes in context: "HTTP 503", "503 Service Unavailable", "error 404"."""
     lowered = text.lower()
-    if not _QUICK_THREE_DIGITS.search(text) or not (
+    if not _quick(_QUICK_THREE_DIGITS, text) or not (
         any(word in lowered for word in _HTTP_CONTEXT) or _QUICK_STATUS_REASON.search(text)
     ):
         return []
@@ -547,7 +597,6 @@ _COMMAND_WORDS = frozenset(
     ]
 )
 _QUICK_WORD_RE = re.compile(r"[a-z][a-z0-9.-]*[a-z0-9]")
-_QUICK_CMDLET = re.compile(r"[a-z]-[A-Z]")
 _ARGUMENT_RE = re.compile(r"[ \t]+(?:(?:-{1,2}|/)[\w:=.?-]+|\d{1,4}(?![\w.:/])|[a-z][\w.@:-]*)")
 
 
@@ -560,13 +609,16 @@ def find_commands(text: str) -> list[Finding]:
         else []
     )
     # Try the command patterns only where a known command word starts: a set lookup per word
-    # is far cheaper than scanning the big alternation at every position.
-    matches = [
-        hit
-        for word in _QUICK_WORD_RE.finditer(text)
-        if word.group() in _COMMAND_WORDS and (hit := _COMMAND_RE.match(text, word.start()))
-    ]
-    if _QUICK_CMDLET.search(text):
+    # is far cheaper than scanning the big alternation at every position, and one set
+    # operation over all the words is cheaper still when there is none (most texts).
+    matches: list[re.Match[str]] = []
+    if not _COMMAND_WORDS.isdisjoint(_QUICK_WORD_RE.findall(text)):
+        matches = [
+            hit
+            for word in _QUICK_WORD_RE.finditer(text)
+            if word.group() in _COMMAND_WORDS and (hit := _COMMAND_RE.match(text, word.start()))
+        ]
+    if _quick(_QUICK_CMDLET, text):
         matches.extend(_CMDLET_RE.finditer(text))
     for match in matches:
         end = match.end()
@@ -631,7 +683,7 @@ _TICKET_RE = re.compile(
 
 def find_ticket_codes(text: str) -> list[Finding]:
     """Ticket-system codes: INC0012345, RITM0012345, CHG..., PRB..., KB0012345, REQ..."""
-    if not _QUICK_TICKET.search(text):
+    if not _quick(_QUICK_TICKET, text):
         return []
     return [_finding("ticket_code", text, m.start(), m.end()) for m in _TICKET_RE.finditer(text)]
 
@@ -647,7 +699,7 @@ def find_identifiers(text: str) -> list[Finding]:
     """camelCase, PascalCase and snake_case names (userPrincipalName, DisplayName, max_size),
     except product names people use (iPhone, PowerPoint, OneDrive) and surnames (McDonald)."""
     found: list[Finding] = []
-    if not _QUICK_CAMEL.search(text):
+    if not _quick(_QUICK_CAMEL, text):
         return found
     products = product_names()
     for match in _CAMEL_RE.finditer(text):
@@ -666,7 +718,7 @@ _HEX_RE = re.compile(
 
 def find_hex(text: str) -> list[Finding]:
     """Long hexadecimal strings (hashes, keys): 12 or more hex digits with letters and digits."""
-    if not _QUICK_HEX.search(text):
+    if not _quick(_QUICK_HEX, text):
         return []
     return [_finding("hex", text, m.start(), m.end()) for m in _HEX_RE.finditer(text)]
 
@@ -682,7 +734,7 @@ _LINK_RE = re.compile(
 
 def find_links(text: str) -> list[tuple[int, int]]:
     """Spans of web links and e-mail addresses: plain enough for a requester to use."""
-    if not _QUICK_LINK.search(text):
+    if not _quick(_QUICK_LINK, text):
         return []
     return [(m.start(), _trim(text, m.start(), m.end())) for m in _LINK_RE.finditer(text)]
 
@@ -738,6 +790,8 @@ _MEANS_RE = re.compile(
     r"(?:stands for|means|is short for|short for)\s+([^.;:\n]{3,80})"
 )
 _INITIAL_WORD_RE = re.compile(r"[A-Za-z0-9][\w']*")
+# Each pattern that reads the words after an acronym needs one of these strings.
+_AFTER_PATTERNS = ((_PAREN_BEFORE_RE, ("(",)), (_MEANS_RE, ("stands for", "means", "short for")))
 _SMALL_WORDS = frozenset({"of", "and", "the", "for", "to", "a", "an", "in", "on", "by", "&"})
 _ROMAN_RE = re.compile(r"[IVX]+")
 
@@ -765,7 +819,9 @@ def explained_acronyms(text: str) -> frozenset[str]:
             if _initials_match(acronym, before[-count:]):
                 explained.add(acronym)
                 break
-    for pattern in (_PAREN_BEFORE_RE, _MEANS_RE):
+    for pattern, needs in _AFTER_PATTERNS:
+        if not any(literal in text for literal in needs):
+            continue  # a cheap substring test spares a scan at every position
         for match in pattern.finditer(text):
             acronym = match.group(1)
             after = _words_of(match.group(2))

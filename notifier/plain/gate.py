@@ -8,6 +8,7 @@ reported, but the readability counts still see the real text.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -24,6 +25,7 @@ from notifier.plain.detectors import (
     find_links,
 )
 from notifier.plain.glossary import Glossary, load_glossary
+from notifier.plain.textcache import text_cache
 from notifier.plain.words import ALPHA_WORD_RE, Familiarity, everyday_acronyms
 
 # Analyses kept per gate for identical texts (see Gate.analyze).
@@ -32,6 +34,7 @@ ANALYSIS_CACHE_SIZE = 256
 READABILITY_KINDS = frozenset({"long_sentence", "unfamiliar_words", "grade"})
 _PRIORITY = {kind: rank for rank, kind in enumerate(KIND_PRIORITY)}
 _ARTICLE_BEFORE = ("a ", "an ", "A ", "An ")
+_NOT_SPACE_RE = re.compile(r"\S")  # \S is exactly "not str.isspace()"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,7 @@ class Gate:
             OrderedDict()
         )
         self._analyses_lock = threading.Lock()
+        self._sentence_unfamiliar = text_cache(self._unfamiliar_in_sentence)
 
     # -- analysis --------------------------------------------------------------------------
 
@@ -271,24 +275,28 @@ class Gate:
         skip = [(f.start, f.end) for f in findings if f.kind not in ("glossary", "acronym")]
         skip.extend(protected)
         skip.extend(links)
-        skip.sort()
-        familiar = self._familiar.is_familiar
         found: list[str] = []
         for sentence in counts.sentences:
-            first = True
-            for match in ALPHA_WORD_RE.finditer(text, sentence.start, sentence.end):
-                word = match.group()
-                at_start = first
-                first = False
-                if _inside(match.start(), skip):
-                    continue
-                if word[0].isupper() and not at_start:
-                    continue  # a name (Sam, Outlook, Teams): not counted as unfamiliar
-                if word.isupper() and len(word) > 1:
-                    continue  # acronyms have their own rule
-                if len(word) <= 2 or familiar(word):
-                    continue
-                found.append(word)
+            words = self._sentence_unfamiliar(text[sentence.start : sentence.end])
+            for offset, word in words:
+                if not _inside(sentence.start + offset, skip):
+                    found.append(word)
+        return tuple(found)
+
+    def _unfamiliar_in_sentence(self, sentence: str) -> tuple[tuple[int, str], ...]:
+        """(offset, word) of the words of one sentence that are not familiar, names and
+        acronyms left out. Pure for a given gate, so cached per gate (see textcache)."""
+        familiar = self._familiar.is_familiar
+        found: list[tuple[int, str]] = []
+        for index, match in enumerate(ALPHA_WORD_RE.finditer(sentence)):
+            word = match.group()
+            if word[0].isupper() and index > 0:
+                continue  # a name (Sam, Outlook, Teams): not counted as unfamiliar
+            if word.isupper() and len(word) > 1:
+                continue  # acronyms have their own rule
+            if len(word) <= 2 or familiar(word):
+                continue
+            found.append((match.start(), word))
         return tuple(found)
 
     # -- rewriting -------------------------------------------------------------------------
@@ -352,12 +360,12 @@ def _article_fix(before: str, replacement: str) -> tuple[str, str] | None:
 
 
 def _blank(text: str, protected: Sequence[tuple[int, int]]) -> str:
-    chars = list(text)
+    """The text with every non-space character of the protected spans made a space."""
     for start, end in protected:
-        for i in range(max(0, start), min(len(chars), end)):
-            if not chars[i].isspace():
-                chars[i] = " "
-    return "".join(chars)
+        start, end = max(0, start), min(len(text), end)
+        if start < end:
+            text = text[:start] + _NOT_SPACE_RE.sub(" ", text[start:end]) + text[end:]
+    return text
 
 
 def _inside(position: int, spans: Sequence[tuple[int, int]]) -> bool:

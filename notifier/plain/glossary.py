@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Literal, cast
 
 from notifier.errors import ConfigError
+from notifier.plain.textcache import text_cache
 
 EntrySeverity = Literal["block", "warn", "info", "off"]
 PartOfSpeech = Literal["verb", "noun", "fixed"]
@@ -28,6 +30,10 @@ _KEYS = frozenset({"term", "plain", "severity", "safe", "pos", "forms", "plain_f
 
 # Words for glossary matching: like WORD_RE but a dot always splits, so "cache." is "cache".
 TOKEN_RE = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
+# Characters that are neither in a word nor white space: no phrase goes across one, so a text
+# is matched piece by piece between them, and each piece's matches are cached per glossary (a
+# template's own pieces recur in every notice).
+_BREAK_RE = re.compile(r'[.,;:!?()"]')
 
 # Plain-word verbs whose past tense is not "-ed" (replacements are plain words, so few).
 _IRREGULAR_PAST = {
@@ -119,16 +125,38 @@ class Glossary:
 
     def find(self, text: str) -> Iterator[GlossaryMatch]:
         """Every glossary phrase in the text, leftmost-longest, never overlapping."""
-        tokens = [(m.start(), m.end(), m.group()) for m in TOKEN_RE.finditer(text)]
+        offset = 0
+        for piece in _BREAK_RE.split(text):
+            for match in self._piece_matches(piece):
+                yield GlossaryMatch(
+                    match.start + offset, match.end + offset, match.entry, match.replacement
+                )
+            offset += len(piece) + 1  # the piece and the break character after it
+
+    @cached_property
+    def _piece_matches(self) -> Callable[[str], tuple[GlossaryMatch, ...]]:
+        """_find_in_piece with a cache of this glossary's own (made on first use)."""
+        return text_cache(self._find_in_piece)
+
+    def _find_in_piece(self, text: str) -> tuple[GlossaryMatch, ...]:
+        """Every glossary phrase in a text, leftmost-longest, never overlapping."""
         index = self._index
-        i = 0
-        count = len(tokens)
-        while i < count:
-            start, _end, word = tokens[i]
+        words = TOKEN_RE.findall(text)
+        lowered = list(map(str.lower, words))
+        # Only words that start a phrase are tried: a few per text, often none.
+        starts = [i for i, word in enumerate(words) if word in index or lowered[i] in index]
+        if not starts:
+            return ()
+        tokens = list(TOKEN_RE.finditer(text))
+        found: list[GlossaryMatch] = []
+        free = 0  # the first word not inside a phrase already found
+        for i in starts:
+            if i < free:
+                continue
+            word = words[i]
             forms = index.get(word)
-            lowered = word.lower()
-            if lowered != word:
-                more = index.get(lowered)
+            if lowered[i] != word:
+                more = index.get(lowered[i])
                 if more:
                     forms = more if forms is None else tuple(sorted((*forms, *more), key=_longest))
             matched = None
@@ -138,27 +166,26 @@ class Glossary:
                         matched = form
                         break
             if matched is None:
-                i += 1
                 continue
-            last = i + len(matched.keys) - 1
-            yield GlossaryMatch(start, tokens[last][1], matched.entry, matched.replacement)
-            i = last + 1
+            free = i + len(matched.keys)
+            end = tokens[free - 1].end()
+            found.append(GlossaryMatch(tokens[i].start(), end, matched.entry, matched.replacement))
+        return tuple(found)
 
 
 def _longest(form: _Form) -> int:
     return -len(form.keys)
 
 
-def _matches(keys: tuple[str, ...], tokens: list[tuple[int, int, str]], i: int, text: str) -> bool:
+def _matches(keys: tuple[str, ...], tokens: list[re.Match[str]], i: int, text: str) -> bool:
     if i + len(keys) > len(tokens):
         return False
     for offset in range(1, len(keys)):
-        previous_end = tokens[i + offset - 1][1]
-        start, _end, word = tokens[i + offset]
+        token = tokens[i + offset]
         # Words of a phrase are separated by white space only ("DNS cache", not "DNS, cache").
-        if text[previous_end:start].strip():
+        if text[tokens[i + offset - 1].end() : token.start()].strip():
             return False
-        key = keys[offset]
+        word, key = token.group(), keys[offset]
         if word != key and word.lower() != key:
             return False
     return True

@@ -2,7 +2,8 @@
 
 Syllables come from pyphen's hyphenation dictionaries. Hyphenation points are a lower bound on
 syllables (dictionaries refuse to split near the ends of a word: "area" has none), so each word
-counts the larger of pyphen's pieces and a vowel-group estimate. Counts are cached per word.
+counts the larger of pyphen's pieces and a vowel-group estimate. Counts are cached per word,
+and per sentence: a template's own sentences recur in every notice.
 
 Both formulas were fitted on English school texts. For other languages they are still computed
 (with that language's pyphen dictionary when there is one) but the gate only reports them.
@@ -16,6 +17,7 @@ from functools import lru_cache
 
 import pyphen  # type: ignore[import-untyped]  # no stubs or py.typed
 
+from notifier.plain.textcache import text_cache
 from notifier.plain.words import WORD_RE
 
 # A sentence ends at . ! ? (or a run of them) followed by space and something that can start a
@@ -27,6 +29,7 @@ _SENTENCE_END_RE = re.compile(
     r"""|\n(?=[ \t]*(?:[A-ZÀ-Þ]|[-*•]\s))"""
 )
 _VOWEL_GROUP_RE = re.compile(r"[aeiouy]+")
+_ALNUM_RE = re.compile(r"[^\W_]")  # a character for which str.isalnum() is true
 _SOUNDED_ES = ("ses", "xes", "zes", "ches", "shes", "ges", "ces")
 # pyphen's bare "en" is British; US patterns are the ones textstat and most tools use.
 _DEFAULT_DICTIONARIES = {"en": "en_US"}
@@ -62,12 +65,12 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 
 
 def _add_span(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    if end > start and any(ch.isalnum() for ch in text[start:end]):
-        spans.append((start, end))
+    piece = text[start:end]
+    trimmed = piece.lstrip()  # str.strip() trims exactly the characters str.isspace() accepts
+    start += len(piece) - len(trimmed)
+    trimmed = trimmed.rstrip()
+    if _ALNUM_RE.search(trimmed):
+        spans.append((start, start + len(trimmed)))
 
 
 @lru_cache(maxsize=16)
@@ -102,13 +105,20 @@ def count(text: str, language: str = "en") -> Counts:
     total_words = 0
     total_syllables = 0
     for start, end in split_sentences(text):
-        words = WORD_RE.findall(text, start, end)
+        words, syllable_count = _sentence_counts(text[start:end], language)
         if not words:
             continue
-        sentences.append(Sentence(start, end, len(words)))
-        total_words += len(words)
-        total_syllables += sum(syllables(word, language) for word in words)
+        sentences.append(Sentence(start, end, words))
+        total_words += words
+        total_syllables += syllable_count
     return Counts(total_words, tuple(sentences), total_syllables)
+
+
+@text_cache
+def _sentence_counts(sentence: str, language: str) -> tuple[int, int]:
+    """Words and syllables of one sentence."""
+    words = WORD_RE.findall(sentence)
+    return len(words), sum(syllables(word, language) for word in words)
 
 
 def flesch_reading_ease(words: int, sentences: int, syllable_count: int) -> float:
