@@ -254,6 +254,7 @@ def build_service(settings: Settings, outbox: Outbox, *, clock: Clock = system_c
             delivery.rate_limit_per_minute,
             settings.rules.limit_per_recipient,
             settings.rules.limit_period,
+            delivery.connections,
         ),
         domain=settings.smtp.from_address.rpartition("@")[2],
         clock=clock,

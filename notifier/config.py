@@ -139,6 +139,9 @@ class DeliverySettings(_Section):
     give_up_after: Duration = timedelta(days=3)
     rate_limit_per_minute: int = Field(default=120, ge=1)
     batch_size: int = Field(default=200, ge=1)
+    # SMTP connections sending at once. Each can leave one message sent but not yet recorded
+    # when notifier is killed (sent again, same Message-ID), so 1 keeps that window smallest.
+    connections: int = Field(default=1, ge=1, le=16)
 
 
 class RunSettings(_Section):

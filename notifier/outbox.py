@@ -12,7 +12,8 @@ import fcntl
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -151,6 +152,12 @@ class Outbox:
         self._lock = lock
         self._pending: list[AuditRecord] = []
         self._in_transaction = False
+        # Delivery threads record their results here at the same time (see Service): one
+        # transaction at a time, and a thread's nested transaction joins its own only.
+        self._writer = threading.RLock()
+        self._group = threading.Condition()  # see together()
+        self._group_waiting: list[_GroupEntry] = []
+        self._group_committing = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -170,7 +177,10 @@ class Outbox:
         if not exclusive and not path.exists():
             raise StateError(f"{path}: no state database here yet (has notifier run?)")
         try:
-            connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+            # Shared by the delivery threads; Outbox.transaction serialises its use.
+            connection = sqlite3.connect(
+                path, isolation_level=None, timeout=30, check_same_thread=False
+            )
             connection.execute("PRAGMA journal_mode=WAL")
             # FULL: a notice marked sent must still be marked sent after a power cut.
             connection.execute("PRAGMA synchronous=FULL")
@@ -195,30 +205,67 @@ class Outbox:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """One atomic unit of state changes and their audit rows."""
-        if self._in_transaction:
-            yield
-            return
+        """One atomic unit of state changes and their audit rows; safe to use from threads."""
+        with self._writer:
+            if self._in_transaction:
+                yield
+                return
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StateError(f"{self.path}: cannot start a transaction: {exc}") from exc
+            self._in_transaction = True
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                self._pending.clear()
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StateError(
+                        f"{self.path}: cannot write the state database: {exc}"
+                    ) from exc
+                raise
+            finally:
+                self._in_transaction = False
+            committed, self._pending = self._pending, []
+            for record in committed:
+                audit.emit(record)  # in commit order: the log's order is the chain's
+
+    def together(self, work: Callable[[], None]) -> None:
+        """Run ``work`` in one transaction with the work other threads hand in meanwhile.
+
+        Delivery sessions record each result before they send their next message; when
+        several finish at about the same time, one commit (one fsync) covers them all. Returns
+        once ``work`` is committed. If the shared transaction fails, nothing of it is written
+        and every thread in it gets a StateError.
+        """
+        entry = _GroupEntry(work)
+        with self._group:
+            self._group_waiting.append(entry)
+            while self._group_committing and not entry.settled:
+                self._group.wait()
+            if entry.settled:
+                entry.raise_failure()
+                return
+            # This thread commits everything waiting, its own work included.
+            self._group_committing = True
+            group, self._group_waiting = self._group_waiting, []
+        failure: BaseException | None = None
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StateError(f"{self.path}: cannot start a transaction: {exc}") from exc
-        self._in_transaction = True
-        try:
-            yield
-            self._db.execute("COMMIT")
+            with self.transaction():
+                for member in group:
+                    member.work()
         except BaseException as exc:
-            self._pending.clear()
-            with contextlib.suppress(sqlite3.Error):
-                self._db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise StateError(f"{self.path}: cannot write the state database: {exc}") from exc
-            raise
-        finally:
-            self._in_transaction = False
-        committed, self._pending = self._pending, []
-        for record in committed:
-            audit.emit(record)
+            failure = exc
+        with self._group:
+            for member in group:
+                member.settle(failure)
+            self._group_committing = False
+            self._group.notify_all()
+        if failure is not None:
+            raise failure
 
     def _audit(self, record: AuditRecord) -> None:
         # Linked to the chain inside this transaction (we hold the write lock).
@@ -724,6 +771,24 @@ _NOTICE_COLUMNS = (
     "body_text, body_html, message_id, in_reply_to, references_json, reply_to, template, "
     "attempts, queued_at"
 )
+
+
+class _GroupEntry:
+    """One thread's work in a shared commit (Outbox.together), and how the commit went."""
+
+    def __init__(self, work: Callable[[], None]) -> None:
+        self.work = work
+        self.settled = False
+        self._failure: BaseException | None = None
+
+    def settle(self, failure: BaseException | None) -> None:
+        self.settled = True
+        self._failure = failure
+
+    def raise_failure(self) -> None:
+        """In a thread that did not run the commit: the committing thread's error, as its own."""
+        if self._failure is not None:
+            raise StateError(f"not recorded: {self._failure}") from self._failure
 
 
 def _digest_reason(digest: Notice | None, reason: str) -> str:

@@ -71,6 +71,7 @@ class DeliveryLimits:
     rate_limit_per_minute: int = 120
     per_recipient: int = 3  # notices per requester per period; more due at once: a digest
     recipient_period: timedelta = timedelta(hours=1)
+    connections: int = 1  # SMTP sessions sending one batch side by side
 
 
 def _findings_summary(checked: Review) -> str:
@@ -89,8 +90,40 @@ def _span(period: timedelta) -> str:
     return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
 
 
-def _keys(batches: list[tuple[list[QueuedNotice], Notice | None]]) -> list[str]:
+# What one message carries: the claimed notices it covers, and the digest when there are several.
+Unit = tuple[list[QueuedNotice], Notice | None]
+
+
+def _keys(batches: list[Unit]) -> list[str]:
     return [item.notice.resolution_key for members, _ in batches for item in members]
+
+
+class _Units:
+    """A batch's messages, handed out in order to one or more sending sessions (threads)."""
+
+    def __init__(self, units: list[Unit], stop: threading.Event | None) -> None:
+        self._units = units
+        self._next = 0
+        self._stop = stop
+        self._abandoned = False
+        self._lock = threading.Lock()
+
+    def take(self) -> Unit | None:
+        with self._lock:
+            stopping = self._abandoned or (self._stop is not None and self._stop.is_set())
+            if stopping or self._next >= len(self._units):
+                return None
+            self._next += 1
+            return self._units[self._next - 1]
+
+    def abandon(self) -> None:
+        """No more units for anyone (a session failed in a way the batch cannot survive)."""
+        with self._lock:
+            self._abandoned = True
+
+    def untried(self) -> list[Unit]:
+        with self._lock:
+            return self._units[self._next :]
 
 
 class Service:
@@ -120,6 +153,7 @@ class Service:
         self.domain = domain
         self.clock = clock
         self.rng = rng or random.Random()  # jitter, not security
+        self._tally = threading.Lock()
 
     def start(self) -> int:
         """Recover notices a crash left half-sent; call once before the first pass."""
@@ -329,23 +363,55 @@ class Service:
             if not claimed:
                 return
             batches = self._per_recipient(claimed, now, report)
-            with self.sender.session() as session:
-                for index, (members, message) in enumerate(batches):
-                    if stop is not None and stop.is_set():
-                        self.outbox.unclaim(_keys(batches[index:]))
-                        return
-                    try:
-                        self._attempt(session, members, message, report)
-                    except StateError:
-                        # The result could not be stored. Hand back what was not attempted;
-                        # the daemon recovers the 'sending' rows before its next pass.
-                        with contextlib.suppress(StateError):
-                            self.outbox.unclaim(_keys(batches[index + 1 :]))
-                        raise
+            if not self._send_batch(batches, report, stop):
+                return
+
+    def _send_batch(
+        self, batches: list[Unit], report: PassReport, stop: threading.Event | None
+    ) -> bool:
+        """Send one claimed batch over up to ``limits.connections`` SMTP sessions at once.
+
+        Each session records a result (committed) before it sends its next message, so a crash
+        leaves at most one accepted but unrecorded message per session: the duplicate window.
+        What was not attempted (told to stop, or a result could not be stored) is handed back;
+        False when told to stop.
+        """
+        work = _Units(batches, stop)
+        failures: list[BaseException] = []
+
+        def lane() -> None:
+            try:
+                with self.sender.session() as session:
+                    while (unit := work.take()) is not None:
+                        self._attempt(session, *unit, report)
+            except BaseException as exc:  # StateError above all: stop every lane, then raise
+                work.abandon()
+                failures.append(exc)
+
+        lanes = min(self.limits.connections, len(batches))
+        if lanes <= 1:
+            lane()
+        else:
+            threads = [
+                threading.Thread(target=lane, name=f"smtp-session-{n}") for n in range(lanes)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        untried = work.untried()
+        if failures:
+            # The failed unit stays 'sending': the daemon recovers it before its next pass.
+            with contextlib.suppress(StateError):
+                self.outbox.unclaim(_keys(untried))
+            raise failures[0]
+        if untried:
+            self.outbox.unclaim(_keys(untried))
+        return not (stop is not None and stop.is_set())
 
     def _per_recipient(
         self, claimed: list[QueuedNotice], now: datetime, report: PassReport
-    ) -> list[tuple[list[QueuedNotice], Notice | None]]:
+    ) -> list[Unit]:
         """Apply the per-recipient limit: what goes out now, alone or combined in a digest.
 
         A requester who already had ``per_recipient`` notices in the period waits for the
@@ -356,7 +422,7 @@ class Service:
         for item in claimed:
             groups.setdefault(item.notice.to_email.lower(), []).append(item)
         period = self.limits.recipient_period
-        batches: list[tuple[list[QueuedNotice], Notice | None]] = []
+        batches: list[Unit] = []
         sent = self.outbox.sent_to_since_many(list(groups), now - period)  # one query a batch
         for requester, items in groups.items():
             count, oldest = sent[requester]
@@ -423,22 +489,35 @@ class Service:
         """Send one message (a notice, or a digest of several) and record how it went."""
         result = session.send(digest if digest is not None else members[0].notice)
         moment = self.clock()
-        for item in members:
-            decision = after_attempt(
-                self.policy,
-                result,
-                queued_at=item.queued_at,
-                now=moment,
-                attempt=item.notice.attempt,
-                rng=self.rng,
+        decisions = [
+            (
+                item,
+                after_attempt(
+                    self.policy,
+                    result,
+                    queued_at=item.queued_at,
+                    now=moment,
+                    attempt=item.notice.attempt,
+                    rng=self.rng,
+                ),
             )
-            self.outbox.record_attempt(item, result, decision, moment, digest=digest)
-            if decision.state is State.SENT:
-                report.sent += 1
-            elif decision.state is State.DEFERRED:
-                report.deferred += 1
-            else:
-                report.failed += 1
+            for item in members
+        ]
+
+        def record() -> None:
+            for item, decision in decisions:
+                self.outbox.record_attempt(item, result, decision, moment, digest=digest)
+
+        # Committed before this session sends again; shared with other sessions' results.
+        self.outbox.together(record)
+        with self._tally:  # sessions may run in threads of their own
+            for _, decision in decisions:
+                if decision.state is State.SENT:
+                    report.sent += 1
+                elif decision.state is State.DEFERRED:
+                    report.deferred += 1
+                else:
+                    report.failed += 1
 
     def next_wake(self, poll_interval: timedelta) -> timedelta:
         """How long the daemon may sleep: until the next poll or the next due notice."""

@@ -125,6 +125,8 @@ class RecordingHandler:
         self.messages: list[ReceivedMessage] = []
         self.data_attempts = 0  # every end of DATA, accepted or not
         self.dropped: list[bytes] = []  # messages read in full, then the connection was dropped
+        self.in_data = 0  # transactions between end of DATA and the reply, now
+        self.most_in_data = 0  # the most at once so far (clients sending side by side)
         self._changed = threading.Condition()
 
     async def handle_RCPT(
@@ -142,6 +144,16 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        with self._changed:
+            self.in_data += 1
+            self.most_in_data = max(self.most_in_data, self.in_data)
+        try:
+            return await self._answer_data(server, envelope)
+        finally:
+            with self._changed:
+                self.in_data -= 1
+
+    async def _answer_data(self, server: SMTP, envelope: Envelope) -> str:
         behaviour = self.behaviour
         with self._changed:
             self.data_attempts += 1

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -204,3 +207,78 @@ def test_sends_per_requester_are_counted_in_one_query_like_one_at_a_time(
             ("a@example.org", "2026-11-27T11:00:00Z"),
         ).fetchall()
     assert any("audit_sent_requester" in str(row[-1]) for row in plan), plan
+
+
+def _checkpoint_work(outbox: Outbox, key: str, ran_in: dict[str, int]) -> Callable[[], None]:
+    def work() -> None:
+        ran_in[key] = threading.get_ident()
+        outbox.save_checkpoint(Checkpoint("desk", key, "done"), NOW)
+
+    return work
+
+
+def test_work_handed_in_while_a_commit_runs_is_committed_together(outbox: Outbox) -> None:
+    """Two threads arriving while a third commits share the next commit (one transaction, run
+    by one of them); each returns only once its own work is committed."""
+    committing, release = threading.Event(), threading.Event()
+    ran_in: dict[str, int] = {}
+
+    def slow_first() -> None:
+        committing.set()
+        assert release.wait(10)
+        outbox.save_checkpoint(Checkpoint("desk", "first", "done"), NOW)
+
+    first = threading.Thread(target=outbox.together, args=(slow_first,))
+    first.start()
+    assert committing.wait(10)
+    others = [
+        threading.Thread(target=outbox.together, args=(_checkpoint_work(outbox, key, ran_in),))
+        for key in ("a", "b")
+    ]
+    for thread in others:
+        thread.start()
+    while len(outbox._group_waiting) < 2:  # both are waiting for the commit in progress
+        time.sleep(0.001)
+    release.set()
+    for thread in (first, *others):
+        thread.join(10)
+    assert ran_in["a"] == ran_in["b"]  # one thread ran both: the same transaction
+    assert [outbox.checkpoint("desk", key) for key in ("first", "a", "b")] == ["done"] * 3
+
+
+def test_a_failing_shared_commit_writes_nothing_and_fails_every_thread_in_it(
+    outbox: Outbox,
+) -> None:
+    committing, release = threading.Event(), threading.Event()
+    failures: dict[str, BaseException] = {}
+
+    def slow_first() -> None:
+        committing.set()
+        assert release.wait(10)
+
+    def hand_in(key: str, work: Callable[[], None]) -> None:
+        try:
+            outbox.together(work)
+        except StateError as exc:
+            failures[key] = exc
+
+    def broken() -> None:
+        raise StateError("disk I/O error (injected)")
+
+    first = threading.Thread(target=outbox.together, args=(slow_first,))
+    first.start()
+    assert committing.wait(10)
+    others = [
+        threading.Thread(target=hand_in, args=("good", _checkpoint_work(outbox, "good", {}))),
+        threading.Thread(target=hand_in, args=("broken", broken)),
+    ]
+    for thread in others:
+        thread.start()
+    while len(outbox._group_waiting) < 2:
+        time.sleep(0.001)
+    release.set()
+    for thread in (first, *others):
+        thread.join(10)
+    assert set(failures) == {"good", "broken"}
+    assert all("injected" in str(exc) for exc in failures.values())
+    assert outbox.checkpoint("desk", "good") is None  # rolled back with the broken work

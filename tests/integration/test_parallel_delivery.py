@@ -1,0 +1,117 @@
+"""``delivery.connections``: one batch sent over several SMTP sessions at once (aiosmtpd).
+
+Each session records a result before it sends its next message, so whatever happens, every
+notice ends sent once, queued again, or 'sending' (recovered and sent again with its
+Message-ID): at most one message per session is in doubt after a failure.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from notifier import audit
+from notifier.audit import AuditQuery
+from notifier.errors import StateError
+from notifier.service import PassReport
+from tests.integration.test_service import (
+    Clock,
+    ListSource,
+    _StoppingSender,
+    make_service,
+    resolution,
+)
+from tests.smtp_server import ServerBehaviour, SmtpServerFactory
+
+
+def test_three_sessions_deliver_every_notice_once_and_the_chain_holds(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    # A slow end of DATA keeps each transaction open long enough to see the sessions overlap.
+    server = smtp_server(behaviour=ServerBehaviour(data_delay=0.05))
+    clock, source = Clock(), ListSource([resolution(n) for n in range(30)])
+    service = make_service(tmp_path, server, clock, source, connections=3)
+    report = service.run_pass()
+    assert (report.queued, report.sent, report.deferred, report.failed) == (30, 30, 0, 0)
+    recipients = [m.rcpt_tos[0] for m in server.messages]
+    assert sorted(recipients) == sorted(f"user{n}@example.org" for n in range(30))
+    assert len({m.message["Message-ID"] for m in server.messages}) == 30
+    assert len({m.connection for m in server.messages}) == 3
+    assert server.handler.most_in_data >= 2  # side by side, not one after the other
+    assert service.outbox.counts_by_state() == {"sent": 30}
+    sent = service.outbox.audit_records(AuditQuery(outcome="sent"))
+    assert sorted(r.ticket_id for r in sent) == sorted(f"T-{n}" for n in range(30))
+    assert all(r.words_hash for r in sent)
+    verification = audit.verify(service.outbox._db)
+    assert verification.problems == () and verification.rows == 60
+
+
+def test_a_refusal_on_one_session_leaves_the_others_sending(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    server = smtp_server(
+        behaviour=ServerBehaviour(refuse_recipients={"user3@example.org": "550 5.1.1 No such user"})
+    )
+    clock, source = Clock(), ListSource([resolution(n) for n in range(12)])
+    service = make_service(tmp_path, server, clock, source, connections=2)
+    report = service.run_pass()
+    assert (report.sent, report.failed) == (11, 1)
+    (failed,) = service.outbox.audit_records(AuditQuery(outcome="failed"))
+    assert failed.ticket_id == "T-3" and "No such user" in failed.smtp_reply
+    assert len(server.messages) == 11
+
+
+def test_a_failed_state_write_stops_every_session_and_strands_nothing(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """One session cannot record its result: the others finish the message they are sending,
+    take no more, and everything not attempted goes back to the queue."""
+    server, clock = smtp_server(), Clock()
+    source = ListSource([resolution(n) for n in range(20)])
+    service = make_service(tmp_path, server, clock, source, connections=2)
+    real_record = service.outbox.record_attempt
+    calls = {"n": 0}
+    lock = threading.Lock()
+
+    def failing_once(*args: object, **kwargs: object) -> None:
+        with lock:
+            calls["n"] += 1
+            fail = calls["n"] == 5
+        if fail:
+            raise StateError("disk I/O error (injected)")
+        real_record(*args, **kwargs)  # type: ignore[arg-type]
+
+    service.outbox.record_attempt = failing_once  # type: ignore[method-assign]
+    with pytest.raises(StateError, match="injected"):
+        service.run_pass()
+    counts = service.outbox.counts_by_state()
+    # The message whose result was lost, and the other session's if it was in the same commit.
+    in_doubt = counts["sending"]
+    assert 1 <= in_doubt <= 2
+    assert counts["sent"] + in_doubt + counts.get("queued", 0) == 20
+    assert counts["sent"] >= 3
+    service.start()  # the daemon recovers 'sending' rows before its next pass
+    service.run_pass()
+    assert service.outbox.counts_by_state() == {"sent": 20}
+    ids = [m.message["Message-ID"] for m in server.messages]
+    assert len(set(ids)) == 20 and len(ids) == 20 + in_doubt  # sent again, same Message-ID
+
+
+def test_stop_lets_each_session_finish_its_message_and_requeues_the_rest(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    server, clock = smtp_server(), Clock()
+    source = ListSource([resolution(n) for n in range(20)])
+    service = make_service(tmp_path, server, clock, source, connections=2)
+    stop = threading.Event()
+    service.sender = _StoppingSender(service.sender, stop)  # type: ignore[arg-type]
+    report = PassReport()
+    service.poll_sources(report)
+    service.deliver_due(report, stop)
+    # Each session had at most one message in flight when the stop came.
+    assert 1 <= report.sent <= 2 and len(server.messages) == report.sent
+    assert service.outbox.counts_by_state() == {"queued": 20 - report.sent, "sent": report.sent}
+    claimed = service.outbox.claim_due(clock(), 20)
+    assert {item.notice.attempt for item in claimed} == {1}  # the rest were never attempted
