@@ -65,9 +65,11 @@ class _HeaderClasses(HeaderRegistry):
 # base64, so the message is valid on servers without 8BITMIME.
 POLICY = email_policy.SMTP.clone(cte_type="7bit", header_factory=_HeaderClasses())
 
-# Message-IDs we copy from input (the requester's original mail) must be a plain msg-id:
-# printable ASCII without whitespace, angle brackets or a second "@".
-_MSG_ID_RE = re.compile(r"<[!-;=?A-~]+@[!-;=?A-~]+>", re.ASCII)
+# Message-IDs (ours, and those we copy from the requester's mail for threading) must be a plain
+# msg-id: dot-atom text on both sides, which the header registry's parser reads whole. It
+# silently shortens others ("<a(x)@b>" would go out as "<a"), so those are not used.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_MSG_ID_RE = re.compile(rf"<{_ATEXT}(?:\.{_ATEXT})*@{_ATEXT}(?:\.{_ATEXT})*>", re.ASCII)
 _DOMAIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", re.ASCII)
 _MAX_REFERENCES = 20  # keep References short; the newest ones are what threading needs
 _MAX_HEADER_TEXT = 400  # a subject or name longer than this is not "plain language" anyway
@@ -368,10 +370,6 @@ _MAX_LINE: int = POLICY.max_line_length or 0
 _ONE_LINE_VALUE_RE = re.compile(r"[!-~]+(?: [!-~]+)*", re.ASCII)
 # One header field as the registry folds it: no bare CR or LF, continuations start with WSP.
 _FOLDED_HEADER_RE = re.compile(rb"[!-9;-~]+:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\n")
-# A Message-ID the registry's msg-id parser reads whole: dot-atom-text on both sides. It
-# silently shortens others ("<a(x)@b>" is written as "<a"); those take the slow path.
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_PLAIN_MSG_ID_RE = re.compile(rf"<{_ATEXT}(?:\.{_ATEXT})*@{_ATEXT}(?:\.{_ATEXT})*>", re.ASCII)
 # What set_content adds after our headers for a text/plain body, in its order.
 _TEXT_PLAIN_HEAD = (
     'Content-Type: text/plain; charset="utf-8"\r\n'
@@ -435,9 +433,7 @@ def _address_line(name: str, address: Address) -> bytes:
 
 
 def _message_id_line(message_id: str) -> bytes:
-    if not _PLAIN_MSG_ID_RE.fullmatch(message_id):
-        raise _NeedsEmailPackage("Message-ID")
-    return _one_line("Message-ID", message_id)
+    return _one_line("Message-ID", message_id)  # checked by _is_msg_id: a plain msg-id
 
 
 def _text_body(text: str) -> bytes:
