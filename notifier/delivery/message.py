@@ -6,9 +6,10 @@ control characters are folded to spaces, and RFC 2047 encoded words are neutrali
 the value reaches the header registry, because the registry decodes encoded words in values we
 set and would otherwise serialise a decoded CR/LF as a real line break (a new header).
 
-:func:`message_bytes` writes the common notice (text only, ASCII, short lines) without the
-email package, byte for byte as it would: from the same checked values, and only where the
-registry would store and fold a value unchanged. Everything else goes through the package.
+:func:`message_bytes` writes the common notice (text only, plain ASCII headers that need no
+folding) without the email package, byte for byte as it would: from the same checked values,
+only where the registry would store and fold a value unchanged, and with the body encoded by
+the package's own encoder. Everything else goes through the package.
 """
 
 from __future__ import annotations
@@ -197,8 +198,8 @@ def build_message(
 def message_bytes(notice: Notice, *, from_address: str, from_name: str, now: datetime) -> bytes:
     """Exactly ``build_message(...).as_bytes(policy=POLICY)``, with the same exceptions.
 
-    The common notice (text only, ASCII, no line long enough to fold) is written directly,
-    at about a tenth of the cost; anything else goes through the email package.
+    The common notice (text only, plain ASCII headers short enough not to fold) is written
+    directly, at about a tenth of the cost; anything else goes through the email package.
     """
     fields = _checked_fields(notice, from_address, from_name, now)
     fast = _fast_bytes(notice, fields, from_address, from_name)
