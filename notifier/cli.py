@@ -98,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
         "Ctrl-C stops",
     )
     audit_actions = audit_cmd.add_subparsers(
-        title="audit commands (without one: list records)", metavar="ACTION", required=False
+        title="audit commands (without one: list records)", metavar="[ACTION]", required=False
     )
 
     def audit_action(
