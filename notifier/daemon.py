@@ -7,9 +7,10 @@ systemd's notify protocol (:mod:`notifier.sdnotify`; nothing happens without
 * ``READY=1`` after the first pass: the configuration was valid, the state is open and every
   source was tried. ``STATUS=`` says ``running`` or ``degraded`` and why; it is updated after
   every pass (``systemctl status notifier`` shows it).
-* ``WATCHDOG=1`` at half of ``$WATCHDOG_USEC``, from the main thread only: between passes the
-  wait is cut into slices no longer than that, and during a pass the watchdog is fed wherever
-  the pass looks for a stop request (between sources, input chunks and messages). A pass stuck
+* ``WATCHDOG=1`` at half of ``$WATCHDOG_USEC``: between passes the wait is cut into slices no
+  longer than that, and during a pass the watchdog is fed wherever the pass looks for a stop
+  request (between sources, input chunks and messages; with ``delivery.connections`` above 1
+  the sending threads look, each datagram on a socket of its own). A pass stuck
   longer than ``WatchdogSec`` in one network step is a hang, and systemd restarts the service.
   Until ``READY=1`` the same places send ``EXTEND_TIMEOUT_USEC=`` so that a long first pass
   (a big backlog) is not mistaken for a failed start.

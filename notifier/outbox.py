@@ -193,7 +193,8 @@ class Outbox:
         return cls(connection, path, lock)
 
     def close(self) -> None:
-        self._db.close()
+        with self._writer:  # not in the middle of another thread's transaction
+            self._db.close()
         if self._lock is not None:
             self._lock.close()
 
@@ -238,8 +239,8 @@ class Outbox:
 
         Delivery sessions record each result before they send their next message; when
         several finish at about the same time, one commit (one fsync) covers them all. Returns
-        once ``work`` is committed. If the shared transaction fails, nothing of it is written
-        and every thread in it gets a StateError.
+        once ``work`` is committed. If the shared commit fails, each work is committed on its
+        own, and only a thread whose work fails alone gets the error (a StateError).
         """
         entry = _GroupEntry(work)
         with self._group:
@@ -252,20 +253,37 @@ class Outbox:
             # This thread commits everything waiting, its own work included.
             self._group_committing = True
             group, self._group_waiting = self._group_waiting, []
-        failure: BaseException | None = None
+        failures = self._commit_group(group)
+        with self._group:
+            for member, failure in zip(group, failures, strict=True):
+                member.settle(failure)
+            self._group_committing = False
+            self._group.notify_all()
+        own = failures[group.index(entry)]
+        if own is not None:
+            raise own
+
+    def _commit_group(self, group: list[_GroupEntry]) -> list[BaseException | None]:
+        """Commit the group's work together; what went wrong for each member (None: committed)."""
         try:
             with self.transaction():
                 for member in group:
                     member.work()
+            return [None] * len(group)
         except BaseException as exc:
-            failure = exc
-        with self._group:
-            for member in group:
-                member.settle(failure)
-            self._group_committing = False
-            self._group.notify_all()
-        if failure is not None:
-            raise failure
+            if len(group) == 1:
+                return [exc]
+        # One member's failure must not undo the others' (their messages went out): each is
+        # committed alone, and only what fails alone fails.
+        return [self._commit_alone(member) for member in group]
+
+    def _commit_alone(self, member: _GroupEntry) -> BaseException | None:
+        try:
+            with self.transaction():
+                member.work()
+        except BaseException as exc:
+            return exc
+        return None
 
     def _audit(self, record: AuditRecord) -> None:
         # Linked to the chain inside this transaction (we hold the write lock).

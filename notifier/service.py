@@ -10,7 +10,7 @@ import contextlib
 import json
 import random
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -124,6 +124,26 @@ class _Units:
     def untried(self) -> list[Unit]:
         with self._lock:
             return self._units[self._next :]
+
+
+def _run_lanes(lane: Callable[[], None], lanes: int, work: _Units) -> None:
+    """Run ``lane`` once, or in ``lanes`` threads; return when every one has finished."""
+    if lanes <= 1:
+        lane()
+        return
+    threads = [threading.Thread(target=lane, name=f"smtp-session-{n}") for n in range(lanes)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    except BaseException:
+        # This thread was interrupted while waiting. The lanes finish and record the message
+        # each is sending and take no more; only then may the caller touch the outbox again.
+        work.abandon()
+        for thread in threads:
+            thread.join()
+        raise
 
 
 class Service:
@@ -388,17 +408,12 @@ class Service:
                 work.abandon()
                 failures.append(exc)
 
-        lanes = min(self.limits.connections, len(batches))
-        if lanes <= 1:
-            lane()
-        else:
-            threads = [
-                threading.Thread(target=lane, name=f"smtp-session-{n}") for n in range(lanes)
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+        try:
+            _run_lanes(lane, min(self.limits.connections, len(batches)), work)
+        except BaseException:  # interrupted (Ctrl-C in `notifier once`): every lane has stopped
+            with contextlib.suppress(StateError):
+                self.outbox.unclaim(_keys(work.untried()))
+            raise
         untried = work.untried()
         if failures:
             # The failed unit stays 'sending': the daemon recovers it before its next pass.

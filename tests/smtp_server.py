@@ -193,9 +193,21 @@ class RecordingHandler:
 
 
 class _CountingSMTP(SMTP):
-    """aiosmtpd's SMTP protocol, knowing which TCP connection (1, 2, ...) it serves."""
+    """aiosmtpd's SMTP protocol, knowing which TCP connection (1, 2, ...) it serves, and
+    telling its server when a session opens and closes."""
 
     connection_number = 0
+    owner: SmtpTestServer | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self.owner is not None:
+            self.owner._session_opened()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self.owner is not None:
+            self.owner._session_closed()
+        super().connection_lost(error)
 
 
 class _Controller(Controller):
@@ -208,6 +220,7 @@ class _Controller(Controller):
         # handshake, so failed implicit-TLS handshakes are counted too.
         smtp = _CountingSMTP(self.handler, **self.SMTP_kwargs)
         smtp.connection_number = self._owner._count_connection()
+        smtp.owner = self._owner
         return smtp
 
 
@@ -243,6 +256,8 @@ class SmtpTestServer:
         self._require_starttls = require_starttls
         self._controller: _Controller | None = None
         self._connections = 0
+        self._open_sessions = 0
+        self.most_sessions_open = 0  # SMTP sessions open at the same time, at most so far
         self._lock = threading.Lock()
 
     # -- what the server saw ------------------------------------------------------------------
@@ -333,6 +348,15 @@ class SmtpTestServer:
         with self._lock:
             self._connections += 1
             return self._connections
+
+    def _session_opened(self) -> None:
+        with self._lock:
+            self._open_sessions += 1
+            self.most_sessions_open = max(self.most_sessions_open, self._open_sessions)
+
+    def _session_closed(self) -> None:
+        with self._lock:
+            self._open_sessions -= 1
 
     def _authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from notifier.outbox import Outbox
 from tests.e2e.cli import CSV_HEADER, csv_row, notifier, start_notifier, write_config
-from tests.smtp_server import SmtpServerFactory
+from tests.smtp_server import ServerBehaviour, SmtpServerFactory
 
 TOTAL = 400
 
@@ -72,6 +73,8 @@ def test_sigkill_during_delivery_loses_nothing_and_duplicates_keep_their_message
     duplicates = sum(count - 1 for count in copies.values())
     # At most the message each session had in flight.
     assert duplicates <= connections, f"{duplicates} duplicates after one kill"
+    # The sessions really ran side by side (1: one at a time; the sink's count of open ones).
+    assert (server.most_sessions_open > 1) == (connections > 1)
     events = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     starts = [e for e in events if e["event"] == "daemon_started"]
     assert len(starts) == 2 and starts[1]["recovered"] >= 1  # the batch the kill interrupted
@@ -107,3 +110,37 @@ def test_sigterm_stops_cleanly_and_logs_json(
     assert "stop_requested" in names and "notice_sent" in names
     sent = next(event for event in events if event["event"] == "notice_sent")
     assert sent["ticket_id"] == "HD-1" and sent["source"] == "desk" and sent["resolution_key"]
+
+
+def test_ctrl_c_during_once_with_three_connections_hands_back_what_was_not_sent(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """Ctrl-C while three sessions send: each finishes and records its message, the rest go
+    back to the queue (nothing left 'sending'), and the next run sends each notice once."""
+    server = smtp_server(behaviour=ServerBehaviour(data_delay=0.05))
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    rows = "".join(csv_row(f"HD-{n}", f"user{n}@example.org") for n in range(60))
+    (exports / "burst.csv").write_text(CSV_HEADER + rows, encoding="utf-8")
+    config = write_config(tmp_path, server, exports)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("[delivery]\n", "[delivery]\nconnections = 3\n"))
+
+    once = start_notifier("once", "--config", str(config), log=tmp_path / "once.log")
+    try:
+        wait_until(lambda: len(server.messages) >= 6, 60, "the first deliveries")
+        once.send_signal(signal.SIGINT)
+        code = once.wait(30)
+    finally:
+        if once.poll() is None:
+            once.kill()
+    assert code in (130, -signal.SIGINT), f"exit {code}: {(tmp_path / 'once.log').read_text()}"
+    sent_before = len(server.messages)
+    assert sent_before < 60, "the interrupt came too late to test anything"
+    with Outbox.open(tmp_path / "state", exclusive=False) as outbox:
+        states = outbox.counts_by_state()
+    assert states == {"sent": sent_before, "queued": 60 - sent_before}
+
+    assert notifier("once", "--config", str(config)).returncode == 0
+    copies = Counter(message.rcpt_tos[0] for message in server.messages)
+    assert len(copies) == 60 and set(copies.values()) == {1}

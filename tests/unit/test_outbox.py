@@ -217,44 +217,60 @@ def _checkpoint_work(outbox: Outbox, key: str, ran_in: dict[str, int]) -> Callab
     return work
 
 
-def test_work_handed_in_while_a_commit_runs_is_committed_together(outbox: Outbox) -> None:
-    """Two threads arriving while a third commits share the next commit (one transaction, run
-    by one of them); each returns only once its own work is committed."""
-    committing, release = threading.Event(), threading.Event()
-    ran_in: dict[str, int] = {}
+def _wait_for_waiting(outbox: Outbox, count: int) -> None:
+    """Until ``count`` threads wait for the commit in progress (a deadline, never a hang)."""
+    deadline = time.monotonic() + 10
+    while len(outbox._group_waiting) < count:
+        assert time.monotonic() < deadline, f"{count} threads never waited for the commit"
+        time.sleep(0.001)
 
-    def slow_first() -> None:
+
+def _join(*threads: threading.Thread) -> None:
+    for thread in threads:
+        thread.join(10)
+        assert not thread.is_alive(), f"{thread.name} did not finish"
+
+
+def _slow_commit(outbox: Outbox) -> tuple[threading.Thread, threading.Event]:
+    """A thread committing until the returned event is set; others hand work in meanwhile."""
+    committing, release = threading.Event(), threading.Event()
+
+    def slow() -> None:
         committing.set()
         assert release.wait(10)
         outbox.save_checkpoint(Checkpoint("desk", "first", "done"), NOW)
 
-    first = threading.Thread(target=outbox.together, args=(slow_first,))
+    first = threading.Thread(target=outbox.together, args=(slow,), name="first")
     first.start()
     assert committing.wait(10)
+    return first, release
+
+
+def test_work_handed_in_while_a_commit_runs_is_committed_together(outbox: Outbox) -> None:
+    """Two threads arriving while a third commits share the next commit (one transaction, run
+    by one of them); each returns only once its own work is committed."""
+    first, release = _slow_commit(outbox)
+    ran_in: dict[str, int] = {}
     others = [
-        threading.Thread(target=outbox.together, args=(_checkpoint_work(outbox, key, ran_in),))
+        threading.Thread(
+            target=outbox.together, args=(_checkpoint_work(outbox, key, ran_in),), name=key
+        )
         for key in ("a", "b")
     ]
     for thread in others:
         thread.start()
-    while len(outbox._group_waiting) < 2:  # both are waiting for the commit in progress
-        time.sleep(0.001)
+    _wait_for_waiting(outbox, 2)
     release.set()
-    for thread in (first, *others):
-        thread.join(10)
+    _join(first, *others)
     assert ran_in["a"] == ran_in["b"]  # one thread ran both: the same transaction
     assert [outbox.checkpoint("desk", key) for key in ("first", "a", "b")] == ["done"] * 3
 
 
-def test_a_failing_shared_commit_writes_nothing_and_fails_every_thread_in_it(
-    outbox: Outbox,
-) -> None:
-    committing, release = threading.Event(), threading.Event()
+def test_work_that_cannot_be_stored_fails_alone_in_a_shared_commit(outbox: Outbox) -> None:
+    """One thread's work fails in a shared commit: the others' work is still committed (their
+    messages went out), and only that thread gets the error."""
+    first, release = _slow_commit(outbox)
     failures: dict[str, BaseException] = {}
-
-    def slow_first() -> None:
-        committing.set()
-        assert release.wait(10)
 
     def hand_in(key: str, work: Callable[[], None]) -> None:
         try:
@@ -265,20 +281,13 @@ def test_a_failing_shared_commit_writes_nothing_and_fails_every_thread_in_it(
     def broken() -> None:
         raise StateError("disk I/O error (injected)")
 
-    first = threading.Thread(target=outbox.together, args=(slow_first,))
-    first.start()
-    assert committing.wait(10)
-    others = [
-        threading.Thread(target=hand_in, args=("good", _checkpoint_work(outbox, "good", {}))),
-        threading.Thread(target=hand_in, args=("broken", broken)),
-    ]
-    for thread in others:
-        thread.start()
-    while len(outbox._group_waiting) < 2:
-        time.sleep(0.001)
+    good = threading.Thread(target=hand_in, args=("good", _checkpoint_work(outbox, "good", {})))
+    good.start()
+    _wait_for_waiting(outbox, 1)  # "good" first, so that it is in the group whatever happens
+    bad = threading.Thread(target=hand_in, args=("broken", broken))
+    bad.start()
+    _wait_for_waiting(outbox, 2)
     release.set()
-    for thread in (first, *others):
-        thread.join(10)
-    assert set(failures) == {"good", "broken"}
-    assert all("injected" in str(exc) for exc in failures.values())
-    assert outbox.checkpoint("desk", "good") is None  # rolled back with the broken work
+    _join(first, good, bad)
+    assert set(failures) == {"broken"} and "injected" in str(failures["broken"])
+    assert outbox.checkpoint("desk", "good") == "done"
