@@ -66,11 +66,14 @@ class _HeaderClasses(HeaderRegistry):
 # base64, so the message is valid on servers without 8BITMIME.
 POLICY = email_policy.SMTP.clone(cte_type="7bit", header_factory=_HeaderClasses())
 
-# Message-IDs (ours, and those we copy from the requester's mail for threading) must be a plain
-# msg-id: dot-atom text on both sides, which the header registry's parser reads whole. It
-# silently shortens others ("<a(x)@b>" would go out as "<a"), so those are not used.
+# Message-IDs we copy from input (the requester's original mail) for In-Reply-To and
+# References, which the registry writes as they are: printable ASCII without whitespace, angle
+# brackets or a second "@".
+_MSG_ID_RE = re.compile(r"<[!-;=?A-~]+@[!-;=?A-~]+>", re.ASCII)
+# A notice's own Message-ID must be dot-atom text on both sides: the registry's msg-id parser
+# silently shortens others ("<a(x)@b>" would go out as "<a"). Ours always are (hex@domain).
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_MSG_ID_RE = re.compile(rf"<{_ATEXT}(?:\.{_ATEXT})*@{_ATEXT}(?:\.{_ATEXT})*>", re.ASCII)
+_OWN_MSG_ID_RE = re.compile(rf"<{_ATEXT}(?:\.{_ATEXT})*@{_ATEXT}(?:\.{_ATEXT})*>", re.ASCII)
 _DOMAIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", re.ASCII)
 _MAX_REFERENCES = 20  # keep References short; the newest ones are what threading needs
 _MAX_HEADER_TEXT = 400  # a subject or name longer than this is not "plain language" anyway
@@ -253,7 +256,7 @@ def _checked_fields(notice: Notice, from_address: str, from_name: str, now: date
     """Validate and clean everything that goes into a header, in the order errors are reported."""
     if now.utcoffset() != timedelta(0):
         raise ValueError("now must be an aware UTC datetime")
-    if not _is_msg_id(notice.message_id):
+    if not _OWN_MSG_ID_RE.fullmatch(notice.message_id):
         raise PermanentDeliveryError(f"message_id: {notice.message_id!r} is not a Message-ID")
     to_addr = parse_address(notice.to_email, "to_email", notice.to_name)
     _from_header(from_address, from_name)  # raises for a bad From address (cached when good)
@@ -434,7 +437,7 @@ def _address_line(name: str, address: Address) -> bytes:
 
 
 def _message_id_line(message_id: str) -> bytes:
-    return _one_line("Message-ID", message_id)  # checked by _is_msg_id: a plain msg-id
+    return _one_line("Message-ID", message_id)  # checked by _checked_fields: a plain msg-id
 
 
 def _text_body(text: str) -> bytes:

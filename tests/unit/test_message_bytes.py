@@ -269,17 +269,18 @@ def test_anything_unusual_falls_back_to_the_email_package(changes: dict[str, obj
 
 
 @pytest.mark.parametrize("odd", ["<a(x)@b>", "<a@b,c>", "<a..b@c>", "<a@[10.0.0.1]>"])
-def test_ids_the_header_parser_would_shorten_are_never_written(odd: str) -> None:
-    """The registry writes "<a(x)@b>" as "<a": such an id is refused as our Message-ID and
-    dropped from the threading headers, by both paths alike."""
-    refused = outcome(lambda: fast(make_notice(message_id=odd), FROM_ADDRESS, FROM_NAME, NOW))
-    assert refused == outcome(
-        lambda: slow(make_notice(message_id=odd), FROM_ADDRESS, FROM_NAME, NOW)
-    )
+def test_unusual_ids_are_refused_as_our_own_and_kept_for_threading(odd: str) -> None:
+    """The registry would write our Message-ID "<a(x)@b>" as "<a": such an id is refused. In
+    In-Reply-To and References it is written as it is, by both paths alike."""
+    own = make_notice(message_id=odd)
+    refused = outcome(lambda: fast(own, FROM_ADDRESS, FROM_NAME, NOW))
+    assert refused == outcome(lambda: slow(own, FROM_ADDRESS, FROM_NAME, NOW))
     assert "is not a Message-ID" in str(refused)
-    threaded = make_notice(in_reply_to=odd, references=(odd, "<t-1@example.org>"))
+    threaded = make_notice(in_reply_to=odd, references=("<t-1@example.org>",))
     written = fast(threaded, FROM_ADDRESS, FROM_NAME, NOW)
-    assert odd.encode() not in written and b"References: <t-1@example.org>\r\n" in written
+    assert written == slow(threaded, FROM_ADDRESS, FROM_NAME, NOW)
+    assert f"In-Reply-To: {odd}\r\n".encode() in written
+    assert f"References: <t-1@example.org> {odd}\r\n".encode() in written
 
 
 def test_the_configured_sender_may_need_encoding_and_still_take_the_fast_path() -> None:
