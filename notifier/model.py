@@ -49,9 +49,11 @@ class Resolution:
         A ticket reopened and resolved again has a new resolved time, hence a new key.
         """
         if self.resolved_at is not None:
-            # "2026-11-27T09:00:00Z" (isoformat: strftime's text at a fifth of its cost)
-            utc = self.resolved_at.astimezone(UTC).replace(tzinfo=None, microsecond=0)
-            when = utc.isoformat() + "Z"
+            utc = self.resolved_at.astimezone(UTC)
+            if utc.year >= 1000:  # isoformat: strftime's text at a fifth of its cost
+                when = utc.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
+            else:  # strftime writes such years unpadded: keys already stored stay the same
+                when = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
         else:
             # Not the status: Resolved -> Closed is the same resolution, not a new one.
             digest = hashlib.sha256(
