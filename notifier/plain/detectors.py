@@ -116,15 +116,26 @@ def _quick(pattern: re.Pattern[str], text: str) -> bool:
     return pattern in _quick_hits(text)
 
 
-@lru_cache(maxsize=16)
 def _quick_hits(text: str) -> frozenset[re.Pattern[str]]:
     """The _LINE_QUICK patterns found in a text. Every detector asks about the same text, so
-    the latest few are kept; each paragraph's answer is cached too, since a template's own
-    paragraphs recur in every notice."""
+    the latest few are kept (unless long: at most 16 texts of 20,000 characters are held);
+    each paragraph's answer is cached too, since a template's own paragraphs recur."""
+    if len(text) > _QUICK_HITS_LONGEST:
+        return _find_quick_hits(text)
+    return _recent_quick_hits(text)
+
+
+_QUICK_HITS_LONGEST = 20_000
+
+
+def _find_quick_hits(text: str) -> frozenset[re.Pattern[str]]:
     hits: frozenset[re.Pattern[str]] = frozenset()
     for paragraph in text.split("\n\n"):
         hits |= _paragraph_hits(paragraph)
     return hits
+
+
+_recent_quick_hits = lru_cache(maxsize=16)(_find_quick_hits)
 
 
 @text_cache
