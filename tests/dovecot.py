@@ -137,8 +137,12 @@ class DovecotServer:
         host: str = "127.0.0.1",
         timeout: float = 10.0,
         base_dir: Path | None = None,
+        oauth2_introspection_url: str | None = None,
     ) -> None:
         self.host = host
+        # Set: XOAUTH2 and OAUTHBEARER are offered, and Dovecot asks this RFC 7662 endpoint
+        # (POST token=...) whether a bearer token is active and whose it is ("username").
+        self.oauth2_introspection_url = oauth2_introspection_url
         self.port = 0
         self.security: DovecotSecurity = security
         self.users: dict[str, str] = dict(users or DEFAULT_USERS)
@@ -546,7 +550,7 @@ log_path = {tmp}/dovecot.log
 first_valid_uid = 1
 last_valid_uid = 0
 {ssl_lines}disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{" xoauth2 oauthbearer" if self.oauth2_introspection_url else ""}
 # Wrong passwords answer at once instead of after 2 s.
 auth_failure_delay = 0
 mail_location = maildir:~/Maildir
@@ -562,7 +566,7 @@ passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {tmp}/users
 }}
-userdb {{
+{self._oauth2_passdb()}userdb {{
   driver = static
   args = {owner} home={tmp}/home/%u
 }}
@@ -580,6 +584,21 @@ service imap-login {{
   }}
 }}
 """
+
+    def _oauth2_passdb(self) -> str:
+        """The oauth2 passdb (and its settings file) when a token endpoint is configured."""
+        if self.oauth2_introspection_url is None:
+            return ""
+        settings = self.directory / "oauth2.conf.ext"
+        settings.write_text(
+            "introspection_mode = post\n"
+            f"introspection_url = {self.oauth2_introspection_url}\n"
+            "force_introspection = yes\n"
+            "username_attribute = username\n"
+            "active_attribute = active\n"
+            "active_value = true\n"
+        )
+        return f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {settings}\n}}\n"
 
     def _launch(self, dovecot: Path, port: int) -> None:
         tmp = self.directory
@@ -659,8 +678,14 @@ class DovecotFactory:
         *,
         security: DovecotSecurity = "plain",
         users: Mapping[str, str] | None = None,
+        oauth2_introspection_url: str | None = None,
     ) -> DovecotServer:
-        server = DovecotServer(security=security, users=users, ca=self.ca)
+        server = DovecotServer(
+            security=security,
+            users=users,
+            ca=self.ca,
+            oauth2_introspection_url=oauth2_introspection_url,
+        )
         self.servers.append(server)  # before start: a failed start still gets cleaned up
         server.start()
         return server

@@ -9,9 +9,10 @@ import signal
 import time
 from pathlib import Path
 
-from tests.dovecot import DovecotServer
+from tests.dovecot import DovecotFactory, DovecotServer
 from tests.e2e.cli import notifier, start_notifier
 from tests.mailfactory import reply
+from tests.oauth2_server import IntrospectionServer
 from tests.smtp_server import SmtpServerFactory, SmtpTestServer
 
 # Generous: the tight number is measured by bench/imap_latency.py, not asserted here.
@@ -133,5 +134,43 @@ def test_an_oauth2_token_never_reaches_the_log_or_the_state(
     assert result.returncode == 1  # the source could not be read: needs attention
     assert "login failed" in result.stdout
     assert token not in result.stdout + result.stderr
+    for stored in (tmp_path / "state").glob("notifier.sqlite3*"):
+        assert token.encode() not in stored.read_bytes()
+
+
+def test_xoauth2_login_against_dovecot_checking_tokens_with_an_oauth2_server(
+    tmp_path: Path, dovecot_factory: DovecotFactory, smtp_server: SmtpServerFactory
+) -> None:
+    """XOAUTH2 for real: Dovecot asks a token introspection endpoint (RFC 7662) about the
+    bearer token notifier presents. The right token reads the folder and the notice goes out;
+    a revoked one is refused with a clear error; no token reaches a log line or the state."""
+    token = "ya29.a0AfH6SMBx-good-token-4d1e"
+    with IntrospectionServer({token: "robot"}) as tokens:
+        dovecot = dovecot_factory(
+            users={"robot": "unused-password"}, oauth2_introspection_url=tokens.url
+        )
+        dovecot.append("Resolved", reply(50, requester="old@example.org"))
+        sink = smtp_server()
+        (tmp_path / "token").write_text(token + "\n")
+        config = write_config(tmp_path, dovecot, sink)
+        text = config.read_text().replace(
+            'password_file = "imap-password"', 'oauth2_token_file = "token"'
+        )
+        config.write_text(text.replace("idle = true", "idle = false"))
+        start = notifier("once", "--config", str(config))  # first start: marks what is there
+        dovecot.append("Resolved", reply(51))
+        first = notifier("once", "--config", str(config))
+        assert start.returncode == first.returncode == 0, first.stdout + first.stderr
+        assert [m.rcpt_tos[0] for m in sink.messages] == ["ann@example.org"]
+        assert tokens.asked == [token, token]  # Dovecot checked it with the OAuth server
+
+        tokens.tokens.clear()  # the token is revoked
+        dovecot.append("Resolved", reply(52, requester="bob@example.org"))
+        second = notifier("once", "--config", str(config))
+    assert second.returncode == 1  # the source could not be read: needs attention
+    assert "login failed" in second.stdout
+    assert len(sink.messages) == 1
+    for output in (start, first, second):
+        assert token not in output.stdout + output.stderr
     for stored in (tmp_path / "state").glob("notifier.sqlite3*"):
         assert token.encode() not in stored.read_bytes()
