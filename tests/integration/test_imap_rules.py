@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import time
 from pathlib import Path
 
 from notifier.audit import AuditQuery
 from tests.dovecot import DovecotServer
+from tests.e2e.cli import notifier
 from tests.integration.imap_service import Harness, imap_settings
 from tests.mailfactory import reply
 from tests.smtp_server import SmtpServerFactory
@@ -102,3 +104,16 @@ def test_a_no_reply_requester_is_suppressed_with_its_rule(
         assert "rule requester_address" in record.reason and sink.messages == []
     finally:
         harness.close()
+    # What an operator sees: `notifier audit` names the rule too.
+    config = tmp_path / "audit.toml"
+    config.write_text(
+        f'[state]\ndirectory = "{tmp_path / "state"}"\n'
+        f'[smtp]\nhost = "{sink.host}"\nport = {sink.port}\nsecurity = "plain"\n'
+        'from_address = "it-helpdesk@example.org"\n',
+        encoding="utf-8",
+    )
+    shown = notifier("audit", "--config", str(config), "--status", "suppressed", "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    (row,) = json.loads(shown.stdout)
+    assert row["requester"] == "noreply@vendor.example"
+    assert "rule requester_address" in row["reason"]
