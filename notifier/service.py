@@ -504,6 +504,9 @@ class Service:
         """Send one message (a notice, or a digest of several) and record how it went."""
         result = session.send(digest if digest is not None else members[0].notice)
         moment = self.clock()
+        # One jitter for the whole message: the members of a digest that must be retried get
+        # the same retry time (for the same attempt number) and are due again as one.
+        jitter = self.rng.random()
         decisions = [
             (
                 item,
@@ -513,7 +516,7 @@ class Service:
                     queued_at=item.queued_at,
                     now=moment,
                     attempt=item.notice.attempt,
-                    rng=self.rng,
+                    rng=random.Random(jitter),
                 ),
             )
             for item in members

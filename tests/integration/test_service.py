@@ -292,3 +292,23 @@ def test_without_a_digest_template_the_limit_still_holds(
     assert len(server.messages) == 3
     postponed = service.outbox.audit_records(AuditQuery(outcome="deferred"))
     assert len(postponed) == 2 and "no digest could be made" in postponed[0].reason
+
+
+def test_a_digest_deferred_by_the_server_is_retried_as_one_digest(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """Five notices for one person go out as a digest; the server answers 451. The members
+    are due again at the same moment, so the retry is one digest again, not five messages."""
+    server = smtp_server(behaviour=ServerBehaviour(defer_first=1))
+    clock = Clock()
+    source = ListSource([resolution(n, "ann@example.org") for n in range(5)])
+    service = make_service(tmp_path, server, clock, source, per_recipient=3)
+    first = service.run_pass()
+    assert (first.sent, first.deferred) == (0, 5)
+    due = service.outbox.next_due_at()
+    assert due is not None
+    clock.now = due  # the daemon wakes when the first of them is due
+    second = service.run_pass()
+    assert second.sent == 5 and len(server.messages) == 1  # all five, in one digest
+    body = server.messages[0].message.get_body(("plain",)).get_content()
+    assert all(f"Request {n}" in body for n in range(5))
