@@ -25,7 +25,14 @@ def csv_row(key: str, email: str, *, resolved: str = "2026-11-27T09:00:00Z", sum
     return ",".join(quote(field) for field in fields) + "\r\n"
 
 
-def write_config(tmp_path: Path, server: SmtpTestServer, exports: Path, *, extra: str = "") -> Path:
+def write_config(
+    tmp_path: Path,
+    server: SmtpTestServer,
+    exports: Path,
+    *,
+    extra: str = "",
+    connections: int = 1,
+) -> Path:
     """A config for one CSV export folder and the given test SMTP server."""
     config = tmp_path / "config.toml"
     config.write_text(
@@ -44,6 +51,7 @@ timeout = 5
 rate_limit_per_minute = 100000
 retry_initial = "1s"
 retry_max = "2s"
+connections = {connections}
 
 [run]
 poll_interval = "1s"

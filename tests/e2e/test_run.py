@@ -37,9 +37,7 @@ def test_sigkill_during_delivery_loses_nothing_and_duplicates_keep_their_message
     exports.mkdir()
     rows = "".join(csv_row(f"HD-{n}", f"user{n}@example.org") for n in range(TOTAL))
     (exports / "big.csv").write_text(CSV_HEADER + rows, encoding="utf-8")
-    config = write_config(tmp_path, server, exports)
-    text = config.read_text(encoding="utf-8")
-    config.write_text(text.replace("[delivery]\n", f"[delivery]\nconnections = {connections}\n"))
+    config = write_config(tmp_path, server, exports, connections=connections)
     log = tmp_path / "run.log"
 
     first = start_notifier("run", "--config", str(config), log=log)
@@ -122,9 +120,7 @@ def test_ctrl_c_during_once_with_three_connections_hands_back_what_was_not_sent(
     exports.mkdir()
     rows = "".join(csv_row(f"HD-{n}", f"user{n}@example.org") for n in range(60))
     (exports / "burst.csv").write_text(CSV_HEADER + rows, encoding="utf-8")
-    config = write_config(tmp_path, server, exports)
-    text = config.read_text(encoding="utf-8")
-    config.write_text(text.replace("[delivery]\n", "[delivery]\nconnections = 3\n"))
+    config = write_config(tmp_path, server, exports, connections=3)
 
     once = start_notifier("once", "--config", str(config), log=tmp_path / "once.log")
     try:
