@@ -99,22 +99,40 @@ def _keys(batches: list[Unit]) -> list[str]:
 
 
 class _Units:
-    """A batch's messages, handed out in order to one or more sending sessions (threads)."""
+    """A batch's messages, handed out in order to one or more sending sessions (threads).
+
+    The messages to one requester stay together and go out over one session, one after the
+    other, so that they arrive in the order they were queued.
+    """
 
     def __init__(self, units: list[Unit], stop: threading.Event | None) -> None:
-        self._units = units
-        self._next = 0
+        self._runs: list[list[Unit]] = []  # consecutive units to the same requester
+        for unit in units:
+            if self._runs and _requester(self._runs[-1][0]) == _requester(unit):
+                self._runs[-1].append(unit)
+            else:
+                self._runs.append([unit])
+        self._next_run = 0
         self._stop = stop
         self._abandoned = False
         self._lock = threading.Lock()
 
-    def take(self) -> Unit | None:
+    def take(self, current: list[Unit]) -> Unit | None:
+        """The next unit of ``current`` (a lane's run, emptied as it goes), else of a new run."""
         with self._lock:
-            stopping = self._abandoned or (self._stop is not None and self._stop.is_set())
-            if stopping or self._next >= len(self._units):
+            if self._abandoned or (self._stop is not None and self._stop.is_set()):
                 return None
-            self._next += 1
-            return self._units[self._next - 1]
+            if not current:
+                if self._next_run >= len(self._runs):
+                    return None
+                current.extend(self._runs[self._next_run])
+                self._runs[self._next_run] = current  # untried() sees what is left of it
+                self._next_run += 1
+            return current.pop(0)
+
+    @property
+    def runs(self) -> int:
+        return len(self._runs)
 
     def abandon(self) -> None:
         """No more units for anyone (a session failed in a way the batch cannot survive)."""
@@ -123,7 +141,11 @@ class _Units:
 
     def untried(self) -> list[Unit]:
         with self._lock:
-            return self._units[self._next :]
+            return [unit for run in self._runs for unit in run]
+
+
+def _requester(unit: Unit) -> str:
+    return unit[0][0].notice.to_email.lower()
 
 
 def _run_lanes(lane: Callable[[], None], lanes: int, work: _Units) -> None:
@@ -402,14 +424,15 @@ class Service:
         def lane() -> None:
             try:
                 with self.sender.session() as session:
-                    while (unit := work.take()) is not None:
+                    run: list[Unit] = []
+                    while (unit := work.take(run)) is not None:
                         self._attempt(session, *unit, report)
             except BaseException as exc:  # StateError above all: stop every lane, then raise
                 work.abandon()
                 failures.append(exc)
 
         try:
-            _run_lanes(lane, min(self.limits.connections, len(batches)), work)
+            _run_lanes(lane, min(self.limits.connections, work.runs), work)
         except BaseException:  # interrupted (Ctrl-C in `notifier once`): every lane has stopped
             with contextlib.suppress(StateError):
                 self.outbox.unclaim(_keys(work.untried()))

@@ -76,6 +76,8 @@ class ServerBehaviour:
     without answering (the client cannot know whether the message was taken).
     ``data_delay``: wait this many seconds at end of DATA before answering (a slow server, so
     that a test can act while a transaction is in flight).
+    ``slow_messages``: text -> seconds: a message that contains the text waits that long at
+    end of DATA (it stays in flight while others, on other connections, can finish).
     """
 
     defer_first: int = 0
@@ -84,6 +86,7 @@ class ServerBehaviour:
     refuse_recipients: Mapping[str, str] = field(default_factory=dict)
     drop_first: int = 0
     data_delay: float = 0.0
+    slow_messages: Mapping[bytes, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,9 @@ class RecordingHandler:
         data = bytes(envelope.original_content or b"")
         if behaviour.data_delay > 0:
             await asyncio.sleep(behaviour.data_delay)
+        for text, delay in behaviour.slow_messages.items():
+            if text in data:
+                await asyncio.sleep(delay)
         if attempt <= behaviour.drop_first:
             with self._changed:
                 self.dropped.append(data)

@@ -48,6 +48,26 @@ def test_three_sessions_deliver_every_notice_once_and_the_chain_holds(
     assert verification.problems == () and verification.rows == 60
 
 
+def test_notices_to_one_requester_arrive_in_the_order_they_were_queued(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """Several sessions share out requesters, not messages: while the first notice to a
+    requester is held up at the server, her next one does not overtake it on another session."""
+    server = smtp_server(behaviour=ServerBehaviour(slow_messages={b"Request 0": 0.5}))
+    same = [resolution(n, "same@example.org") for n in range(3)]
+    others = [resolution(n) for n in range(3, 12)]
+    clock, source = Clock(), ListSource([*same, *others])
+    service = make_service(tmp_path, server, clock, source, connections=3)
+    report = service.run_pass()
+    assert (report.sent, report.postponed, report.source_errors) == (12, 0, [])
+    to_her = [m.message["Subject"] for m in server.messages if m.rcpt_tos == ("same@example.org",)]
+    assert len(to_her) == 3
+    assert [next(n for n in range(3) if f"Request {n}" in s) for s in to_her] == [0, 1, 2]
+    # The others went out meanwhile on the other sessions.
+    assert server.messages[-1].rcpt_tos == ("same@example.org",)
+    assert len({m.connection for m in server.messages}) >= 2
+
+
 def test_a_refusal_on_one_session_leaves_the_others_sending(
     tmp_path: Path, smtp_server: SmtpServerFactory
 ) -> None:

@@ -48,6 +48,9 @@ class ListSource:
         events, self.events = self.events, []
         yield from events
 
+    def committed(self) -> None:
+        """Nothing to acknowledge: what was yielded is gone already."""
+
 
 def resolution(n: int, email: str | None = None) -> Resolution:
     return Resolution(
