@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Literal
@@ -35,24 +35,33 @@ class TeamRoute:
 
 def route(resolution: Resolution, routes: Sequence[TeamRoute]) -> str:
     """The first team whose rule matches, in configuration order; else ``default``."""
+    read_field = _field_reader(resolution)
     for rule in routes:
         for field_name, values in rule.match.items():
-            value = _field(resolution, field_name)
+            value = read_field(field_name)
             if value and value.strip().casefold() in {v.strip().casefold() for v in values}:
                 return rule.team
     return DEFAULT_TEAM
 
 
-def _field(resolution: Resolution, name: str) -> str:
-    if name == "team":
-        return resolution.team_hint
-    if name in resolution.fields:
-        return resolution.fields[name]
-    wanted = name.casefold()
-    for key, value in resolution.fields.items():
-        if key.casefold() == wanted:
-            return value
-    return ""
+def _field_reader(resolution: Resolution) -> Callable[[str], str]:
+    """Look fields up by name: the exact name first, else the first one equal but for case.
+
+    The rules ask for a dozen names a ticket mostly does not have: fold the names once.
+    """
+    fields = resolution.fields
+    folded: dict[str, str] = {}
+    for key, value in fields.items():
+        folded.setdefault(key.casefold(), value)
+
+    def read(name: str) -> str:
+        if name == "team":
+            return resolution.team_hint
+        if name in fields:
+            return fields[name]
+        return folded.get(name.casefold(), "")
+
+    return read
 
 
 # -- suppression, hold window, working hours -------------------------------------------------
@@ -104,11 +113,12 @@ class Evaluation:
 
 def evaluate(resolution: Resolution, team: str, rules: NoticeRules, now: datetime) -> Evaluation:
     """Every rule in order; the first suppression wins, but all are recorded for explain."""
+    read_field = _field_reader(resolution)
     steps = [
         _team_opt_out(team, rules),
-        _closure_reason(resolution, rules),
+        _closure_reason(read_field, rules),
         _requester_pattern(resolution, rules),
-        _resolver_is_requester(resolution, rules),
+        _resolver_is_requester(resolution, read_field, rules),
         _backfill_guard(resolution, rules, now),
     ]
     due = now + rules.delay
@@ -147,9 +157,9 @@ def _team_opt_out(team: str, rules: NoticeRules) -> Step:
     return Step("team_opt_out", "pass", f"team {team!r} sends notices")
 
 
-def _closure_reason(resolution: Resolution, rules: NoticeRules) -> Step:
+def _closure_reason(read_field: Callable[[str], str], rules: NoticeRules) -> Step:
     for name in rules.closure_fields:
-        value = _field(resolution, name).strip()
+        value = read_field(name).strip()
         if value and value.casefold() in rules.closure_reasons:
             return Step("closure_reason", "suppress", f"{name} is {value!r}")
     return Step("closure_reason", "pass", "no suppressing closure reason")
@@ -165,13 +175,15 @@ def _requester_pattern(resolution: Resolution, rules: NoticeRules) -> Step:
     return Step("requester_address", "pass", "requester address is not excluded")
 
 
-def _resolver_is_requester(resolution: Resolution, rules: NoticeRules) -> Step:
+def _resolver_is_requester(
+    resolution: Resolution, read_field: Callable[[str], str], rules: NoticeRules
+) -> Step:
     mine = {
         resolution.requester_email.strip().casefold(),
         resolution.requester_name.strip().casefold(),
     } - {""}
     for name in rules.resolver_fields:
-        value = _field(resolution, name).strip()
+        value = read_field(name).strip()
         if value and value.casefold() in mine:
             return Step("resolver_is_requester", "suppress", f"{name} {value!r} is the requester")
     return Step("resolver_is_requester", "pass", "resolved by someone else")
