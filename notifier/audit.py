@@ -14,6 +14,7 @@ of rows written before version 4.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -21,6 +22,7 @@ import json
 import re
 import secrets
 import sqlite3
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
@@ -313,6 +315,29 @@ def emit(record: AuditRecord) -> None:
         logger.error(EVENTS[record.outcome], **fields_)
     else:
         logger.info(EVENTS[record.outcome], **fields_)
+
+
+def emit_committed(records: Sequence[AuditRecord]) -> None:
+    """Mirror committed rows to the log, in commit order (the log's order is the chain's).
+
+    The rows are written: a log that cannot be written (journald gone, a closed pipe) must
+    not look like a failed write to the caller, who would record the same decision again.
+    What could not be logged is said on stderr if that still works; the trail has it all.
+    """
+    for record in records:
+        try:
+            emit(record)
+        except Exception as exc:  # any failure of the log output
+            stderr = sys.__stderr__
+            if stderr is None:  # print(file=None) would write to the failing stdout
+                continue
+            with contextlib.suppress(Exception):
+                print(
+                    f"notifier: audit row {record.id} ({record.outcome}, "
+                    f"{record.resolution_key}) is recorded but could not be logged: {exc!r}",
+                    file=stderr,
+                    flush=True,
+                )
 
 
 # -- verification --------------------------------------------------------------------------------

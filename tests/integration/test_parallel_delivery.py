@@ -7,12 +7,16 @@ Message-ID): at most one message per session is in doubt after a failure.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
-from notifier import audit
+from notifier import audit, logs
 from notifier.audit import AuditQuery
 from notifier.errors import StateError
 from notifier.service import PassReport
@@ -135,3 +139,48 @@ def test_stop_lets_each_session_finish_its_message_and_requeues_the_rest(
     assert service.outbox.counts_by_state() == {"queued": 20 - report.sent, "sent": report.sent}
     claimed = service.outbox.claim_due(clock(), 20)
     assert {item.notice.attempt for item in claimed} == {1}  # the rest were never attempted
+
+
+@pytest.fixture
+def log_to_a_closed_pipe(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Log to a pipe; closing the read end (the fd in the list) breaks every later log line."""
+    saved = structlog.get_config()
+    monkeypatch.setattr(logs, "_events_logger", None)
+    read_end, write_end = os.pipe()
+    stream = os.fdopen(write_end, "w", encoding="utf-8")
+    logs.configure("info", "json", stream=stream)
+    try:
+        yield [read_end]
+    finally:
+        structlog.configure(**saved)
+        with contextlib.suppress(OSError):
+            stream.close()  # its last flush fails: nobody reads any more
+        with contextlib.suppress(OSError):
+            os.close(read_end)
+
+
+def test_a_log_that_cannot_be_written_does_not_record_a_sent_notice_twice(
+    tmp_path: Path,
+    smtp_server: SmtpServerFactory,
+    log_to_a_closed_pipe: list[int],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The log is a mirror of the audit trail: when it breaks after a commit, the results are
+    still recorded once, the pass goes on, and stderr says which rows were not logged."""
+    server = smtp_server(behaviour=ServerBehaviour(data_delay=0.02))
+    clock, source = Clock(), ListSource([resolution(n) for n in range(12)])
+    service = make_service(tmp_path, server, clock, source, connections=3)
+    report = PassReport()
+    service.poll_sources(report)
+    os.close(log_to_a_closed_pipe[0])  # journald went away: every log line now fails
+    service.deliver_due(report)
+    assert (report.sent, report.failed) == (12, 0)
+    assert len(server.messages) == 12
+    assert service.outbox.counts_by_state() == {"sent": 12}
+    sent = service.outbox.audit_records(AuditQuery(outcome="sent"))
+    assert sorted(r.ticket_id for r in sent) == sorted(f"T-{n}" for n in range(12))
+    assert audit.verify(service.outbox._db).problems == ()
+    unlogged = [
+        line for line in capfd.readouterr().err.splitlines() if "could not be logged" in line
+    ]
+    assert len(unlogged) == 12 and all("BrokenPipeError" in line for line in unlogged)
