@@ -574,18 +574,20 @@ def _walk(
 
 def _choose(leaves: list[_Leaf]) -> list[_Leaf]:
     """Text/plain leaves if any, else HTML ones; one branch of each multipart/alternative."""
-    for html in (False, True):
-        chosen: dict[int, int] = {}
-        result: list[_Leaf] = []
-        for leaf in leaves:
-            if leaf.html is not html:
-                continue
-            # The first branch that has this kind of text wins; other branches repeat it.
-            if all(chosen.setdefault(alt, child) == child for alt, child in leaf.alternatives):
-                result.append(leaf)
-        if result:
-            return result
-    return []
+    return _of_kind(leaves, html=False) or _of_kind(leaves, html=True)
+
+
+def _of_kind(leaves: list[_Leaf], *, html: bool) -> list[_Leaf]:
+    """The leaves of one kind (text/plain or HTML), one branch of each multipart/alternative."""
+    chosen: dict[int, int] = {}
+    result: list[_Leaf] = []
+    for leaf in leaves:
+        if leaf.html is not html:
+            continue
+        # The first branch that has this kind of text wins; other branches repeat it.
+        if all(chosen.setdefault(alt, child) == child for alt, child in leaf.alternatives):
+            result.append(leaf)
+    return result
 
 
 def _unflow(text: str, delsp: bool) -> str:
@@ -649,10 +651,10 @@ def _leaf_text(raw: bytes, leaf: _Leaf, budget: int, defects: _Defects) -> str:
     return text.strip("\n")
 
 
-def _body(raw: bytes, leaves: list[_Leaf], limits: MailLimits, defects: _Defects) -> str:
+def _body(raw: bytes, chosen: list[_Leaf], limits: MailLimits, defects: _Defects) -> str:
     texts: list[str] = []
     used = 0
-    for leaf in _choose(leaves):
+    for leaf in chosen:
         if used >= limits.max_text_chars:
             defects.add(f"body text truncated to {limits.max_text_chars} characters")
             break
@@ -668,6 +670,10 @@ def _body(raw: bytes, leaves: list[_Leaf], limits: MailLimits, defects: _Defects
 
 
 # -- entry point ----------------------------------------------------------------------------
+
+
+# The HTML alternative of a text/plain body is read for a line or two of facts, not in full.
+_ALTERNATIVE_LIMITS = MailLimits(max_text_chars=20_000)
 
 
 def _size_words(size: int) -> str:
@@ -737,7 +743,13 @@ def _parse(raw: bytes, origin: str, limits: MailLimits) -> ParsedMail:
 
     ctype, params = _content_type(top, "text/plain", defects)
     leaves = _walk(raw, top, body_start, limits, defects)
-    text = _body(raw, leaves, limits, defects)
+    chosen = _choose(leaves)
+    text = _body(raw, chosen, limits, defects)
+    html_text = ""
+    if chosen and not chosen[0].html and (html_leaves := _of_kind(leaves, html=True)):
+        # Some senders put facts only in the HTML part (FreeScout: the customer's address).
+        # Its defects repeat the text part's, or do not matter: the text part is the body.
+        html_text = _body(raw, html_leaves, _ALTERNATIVE_LIMITS, _Defects())
 
     return ParsedMail(
         origin=origin,
@@ -755,6 +767,7 @@ def _parse(raw: bytes, origin: str, limits: MailLimits) -> ParsedMail:
         report_type=params.get("report-type", "").lower() if ctype == "multipart/report" else "",
         headers=headers,
         text=text,
+        html_text=html_text,
         size=len(raw),
         defects=tuple(defects.items),
     )

@@ -394,11 +394,12 @@ def _read_freshdesk(mail: ParsedMail) -> Reading | None:
 # --- Zendesk -------------------------------------------------------------------------------
 # Zendesk mail carries X-Zendesk-* headers and the reply marker "##- Please type your reply
 # above this line -##". The requester notification for a solved ticket (trigger "Notify
-# requester of solved request") reads "Your request (#<id>) has been solved"; subjects look like
+# requester of solved request") reads "Your request (#<id>) has been solved" (some accounts'
+# trigger texts have "({{ticket.id}})", without the "#"); subjects look like
 # "[<account>] Re: <title>" or "Request #<id>: <title> has been solved".
 
 _ZD_MARKER = "##- Please type your reply above this line -##"
-_ZD_ID = re.compile(r"\b(?:request|ticket)\s*\(?\s*#(?P<id>\d+)", re.IGNORECASE)
+_ZD_ID = re.compile(r"\b(?:request|ticket)\s*(?:\(\s*#?|#)\s*(?P<id>\d+)", re.IGNORECASE)
 _ZD_SOLVED = re.compile(r"\bhas been (?:deemed )?(?:solved|resolved)\b", re.IGNORECASE)
 _ZD_REOPENED = re.compile(r"\bhas been re-?opened\b", re.IGNORECASE)
 _ZD_REQUEST_SUBJECT = re.compile(
@@ -484,7 +485,8 @@ def _read_glpi(mail: ParsedMail) -> Reading | None:
 # ...). User notifications have subject "[#<number>] <subject>" and start with "<person> marked
 # as <Status> conversation #<number>" for status changes (Closed, Active, Pending, Spam). The
 # HTML part says "Replying to this notification will email <name> (<address>)"; the text part
-# only names the customer ("## <name> started the conversation"), by address when no name.
+# only names the customer ("## <name> started the conversation"), by address when no name, so
+# the address is looked for in both.
 
 _FS_SUBJECT = re.compile(r"^\[#(?P<id>\d+)\]\s*(?P<title>.*)$")
 _FS_STATUS = re.compile(
@@ -517,7 +519,7 @@ def _read_freescout(mail: ParsedMail) -> Reading | None:
     if word != "closed":
         return Reading(ticket_id, "update", f"marked as {word.title()}", title=title)
     email, name = "", ""
-    if replying := _FS_REPLYING.search(mail.text):
+    if replying := _FS_REPLYING.search(mail.text) or _FS_REPLYING.search(mail.html_text):
         email, name = replying.group("email"), replying.group("name").strip()
     who = _first(_FS_STARTED, mail.text, "who")
     if not email and _is_address(who):

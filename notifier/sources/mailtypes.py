@@ -35,7 +35,9 @@ class ParsedMail:
 
     Header names in ``headers`` are lower-case; values are decoded (RFC 2047) and unfolded,
     with control characters replaced by spaces. ``text`` is the text/plain body if there is
-    one, else the HTML body converted to text; attachments are never decoded.
+    one, else the HTML body converted to text; attachments are never decoded. ``html_text`` is
+    the HTML alternative of a text/plain body converted to text (its first 20,000
+    characters), for facts some senders put only there; "" when ``text`` came from HTML.
     """
 
     origin: str  # "INBOX uid 42" or a file name: where the message came from
@@ -53,6 +55,7 @@ class ParsedMail:
     report_type: str  # the report-type parameter of multipart/report, else ""
     headers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     text: str = ""
+    html_text: str = ""
     size: int = 0
     defects: tuple[str, ...] = ()  # what was wrong but survivable (bad charset, truncated...)
 

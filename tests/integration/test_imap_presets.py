@@ -32,7 +32,8 @@ def test_preset_sample_through_a_real_mailbox(
     tmp_path: Path, dovecot: DovecotServer, smtp_server: SmtpServerFactory, sample: Path
 ) -> None:
     """A resolved notification gives exactly one notice; an update or reopen gives none."""
-    preset, _, kind = sample.stem.rpartition("-")
+    # <preset>[-<variant>]-<kind>.eml, for example freescout-named-resolved.eml
+    preset, kind = sample.stem.split("-", 1)[0], sample.stem.rsplit("-", 1)[1]
     raw = sample.read_bytes()
     sink = smtp_server()
     dovecot.create_folder("Resolved")
@@ -44,8 +45,10 @@ def test_preset_sample_through_a_real_mailbox(
     try:
         harness.service.run_pass()
         original = ORIGINALS / f"{preset}.eml"
-        if original.exists():
+        requester = "jane.doe@example.org"  # every sample's requester, but where an original
+        if original.exists():  # mail in the mailbox names her
             dovecot.append("INBOX", original.read_bytes())
+            requester = sender_of(original.read_bytes())
         dovecot.append("Resolved", raw)
         report = harness.service.run_pass()
         records = harness.outbox.audit_records(AuditQuery(source="mail"))
@@ -53,6 +56,7 @@ def test_preset_sample_through_a_real_mailbox(
             assert report.sent == 1, [(r.outcome, r.reason) for r in records]
             (message,) = sink.messages
             assert message.message["Auto-Submitted"] == "auto-generated"
+            assert message.rcpt_tos == (requester,)
         else:
             assert report.sent == 0 and sink.messages == []
             (record,) = records

@@ -1,6 +1,7 @@
 """Build ParsedMail values for interpreter tests without depending on ``mailparse``.
 
-``parse_eml`` is a deliberately small stdlib converter (first text/plain part, decoded headers);
+``parse_eml`` is a deliberately small stdlib converter (first text/plain part, the HTML part
+as text beside it, decoded headers);
 ``mail`` builds a message field by field; ``Mailbox`` is a fake ``find_original``.
 """
 
@@ -15,6 +16,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 
+from notifier.sources.htmltext import html_to_text
 from notifier.sources.mailtypes import MailAddress, ParsedMail
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "mail" / "presets"
@@ -27,12 +29,19 @@ def _addresses(values: Iterable[str]) -> tuple[MailAddress, ...]:
     )
 
 
-def _text(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
+def _text(message: EmailMessage, kind: str = "plain") -> str:
+    part = message.get_body(preferencelist=(kind,))
     if part is None:
         return ""
     content = part.get_content()
     return content if isinstance(content, str) else ""
+
+
+def _html_alternative(message: EmailMessage) -> str:
+    """The HTML part as text when there is a text/plain body too (ParsedMail.html_text)."""
+    if not _text(message):
+        return ""
+    return html_to_text(_text(message, "html"))
 
 
 def parse_eml(raw: bytes, *, origin: str) -> ParsedMail:
@@ -65,6 +74,7 @@ def parse_eml(raw: bytes, *, origin: str) -> ParsedMail:
         report_type=str(message.get_param("report-type") or ""),
         headers=headers,
         text=_text(message),
+        html_text=_html_alternative(message),
         size=len(raw),
     )
 

@@ -148,6 +148,22 @@ def test_body_text_is_the_readable_part_decoded(raw: bytes, text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "html_text"),
+    [
+        (ALTERNATIVE, "HTML words."),
+        (ALTERNATIVE_HTML_FIRST, "HTML"),
+        (HTML_ONLY, ""),  # the body itself came from the HTML
+        (MIXED_RELATED, ""),
+        (NO_CONTENT_TYPE, ""),
+    ],
+)
+def test_html_alternative_of_a_plain_body_is_kept_as_text(raw: bytes, html_text: str) -> None:
+    """Beside a text/plain body, the HTML part converted to text: some senders put facts only
+    there (FreeScout puts the customer's address only in the HTML part)."""
+    assert parse_mail(raw, origin="t").html_text == html_text
+
+
+@pytest.mark.parametrize(
     ("raw", "subject"),
     [
         (ISO_2022_JP, "こんにちは"),

@@ -35,6 +35,8 @@ RESOLVED = [
     ("zendesk-resolved.eml", "5107", JANE, "Need access to the finance share"),
     ("glpi-resolved.eml", "317", JANE, "Projector in room 4.12 shows no signal"),
     ("freescout-resolved.eml", "208", JANE, "Keyboard is missing two keys"),
+    # A customer with a name: the text part names her, only the HTML part has her address.
+    ("freescout-named-resolved.eml", "208", JANE, "Keyboard is missing two keys"),
 ]
 
 NOT_RESOLVED = [
@@ -253,6 +255,43 @@ def test_freescout_reads_the_address_from_html_derived_text() -> None:
     facts = PRESETS["freescout"].interpret(closed, nothing)
     assert isinstance(facts, TicketFacts)
     assert (facts.requester_email, facts.requester_name) == (JANE, "Jane")
+
+
+@pytest.mark.parametrize("words", ["Your request (#5107)", "Your request (5107)"])
+def test_zendesk_solved_text_with_or_without_the_hash(words: str) -> None:
+    """Trigger texts copied from different Zendesk eras write the id with and without '#'."""
+    solved = mail(
+        subject="[Example IT] Re: Need access to the finance share",
+        sender="Example IT <support@example.zendesk.com>",
+        to=[f"Jane Doe <{JANE}>"],
+        headers={"X-Zendesk-From-Account-Id": "1a2b3c"},
+        text=f"##- Please type your reply above this line -##\n\n{words} has been solved.",
+    )
+    facts = PRESETS["zendesk"].interpret(solved, nothing)
+    assert isinstance(facts, TicketFacts)
+    assert (facts.ticket_id, facts.requester_email) == ("5107", JANE)
+
+
+def test_zendesk_a_bare_number_after_request_is_no_ticket_id() -> None:
+    """'request 2024' (no '#', no bracket) is prose, not an id."""
+    mail_ = mail(
+        headers={"X-Zendesk-From-Account-Id": "1a2b3c"},
+        subject="Your request 2024 budget",
+        text="About your request 2024 budget. It has been solved.",
+    )
+    verdict = PRESETS["zendesk"].interpret(mail_, nothing)
+    assert isinstance(verdict, NotAResolution) and verdict.ticket_id == ""
+
+
+def test_freescout_named_customer_is_read_from_the_html_alternative() -> None:
+    """Multipart FreeScout mail: the address in the HTML part's 'will email' line is used with
+    the name, although the body read is the text part."""
+    parsed = load_sample("freescout-named-resolved.eml")
+    assert "Jane Doe started" in parsed.text and JANE not in parsed.text
+    assert f"will email Jane Doe ({JANE})" in parsed.html_text
+    facts = interpret("freescout-named-resolved.eml")
+    assert isinstance(facts, TicketFacts)
+    assert (facts.requester_email, facts.requester_name) == (JANE, "Jane Doe")
 
 
 def test_freescout_named_customer_without_address_is_input_error() -> None:
