@@ -34,6 +34,12 @@ The pipeline also runs on 2,000 rows first (same config, a fresh state) so the p
 two sizes shows whether memory grows with the input. Last, unless ``--no-profile``, an in-process
 run on ``--profile-count`` rows under cProfile prints the top 15 functions by cumulative time.
 
+The sink runs in this benchmark's own process (a thread; the main thread only waits for the
+child), so this process's CPU time during a run is the sink's. With the child's CPU from
+``wait4`` that gives the CPU one notice costs on the whole machine, notifier and sink, and the
+ceiling it sets: ``cores / (cost per notice)`` notices per second with every core busy all the
+time. No arrangement of threads or processes in notifier can beat that ceiling at that cost.
+
 Goals (issue 9 item 1): pipeline >= 50 % of raw; >= 1,000 notices/s on 2 cores.
 
     .venv/bin/python bench/throughput.py [--count 10000] [--connections 1,2,3]
@@ -48,6 +54,7 @@ import io
 import json
 import os
 import pstats
+import resource
 import smtplib
 import subprocess
 import sys
@@ -183,6 +190,20 @@ class PipelineRun:
     delivered: int
     distinct_recipients: int
     phases: dict[str, float]
+    sink_cpu: float  # CPU seconds of this benchmark's process (the sink) during the run
+
+    @property
+    def notifier_ms_per_notice(self) -> float:
+        return 1000 * (self.cpu_user + self.cpu_system) / max(self.delivered, 1)
+
+    @property
+    def sink_ms_per_notice(self) -> float:
+        return 1000 * self.sink_cpu / max(self.delivered, 1)
+
+    def ceiling(self, cores: int) -> float:
+        """Notices/s that ``cores`` could carry at this run's CPU cost per notice (notifier
+        plus sink), every core busy the whole time: no layout of processes does better."""
+        return 1000 * cores / (self.notifier_ms_per_notice + self.sink_ms_per_notice)
 
     @property
     def rate(self) -> float:
@@ -206,6 +227,12 @@ atexit.register(report)
 sys.argv[0] = "notifier"
 runpy.run_module("notifier", run_name="__main__")
 """
+
+
+def own_cpu_seconds() -> float:
+    """CPU used so far by this process: the sink's thread; the main thread only waits."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_once(config: Path, log: Path) -> tuple[float, int, Any, int]:
@@ -263,7 +290,9 @@ def run_pipeline(
     config = write_config(work, sink, exports, connections)
     handler.reset()
     log = work / "notifier.log"
+    sink_cpu_before = own_cpu_seconds()
     wall, code, usage, peak_rss_kib = run_once(config, log)
+    sink_cpu = own_cpu_seconds() - sink_cpu_before
     received = handler.reset()
     if not received:
         tail = log.read_text(errors="replace")[-3000:]
@@ -280,6 +309,7 @@ def run_pipeline(
         delivered=len(received),
         distinct_recipients=len({rcpt.lower() for rcpt, _ in received}),
         phases=phases(log),
+        sink_cpu=sink_cpu,
     )
     return run, received
 
@@ -328,12 +358,14 @@ def run_client(
     mode: str, messages_file: Path, sink: SmtpTestServer, handler: SinkHandler
 ) -> dict[str, Any]:
     handler.reset()
+    sink_cpu_before = own_cpu_seconds()
     answer = subprocess.run(
         [sys.executable, __file__, "--client", mode, "--messages", str(messages_file),
          "--host", sink.host, "--port", str(sink.port)],
         capture_output=True, text=True, timeout=540, check=True, env=child_env(),
     )  # fmt: skip
     result: dict[str, Any] = json.loads(answer.stdout.strip().splitlines()[-1])
+    result["sink_cpu_seconds"] = own_cpu_seconds() - sink_cpu_before
     result["received"] = len(handler.reset())
     result["per_second"] = result["sent"] / result["seconds"]
     return result
@@ -467,6 +499,18 @@ def main() -> int:
               f"cores; exit {run.exit_code}; {run.delivered} delivered to "
               f"{run.distinct_recipients} distinct recipients; phases (log): "
               f"{', '.join(f'{k} {v:.2f}' for k, v in run.phases.items())}")  # fmt: skip
+    # Where the 1,000/s goal stands against the machine: the CPU every notice costs, measured.
+    cores = info["nproc"] or 1
+    print(f"raw loop: the sink uses {1000 * raw['sink_cpu_seconds'] / raw['sent']:.2f} ms CPU "
+          f"per message (one session), {1000 * raw2['sink_cpu_seconds'] / raw2['sent']:.2f} ms "
+          f"(two sessions)")  # fmt: skip
+    for run in runs:
+        print(f"CPU per notice, {run.connections} conn.: notifier "
+              f"{run.notifier_ms_per_notice:.2f} ms + sink {run.sink_ms_per_notice:.2f} ms = "
+              f"{run.notifier_ms_per_notice + run.sink_ms_per_notice:.2f} ms; {cores} cores "
+              f"kept busy the whole time would carry at most {run.ceiling(cores):.0f}/s; "
+              f"measured {run.rate:.0f}/s = {run.rate / run.ceiling(cores):.0%} of that "
+              f"ceiling")  # fmt: skip
     big = runs[0]
     print(f"peak RSS: {small.peak_rss_kib / 1024:.1f} MiB at {small.count} rows, "
           f"{big.peak_rss_kib / 1024:.1f} MiB at {big.count} rows "
@@ -504,6 +548,12 @@ def main() -> int:
             "cpu_system_seconds": run.cpu_system,
             "peak_rss_kib": run.peak_rss_kib,
             "phases": run.phases,
+            "sink_cpu_seconds": run.sink_cpu,
+            "cpu_ms_per_notice": {
+                "notifier": run.notifier_ms_per_notice,
+                "sink": run.sink_ms_per_notice,
+            },
+            "ceiling_per_second_all_cores_busy": run.ceiling(cores),
         }
 
     path = bench.write_result(
