@@ -12,26 +12,15 @@ against the goal of under 1 ms per message, and writes ``bench/results/plain_gat
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
-import os
-import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
+import _support as bench  # puts the checkout on sys.path
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from notifier.plain import Gate  # noqa: E402  (after the sys.path line, for a plain checkout)
+from notifier.plain import Gate
 
 GOAL_MS = 1.0
 
@@ -72,22 +61,6 @@ NOTES = {
     ),
 }
 NAMES = ("Sam", "Ana", "Priya", "Tom", "Lena", "Omar", "Jo", "Mia", "Luis", "Kim")
-
-
-def machine() -> dict[str, Any]:
-    """What the numbers were measured on: nproc and the CPU model."""
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "nproc": os.cpu_count(),
-        "cpu_model": cpu,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
 
 
 def per_call_us(call: Callable[[int], object], rounds: int, repeats: int = 7) -> dict[str, float]:
@@ -172,8 +145,9 @@ def main() -> int:
     print(f"{verdict}: worst median gate cost {worst_ms:.3f} ms per message (goal < {GOAL_MS} ms)")
     data = {
         "benchmark": "plain_gate",
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "date": bench.now_utc(),
+        "machine": bench.machine(),
+        "code": bench.code_version(),
         "rounds": args.rounds,
         "gate_build_ms": build_ms,
         "goal_ms": GOAL_MS,
@@ -181,10 +155,8 @@ def main() -> int:
         "verdict": verdict,
         "messages": results,
     }
-    out = ROOT / "bench" / "results" / "plain_gate.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out.relative_to(ROOT)}")
+    out = bench.write_result("plain_gate.json", data)
+    print(f"wrote {out.relative_to(bench.ROOT)}")
     return 0 if verdict == "PASS" else 1
 
 
