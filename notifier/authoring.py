@@ -155,6 +155,8 @@ def format_preview_review(composed: Composed) -> str:
     action = f"would be HELD: {checked.hold_reason}" if checked.hold_reason else "would be sent"
     if checked.rewritten:
         action += " (rewritten with safe replacements)"
+    if checked.html_left_out:
+        action += " (plain text only: the HTML part is left out)"
     lines = [f"# plain-language check: {action}", f"# {format_scores(checked.scores)}"]
     lines += [f"# {f.part} ({f.origin}): {describe_finding(f)}" for f in checked.findings]
     return "\n".join(lines)

@@ -51,6 +51,7 @@ def format_explanation(record: Mapping[str, object], history: Sequence[AuditReco
             f"plain-language gate (policy {plain['policy']}): {plain['findings']} finding(s), "
             f"{plain['blocking']} blocking"
             + (", rewritten with safe replacements" if plain["rewritten"] else "")
+            + (", HTML part left out" if plain.get("html_left_out") else "")
             + (f"; held: {plain['hold_reason']}" if plain["hold_reason"] else ""),
         ]
         findings = json.loads(str(record.get("findings_json") or "[]") or "[]")

@@ -8,13 +8,20 @@ words to send with the findings. The service stores the findings with the notice
 - ``rewrite``: apply the glossary replacements marked safe, check again; hold if blocking
   findings remain. A rewritten message goes out as plain text only, since the HTML part was
   not rewritten.
+
+The HTML part is checked too, as the text a reader sees in it. Its findings that the subject or
+text part already has are not repeated; what is left is the HTML's own. ``warn`` records them,
+``hold`` holds for blocking ones, and ``rewrite`` leaves the HTML part out (plain text only)
+when it has a blocking finding or one the rewrite would have replaced.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from notifier.htmltext import html_to_text
 from notifier.marks import MarkedText, split_marks, strip_marks
 from notifier.model import RenderedMessage
 from notifier.plain import Analysis, Finding, Gate, Scores
@@ -24,7 +31,7 @@ PolicyMode = Literal["warn", "hold", "rewrite"]
 
 @dataclass(frozen=True, slots=True)
 class ReviewedFinding:
-    part: str  # "subject" or "text"
+    part: str  # "subject", "text" or "html"
     origin: str  # "template" (the template's own words) or "data" (ticket or team data)
     kind: str
     text: str
@@ -46,6 +53,7 @@ class Review:
     scores: Scores
     rewritten: bool
     hold_reason: str  # empty when the notice may be sent
+    html_left_out: bool = False  # the template has an HTML part, and it is not sent
 
     @property
     def blocked(self) -> bool:
@@ -56,18 +64,34 @@ def review(rendered: RenderedMessage, gate: Gate, mode: PolicyMode) -> Review:
     language = rendered.language
     subject = split_marks(rendered.subject)
     text = split_marks(rendered.text)
-    html = strip_marks(rendered.html) if rendered.html is not None else None
     subject_analysis = gate.analyze(subject.text, language=language, protected=subject.allowed)
     text_analysis = gate.analyze(text.text, language=language, protected=text.allowed)
+    seen = {
+        (f.kind, f.text.casefold()) for f in (*subject_analysis.findings, *text_analysis.findings)
+    }
+    html_findings: tuple[ReviewedFinding, ...] = ()
+    html_needs_rewrite = False
+    if rendered.html is not None:
+        # What a reader sees of the HTML; the marks survive the conversion.
+        html_view = split_marks(html_to_text(rendered.html))
+        html_analysis = gate.analyze(html_view.text, language=language, protected=html_view.allowed)
+        own = [f for f in html_analysis.findings if (f.kind, f.text.casefold()) not in seen]
+        html_findings = _reviewed("html", html_view, own)
+        html_needs_rewrite = any(f.severity == "block" or f.replacement is not None for f in own)
     rewritten = False
     if mode == "rewrite" and (_replaceable(subject_analysis) or _replaceable(text_analysis)):
         subject, subject_analysis = _rewrite(gate, subject, subject_analysis, language)
         text, text_analysis = _rewrite(gate, text, text_analysis, language)
-        rewritten, html = True, None
-    findings = _reviewed("subject", subject, subject_analysis) + _reviewed(
-        "text", text, text_analysis
+        rewritten = True
+    send_html = rendered.html is not None and not (
+        rewritten or (mode == "rewrite" and html_needs_rewrite)
     )
-    blocked = [f for f in findings if f.severity == "block"]
+    findings = _reviewed("subject", subject, subject_analysis.findings) + _reviewed(
+        "text", text, text_analysis.findings
+    )
+    # An HTML part that is left out cannot hold the notice: the requester does not get it.
+    counted = findings + html_findings if send_html else findings
+    blocked = [f for f in counted if f.severity == "block"]
     hold_reason = ""
     if blocked and mode in ("hold", "rewrite"):
         shown = "; ".join(f"{f.kind} {f.text!r}" for f in blocked[:5])
@@ -76,11 +100,12 @@ def review(rendered: RenderedMessage, gate: Gate, mode: PolicyMode) -> Review:
     return Review(
         subject=subject.text,
         text=text.text,
-        html=html,
-        findings=findings,
+        html=strip_marks(rendered.html) if send_html and rendered.html is not None else None,
+        findings=findings + html_findings,
         scores=text_analysis.scores,
         rewritten=rewritten,
         hold_reason=hold_reason,
+        html_left_out=rendered.html is not None and not send_html,
     )
 
 
@@ -105,7 +130,9 @@ def _rewrite(
     return fresh, gate.analyze(new_text, language=language, protected=allowed)
 
 
-def _reviewed(part: str, marked: MarkedText, analysis: Analysis) -> tuple[ReviewedFinding, ...]:
+def _reviewed(
+    part: str, marked: MarkedText, findings: Sequence[Finding]
+) -> tuple[ReviewedFinding, ...]:
     return tuple(
         ReviewedFinding(
             part=part,
@@ -117,7 +144,7 @@ def _reviewed(part: str, marked: MarkedText, analysis: Analysis) -> tuple[Review
             suggestion=finding.suggestion,
             severity=finding.severity,
         )
-        for finding in analysis.findings
+        for finding in findings
     )
 
 

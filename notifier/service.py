@@ -79,6 +79,8 @@ def _findings_summary(checked: Review) -> str:
     parts = []
     if checked.rewritten:
         parts.append("plain-language gate: rewritten with safe replacements")
+    if checked.html_left_out:
+        parts.append("HTML part left out: plain text only")
     if checked.findings:
         kinds = sorted({f.kind for f in checked.findings})
         parts.append(f"plain-language findings: {len(checked.findings)} ({', '.join(kinds)})")
@@ -326,6 +328,7 @@ class Service:
             "plain": {
                 "policy": profile.plain_policy,
                 "rewritten": checked.rewritten,
+                "html_left_out": checked.html_left_out,
                 "blocking": sum(f.severity == "block" for f in checked.findings),
                 "findings": len(checked.findings),
                 "hold_reason": checked.hold_reason,

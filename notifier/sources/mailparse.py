@@ -33,7 +33,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 
 from notifier.errors import InputError
-from notifier.sources.htmltext import html_to_text
+from notifier.htmltext import html_to_text
 from notifier.sources.mailtypes import MailAddress, MailLimits, ParsedMail
 
 __all__ = ["decode_header_value", "parse_mail"]

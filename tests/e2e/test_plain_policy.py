@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
-from tests.e2e.cli import CSV_HEADER, csv_row, notifier, write_config
+from tests.e2e.cli import CSV_HEADER, ROOT, csv_row, notifier, write_config
 from tests.smtp_server import SmtpServerFactory
 
 JARGON = "Flushed the DNS cache and re-provisioned your VPN profile, see KB0012345."
@@ -80,3 +81,54 @@ def test_rewrite_replaces_safe_terms_and_sends(
     assert "restarted your laptop" in body and "reboot" not in body.lower()
     (queued,) = audit(config, "--status", "queued")
     assert "rewritten" in str(queued["reason"])
+
+
+def test_the_html_part_is_checked_left_out_under_rewrite_and_holds_under_hold(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """A team's HTML template says what its text template does not: under rewrite the notice goes
+    out as plain text only, with the reason recorded; under hold it is held."""
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    html = templates / "service-desk" / "resolved.html.j2"
+    html.write_text(
+        html.read_text(encoding="utf-8").replace(
+            "</body>", "<p>We flushed the DNS cache on the proxy for you.</p>\n</body>"
+        ),
+        encoding="utf-8",
+    )
+    (exports / "a.csv").write_text(
+        CSV_HEADER + csv_row("HD-1", "ann@example.org", group="Service Desk"), encoding="utf-8"
+    )
+    teams = (
+        f'\n[templates]\ndirectory = "{templates}"\n'
+        '[teams.service-desk]\nmatch = { team = ["Service Desk"] }\n'
+    )
+    config = write_config(tmp_path, server, exports, extra=teams + '[plain]\npolicy = "rewrite"\n')
+    result = notifier("once", "--config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    (message,) = server.messages
+    assert not message.message.is_multipart()  # plain text only
+    assert "DNS" not in message.message.get_content()
+    queued, sent = audit(config, "--ticket", "HD-1")
+    assert (queued["outcome"], sent["outcome"]) == ("queued", "sent")
+    assert "HTML part left out" in str(queued["reason"])
+    findings = json.loads(str(queued["findings"]))
+    assert any(f["part"] == "html" and "DNS cache" in f["text"] for f in findings)
+
+    held_dir = tmp_path / "hold"
+    held_dir.mkdir()
+    (held_dir / "exports").mkdir()
+    (held_dir / "exports" / "a.csv").write_text(
+        CSV_HEADER + csv_row("HD-2", "bob@example.org", group="Service Desk"), encoding="utf-8"
+    )
+    config = write_config(
+        held_dir, server, held_dir / "exports", extra=teams + '[plain]\npolicy = "hold"\n'
+    )
+    assert notifier("once", "--config", str(config)).returncode == 1  # held: needs attention
+    assert len(server.messages) == 1
+    (held,) = audit(config, "--status", "held")
+    assert "DNS cache" in str(held["reason"])

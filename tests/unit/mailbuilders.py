@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 
-from notifier.sources.htmltext import html_to_text
+from notifier.htmltext import html_to_text
 from notifier.sources.mailtypes import MailAddress, ParsedMail
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "mail" / "presets"

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from notifier.sources.htmltext import html_to_text
+from notifier.htmltext import html_to_text
 
 CASES = [
     (
