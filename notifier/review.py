@@ -9,7 +9,8 @@ words to send with the findings. The service stores the findings with the notice
   findings remain. A rewritten message goes out as plain text only, since the HTML part was
   not rewritten.
 
-The HTML part is checked too, as the text a reader sees in it. Its findings that the subject or
+The HTML part is checked too, as the text a reader sees in it, for what it says (detectors and
+glossary); the reading scores come from the text part alone. Its findings that the subject or
 text part already has are not repeated; what is left is the HTML's own. ``warn`` records them,
 ``hold`` holds for blocking ones, and ``rewrite`` leaves the HTML part out (plain text only)
 when it has a blocking finding or one the rewrite would have replaced.
@@ -24,7 +25,7 @@ from typing import Literal
 from notifier.htmltext import html_to_text
 from notifier.marks import MarkedText, split_marks, strip_marks
 from notifier.model import RenderedMessage
-from notifier.plain import Analysis, Finding, Gate, Scores
+from notifier.plain import READABILITY_KINDS, Analysis, Finding, Gate, Scores
 
 PolicyMode = Literal["warn", "hold", "rewrite"]
 
@@ -55,10 +56,6 @@ class Review:
     hold_reason: str  # empty when the notice may be sent
     html_left_out: bool = False  # the template has an HTML part, and it is not sent
 
-    @property
-    def blocked(self) -> bool:
-        return any(f.severity == "block" for f in self.findings)
-
 
 def review(rendered: RenderedMessage, gate: Gate, mode: PolicyMode) -> Review:
     language = rendered.language
@@ -75,7 +72,14 @@ def review(rendered: RenderedMessage, gate: Gate, mode: PolicyMode) -> Review:
         # What a reader sees of the HTML; the marks survive the conversion.
         html_view = split_marks(html_to_text(rendered.html))
         html_analysis = gate.analyze(html_view.text, language=language, protected=html_view.allowed)
-        own = [f for f in html_analysis.findings if (f.kind, f.text.casefold()) not in seen]
+        own = [
+            f
+            for f in html_analysis.findings
+            # How a text reads is judged on the text part: the HTML part shows the same message
+            # in another layout (shorter, other line breaks), and scored again it would report
+            # the message twice, or block it for being shorter.
+            if f.kind not in READABILITY_KINDS and (f.kind, f.text.casefold()) not in seen
+        ]
         html_findings = _reviewed("html", html_view, own)
         html_needs_rewrite = any(f.severity == "block" or f.replacement is not None for f in own)
     rewritten = False
@@ -94,7 +98,10 @@ def review(rendered: RenderedMessage, gate: Gate, mode: PolicyMode) -> Review:
     blocked = [f for f in counted if f.severity == "block"]
     hold_reason = ""
     if blocked and mode in ("hold", "rewrite"):
-        shown = "; ".join(f"{f.kind} {f.text!r}" for f in blocked[:5])
+        shown = "; ".join(
+            f"{f.kind} {f.text!r}" + (" (HTML part)" if f.part == "html" else "")
+            for f in blocked[:5]
+        )
         more = f" and {len(blocked) - 5} more" if len(blocked) > 5 else ""
         hold_reason = f"plain-language gate: {len(blocked)} blocking finding(s): {shown}{more}"
     return Review(

@@ -10,6 +10,7 @@ import contextlib
 import json
 import random
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -100,41 +101,53 @@ def _keys(batches: list[Unit]) -> list[str]:
     return [item.notice.resolution_key for members, _ in batches for item in members]
 
 
+class _Run:
+    """The messages of a batch to one requester, sent in order over one session."""
+
+    __slots__ = ("units",)
+
+    def __init__(self, unit: Unit) -> None:
+        self.units: deque[Unit] = deque([unit])
+
+
 class _Units:
     """A batch's messages, handed out in order to one or more sending sessions (threads).
 
     The messages to one requester stay together and go out over one session, one after the
-    other, so that they arrive in the order they were queued.
+    other: sending over several connections does not reorder them.
     """
 
     def __init__(self, units: list[Unit], stop: threading.Event | None) -> None:
-        self._runs: list[list[Unit]] = []  # consecutive units to the same requester
+        self._runs: list[_Run] = []  # consecutive units to the same requester
         for unit in units:
-            if self._runs and _requester(self._runs[-1][0]) == _requester(unit):
-                self._runs[-1].append(unit)
+            if self._runs and _requester(self._runs[-1].units[0]) == _requester(unit):
+                self._runs[-1].units.append(unit)
             else:
-                self._runs.append([unit])
+                self._runs.append(_Run(unit))
         self._next_run = 0
         self._stop = stop
         self._abandoned = False
         self._lock = threading.Lock()
 
-    def take(self, current: list[Unit]) -> Unit | None:
-        """The next unit of ``current`` (a lane's run, emptied as it goes), else of a new run."""
-        with self._lock:
-            if self._abandoned or (self._stop is not None and self._stop.is_set()):
-                return None
-            if not current:
-                if self._next_run >= len(self._runs):
-                    return None
-                current.extend(self._runs[self._next_run])
-                self._runs[self._next_run] = current  # untried() sees what is left of it
-                self._next_run += 1
-            return current.pop(0)
-
     @property
     def runs(self) -> int:
         return len(self._runs)
+
+    def take(self, run: _Run | None) -> tuple[_Run | None, Unit | None]:
+        """The next unit of the caller's ``run``, or of the next run when that one is done.
+
+        Returns the run the unit came from, for the caller's next call; (run, None) when there
+        is nothing more to send or the sessions are stopping.
+        """
+        with self._lock:
+            if self._abandoned or (self._stop is not None and self._stop.is_set()):
+                return run, None
+            if run is None or not run.units:
+                if self._next_run >= len(self._runs):
+                    return run, None
+                run = self._runs[self._next_run]
+                self._next_run += 1
+            return run, run.units.popleft()
 
     def abandon(self) -> None:
         """No more units for anyone (a session failed in a way the batch cannot survive)."""
@@ -142,8 +155,9 @@ class _Units:
             self._abandoned = True
 
     def untried(self) -> list[Unit]:
+        """Every unit no session has taken: the runs not started and the rest of those that were."""
         with self._lock:
-            return [unit for run in self._runs for unit in run]
+            return [unit for run in self._runs for unit in run.units]
 
 
 def _requester(unit: Unit) -> str:
@@ -329,7 +343,12 @@ class Service:
                 "policy": profile.plain_policy,
                 "rewritten": checked.rewritten,
                 "html_left_out": checked.html_left_out,
-                "blocking": sum(f.severity == "block" for f in checked.findings),
+                # Of the parts sent: an HTML part left out blocks nothing.
+                "blocking": sum(
+                    f.severity == "block"
+                    for f in checked.findings
+                    if not (f.part == "html" and checked.html_left_out)
+                ),
                 "findings": len(checked.findings),
                 "hold_reason": checked.hold_reason,
             },
@@ -427,9 +446,10 @@ class Service:
         def lane() -> None:
             try:
                 with self.sender.session() as session:
-                    run: list[Unit] = []
-                    while (unit := work.take(run)) is not None:
+                    run, unit = work.take(None)
+                    while unit is not None:
                         self._attempt(session, *unit, report)
+                        run, unit = work.take(run)
             except BaseException as exc:  # StateError above all: stop every lane, then raise
                 work.abandon()
                 failures.append(exc)

@@ -399,7 +399,10 @@ def _read_freshdesk(mail: ParsedMail) -> Reading | None:
 # "[<account>] Re: <title>" or "Request #<id>: <title> has been solved".
 
 _ZD_MARKER = "##- Please type your reply above this line -##"
-_ZD_ID = re.compile(r"\b(?:request|ticket)\s*(?:\(\s*#?|#)\s*(?P<id>\d+)", re.IGNORECASE)
+_ZD_ID = re.compile(r"\b(?:request|ticket)\s*\(?\s*#(?P<id>\d+)", re.IGNORECASE)
+# Without the "#" a number in brackets is an id only in the trigger's own sentence: a title may
+# say "Laptop request (2 units)".
+_ZD_ID_NO_HASH = re.compile(r"\brequest\s*\(\s*(?P<id>\d+)\s*\)\s*has been\b", re.IGNORECASE)
 _ZD_SOLVED = re.compile(r"\bhas been (?:deemed )?(?:solved|resolved)\b", re.IGNORECASE)
 _ZD_REOPENED = re.compile(r"\bhas been re-?opened\b", re.IGNORECASE)
 _ZD_REQUEST_SUBJECT = re.compile(
@@ -414,7 +417,7 @@ def _read_zendesk(mail: ParsedMail) -> Reading | None:
         or "zendesk.com>" in mail.message_id.lower()
     )
     subject = _one_line(mail.subject)
-    found = _ZD_ID.search(subject) or _ZD_ID.search(mail.text)
+    found = _ZD_ID.search(subject) or _ZD_ID.search(mail.text) or _ZD_ID_NO_HASH.search(mail.text)
     if not zendesk or found is None:
         return None
     ticket_id = found.group("id")
@@ -519,7 +522,9 @@ def _read_freescout(mail: ParsedMail) -> Reading | None:
     if word != "closed":
         return Reading(ticket_id, "update", f"marked as {word.title()}", title=title)
     email, name = "", ""
-    if replying := _FS_REPLYING.search(mail.text) or _FS_REPLYING.search(mail.html_text):
+    # FreeScout writes this line in the HTML part; in the text part it could only be quoted
+    # customer text, so the HTML part is asked first (HTML-only mail has it in ``text``).
+    if replying := _FS_REPLYING.search(mail.html_text) or _FS_REPLYING.search(mail.text):
         email, name = replying.group("email"), replying.group("name").strip()
     who = _first(_FS_STARTED, mail.text, "who")
     if not email and _is_address(who):

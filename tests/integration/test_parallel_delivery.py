@@ -67,9 +67,7 @@ def test_notices_to_one_requester_arrive_in_the_order_they_were_queued(
     to_her = [m.message["Subject"] for m in server.messages if m.rcpt_tos == ("same@example.org",)]
     assert len(to_her) == 3
     assert [next(n for n in range(3) if f"Request {n}" in s) for s in to_her] == [0, 1, 2]
-    # The others went out meanwhile on the other sessions.
-    assert server.messages[-1].rcpt_tos == ("same@example.org",)
-    assert len({m.connection for m in server.messages}) >= 2
+    assert len({m.connection for m in server.messages}) >= 2  # the others used other sessions
 
 
 def test_a_refusal_on_one_session_leaves_the_others_sending(

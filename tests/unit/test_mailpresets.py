@@ -272,6 +272,28 @@ def test_zendesk_solved_text_with_or_without_the_hash(words: str) -> None:
     assert (facts.ticket_id, facts.requester_email) == ("5107", JANE)
 
 
+@pytest.mark.parametrize(
+    ("title", "words"),
+    [
+        ("Laptop request (2 units)", "Your request (#5107)"),
+        ("Access request (3)", "Your request (5107)"),
+    ],
+)
+def test_zendesk_a_number_in_brackets_in_the_title_is_not_the_ticket(
+    title: str, words: str
+) -> None:
+    """The title is the requester's words: only the trigger's sentence gives a bare id."""
+    solved = mail(
+        subject=f"[Example IT] Re: {title}",
+        sender="Example IT <support@example.zendesk.com>",
+        to=[f"Jane Doe <{JANE}>"],
+        headers={"X-Zendesk-From-Account-Id": "1a2b3c"},
+        text=f"##- Please type your reply above this line -##\n\n{words} has been solved.",
+    )
+    facts = PRESETS["zendesk"].interpret(solved, nothing)
+    assert isinstance(facts, TicketFacts) and facts.ticket_id == "5107"
+
+
 def test_zendesk_a_bare_number_after_request_is_no_ticket_id() -> None:
     """'request 2024' (no '#', no bracket) is prose, not an id."""
     mail_ = mail(
@@ -290,6 +312,18 @@ def test_freescout_named_customer_is_read_from_the_html_alternative() -> None:
     assert "Jane Doe started" in parsed.text and JANE not in parsed.text
     assert f"will email Jane Doe ({JANE})" in parsed.html_text
     facts = interpret("freescout-named-resolved.eml")
+    assert isinstance(facts, TicketFacts)
+    assert (facts.requester_email, facts.requester_name) == (JANE, "Jane Doe")
+
+
+def test_freescout_takes_the_address_from_the_html_part_before_quoted_text() -> None:
+    """A customer's quoted words in the text part cannot replace the address FreeScout wrote."""
+    closed = replace(
+        load_sample("freescout-named-resolved.eml"),
+        text="Tom Tech marked as Closed conversation #208\n## Jane Doe started the conversation\n"
+        "Replying to this notification will email Mallory (mallory@example.net)\n",
+    )
+    facts = PRESETS["freescout"].interpret(closed, nothing)
     assert isinstance(facts, TicketFacts)
     assert (facts.requester_email, facts.requester_name) == (JANE, "Jane Doe")
 

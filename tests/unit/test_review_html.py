@@ -81,3 +81,23 @@ def test_findings_the_text_part_already_has_are_not_repeated_for_the_html(gate: 
 def test_a_message_without_an_html_part_is_unchanged(gate: Gate) -> None:
     checked = review(rendered(None), gate, "rewrite")
     assert checked.html is None and not checked.html_left_out and checked.findings == ()
+
+
+@pytest.mark.parametrize("mode", ["hold", "rewrite"])
+def test_a_shorter_html_part_is_not_scored_again(gate: Gate, mode: PolicyMode) -> None:
+    """How a message reads is judged on the text part. The HTML part without the reply line has
+    a higher share of unfamiliar words (over the blocking limit here), but says nothing new."""
+    note = mark_data("We recalibrated the thermal assembly.")
+    text = (
+        f"Hi Jane,\n\n{note}\n\nIs something still wrong? Just reply to this email. We will "
+        "look at it again.\n\nThanks for your patience,\nService Desk\n"
+    )
+    html = f"<p>Hi Jane,</p><p>{note}</p><p>Thanks for your patience,<br>Service Desk</p>"
+    checked = review(rendered(html, text=text), gate, mode)
+    assert checked.findings == () and checked.hold_reason == ""
+    assert checked.html is not None and not checked.html_left_out
+
+
+def test_a_hold_for_the_html_part_says_so(gate: Gate) -> None:
+    checked = review(rendered(JARGON_FOOTER), gate, "hold")
+    assert "ipv4 '10.0.0.12' (HTML part)" in checked.hold_reason
