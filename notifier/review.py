@@ -71,15 +71,21 @@ def review(rendered: RenderedMessage, gate: Gate, mode: PolicyMode) -> Review:
     if rendered.html is not None:
         # What a reader sees of the HTML; the marks survive the conversion.
         html_view = split_marks(html_to_text(rendered.html))
-        html_analysis = gate.analyze(html_view.text, language=language, protected=html_view.allowed)
-        own = [
-            f
-            for f in html_analysis.findings
-            # How a text reads is judged on the text part: the HTML part shows the same message
-            # in another layout (shorter, other line breaks), and scored again it would report
-            # the message twice, or block it for being shorter.
-            if f.kind not in READABILITY_KINDS and (f.kind, f.text.casefold()) not in seen
-        ]
+        own: list[Finding] = []
+        # Most HTML templates show the text part's words in another layout: then the HTML part
+        # says nothing of its own, and checking it again would only double the gate's cost.
+        if html_view.text.split() != text.text.split():
+            html_analysis = gate.analyze(
+                html_view.text, language=language, protected=html_view.allowed
+            )
+            own = [
+                f
+                for f in html_analysis.findings
+                # How a text reads is judged on the text part: the HTML part shows the same
+                # message in another layout (shorter, other line breaks); scored again it would
+                # report the message twice, or block it for being shorter.
+                if f.kind not in READABILITY_KINDS and (f.kind, f.text.casefold()) not in seen
+            ]
         html_findings = _reviewed("html", html_view, own)
         html_needs_rewrite = any(f.severity == "block" or f.replacement is not None for f in own)
     rewritten = False
