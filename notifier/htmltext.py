@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-__all__ = ["html_to_text"]
+__all__ = ["html_to_text", "strip_tags"]
 
 # Content that is never shown to a reader.
 _SKIP = frozenset({"script", "style", "head", "title", "template", "noscript", "svg", "object"})
@@ -177,3 +177,8 @@ def html_to_text(html: str) -> str:
     parser.close()
     lines = (_SPACES.sub(" ", line).strip() for line in "".join(parser.out).split("\n"))
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip("\n")
+
+
+def strip_tags(html: str) -> str:
+    """The last resort when :func:`html_to_text` fails: tags removed, whitespace collapsed."""
+    return " ".join(re.sub(r"<[^<>]*>", " ", html).split())

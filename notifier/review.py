@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from notifier.htmltext import html_to_text
+from notifier.htmltext import html_to_text, strip_tags
 from notifier.marks import MarkedText, split_marks, strip_marks
 from notifier.model import RenderedMessage
 from notifier.plain import READABILITY_KINDS, Analysis, Finding, Gate, Scores
@@ -70,7 +70,11 @@ def review(rendered: RenderedMessage, gate: Gate, mode: PolicyMode) -> Review:
     html_needs_rewrite = False
     if rendered.html is not None:
         # What a reader sees of the HTML; the marks survive the conversion.
-        html_view = split_marks(html_to_text(rendered.html))
+        try:
+            visible = html_to_text(rendered.html)
+        except Exception:  # html.parser on a template's odd markup: check the words anyway
+            visible = strip_tags(rendered.html)
+        html_view = split_marks(visible)
         own: list[Finding] = []
         # Most HTML templates show the text part's words in another layout: then the HTML part
         # says nothing of its own, and checking it again would only double the gate's cost.

@@ -33,7 +33,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 
 from notifier.errors import InputError
-from notifier.htmltext import html_to_text
+from notifier.htmltext import html_to_text, strip_tags
 from notifier.sources.mailtypes import MailAddress, MailLimits, ParsedMail
 
 __all__ = ["decode_header_value", "parse_mail"]
@@ -645,7 +645,7 @@ def _leaf_text(raw: bytes, leaf: _Leaf, budget: int, defects: _Defects) -> str:
             text = html_to_text(text)
         except Exception:  # html.parser on hostile markup: keep going
             defects.add("HTML body could not be converted; tags stripped")
-            text = " ".join(re.sub(r"<[^<>]*>", " ", text).split())
+            text = strip_tags(text)
     elif leaf.params.get("format", "").lower() == "flowed":
         text = _unflow(text, leaf.params.get("delsp", "").lower() == "yes")
     return text.strip("\n")

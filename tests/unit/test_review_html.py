@@ -101,3 +101,17 @@ def test_a_shorter_html_part_is_not_scored_again(gate: Gate, mode: PolicyMode) -
 def test_a_hold_for_the_html_part_says_so(gate: Gate) -> None:
     checked = review(rendered(JARGON_FOOTER), gate, "hold")
     assert "ipv4 '10.0.0.12' (HTML part)" in checked.hold_reason
+
+
+def test_html_the_converter_cannot_read_is_still_checked_with_its_tags_stripped(
+    gate: Gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A template's odd markup must not stop the pass: its words are checked all the same."""
+
+    def broken(html: str) -> str:
+        raise AssertionError("unknown status keyword in marked section")  # as html.parser did
+
+    monkeypatch.setattr("notifier.review.html_to_text", broken)
+    checked = review(rendered(JARGON_FOOTER), gate, "hold")
+    assert ("ipv4", "10.0.0.12", "template") in html_findings(checked)
+    assert "(HTML part)" in checked.hold_reason
