@@ -317,14 +317,21 @@ class Service:
             return
         try:
             composed = compose(resolution, profile, self.renderer, domain=self.domain)
-        except TemplateError as exc:
+        except Exception as exc:
+            # A template error, or a fault while checking this ticket's words: this notice is
+            # held (`notifier held`, the audit trail), the rest of the input goes on.
+            if isinstance(exc, TemplateError):
+                detail, reason = str(exc), f"template error: {exc}"
+            else:
+                detail = reason = f"could not be composed ({type(exc).__name__}: {exc})"
+                log.error("compose_failed", resolution_key=resolution.key, error=detail)
             self.outbox.add(
                 resolution,
                 team=team_name,
                 state=State.HELD,
-                reason=f"template error: {exc}",
+                reason=reason,
                 now=now,
-                explain=json.dumps({"rules": trace, "template_error": str(exc)}),
+                explain=json.dumps({"rules": trace, "template_error": detail}),
             )
             report.held += 1
             self._supersede(resolution, report, now, waiting)

@@ -234,6 +234,34 @@ def test_template_error_holds_with_reason_and_others_go_on(
     assert held.ticket_id == "T-ops" and "ops/resolved.txt.j2:1" in held.reason
 
 
+def test_a_fault_while_composing_one_notice_holds_it_and_the_pass_goes_on(
+    tmp_path: Path, smtp_server: SmtpServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a template error but a fault in notifier's own checking, for one ticket: that notice
+    is held with the error, and the other notices of the same input are sent."""
+    import notifier.service as service_module
+
+    real_compose = service_module.compose
+
+    def failing_for_t2(resolution: Resolution, *args: object, **kwargs: object) -> object:
+        if resolution.ticket_id == "T-2":
+            raise IndexError("string index out of range")
+        return real_compose(resolution, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service_module, "compose", failing_for_t2)
+    server, clock = smtp_server(), Clock()
+    source = ListSource([resolution(n) for n in range(5)])
+    service = make_service(tmp_path, server, clock, source)
+    report = service.run_pass()
+    assert (report.held, report.sent, report.source_errors) == (1, 4, [])
+    (held,) = service.outbox.audit_records(AuditQuery(outcome="held"))
+    assert held.ticket_id == "T-2"
+    assert held.reason == "could not be composed (IndexError: string index out of range)"
+    assert sorted(m.rcpt_tos[0] for m in server.messages) == [
+        f"user{n}@example.org" for n in (0, 1, 3, 4)
+    ]
+
+
 def test_a_failed_state_write_mid_batch_strands_nothing(
     tmp_path: Path, smtp_server: SmtpServerFactory
 ) -> None:
