@@ -546,6 +546,10 @@ class Service:
             # The members were each checked (and rewritten) when queued: send those instead.
             log.info("digest_not_plain", team=profile.name, reason=str(exc))
             return None
+        except Exception as exc:  # a fault in notifier: the batch is claimed, it must go on
+            error = f"{type(exc).__name__}: {exc}"
+            log.error("digest_failed", team=profile.name, error=error)
+            return None
 
     def _attempt(
         self,

@@ -325,6 +325,25 @@ def test_without_a_digest_template_the_limit_still_holds(
     assert len(postponed) == 2 and "no digest could be made" in postponed[0].reason
 
 
+def test_a_fault_while_composing_a_digest_sends_what_the_limit_allows(
+    tmp_path: Path, smtp_server: SmtpServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch is already claimed: a fault in the digest must not strand it. The notices go
+    out one by one as far as the limit allows, the rest wait their turn."""
+    import notifier.service as service_module
+
+    def failing(*args: object, **kwargs: object) -> object:
+        raise KeyError("first_name")
+
+    monkeypatch.setattr(service_module, "compose_digest", failing)
+    server, clock = smtp_server(), Clock()
+    source = ListSource([resolution(n, "ann@example.org") for n in range(5)])
+    service = make_service(tmp_path, server, clock, source, per_recipient=3)
+    report = service.run_pass()
+    assert (report.sent, report.postponed) == (3, 2)
+    assert service.outbox.counts_by_state() == {"sent": 3, "queued": 2}  # due again later
+
+
 def test_a_digest_deferred_by_the_server_is_retried_as_one_digest(
     tmp_path: Path, smtp_server: SmtpServerFactory
 ) -> None:
