@@ -48,7 +48,7 @@ from notifier.sources.export import SourceState
 from notifier.sources.mailnoise import noise_reason
 from notifier.sources.mailparse import parse_mail
 from notifier.sources.mailrules import Interpreter
-from notifier.sources.mailtypes import MailLimits, NotAResolution, ParsedMail
+from notifier.sources.mailtypes import MailLimits, NotAResolution, ParsedMail, TicketFacts
 
 log = structlog.get_logger()
 
@@ -353,18 +353,31 @@ class ImapSource:
             return
         if mail.message_id:
             yield Checkpoint(self.name, f"msgid:{mail.message_id}", origin)
-        reason = noise_reason(
-            mail,
-            own_addresses=self.policy.own_addresses,
-            trusted_senders=self.policy.trusted_senders,
-        )
-        if reason is not None:
-            yield Ignored(self.name, origin, reason)
-            return
+
+        def read() -> str | TicketFacts | NotAResolution:
+            """Why this mail is noise, or what it says about a ticket."""
+            noise = noise_reason(
+                mail,
+                own_addresses=self.policy.own_addresses,
+                trusted_senders=self.policy.trusted_senders,
+            )
+            return noise if noise is not None else self.interpreter.interpret(mail, find)
+
+        find = self._finder(client)
         try:
-            verdict = self.interpreter.interpret(mail, self._finder(client))
+            verdict = read()
         except InputError as exc:
             yield InputProblem(self.name, origin, exc.reason)
+            return
+        except (IMAPClientError, imaplib.IMAP4.error, OSError):
+            raise  # the connection failed looking up the thread, not this mail: retried
+        except Exception as exc:
+            # A fault in reading this mail must not stop the folder at it, pass after pass.
+            problem = f"could not be interpreted ({type(exc).__name__}: {exc})"
+            yield InputProblem(self.name, origin, problem)
+            return
+        if isinstance(verdict, str):
+            yield Ignored(self.name, origin, verdict)
             return
         if isinstance(verdict, NotAResolution) and verdict.kind == "reopened" and verdict.ticket_id:
             yield Reopened(

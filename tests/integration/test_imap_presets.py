@@ -6,6 +6,7 @@ import email
 import email.policy
 from email.headerregistry import Address
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,3 +74,46 @@ def test_every_preset_has_resolved_and_non_resolved_samples() -> None:
     for name in NAMES:
         assert f"{name}-resolved" in stems, name
         assert {f"{name}-updated", f"{name}-reopened"} & stems, name
+
+
+def test_a_fault_reading_one_mail_records_it_and_the_folder_goes_on(
+    tmp_path: Path,
+    dovecot: DovecotServer,
+    smtp_server: SmtpServerFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug meeting one odd mail (not bad input the reader foresaw) is recorded as rejected
+    with the error; the mail after it is still delivered, and the next pass does not retry it."""
+    from notifier.sources.mailpresets import PresetInterpreter
+
+    real = PresetInterpreter.interpret
+
+    def faulty(self: PresetInterpreter, mail: Any, find: Any) -> Any:
+        if "GLPI #0000317" in mail.subject:
+            raise IndexError("list index out of range")
+        return real(self, mail, find)
+
+    monkeypatch.setattr(PresetInterpreter, "interpret", faulty)
+    glpi = (PRESETS / "glpi-resolved.eml").read_bytes()
+    other = glpi.replace(b"#0000317", b"#0000318").replace(b"Message-ID: <", b"Message-ID: <x")
+    sink = smtp_server()
+    dovecot.create_folder("Resolved")
+    harness = Harness(
+        imap_settings(
+            tmp_path, dovecot, sink, mode="preset", preset="glpi",
+            trusted_senders=[sender_of(glpi)],
+        )
+    )  # fmt: skip
+    try:
+        harness.service.run_pass()
+        dovecot.append("Resolved", glpi)
+        dovecot.append("Resolved", other)
+        report = harness.service.run_pass()
+        assert (report.rejected, report.sent, report.source_errors) == (1, 1, [])
+        (rejected,) = harness.outbox.audit_records(AuditQuery(outcome="rejected"))
+        assert "could not be interpreted (IndexError: list index out of range)" in rejected.reason
+        assert "uid" in rejected.origin
+        again = harness.service.run_pass()
+        assert (again.rejected, again.sent, again.seen) == (0, 0, 0)
+    finally:
+        harness.close()
