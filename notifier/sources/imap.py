@@ -353,6 +353,7 @@ class ImapSource:
             return
         if mail.message_id:
             yield Checkpoint(self.name, f"msgid:{mail.message_id}", origin)
+        find = self._finder(client)
 
         def read() -> str | TicketFacts | NotAResolution:
             """Why this mail is noise, or what it says about a ticket."""
@@ -363,7 +364,6 @@ class ImapSource:
             )
             return noise if noise is not None else self.interpreter.interpret(mail, find)
 
-        find = self._finder(client)
         try:
             verdict = read()
         except InputError as exc:
