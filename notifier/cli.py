@@ -154,6 +154,11 @@ def _parser() -> argparse.ArgumentParser:
     release = command("release", _release, "send a held notice after review")
     release.add_argument("key", help="the resolution key, as `notifier held` shows it")
     release.add_argument("--note", default="", help="why it may go out (kept in the audit trail)")
+    release.add_argument(
+        "--force",
+        action="store_true",
+        help="send newly rendered words even if the plain-language gate would hold them",
+    )
     cancel = command("cancel", _cancel, "drop a held notice after review; it is never sent")
     cancel.add_argument("key", help="the resolution key, as `notifier held` shows it")
     cancel.add_argument("--note", default="", help="why it is dropped (kept in the audit trail)")
@@ -548,9 +553,23 @@ def _release(args: argparse.Namespace) -> int:
             team = route(resolution, bootstrap.build_routes(settings))
             profile = profile_for(team, bootstrap.build_team_profiles(settings))
             domain = settings.smtp.from_address.rpartition("@")[2]
-            notice = compose(
-                resolution, profile, bootstrap.build_renderer(settings), domain=domain
-            ).notice
+            try:
+                composed = compose(
+                    resolution, profile, bootstrap.build_renderer(settings), domain=domain
+                )
+            except NotifierError:
+                raise
+            except Exception as exc:  # the fault that held it is still there
+                raise NotifierError(
+                    f"{args.key}: cannot render this notice: {type(exc).__name__}: {exc}"
+                ) from exc
+            # Nobody has read these words yet: the gate's verdict on them still counts.
+            if composed.review.hold_reason and not args.force:
+                raise NotifierError(
+                    f"{args.key}: the newly rendered words would be held: "
+                    f"{composed.review.hold_reason}. Send them anyway with --force, or cancel"
+                )
+            notice = composed.notice
         note = "released after review" + (f": {args.note}" if args.note else "")
         outbox.release(args.key, datetime.now(UTC), note=note, notice=notice)
     print(f"released {args.key}: it goes out with the next pass (notifier run, or notifier once)")

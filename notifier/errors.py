@@ -61,3 +61,34 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Not worth trying again."""
+
+
+class FaultStreak:
+    """Unexpected faults on one item after another: one is that item's, a run is notifier's.
+
+    A ticket or mail that notifier itself fails on (a bug meeting odd data, not bad input it
+    knows how to report) is recorded and skipped, so that it cannot stop the input at itself
+    pass after pass. ``LIMIT`` such faults in a row look like a fault that would meet every
+    item: then the pass stops with a SourceError (rolled back, retried next pass) instead of
+    recording the whole input as failed.
+    """
+
+    LIMIT = 3
+
+    def __init__(self, what: str) -> None:
+        self.what = what  # "composing notices", "reading mail in INBOX"
+        self.count = 0
+
+    def reset(self) -> None:
+        """An item went through: the next fault starts a new run."""
+        self.count = 0
+
+    def record(self, exc: Exception) -> None:
+        """Count a fault; raise SourceError when it is the LIMIT-th in a row."""
+        self.count += 1
+        if self.count >= self.LIMIT:
+            self.count = 0
+            raise SourceError(
+                f"{self.what}: {self.LIMIT} items in a row failed unexpectedly, the last with "
+                f"{type(exc).__name__}: {exc}; this pass of the source stopped (retried next pass)"
+            ) from exc

@@ -45,6 +45,8 @@ def format_explanation(record: Mapping[str, object], history: Sequence[AuditReco
     plain = explained.get("plain")
     if explained.get("template_error"):
         lines += ["", f"template: ERROR - {explained['template_error']}"]
+    if explained.get("compose_error"):
+        lines += ["", f"composing the notice: ERROR - {explained['compose_error']}"]
     if plain:
         lines += [
             "",

@@ -19,7 +19,7 @@ import structlog
 
 from notifier.clock import Clock
 from notifier.compose import DigestHeld, TeamProfile, compose, compose_digest, profile_for
-from notifier.errors import NotifierError, StateError, TemplateError
+from notifier.errors import FaultStreak, NotifierError, StateError, TemplateError
 from notifier.model import (
     Checkpoint,
     Ignored,
@@ -212,6 +212,7 @@ class Service:
         self.clock = clock
         self.rng = rng or random.Random()  # jitter, not security
         self._tally = threading.Lock()
+        self._compose_faults = FaultStreak("composing notices")
 
     def start(self) -> int:
         """Recover notices a crash left half-sent; call once before the first pass."""
@@ -258,6 +259,7 @@ class Service:
                 log.error("source_error", source=source.name, error=reason)
 
     def _poll_one(self, source: Source, report: PassReport, stop: threading.Event | None) -> None:
+        self._compose_faults.reset()
         pending = 0
         now = self.clock()
         waiting = self.outbox.waiting_tickets(source.name)
@@ -321,22 +323,25 @@ class Service:
             # A template error, or a fault while checking this ticket's words: this notice is
             # held (`notifier held`, the audit trail), the rest of the input goes on.
             if isinstance(exc, TemplateError):
-                detail, reason = str(exc), f"template error: {exc}"
+                reason, explained = f"template error: {exc}", {"template_error": str(exc)}
             else:
-                detail = reason = f"could not be composed ({type(exc).__name__}: {exc})"
-                log.error("compose_failed", resolution_key=resolution.key, error=detail)
+                self._compose_faults.record(exc)  # a run of them stops the pass instead
+                reason = f"could not be composed ({type(exc).__name__}: {exc})"
+                explained = {"compose_error": reason}
+                log.error("compose_failed", resolution_key=resolution.key, error=reason)
             self.outbox.add(
                 resolution,
                 team=team_name,
                 state=State.HELD,
                 reason=reason,
                 now=now,
-                explain=json.dumps({"rules": trace, "template_error": detail}),
+                explain=json.dumps({"rules": trace, **explained}),
             )
             report.held += 1
             self._supersede(resolution, report, now, waiting)
             waiting.add(resolution.ticket_id)
             return
+        self._compose_faults.reset()
         checked = composed.review
         findings = (
             json.dumps([f.as_dict() for f in checked.findings], ensure_ascii=False)

@@ -35,7 +35,7 @@ import structlog
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from notifier.errors import ConfigError, InputError, SourceError
+from notifier.errors import ConfigError, FaultStreak, InputError, SourceError
 from notifier.model import (
     Checkpoint,
     Ignored,
@@ -166,6 +166,7 @@ class ImapSource:
         self._retry_at: datetime | None = None
         self._processed: list[tuple[int, int]] = []  # (uidvalidity, uid) awaiting after-action
         self._watcher: IdleWatcher | None = None
+        self._faults = FaultStreak(f"{name}: reading mail in {policy.folder!r}")
 
     @property
     def _mark_key(self) -> str:
@@ -176,6 +177,7 @@ class ImapSource:
     def poll(self, now: datetime) -> Iterator[SourceEvent]:
         if self._retry_at is not None and now < self._retry_at:
             return  # backing off after an error; the error was logged when it happened
+        self._faults.reset()
         try:
             client = self._connection()
             yield from self._read_new(client, now)
@@ -369,13 +371,16 @@ class ImapSource:
         except InputError as exc:
             yield InputProblem(self.name, origin, exc.reason)
             return
-        except (IMAPClientError, imaplib.IMAP4.error, OSError):
-            raise  # the connection failed looking up the thread, not this mail: retried
+        except (SourceError, IMAPClientError, imaplib.IMAP4.error, OSError):
+            raise  # the server or the connection failed looking up the thread: retried
         except Exception as exc:
-            # A fault in reading this mail must not stop the folder at it, pass after pass.
+            # A fault in reading this mail must not stop the folder at it, pass after pass;
+            # a run of them is notifier's fault, and stops the pass instead.
+            self._faults.record(exc)
             problem = f"could not be interpreted ({type(exc).__name__}: {exc})"
             yield InputProblem(self.name, origin, problem)
             return
+        self._faults.reset()
         if isinstance(verdict, str):
             yield Ignored(self.name, origin, verdict)
             return
@@ -419,19 +424,29 @@ class ImapSource:
             for folder in folders:
                 if folder != self.policy.folder:
                     client.select_folder(folder, readonly=True)
-                uids = client.search(["HEADER", "Message-ID", message_id])
-                if uids:
-                    data = client.fetch(uids[:1], [b"BODY.PEEK[]"]).get(uids[0], {})
-                    raw = data.get(b"BODY[]")
-                    if raw is not None:
-                        with contextlib.suppress(InputError):
-                            found = parse_mail(
-                                raw, origin=f"{folder} uid {uids[0]}", limits=self.policy.limits
-                            )
-                if folder != self.policy.folder:
-                    client.select_folder(
-                        self.policy.folder, readonly=self.policy.after == "nothing"
-                    )
+                try:
+                    uids = client.search(["HEADER", "Message-ID", message_id])
+                    if uids:
+                        data = client.fetch(uids[:1], [b"BODY.PEEK[]"]).get(uids[0], {})
+                        raw = data.get(b"BODY[]")
+                        if raw is not None:
+                            with contextlib.suppress(InputError):
+                                found = parse_mail(
+                                    raw, origin=f"{folder} uid {uids[0]}", limits=self.policy.limits
+                                )
+                except (IMAPClientError, imaplib.IMAP4.error, OSError):
+                    raise
+                except Exception as exc:  # an odd answer from the server: not this mail's fault
+                    raise SourceError(
+                        f"{self.name}: looking up {message_id} in {folder}: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
+                finally:
+                    # The rest of the pass reads the watched folder: back to it, whatever happened.
+                    if folder != self.policy.folder:
+                        client.select_folder(
+                            self.policy.folder, readonly=self.policy.after == "nothing"
+                        )
                 if found is not None:
                     return found
             return None

@@ -132,3 +132,41 @@ def test_the_html_part_is_checked_left_out_under_rewrite_and_holds_under_hold(
     assert len(server.messages) == 1
     (held,) = audit(config, "--status", "held")
     assert "DNS cache" in str(held["reason"])
+
+
+def test_releasing_a_notice_held_for_a_template_error_checks_its_new_words(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """Nobody has read the words a fixed template renders: if the gate would hold them,
+    release refuses unless --force, and says why."""
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    (templates / "ops").mkdir()
+    text = templates / "ops" / "resolved.txt.j2"
+    text.write_text("Hello {{ requester.nmae }}\n", encoding="utf-8")  # a typo: held
+    (exports / "a.csv").write_text(
+        CSV_HEADER + csv_row("HD-1", "ann@example.org", group="Ops", note=JARGON),
+        encoding="utf-8",
+    )
+    extra = (
+        f'\n[templates]\ndirectory = "{templates}"\n'
+        '[teams.ops]\nmatch = { team = ["Ops"] }\n[plain]\npolicy = "hold"\n'
+    )
+    config = write_config(tmp_path, server, exports, extra=extra)
+    assert notifier("once", "--config", str(config)).returncode == 1
+    (held,) = audit(config, "--status", "held")
+    assert "template error" in str(held["reason"])
+    key = str(held["resolution_key"])
+
+    text.write_text("Hello {{ requester.name }},\n\n{{ ticket.resolution_note }}\n", "utf-8")
+    refused = notifier("release", "--config", str(config), key)
+    assert refused.returncode == 1 and "would be held" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    forced = notifier("release", "--config", str(config), key, "--force", "--note", "ok")
+    assert forced.returncode == 0, forced.stderr
+    assert notifier("once", "--config", str(config)).returncode == 0
+    (message,) = server.messages
+    assert "DNS" in message.message.get_content()  # the words the reviewer let through

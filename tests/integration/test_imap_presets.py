@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import time
 from email.headerregistry import Address
 from pathlib import Path
 from typing import Any
@@ -115,5 +116,53 @@ def test_a_fault_reading_one_mail_records_it_and_the_folder_goes_on(
         assert "uid" in rejected.origin
         again = harness.service.run_pass()
         assert (again.rejected, again.sent, again.seen) == (0, 0, 0)
+    finally:
+        harness.close()
+
+
+def test_the_same_fault_mail_after_mail_stops_the_pass_and_loses_nothing(
+    tmp_path: Path,
+    dovecot: DovecotServer,
+    smtp_server: SmtpServerFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fault that meets every mail is notifier's: after three in a row the pass stops (source
+    error, retried) and no mail is recorded as rejected; once fixed, every mail is read."""
+    from notifier.sources.mailpresets import PresetInterpreter
+
+    real = PresetInterpreter.interpret
+    broken = {"yes": True}
+
+    def faulty(self: PresetInterpreter, mail: Any, find: Any) -> Any:
+        if broken["yes"]:
+            raise LookupError("word list missing")
+        return real(self, mail, find)
+
+    monkeypatch.setattr(PresetInterpreter, "interpret", faulty)
+    glpi = (PRESETS / "glpi-resolved.eml").read_bytes()
+    sink = smtp_server()
+    dovecot.create_folder("Resolved")
+    harness = Harness(
+        imap_settings(
+            tmp_path, dovecot, sink, mode="preset", preset="glpi",
+            trusted_senders=[sender_of(glpi)],
+        )
+    )  # fmt: skip
+    try:
+        harness.service.run_pass()
+        for n in range(4):
+            dovecot.append(
+                "Resolved",
+                glpi.replace(b"#0000317", f"#000040{n}".encode()).replace(
+                    b"Message-ID: <", f"Message-ID: <{n}".encode()
+                ),
+            )
+        report = harness.service.run_pass()
+        assert len(report.source_errors) == 1 and "3 items in a row" in report.source_errors[0]
+        assert harness.outbox.audit_records(AuditQuery(outcome="rejected")) == []
+        broken["yes"] = False
+        time.sleep(2.2)  # the source backs off 2 s after one failed pass
+        again = harness.service.run_pass()
+        assert (again.sent, again.rejected, again.source_errors) == (4, 0, [])
     finally:
         harness.close()

@@ -262,6 +262,35 @@ def test_a_fault_while_composing_one_notice_holds_it_and_the_pass_goes_on(
     ]
 
 
+def test_the_same_fault_composing_notice_after_notice_stops_the_pass_instead(
+    tmp_path: Path, smtp_server: SmtpServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault that meets every ticket is notifier's, not the input's: after three in a row the
+    source's pass stops (source error) and nothing is held or sent; once fixed, all go out."""
+    import notifier.service as service_module
+
+    real_compose = service_module.compose
+    broken = {"yes": True}
+
+    def failing_while_broken(resolution: Resolution, *args: object, **kwargs: object) -> object:
+        if broken["yes"] and resolution.ticket_id != "T-0":
+            raise LookupError("word list missing")
+        return real_compose(resolution, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service_module, "compose", failing_while_broken)
+    server, clock = smtp_server(), Clock()
+    source = ListSource([resolution(n) for n in range(6)])
+    service = make_service(tmp_path, server, clock, source)
+    report = service.run_pass()
+    assert len(report.source_errors) == 1 and "3 items in a row" in report.source_errors[0]
+    # Rolled back: nothing held, queued or sent (the pass report counted what it tried).
+    assert (report.sent, service.outbox.counts_by_state(), server.messages) == (0, {}, [])
+    broken["yes"] = False
+    source.events = [resolution(n) for n in range(6)]  # the input is read again next pass
+    again = service.run_pass()
+    assert (again.sent, again.held, again.source_errors) == (6, 0, [])
+
+
 def test_a_failed_state_write_mid_batch_strands_nothing(
     tmp_path: Path, smtp_server: SmtpServerFactory
 ) -> None:
