@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from notifier.marks import mark_data
 from notifier.model import RenderedMessage
-from notifier.plain import Gate
+from notifier.plain import Analysis, Gate
 from notifier.review import PolicyMode, Review, review
 
 TEXT = "Hi Jane,\n\nYour laptop works again.\n\nThanks,\nService Desk\n"
@@ -115,3 +117,31 @@ def test_html_the_converter_cannot_read_is_still_checked_with_its_tags_stripped(
     checked = review(rendered(JARGON_FOOTER), gate, "hold")
     assert ("ipv4", "10.0.0.12", "template") in html_findings(checked)
     assert "(HTML part)" in checked.hold_reason
+
+
+class CountingGate(Gate):
+    """The real gate, counting the texts it is asked to analyse."""
+
+    calls = 0
+
+    def analyze(
+        self, text: str, *, language: str = "en", protected: Sequence[tuple[int, int]] = ()
+    ) -> Analysis:
+        CountingGate.calls += 1
+        return super().analyze(text, language=language, protected=protected)
+
+
+@pytest.mark.parametrize(
+    ("html", "analysed"),
+    [
+        (PLAIN_HTML, 2),  # the text part's words in another layout: subject and text only
+        (PLAIN_HTML.replace("Thanks,", '<a href="https://it.example.org">Thanks</a>,'), 3),
+        (JARGON_FOOTER, 3),
+    ],
+)
+def test_an_html_part_with_the_text_parts_words_is_not_analysed_again(
+    html: str, analysed: int
+) -> None:
+    CountingGate.calls = 0
+    review(rendered(html), CountingGate(), "warn")
+    assert CountingGate.calls == analysed
