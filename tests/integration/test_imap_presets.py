@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import time
+from collections.abc import Callable
 from email.headerregistry import Address
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from notifier.audit import AuditQuery
 from tests.dovecot import DovecotServer
 from tests.integration.imap_service import Harness, imap_settings
-from tests.smtp_server import SmtpServerFactory
+from tests.smtp_server import SmtpServerFactory, SmtpTestServer
 
 PRESETS = Path(__file__).resolve().parents[1] / "data" / "mail" / "presets"
 SAMPLES = sorted(PRESETS.glob("*.eml"))
@@ -77,6 +78,43 @@ def test_every_preset_has_resolved_and_non_resolved_samples() -> None:
         assert {f"{name}-updated", f"{name}-reopened"} & stems, name
 
 
+GLPI = (PRESETS / "glpi-resolved.eml").read_bytes()
+
+
+def glpi_ticket(number: int) -> bytes:
+    """The GLPI sample for another ticket, with a Message-ID of its own."""
+    return GLPI.replace(b"#0000317", f"#{number:07d}".encode()).replace(
+        b"Message-ID: <", f"Message-ID: <t{number}-".encode()
+    )
+
+
+def interpret_failing(
+    monkeypatch: pytest.MonkeyPatch, when: Callable[[Any], bool], error: Exception
+) -> None:
+    """Reading a mail with a preset fails with ``error`` for the mails ``when`` picks."""
+    from notifier.sources.mailpresets import PresetInterpreter
+
+    real = PresetInterpreter.interpret
+
+    def interpret(self: PresetInterpreter, mail: Any, find: Any) -> Any:
+        if when(mail):
+            raise error
+        return real(self, mail, find)
+
+    monkeypatch.setattr(PresetInterpreter, "interpret", interpret)
+
+
+def glpi_harness(tmp_path: Path, dovecot: DovecotServer, sink: SmtpTestServer) -> Harness:
+    """The service over a 'Resolved' folder read with the GLPI preset."""
+    dovecot.create_folder("Resolved")
+    return Harness(
+        imap_settings(
+            tmp_path, dovecot, sink, mode="preset", preset="glpi",
+            trusted_senders=[sender_of(GLPI)],
+        )
+    )  # fmt: skip
+
+
 def test_a_fault_reading_one_mail_records_it_and_the_folder_goes_on(
     tmp_path: Path,
     dovecot: DovecotServer,
@@ -85,30 +123,16 @@ def test_a_fault_reading_one_mail_records_it_and_the_folder_goes_on(
 ) -> None:
     """A bug meeting one odd mail (not bad input the reader foresaw) is recorded as rejected
     with the error; the mail after it is still delivered, and the next pass does not retry it."""
-    from notifier.sources.mailpresets import PresetInterpreter
-
-    real = PresetInterpreter.interpret
-
-    def faulty(self: PresetInterpreter, mail: Any, find: Any) -> Any:
-        if "GLPI #0000317" in mail.subject:
-            raise IndexError("list index out of range")
-        return real(self, mail, find)
-
-    monkeypatch.setattr(PresetInterpreter, "interpret", faulty)
-    glpi = (PRESETS / "glpi-resolved.eml").read_bytes()
-    other = glpi.replace(b"#0000317", b"#0000318").replace(b"Message-ID: <", b"Message-ID: <x")
-    sink = smtp_server()
-    dovecot.create_folder("Resolved")
-    harness = Harness(
-        imap_settings(
-            tmp_path, dovecot, sink, mode="preset", preset="glpi",
-            trusted_senders=[sender_of(glpi)],
-        )
-    )  # fmt: skip
+    interpret_failing(
+        monkeypatch,
+        lambda mail: "GLPI #0000317" in mail.subject,
+        IndexError("list index out of range"),
+    )
+    harness = glpi_harness(tmp_path, dovecot, smtp_server())
     try:
         harness.service.run_pass()
-        dovecot.append("Resolved", glpi)
-        dovecot.append("Resolved", other)
+        dovecot.append("Resolved", GLPI)
+        dovecot.append("Resolved", glpi_ticket(318))
         report = harness.service.run_pass()
         assert (report.rejected, report.sent, report.source_errors) == (1, 1, [])
         (rejected,) = harness.outbox.audit_records(AuditQuery(outcome="rejected"))
@@ -128,35 +152,13 @@ def test_the_same_fault_mail_after_mail_stops_the_pass_and_loses_nothing(
 ) -> None:
     """A fault that meets every mail is notifier's: after three in a row the pass stops (source
     error, retried) and no mail is recorded as rejected; once fixed, every mail is read."""
-    from notifier.sources.mailpresets import PresetInterpreter
-
-    real = PresetInterpreter.interpret
     broken = {"yes": True}
-
-    def faulty(self: PresetInterpreter, mail: Any, find: Any) -> Any:
-        if broken["yes"]:
-            raise LookupError("word list missing")
-        return real(self, mail, find)
-
-    monkeypatch.setattr(PresetInterpreter, "interpret", faulty)
-    glpi = (PRESETS / "glpi-resolved.eml").read_bytes()
-    sink = smtp_server()
-    dovecot.create_folder("Resolved")
-    harness = Harness(
-        imap_settings(
-            tmp_path, dovecot, sink, mode="preset", preset="glpi",
-            trusted_senders=[sender_of(glpi)],
-        )
-    )  # fmt: skip
+    interpret_failing(monkeypatch, lambda _: broken["yes"], LookupError("word list missing"))
+    harness = glpi_harness(tmp_path, dovecot, smtp_server())
     try:
         harness.service.run_pass()
-        for n in range(4):
-            dovecot.append(
-                "Resolved",
-                glpi.replace(b"#0000317", f"#000040{n}".encode()).replace(
-                    b"Message-ID: <", f"Message-ID: <{n}".encode()
-                ),
-            )
+        for ticket in range(400, 404):
+            dovecot.append("Resolved", glpi_ticket(ticket))
         report = harness.service.run_pass()
         assert len(report.source_errors) == 1 and "3 items in a row" in report.source_errors[0]
         assert harness.outbox.audit_records(AuditQuery(outcome="rejected")) == []

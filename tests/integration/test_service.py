@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -234,21 +235,30 @@ def test_template_error_holds_with_reason_and_others_go_on(
     assert held.ticket_id == "T-ops" and "ops/resolved.txt.j2:1" in held.reason
 
 
+def compose_failing(
+    monkeypatch: pytest.MonkeyPatch, when: Callable[[Resolution], bool], error: Exception
+) -> None:
+    """Composing fails with ``error`` for the resolutions ``when`` picks: a fault in notifier."""
+    import notifier.service as service_module
+
+    real = service_module.compose
+
+    def compose(resolution: Resolution, *args: Any, **kwargs: Any) -> Any:
+        if when(resolution):
+            raise error
+        return real(resolution, *args, **kwargs)
+
+    monkeypatch.setattr(service_module, "compose", compose)
+
+
 def test_a_fault_while_composing_one_notice_holds_it_and_the_pass_goes_on(
     tmp_path: Path, smtp_server: SmtpServerFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Not a template error but a fault in notifier's own checking, for one ticket: that notice
     is held with the error, and the other notices of the same input are sent."""
-    import notifier.service as service_module
-
-    real_compose = service_module.compose
-
-    def failing_for_t2(resolution: Resolution, *args: object, **kwargs: object) -> object:
-        if resolution.ticket_id == "T-2":
-            raise IndexError("string index out of range")
-        return real_compose(resolution, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(service_module, "compose", failing_for_t2)
+    compose_failing(
+        monkeypatch, lambda r: r.ticket_id == "T-2", IndexError("string index out of range")
+    )
     server, clock = smtp_server(), Clock()
     source = ListSource([resolution(n) for n in range(5)])
     service = make_service(tmp_path, server, clock, source)
@@ -267,17 +277,12 @@ def test_the_same_fault_composing_notice_after_notice_stops_the_pass_instead(
 ) -> None:
     """A fault that meets every ticket is notifier's, not the input's: after three in a row the
     source's pass stops (source error) and nothing is held or sent; once fixed, all go out."""
-    import notifier.service as service_module
-
-    real_compose = service_module.compose
     broken = {"yes": True}
-
-    def failing_while_broken(resolution: Resolution, *args: object, **kwargs: object) -> object:
-        if broken["yes"] and resolution.ticket_id != "T-0":
-            raise LookupError("word list missing")
-        return real_compose(resolution, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(service_module, "compose", failing_while_broken)
+    compose_failing(
+        monkeypatch,
+        lambda r: broken["yes"] and r.ticket_id != "T-0",
+        LookupError("word list missing"),
+    )
     server, clock = smtp_server(), Clock()
     source = ListSource([resolution(n) for n in range(6)])
     service = make_service(tmp_path, server, clock, source)
