@@ -54,7 +54,6 @@ import io
 import json
 import os
 import pstats
-import resource
 import smtplib
 import subprocess
 import sys
@@ -229,12 +228,6 @@ runpy.run_module("notifier", run_name="__main__")
 """
 
 
-def own_cpu_seconds() -> float:
-    """CPU used so far by this process: the sink's thread; the main thread only waits."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run_once(config: Path, log: Path) -> tuple[float, int, Any, int]:
     """``notifier once``: wall seconds, exit code, the child's rusage and its peak RSS (KiB)."""
     peak_file = log.with_suffix(".peak-rss")
@@ -290,9 +283,9 @@ def run_pipeline(
     config = write_config(work, sink, exports, connections)
     handler.reset()
     log = work / "notifier.log"
-    sink_cpu_before = own_cpu_seconds()
+    sink_cpu_before = bench.cpu_seconds(os.getpid())
     wall, code, usage, peak_rss_kib = run_once(config, log)
-    sink_cpu = own_cpu_seconds() - sink_cpu_before
+    sink_cpu = bench.cpu_seconds(os.getpid()) - sink_cpu_before
     received = handler.reset()
     if not received:
         tail = log.read_text(errors="replace")[-3000:]
@@ -358,14 +351,14 @@ def run_client(
     mode: str, messages_file: Path, sink: SmtpTestServer, handler: SinkHandler
 ) -> dict[str, Any]:
     handler.reset()
-    sink_cpu_before = own_cpu_seconds()
+    sink_cpu_before = bench.cpu_seconds(os.getpid())
     answer = subprocess.run(
         [sys.executable, __file__, "--client", mode, "--messages", str(messages_file),
          "--host", sink.host, "--port", str(sink.port)],
         capture_output=True, text=True, timeout=540, check=True, env=child_env(),
     )  # fmt: skip
     result: dict[str, Any] = json.loads(answer.stdout.strip().splitlines()[-1])
-    result["sink_cpu_seconds"] = own_cpu_seconds() - sink_cpu_before
+    result["sink_cpu_seconds"] = bench.cpu_seconds(os.getpid()) - sink_cpu_before
     result["received"] = len(handler.reset())
     result["per_second"] = result["sent"] / result["seconds"]
     return result

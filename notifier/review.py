@@ -63,9 +63,6 @@ def review(rendered: RenderedMessage, gate: Gate, mode: PolicyMode) -> Review:
     text = split_marks(rendered.text)
     subject_analysis = gate.analyze(subject.text, language=language, protected=subject.allowed)
     text_analysis = gate.analyze(text.text, language=language, protected=text.allowed)
-    seen = {
-        (f.kind, f.text.casefold()) for f in (*subject_analysis.findings, *text_analysis.findings)
-    }
     html_findings: tuple[ReviewedFinding, ...] = ()
     html_needs_rewrite = False
     if rendered.html is not None:
@@ -79,6 +76,10 @@ def review(rendered: RenderedMessage, gate: Gate, mode: PolicyMode) -> Review:
         # Most HTML templates show the text part's words in another layout: then the HTML part
         # says nothing of its own, and checking it again would only double the gate's cost.
         if html_view.text.split() != text.text.split():
+            seen = {
+                (f.kind, f.text.casefold())
+                for f in (*subject_analysis.findings, *text_analysis.findings)
+            }
             html_analysis = gate.analyze(
                 html_view.text, language=language, protected=html_view.allowed
             )

@@ -6,30 +6,15 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-from notifier.model import Notice
 from notifier.outbox import QueuedNotice
 from notifier.service import Unit, _Units
+from tests.notices import make_notice
 
 QUEUED_AT = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
 def unit(name: str, to: str) -> Unit:
-    notice = Notice(
-        resolution_key=name,
-        ticket_id=name,
-        source="fake",
-        team="default",
-        to_email=to,
-        to_name="",
-        subject="Done",
-        text="Done.",
-        html=None,
-        message_id=f"<{name}@example.org>",
-        in_reply_to="",
-        references=(),
-        reply_to="",
-        template="default/resolved",
-    )
+    notice = make_notice(resolution_key=name, ticket_id=name, to_email=to)
     return ([QueuedNotice(notice, QUEUED_AT)], None)
 
 
