@@ -23,6 +23,11 @@ systemd's notify protocol (:mod:`notifier.sdnotify`; nothing happens without
 * SIGTERM/SIGINT: ``STOPPING=1`` at once; the SMTP transaction in flight is finished and
   recorded, the notices claimed but not yet attempted go back to the queue, exit 0.
 
+Signals are taken by a thread of their own, never in a Python signal handler (see
+:func:`install_signal_handlers`): ``STOPPING=1`` and ``RELOADING=1`` go out even while the
+main thread is stuck writing a log line to a blocked stdout, and the stop or reload happens as
+soon as that write returns.
+
 After every pass the daemon writes ``status.json`` in the state directory (for ``notifier
 status``) and, with ``--metrics``, updates the Prometheus metrics.
 """
@@ -68,34 +73,76 @@ _EXTEND_BY = timedelta(seconds=90)
 _EXTEND_EVERY = 15.0
 
 
+_STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+
+
 @dataclass
 class Signals:
-    """What the signal handlers set; the main loop reads them."""
+    """What the signal relay sets; the main loop reads them (and logs what arrived)."""
 
     stop: threading.Event = field(default_factory=threading.Event)
     reload: threading.Event = field(default_factory=threading.Event)
     wake: threading.Event = field(default_factory=threading.Event)
+    _received: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def note(self, signum: int) -> None:
+        """One signal arrived (called by the relay thread, never by a signal handler)."""
+        with self._lock:
+            self._received.append(signal.Signals(signum).name)
+        if signum == signal.SIGHUP:
+            self.reload.set()
+        else:
+            self.stop.set()
+        self.wake.set()
+
+    def take_received(self) -> list[str]:
+        """The names of the signals that arrived since the last call, oldest first."""
+        with self._lock:
+            received, self._received = self._received, []
+        return received
 
 
 def install_signal_handlers(signals: Signals, notifier: Notifier) -> None:
-    """SIGTERM/SIGINT stop, SIGHUP reloads; each tells systemd at once and wakes the loop."""
+    """SIGTERM/SIGINT stop, SIGHUP reloads; each tells systemd at once and wakes the loop.
 
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("stop_requested", signal=signal.Signals(signum).name)
-        if not signals.stop.is_set():
-            notifier.stopping()
-        signals.stop.set()
-        signals.wake.set()
+    Nothing runs in a signal handler: a handler runs in the main thread between two bytecodes,
+    possibly inside a write to a blocked stdout that holds the logger's lock (a handler that
+    logs deadlocks there, or aborts in a re-entrant buffered write), or inside an Event's own
+    lock. Instead the interpreter writes each signal's number to a pipe
+    (``signal.set_wakeup_fd``, done in C as the signal arrives) and a thread of ours reads it:
+    it tells systemd (``STOPPING=1``, ``RELOADING=1``), sets the events and wakes the loop,
+    whatever the main thread is stuck in. The loop logs ``stop_requested`` and
+    ``reload_requested`` when it next runs. Must be called from the main thread.
+    """
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)  # the interpreter drops a byte rather than block in C
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, _ignore_in_handler)
+    signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
 
-    def request_reload(signum: int, _frame: FrameType | None) -> None:
-        log.info("reload_requested", signal=signal.Signals(signum).name)
-        notifier.reloading()
-        signals.reload.set()
-        signals.wake.set()
+    def relay() -> None:
+        while True:
+            try:
+                arrived = os.read(read_end, 64)
+            except InterruptedError:
+                continue
+            if not arrived:
+                return
+            for signum in arrived:
+                if signum == signal.SIGHUP:
+                    notifier.reloading()
+                elif signum in _STOP_SIGNALS and not signals.stop.is_set():
+                    notifier.stopping()
+                if signum == signal.SIGHUP or signum in _STOP_SIGNALS:
+                    signals.note(signum)
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGHUP, request_reload)
+    threading.Thread(target=relay, name="signal-relay", daemon=True).start()
+
+
+def _ignore_in_handler(_signum: int, _frame: FrameType | None) -> None:
+    """The Python-level handler: nothing (see install_signal_handlers); it only keeps the
+    signal from killing the process or raising KeyboardInterrupt at a random place."""
 
 
 class _PassInterrupt(threading.Event):
@@ -181,6 +228,7 @@ class Daemon:
         )
         self._write_status()
         while not self.signals.stop.is_set():
+            self._log_signals()
             if self.signals.reload.is_set():
                 self.reload()
             self.signals.wake.clear()
@@ -189,6 +237,7 @@ class Daemon:
                 self._ready = True
                 self.notifier.ready(self.status.summary)
             self._sleep(wait)
+        self._log_signals()
         for source in self.service.sources:
             source.close()
         self.status.state = "stopped"
@@ -197,6 +246,12 @@ class Daemon:
         self._reader.close()
         log.info("daemon_stopped")
         return 0
+
+    def _log_signals(self) -> None:
+        """Log the signals the relay received (here, in the loop: never in a handler)."""
+        for name in self.signals.take_received():
+            event = "reload_requested" if name == "SIGHUP" else "stop_requested"
+            log.info(event, signal=name)
 
     def run_pass(self) -> timedelta:
         """One pass with health bookkeeping; returns how long the loop may wait afterwards."""
