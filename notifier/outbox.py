@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
-from typing import IO
 
 from notifier import audit
 from notifier.audit import AuditRecord
@@ -146,7 +145,7 @@ class QueuedNotice:
 class Outbox:
     """The store. Build it with :meth:`open`; nothing touches the disk in the constructor."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path, lock: IO[bytes] | None) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: Path, lock: _StateLock | None) -> None:
         self._db = connection
         self.path = path
         self._lock = lock
@@ -172,7 +171,7 @@ class Outbox:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StateError(f"cannot create state directory {directory}: {exc.strerror}") from exc
-        lock = _take_lock(directory / LOCK_NAME) if exclusive else None
+        lock = _StateLock(directory) if exclusive else None
         path = directory / DATABASE_NAME
         if not exclusive and not path.exists():
             raise StateError(f"{path}: no state database here yet (has notifier run?)")
@@ -838,17 +837,43 @@ def _queued_notice(row: tuple[object, ...]) -> QueuedNotice:
     return QueuedNotice(notice, from_stamp(str(queued_at)))
 
 
-def _take_lock(path: Path) -> IO[bytes]:
-    handle = path.open("ab")
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise StateError(
-            f"{path.parent}: another notifier process is using this state directory"
-        ) from None
-    os.set_inheritable(handle.fileno(), False)
-    return handle
+class _StateLock:
+    """The state directory, locked for one process (``flock`` on the directory itself).
+
+    A lock on a file in the directory is not enough: deleting the file (a clean-up script, an
+    operator tidying up) and starting a second daemon gives that one a fresh file to lock, and
+    two daemons share one database. The directory cannot be unlinked and re-created under a
+    running daemon (it holds the database), so its lock holds for as long as the daemon runs.
+    ``notifier.lock`` is locked too, for notifier versions that know only that file.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self._fds: list[int] = []
+        try:
+            self._hold(os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+            self._hold(
+                os.open(directory / LOCK_NAME, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            )
+        except BlockingIOError:
+            self.close()
+            raise StateError(
+                f"{directory}: another notifier process is using this state directory; "
+                "stop it first (systemctl stop notifier)"
+            ) from None
+        except OSError as exc:
+            self.close()
+            raise StateError(
+                f"{exc.filename or directory}: cannot lock the state directory: {exc.strerror}"
+            ) from None
+
+    def _hold(self, fd: int) -> None:
+        self._fds.append(fd)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def close(self) -> None:
+        for fd in self._fds:
+            os.close(fd)
+        self._fds = []
 
 
 def _migrate(connection: sqlite3.Connection, path: Path) -> None:
