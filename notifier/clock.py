@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 Clock = Callable[[], datetime]
+
+# A stamp further ahead of the clock than this was written before the clock was set back (NTP
+# stepping a wrong time back, an operator's correction). Time windows counted from stored
+# stamps (the rate limit, the per-recipient limit) end this far after "now", so that such rows
+# do not count as recent until the clock catches up with them: without this bound, a clock set
+# back an hour stalled delivery for an hour.
+CLOCK_TOLERANCE = timedelta(minutes=1)
 
 
 def system_clock() -> datetime:

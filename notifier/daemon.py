@@ -40,7 +40,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from types import FrameType
 from typing import TypeVar
 
@@ -184,7 +184,7 @@ class Daemon:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self._pruned_at: datetime | None = None
+        self._pruned_at: float | None = None  # monotonic: a clock set back must not delay it
         self.outbox = outbox
         self.service = build(settings, outbox)
         self._build = build
@@ -278,10 +278,11 @@ class Daemon:
     def _apply_retention(self) -> None:
         """Once a day, drop private data older than audit.retention (docs/audit.md)."""
         retention = self.settings.audit.retention
-        now = self._clock()
-        if not retention or (self._pruned_at is not None and now - self._pruned_at < _PRUNE_EVERY):
+        since = None if self._pruned_at is None else self._monotonic() - self._pruned_at
+        if not retention or (since is not None and since < _PRUNE_EVERY.total_seconds()):
             return
-        self._pruned_at = now
+        self._pruned_at = self._monotonic()
+        now = self._clock()
         result = self.outbox.apply_retention(now - retention, now)
         log.info("audit_retention_applied", audit_rows=result.audit_rows, notices=result.notices)
 

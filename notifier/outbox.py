@@ -428,15 +428,18 @@ class Outbox:
 
     # -- per-recipient limit -----------------------------------------------------------------
 
-    def sent_to_since(self, requester: str, moment: datetime) -> tuple[int, datetime | None]:
-        """How many notices ``requester`` was sent since ``moment``, and the oldest of them.
+    def sent_to_since(
+        self, requester: str, moment: datetime, *, until: datetime
+    ) -> tuple[int, datetime | None]:
+        """How many notices ``requester`` was sent from ``moment`` to ``until``, and the oldest.
 
-        A digest counts once: its members share one Message-ID.
+        A digest counts once: its members share one Message-ID. ``until`` bounds the window's
+        far side: sends stamped after it were recorded before the clock was set back.
         """
-        return self.sent_to_since_many([requester], moment)[requester]
+        return self.sent_to_since_many([requester], moment, until=until)[requester]
 
     def sent_to_since_many(
-        self, requesters: Sequence[str], moment: datetime
+        self, requesters: Sequence[str], moment: datetime, *, until: datetime
     ) -> dict[str, tuple[int, datetime | None]]:
         """:meth:`sent_to_since` for several requesters at once: one query per batch.
 
@@ -446,7 +449,7 @@ class Outbox:
         """
         found: dict[str, tuple[int, datetime | None]] = {r: (0, None) for r in requesters}
         wanted = list(found)
-        stamp = to_stamp(moment)
+        stamp, end = to_stamp(moment), to_stamp(until)
         for start in range(0, len(wanted), _REQUESTERS_PER_QUERY):
             chunk = wanted[start : start + _REQUESTERS_PER_QUERY]
             rows = self._db.execute(
@@ -455,8 +458,9 @@ class Outbox:
                 + ", ".join("(?)" for _ in chunk)
                 + ") SELECT wanted.requester, count(DISTINCT audit.message_id), min(audit.at) "
                 "FROM wanted JOIN audit ON audit.requester = wanted.requester COLLATE NOCASE "
-                "WHERE audit.outcome = 'sent' AND audit.at >= ? GROUP BY wanted.requester",
-                (*chunk, stamp),
+                "WHERE audit.outcome = 'sent' AND audit.at >= ? AND audit.at <= ? "
+                "GROUP BY wanted.requester",
+                (*chunk, stamp, end),
             ).fetchall()
             for requester, count, oldest in rows:
                 found[str(requester)] = (int(count), from_stamp(oldest) if oldest else None)
@@ -622,16 +626,25 @@ class Outbox:
                 )
             return len(rows)
 
-    def claim_due(self, now: datetime, limit: int) -> list[QueuedNotice]:
-        """Mark up to ``limit`` due notices ``sending`` (committed before any is sent)."""
+    def claim_due(
+        self, now: datetime, limit: int, *, retry_horizon: datetime | None = None
+    ) -> list[QueuedNotice]:
+        """Mark up to ``limit`` due notices ``sending`` (committed before any is sent).
+
+        ``retry_horizon``: the latest retry time the retry policy can give from ``now``. A
+        deferred notice due after it got its retry time before the clock was set back; it is
+        due now rather than waiting for the clock to catch up.
+        """
         if limit <= 0:
             return []
+        horizon = to_stamp(retry_horizon) if retry_horizon is not None else None
         with self.transaction():
             rows = self._db.execute(
                 f"""SELECT {_NOTICE_COLUMNS} FROM notices
-                    WHERE state IN ('queued', 'deferred') AND next_attempt_at <= ?
+                    WHERE state IN ('queued', 'deferred') AND (next_attempt_at <= ?
+                        OR (state = 'deferred' AND next_attempt_at > ?))
                     ORDER BY next_attempt_at, id LIMIT ?""",  # noqa: S608 - fixed column list
-                (to_stamp(now), limit),
+                (to_stamp(now), horizon, limit),
             ).fetchall()
             self._db.executemany(
                 "UPDATE notices SET state = 'sending', attempts = attempts + 1, updated_at = ? "
@@ -714,20 +727,22 @@ class Outbox:
 
     # -- questions ---------------------------------------------------------------------------
 
-    def attempts_since(self, moment: datetime) -> int:
-        """Send attempts since ``moment`` (for the per-minute rate limit; survives restarts)."""
+    def attempts_since(self, moment: datetime, *, until: datetime) -> int:
+        """Send attempts from ``moment`` to ``until`` (the per-minute rate limit; survives
+        restarts). Attempts stamped after ``until`` were recorded before the clock was set
+        back: they are not recent."""
         row = self._db.execute(
-            "SELECT count(*) FROM audit WHERE at >= ? AND outcome IN ('sent','deferred','failed') "
-            "AND attempt > 0",
-            (to_stamp(moment),),
+            "SELECT count(*) FROM audit WHERE at >= ? AND at <= ? "
+            "AND outcome IN ('sent','deferred','failed') AND attempt > 0",
+            (to_stamp(moment), to_stamp(until)),
         ).fetchone()
         return int(row[0])
 
-    def oldest_attempt_since(self, moment: datetime) -> datetime | None:
+    def oldest_attempt_since(self, moment: datetime, *, until: datetime) -> datetime | None:
         row = self._db.execute(
-            "SELECT min(at) FROM audit WHERE at >= ? AND outcome IN ('sent','deferred','failed') "
-            "AND attempt > 0",
-            (to_stamp(moment),),
+            "SELECT min(at) FROM audit WHERE at >= ? AND at <= ? "
+            "AND outcome IN ('sent','deferred','failed') AND attempt > 0",
+            (to_stamp(moment), to_stamp(until)),
         ).fetchone()
         return from_stamp(row[0]) if row and row[0] else None
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from notifier.clock import Clock
+from notifier.clock import CLOCK_TOLERANCE, Clock
 from notifier.compose import DigestHeld, TeamProfile, compose, compose_digest, profile_for
 from notifier.errors import FaultStreak, NotifierError, StateError, TemplateError
 from notifier.model import (
@@ -433,9 +433,13 @@ class Service:
         while not (stop is not None and stop.is_set()):
             now = self.clock()
             budget = self.limits.rate_limit_per_minute - self.outbox.attempts_since(
-                now - timedelta(minutes=1)
+                now - timedelta(minutes=1), until=now + CLOCK_TOLERANCE
             )
-            claimed = self.outbox.claim_due(now, min(self.limits.batch_size, budget))
+            claimed = self.outbox.claim_due(
+                now,
+                min(self.limits.batch_size, budget),
+                retry_horizon=now + self.policy.maximum + CLOCK_TOLERANCE,
+            )
             if not claimed:
                 return
             batches = self._per_recipient(claimed, now, report)
@@ -496,7 +500,9 @@ class Service:
             groups.setdefault(item.notice.to_email.lower(), []).append(item)
         period = self.limits.recipient_period
         batches: list[Unit] = []
-        sent = self.outbox.sent_to_since_many(list(groups), now - period)  # one query a batch
+        sent = self.outbox.sent_to_since_many(  # one query a batch
+            list(groups), now - period, until=now + CLOCK_TOLERANCE
+        )
         for requester, items in groups.items():
             count, oldest = sent[requester]
             room = self.limits.per_recipient - count
@@ -606,9 +612,11 @@ class Service:
         wait = poll_interval
         if due is not None:
             wait = min(wait, max(due - now, timedelta(0)))
-            window_start = now - timedelta(minutes=1)
-            if self.outbox.attempts_since(window_start) >= self.limits.rate_limit_per_minute:
-                # Rate-limited: sleep until the oldest attempt in the window leaves it.
-                oldest = self.outbox.oldest_attempt_since(window_start) or now
+            window_start, window_end = now - timedelta(minutes=1), now + CLOCK_TOLERANCE
+            recent = self.outbox.attempts_since(window_start, until=window_end)
+            if recent >= self.limits.rate_limit_per_minute:
+                # Rate-limited: sleep until the oldest attempt in the window leaves it (at most
+                # a minute and CLOCK_TOLERANCE: the window is bounded on both sides).
+                oldest = self.outbox.oldest_attempt_since(window_start, until=window_end) or now
                 wait = max(wait, oldest + timedelta(minutes=1) - now)
         return max(wait, timedelta(milliseconds=50))

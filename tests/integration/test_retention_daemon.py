@@ -40,10 +40,12 @@ def test_daemon_applies_retention_once_a_day(
     )  # fmt: skip
     outbox = Outbox.open(settings.state.directory)
     clock = {"now": datetime.now(UTC)}
+    elapsed = {"seconds": 0.0}  # the daemon's monotonic clock: retention runs once a day by it
     try:
         daemon = Daemon(
             settings=settings, outbox=outbox, build=bootstrap.build_service, load=lambda: settings,
             signals=Signals(), notifier=Notifier(None), watchdog=None,
+            monotonic=lambda: elapsed["seconds"],
         )  # fmt: skip
         daemon._clock = lambda: clock["now"]  # type: ignore[method-assign]
         daemon.service.start()
@@ -51,6 +53,7 @@ def test_daemon_applies_retention_once_a_day(
         sent = outbox.audit_records(AuditQuery(outcome="sent"))
         assert sent and sent[0].requester == "ann@example.org"
         clock["now"] += timedelta(days=31)
+        elapsed["seconds"] += timedelta(days=31).total_seconds()
         daemon.run_pass()
         assert outbox.audit_records(AuditQuery(outcome="sent"))[0].requester == ""
         assert len(outbox.audit_records(AuditQuery(outcome="pruned"))) == 1

@@ -193,13 +193,15 @@ def test_sends_per_requester_are_counted_in_one_query_like_one_at_a_time(
     _send(outbox, [to("a@example.org", "T-1"), to("A@Example.org", "T-2")], NOW, digest=True)
     _send(outbox, [to("B@example.org", "T-3")], NOW - timedelta(minutes=5))
     asked = ["a@example.org", "b@example.org", "c@example.org"]
-    counts = outbox.sent_to_since_many(asked, NOW - timedelta(hours=1))
+    counts = outbox.sent_to_since_many(asked, NOW - timedelta(hours=1), until=NOW)
     assert counts == {
         "a@example.org": (1, NOW),
         "b@example.org": (1, NOW - timedelta(minutes=5)),
         "c@example.org": (0, None),
     }
-    assert counts == {r: outbox.sent_to_since(r, NOW - timedelta(hours=1)) for r in asked}
+    assert counts == {
+        r: outbox.sent_to_since(r, NOW - timedelta(hours=1), until=NOW) for r in asked
+    }
     with sqlite3.connect(tmp_path / DATABASE_NAME) as db:
         plan = db.execute(
             "EXPLAIN QUERY PLAN SELECT count(DISTINCT message_id), min(at) FROM audit "
