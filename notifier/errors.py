@@ -11,7 +11,8 @@ that the core and the command line only ever see these::
     ├── TemplateError        a template cannot be loaded or rendered; the notice is held
     └── DeliveryError        SMTP trouble that is not about one message
         ├── TransientDeliveryError   try again later (4xx, timeouts, dropped connections)
-        └── PermanentDeliveryError   do not retry (5xx except 552)
+        ├── PermanentDeliveryError   do not retry (5xx except 552)
+        └── SendInterrupted          a stop came before the message was handed over
 """
 
 from __future__ import annotations
@@ -61,6 +62,11 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Not worth trying again."""
+
+
+class SendInterrupted(DeliveryError):
+    """A stop request arrived before the message reached the server: nothing was sent, and
+    the notice goes back to the queue as it was (no attempt is counted)."""
 
 
 class FaultStreak:

@@ -43,4 +43,9 @@ class SendSession(Protocol):
 class Sender(Protocol):
     """Owns the mail transport. A session may reuse one connection for many notices."""
 
-    def session(self) -> contextlib.AbstractContextManager[SendSession]: ...
+    def session(
+        self, stop: threading.Event | None = None
+    ) -> contextlib.AbstractContextManager[SendSession]:
+        """Once ``stop`` is set, ``send`` starts no new command and raises SendInterrupted for
+        a message it did not hand over; the answer in flight is still awaited."""
+        ...

@@ -19,7 +19,7 @@ import structlog
 
 from notifier.clock import CLOCK_TOLERANCE, Clock
 from notifier.compose import DigestHeld, TeamProfile, compose, compose_digest, profile_for
-from notifier.errors import FaultStreak, NotifierError, StateError, TemplateError
+from notifier.errors import FaultStreak, NotifierError, SendInterrupted, StateError, TemplateError
 from notifier.model import (
     Checkpoint,
     Ignored,
@@ -148,6 +148,11 @@ class _Units:
                 run = self._runs[self._next_run]
                 self._next_run += 1
             return run, run.units.popleft()
+
+    def give_back(self, run: _Run, unit: Unit) -> None:
+        """``unit`` of ``run`` was not attempted after all: it counts as untried."""
+        with self._lock:
+            run.units.appendleft(unit)
 
     def abandon(self) -> None:
         """No more units for anyone (a session failed in a way the batch cannot survive)."""
@@ -461,10 +466,14 @@ class Service:
 
         def lane() -> None:
             try:
-                with self.sender.session() as session:
+                with self.sender.session(stop) as session:
                     run, unit = work.take(None)
-                    while unit is not None:
-                        self._attempt(session, *unit, report)
+                    while unit is not None and run is not None:
+                        try:
+                            self._attempt(session, *unit, report)
+                        except SendInterrupted:  # a stop before it was handed over: untried
+                            work.give_back(run, unit)
+                            break
                         run, unit = work.take(run)
             except BaseException as exc:  # StateError above all: stop every lane, then raise
                 work.abandon()

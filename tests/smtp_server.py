@@ -78,6 +78,15 @@ class ServerBehaviour:
     that a test can act while a transaction is in flight).
     ``slow_messages``: text -> seconds: a message that contains the text waits that long at
     end of DATA (it stays in flight while others, on other connections, can finish).
+    ``accept_reply``: the reply that accepts a message at end of DATA (the message is
+    recorded); for example a 200 KiB line, which a client cannot read.
+    ``reply_delay``: every answer after the greeting waits this long (a server slow at every
+    step, each answer within the client's timeout).
+    ``drip``: at this point the server answers one byte every ``drip_interval`` seconds, a
+    multi-line reply that never ends: ``"greeting"`` (the 220 on connect), ``"mail"`` (the
+    answer to MAIL FROM) or ``"end_of_data"`` (the final answer, after the message was read and
+    recorded in ``messages``). With ``drip_interval = 0`` the lines stream as fast as they
+    can instead (a reply that never ends).
     """
 
     defer_first: int = 0
@@ -87,6 +96,10 @@ class ServerBehaviour:
     drop_first: int = 0
     data_delay: float = 0.0
     slow_messages: Mapping[bytes, float] = field(default_factory=dict)
+    accept_reply: str = "250 2.0.0 OK queued"
+    drip: Literal["greeting", "mail", "end_of_data"] | None = None
+    drip_interval: float = 0.5
+    reply_delay: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -130,6 +143,7 @@ class RecordingHandler:
         self.dropped: list[bytes] = []  # messages read in full, then the connection was dropped
         self.in_data = 0  # transactions between end of DATA and the reply, now
         self.most_in_data = 0  # the most at once so far (clients sending side by side)
+        self.drips = 0  # dripping answers started so far
         self._changed = threading.Condition()
 
     async def handle_RCPT(
@@ -190,7 +204,19 @@ class RecordingHandler:
         with self._changed:
             self.messages.append(received)
             self._changed.notify_all()
-        return "250 2.0.0 OK queued"
+        if behaviour.drip == "end_of_data" and isinstance(server, _CountingSMTP):
+            server.drip_next = True
+        return behaviour.accept_reply
+
+    def drip_started(self) -> None:
+        with self._changed:
+            self.drips += 1
+            self._changed.notify_all()
+
+    def wait_for_drips(self, count: int, timeout: float) -> bool:
+        """Wait until ``count`` dripping answers have started; False on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.drips >= count, timeout)
 
     def wait_for(self, count: int, timeout: float) -> list[ReceivedMessage]:
         with self._changed:
@@ -204,11 +230,50 @@ class _CountingSMTP(SMTP):
 
     connection_number = 0
     owner: SmtpTestServer | None = None
+    drip_next = False  # the next reply is dripped (ServerBehaviour.drip)
+    greeted = False  # the 220 greeting was sent
+    continuing = False  # the last line pushed was not the last of its answer ("250-")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         if self.owner is not None:
             self.owner._session_opened()
+        self.drip_next = self._behaviour().drip == "greeting"
+
+    def _behaviour(self) -> ServerBehaviour:
+        handler = self.event_handler
+        return handler.behaviour if isinstance(handler, RecordingHandler) else ServerBehaviour()
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        self.drip_next = self._behaviour().drip == "mail"
+        await super().smtp_MAIL(arg)
+
+    async def push(self, status: Any) -> None:
+        delay = self._behaviour().reply_delay
+        text = status.encode() if isinstance(status, str) else bytes(status)
+        if delay > 0 and self.greeted and not self.continuing:
+            await asyncio.sleep(delay)  # once per answer, before its first line
+        self.greeted = True
+        self.continuing = text[3:4] == b"-"
+        if not self.drip_next:
+            await super().push(status)
+            return
+        self.drip_next = False
+        handler = self.event_handler
+        if isinstance(handler, RecordingHandler):
+            handler.drip_started()
+        code = text[:3]
+        interval = self._behaviour().drip_interval
+        line = code + b"-still working on it\r\n"
+        while interval <= 0:
+            self._writer.write(line * 100)
+            await self._writer.drain()
+            await asyncio.sleep(0)
+        while True:  # until the client goes away (connection_lost cancels this coroutine)
+            for value in line:
+                self._writer.write(bytes([value]))
+                await self._writer.drain()
+                await asyncio.sleep(interval)
 
     def connection_lost(self, error: Exception | None) -> None:
         if self.owner is not None:
@@ -329,6 +394,7 @@ class SmtpTestServer:
             self._controller = controller
             with self._lock:
                 self._connections = 0  # forget Controller.start()'s own probe connection
+            self.handler.drips = 0  # and the greeting it may have had dripped
             return self
         raise RuntimeError(f"could not start the SMTP test server: {last_error}")
 

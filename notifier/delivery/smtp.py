@@ -3,29 +3,55 @@
 A :class:`SmtpSession` connects on its first send, reuses the connection for the batch and
 answers every notice with a :class:`DeliveryResult`: ``SENT``, ``TRANSIENT`` (retry later) or
 ``PERMANENT`` (dead letter). Library exceptions stop here; nothing about one message escapes
-as an exception.
+as an exception, except :class:`~notifier.errors.SendInterrupted`: a stop arrived before the
+message was handed over, and the caller puts it back in the queue untried.
+
+Every read and write keeps to a deadline (:mod:`notifier.netio`): a server that drips its
+answers cannot hold a batch, or a stop, for longer than one answer's ``smtp.timeout``.
 """
 
 from __future__ import annotations
 
 import functools
+import io
+import re
 import smtplib
 import ssl
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from notifier.delivery.message import address_spec, message_bytes
-from notifier.errors import ConfigError, DeliveryError
+from notifier.errors import ConfigError, DeliveryError, SendInterrupted
 from notifier.model import DeliveryOutcome, DeliveryResult, Notice
+from notifier.netio import BoundedTLS, DeadlineReader, ReadLimitExceeded, StepClock, send_all
 
-__all__ = ["SmtpOptions", "SmtpSender", "SmtpSession", "classify_code"]
+if TYPE_CHECKING:
+    from typing_extensions import Buffer  # typing.Buffer from Python 3.12
+
+__all__ = [
+    "MAX_REPLY_BYTES",
+    "TRANSACTION_TIMEOUTS",
+    "SmtpOptions",
+    "SmtpSender",
+    "SmtpSession",
+    "classify_code",
+]
 
 Security = Literal["starttls", "tls", "plain"]
 CheckStep = tuple[str, bool, str]
+
+# Deadlines (docs/guarantees.md). Each command, from writing it to the end of its answer (and
+# the greeting, and the message with the answer to it), must end within ``smtp.timeout``
+# however slowly the bytes come; a whole transaction (MAIL FROM to the answer after the
+# message) and the opening of a session (connect to AUTH) each within this many times that.
+TRANSACTION_TIMEOUTS = 2
+# The most one answer may hold (EHLO answers are well under 1 KiB); more is a runaway server.
+MAX_REPLY_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +114,86 @@ class _ConnectFailed(Exception):
         self.result = result
 
 
+class UnreadableReply(smtplib.SMTPException):
+    """The client could not read the server's answer (a line or an answer over the caps).
+
+    Not a refusal: the server's code is unknown. After the message was sent, the server may
+    have accepted it.
+    """
+
+
+class _Bounded(smtplib.SMTP):
+    """smtplib's client with every step on a deadline (see :mod:`notifier.netio`).
+
+    A step starts with each write (a command, or the message) and at connect (the greeting);
+    it ends within ``timeout`` and within the overall limit of :attr:`clock`, if one is set.
+    """
+
+    clock: StepClock
+
+    def connect(
+        self, host: str = "localhost", port: int = 0, source_address: Any = None
+    ) -> tuple[int, bytes]:
+        self.clock.start()
+        return super().connect(host, port, source_address)
+
+    def send(self, s: Buffer | str) -> None:
+        self.clock.start()
+        s = s.encode(self.command_encoding) if isinstance(s, str) else bytes(s)
+        if not self.sock:
+            raise smtplib.SMTPServerDisconnected("please run connect() first")
+        try:
+            send_all(self.sock, s, self.clock, self.timeout)
+        except OSError as exc:
+            self.close()
+            raise smtplib.SMTPServerDisconnected("Server not connected") from exc
+
+    def getreply(self) -> tuple[int, bytes]:
+        if self.file is None and self.sock is not None:
+            self.file = io.BufferedReader(DeadlineReader(self.sock, self.clock, self.timeout))
+        try:
+            return super().getreply()
+        except ReadLimitExceeded as exc:
+            self.close()
+            raise UnreadableReply(str(exc)) from exc
+
+    def bound(self, seconds: float) -> None:
+        """Every step from now on also ends within ``seconds`` from now (None: no limit)."""
+        self.clock.limit(seconds)
+
+    def unbound(self) -> None:
+        self.clock.limit(None)
+
+
+class _BoundedSMTP(_Bounded):
+    def __init__(self, options: SmtpOptions) -> None:
+        self.clock = _step_clock(options)
+        super().__init__(
+            options.host,
+            options.port,
+            local_hostname=options.local_hostname,
+            timeout=options.timeout,
+        )
+
+
+class _BoundedSMTPS(_Bounded, smtplib.SMTP_SSL):
+    def __init__(self, options: SmtpOptions, context: ssl.SSLContext) -> None:
+        self.clock = _step_clock(options)
+        super().__init__(
+            options.host,
+            options.port,
+            local_hostname=options.local_hostname,
+            timeout=options.timeout,
+            context=cast(ssl.SSLContext, BoundedTLS(context, self.clock, options.timeout)),
+        )
+
+
+def _step_clock(options: SmtpOptions) -> StepClock:
+    clock = StepClock(options.timeout, max_step_bytes=MAX_REPLY_BYTES)
+    clock.limit(TRANSACTION_TIMEOUTS * options.timeout)  # the opening, until _open ends
+    return clock
+
+
 class SmtpSender:
     """Builds sessions; holds options and the clock only. Nothing connects here."""
 
@@ -99,9 +205,13 @@ class SmtpSender:
     def options(self) -> SmtpOptions:
         return self._options
 
-    def session(self) -> SmtpSession:
-        """A session for one batch; use it as a context manager so it is closed with QUIT."""
-        return SmtpSession(self._options, self._clock)
+    def session(self, stop: threading.Event | None = None) -> SmtpSession:
+        """A session for one batch; use it as a context manager so it is closed with QUIT.
+
+        Once ``stop`` is set no new command is written: the answer in flight is awaited (within
+        its deadline), a message not yet handed over raises SendInterrupted from ``send``.
+        """
+        return SmtpSession(self._options, self._clock, stop)
 
     def check(self) -> list[CheckStep]:
         """Connect, EHLO, STARTTLS and AUTH as configured, send nothing; report each step.
@@ -125,10 +235,16 @@ class SmtpSender:
 class SmtpSession:
     """One batch over (usually) one SMTP connection. Not thread-safe; one batch at a time."""
 
-    def __init__(self, options: SmtpOptions, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        options: SmtpOptions,
+        clock: Callable[[], datetime],
+        stop: threading.Event | None = None,
+    ) -> None:
         self._options = options
         self._clock = clock
-        self._conn: smtplib.SMTP | None = None
+        self._stop = stop
+        self._conn: _Bounded | None = None
         self._sent_on_connection = 0
         self._failed: DeliveryResult | None = None
         self.connections_opened = 0  # for logs and tests: how often this batch connected
@@ -145,7 +261,8 @@ class SmtpSession:
         self.close()
 
     def send(self, notice: Notice) -> DeliveryResult:
-        """Send one notice and say how it went. Never raises for a problem with the message."""
+        """Send one notice and say how it went. Never raises for a problem with the message;
+        raises SendInterrupted when a stop came before the message was handed over."""
         opts = self._options
         try:
             data = message_bytes(
@@ -157,13 +274,14 @@ class SmtpSession:
         recipient = address_spec(notice.to_email, "to_email")
 
         if self._failed is not None:
-            # The server could not be reached for this batch: do not hammer it once per notice.
+            # The server could not be reached (or answered too slowly) for this batch: do not
+            # hammer it, or wait for it, once per notice.
             return self._failed
         if self._conn is not None and self._sent_on_connection >= opts.max_messages_per_session:
             self._quit()
         if self._conn is None:
             try:
-                self._conn = _open(opts, None)
+                self._conn = _open(opts, None, self._stop)
             except _ConnectFailed as failed:
                 self._failed = failed.result
                 return failed.result
@@ -172,14 +290,29 @@ class SmtpSession:
         return self._transaction(self._conn, envelope_from, recipient, data)
 
     def close(self) -> None:
-        """End the session politely (QUIT); errors are ignored, the socket is closed regardless."""
+        """End the session politely (QUIT); errors are ignored, the socket is closed regardless.
+
+        After a stop there is no QUIT: its answer is not worth waiting for."""
+        if self._stopping():
+            self._drop()
         self._quit()
 
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    def _interrupt_if_stopping(self, stage: str) -> None:
+        """Before a new command: after a stop, leave without sending it (nothing was sent)."""
+        if self._stopping():
+            self._drop()  # the server drops a transaction that never reached the end of DATA
+            raise SendInterrupted(f"{self._options.server}: stopped before {stage}")
+
     def _transaction(
-        self, conn: smtplib.SMTP, envelope_from: str, recipient: str, data: bytes
+        self, conn: _Bounded, envelope_from: str, recipient: str, data: bytes
     ) -> DeliveryResult:
         server = self._options.server
         self._sent_on_connection += 1
+        stage = "MAIL FROM"
+        conn.bound(TRANSACTION_TIMEOUTS * self._options.timeout)
         try:
             # docmd, not mail()/rcpt(): those re-parse addresses address_spec already checked.
             code, reply = conn.docmd("mail", f"FROM:<{envelope_from}>")
@@ -187,33 +320,59 @@ class SmtpSession:
                 # A refused sender (530 authentication required, 550 sender not allowed) is
                 # about our configuration or session, not this notice: retry, never dead-letter.
                 return self._refused(conn, "MAIL FROM", code, reply, transient=True)
+            self._interrupt_if_stopping(stage := "RCPT TO")
             code, reply = conn.docmd("rcpt", f"TO:<{recipient}>")
             if code not in (250, 251):
                 return self._refused(conn, f"RCPT TO <{recipient}>", code, reply)
-            # data() raises SMTPDataError when DATA itself is refused, returns the final reply.
-            code, reply = conn.data(data)
+            self._interrupt_if_stopping(stage := "DATA")
+            code, reply = conn.docmd("data")
+            if code != 354:
+                return self._refused(conn, "DATA", code, reply)
+            self._interrupt_if_stopping(stage := "end of DATA")
+            conn.send(_data_block(data))
+            code, reply = conn.getreply()
             if code != 250:
                 return self._refused(conn, "end of DATA", code, reply)
-        except smtplib.SMTPDataError as exc:
-            return self._refused(conn, "DATA", exc.smtp_code, exc.smtp_error)
-        except smtplib.SMTPResponseException as exc:
-            return self._refused(conn, "command", exc.smtp_code, exc.smtp_error)
-        except (OSError, smtplib.SMTPException) as exc:
+        except (UnreadableReply, OSError, smtplib.SMTPException) as exc:
             # SMTPServerDisconnected is an OSError too; smtplib raises it for a dropped
             # connection and, wrapping the socket timeout, for a server that went silent.
+            overall = conn.clock.overall_expired
             self._drop()
-            if _timed_out(exc):
-                reason = f"no answer within {self._options.timeout:g} s"
+            if isinstance(exc, UnreadableReply):
+                reason = f"the answer to {stage} could not be read ({exc})"
+            elif _timed_out(exc) and overall:
+                reason = (
+                    f"the transaction took longer than "
+                    f"{TRANSACTION_TIMEOUTS * self._options.timeout:g} s (at {stage})"
+                )
+            elif _timed_out(exc):
+                reason = f"no complete answer within {self._options.timeout:g} s to {stage}"
             elif isinstance(exc, smtplib.SMTPServerDisconnected):
                 reason = f"connection closed by server ({exc})"
             else:
                 reason = f"connection failed ({exc or type(exc).__name__})"
+            if stage == "end of DATA":
+                reason += (
+                    "; the server may have accepted the message: it is retried with the same "
+                    "Message-ID"
+                )
+            if isinstance(exc, UnreadableReply) or _timed_out(exc):
+                # A server this slow or this broken holds every message of the batch the same
+                # way: the rest wait for their next attempt instead of a deadline each.
+                self._failed = DeliveryResult(
+                    DeliveryOutcome.TRANSIENT,
+                    detail=f"{server}: not tried: an earlier message of this batch got no "
+                    f"usable answer in time",
+                )
             return DeliveryResult(DeliveryOutcome.TRANSIENT, detail=f"{server}: {reason}")
+        finally:
+            if self._conn is not None:
+                conn.unbound()
         return DeliveryResult(DeliveryOutcome.SENT, code=code, reply=_text(reply))
 
     def _refused(
         self,
-        conn: smtplib.SMTP,
+        conn: _Bounded,
         stage: str,
         code: int,
         reply: bytes | str,
@@ -222,7 +381,7 @@ class SmtpSession:
     ) -> DeliveryResult:
         """The server refused this message; keep the connection for the next one if we can."""
         text = _text(reply)
-        if code == 421 or code < 0:
+        if code == 421 or code < 0 or self._stopping():
             # 421: the server is closing the channel. -1: smtplib saw garbage, not a reply.
             self._drop()
         else:
@@ -257,6 +416,17 @@ class SmtpSession:
             conn.close()
 
 
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _data_block(data: bytes) -> bytes:
+    """The message as sent after DATA: leading dots doubled, ended by CRLF "." CRLF."""
+    block = _LEADING_DOT.sub(b"..", data)
+    if not block.endswith(b"\r\n"):
+        block += b"\r\n"
+    return block + b".\r\n"
+
+
 @functools.lru_cache(maxsize=4)
 def tls_context(options: SmtpOptions) -> ssl.SSLContext:
     """The client TLS context: system CAs, or ``ca_file``; ConfigError when that is unusable.
@@ -271,10 +441,16 @@ def tls_context(options: SmtpOptions) -> ssl.SSLContext:
         raise ConfigError(f"smtp.ca_file: cannot load {options.ca_file}: {exc}") from exc
 
 
-def _open(options: SmtpOptions, record: Callable[[CheckStep], None] | None) -> smtplib.SMTP:
+def _open(
+    options: SmtpOptions,
+    record: Callable[[CheckStep], None] | None,
+    stop: threading.Event | None = None,
+) -> _Bounded:
     """Connect, greet, secure and log in as configured; raise :class:`_ConnectFailed` if not.
 
-    ``record`` receives each step as it completes (for ``check-config --connect``).
+    ``record`` receives each step as it completes (for ``check-config --connect``). The whole
+    opening keeps to ``TRANSACTION_TIMEOUTS`` x ``timeout``; after ``stop`` no further step
+    starts (SendInterrupted).
     """
     note: Callable[[CheckStep], None] = record if record is not None else (lambda _: None)
     try:
@@ -284,40 +460,36 @@ def _open(options: SmtpOptions, record: Callable[[CheckStep], None] | None) -> s
         raise _ConnectFailed(
             DeliveryResult(DeliveryOutcome.TRANSIENT, detail=f"{options.server}: {exc}")
         ) from exc
-    conn: smtplib.SMTP | None = None
+    conn: _Bounded | None = None
     step = "connect"
+
+    def go_on(next_step: str) -> str:
+        if stop is not None and stop.is_set():
+            raise SendInterrupted(f"{options.server}: stopped before {next_step}")
+        return next_step
+
     try:
         # Pass the host to the constructor: smtplib only uses it for TLS hostname checks then.
         if options.security == "tls":
-            conn = smtplib.SMTP_SSL(
-                options.host,
-                options.port,
-                local_hostname=options.local_hostname,
-                timeout=options.timeout,
-                context=context,
-            )
+            conn = _BoundedSMTPS(options, context)
         else:
-            conn = smtplib.SMTP(
-                options.host,
-                options.port,
-                local_hostname=options.local_hostname,
-                timeout=options.timeout,
-            )
+            conn = _BoundedSMTP(options)
         note((step, True, f"connected ({_tls_version(conn)})"))
 
-        step = "ehlo"
+        step = go_on("ehlo")
         conn.ehlo_or_helo_if_needed()
         note((step, True, _extensions(conn)))
 
         if options.security == "starttls":
-            step = "starttls"
+            step = go_on("starttls")
             if not conn.has_extn("starttls"):
                 raise _step_failed(conn, options, step, "server does not offer STARTTLS", None, "")
-            code, reply = conn.starttls(context=context)
+            bounded = BoundedTLS(context, conn.clock, options.timeout)
+            code, reply = conn.starttls(context=cast(ssl.SSLContext, bounded))
             conn.ehlo()
             note((step, True, f"{code} {_text(reply)} ({_tls_version(conn)})"))
 
-        step = "auth"
+        step = go_on("auth")
         if options.username is not None and options.password is not None:
             # Over "plain" this sends the password in the clear; the operator chose that.
             code, reply = conn.login(options.username, options.password)
@@ -325,7 +497,13 @@ def _open(options: SmtpOptions, record: Callable[[CheckStep], None] | None) -> s
             note((step, True, f"{code} {_text(reply)}{clear}"))
         else:
             note((step, True, "skipped: no username configured"))
+        go_on("MAIL FROM")
+        conn.unbound()
         return conn
+    except SendInterrupted:
+        if conn is not None:
+            conn.close()
+        raise
     except _ConnectFailed as failed:
         note((step, False, failed.result.detail))
         raise
@@ -340,9 +518,15 @@ def _open(options: SmtpOptions, record: Callable[[CheckStep], None] | None) -> s
         ) from exc
     except smtplib.SMTPNotSupportedError as exc:
         raise _step_failed(conn, options, step, f"{step}: {exc}", None, "", note) from exc
+    except UnreadableReply as exc:
+        reason = f"the answer during {step} could not be read ({exc})"
+        raise _step_failed(conn, options, step, reason, None, "", note) from exc
     except (OSError, smtplib.SMTPException) as exc:
-        if _timed_out(exc):
-            reason = f"no answer within {options.timeout:g} s during {step}"
+        if _timed_out(exc) and conn is not None and conn.clock.overall_expired:
+            limit = TRANSACTION_TIMEOUTS * options.timeout
+            reason = f"opening the session took longer than {limit:g} s (at {step})"
+        elif _timed_out(exc):
+            reason = f"no complete answer within {options.timeout:g} s during {step}"
         else:
             reason = f"{step} failed: {exc or type(exc).__name__}"
         raise _step_failed(conn, options, step, reason, None, "", note) from exc

@@ -166,8 +166,8 @@ class _StoppingSender:
     def __init__(self, inner: SmtpSender, stop: threading.Event) -> None:
         self.inner, self.stop = inner, stop
 
-    def session(self) -> _StoppingSession:
-        return _StoppingSession(self.inner.session(), self.stop)
+    def session(self, stop: threading.Event | None = None) -> _StoppingSession:
+        return _StoppingSession(self.inner.session(stop), self.stop)
 
 
 class _StoppingSession:

@@ -168,7 +168,9 @@ def test_a_server_that_never_answers_times_out_as_transient(silent_port: int) ->
     with SmtpSender(options, clock).session() as session:
         result = session.send(make_notice())
     assert result.outcome is DeliveryOutcome.TRANSIENT
-    assert result.detail == f"127.0.0.1:{silent_port}: no answer within 0.3 s during connect"
+    assert (
+        result.detail == f"127.0.0.1:{silent_port}: no complete answer within 0.3 s during connect"
+    )
 
 
 # -- classification of refusals ----------------------------------------------------------------

@@ -1,0 +1,213 @@
+"""Broken SMTP peers against real aiosmtpd servers: a server that drips its answers one byte at
+a time, answers with a line no client can read, or is slow at every step while a stop arrives.
+
+Each answer has a deadline (``smtp.timeout``) and each transaction and session opening one of
+``TRANSACTION_TIMEOUTS`` times that, however the bytes trickle in; a notice the server may have
+taken is retried with the same Message-ID, never made a dead letter. The bounds asserted here
+are generous (deadline plus slack for a loaded machine): they prove an end, not a speed.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from notifier.audit import AuditQuery
+from notifier.compose import TeamProfile
+from notifier.delivery.smtp import TRANSACTION_TIMEOUTS, SmtpOptions, SmtpSender
+from notifier.model import DeliveryOutcome
+from notifier.outbox import Outbox
+from notifier.policy import RetryPolicy
+from notifier.render import Renderer
+from notifier.service import DeliveryLimits, PassReport, Service
+from tests.integration.test_service import ROOT, Clock, ListSource, resolution
+from tests.notices import make_notice
+from tests.smtp_server import ServerBehaviour, SmtpServerFactory, SmtpTestServer
+
+TIMEOUT = 1.5
+SLACK = 4.0  # a loaded CI machine; the unfixed code never ends at all
+T = TypeVar("T")
+
+
+def finishes_within(seconds: float, work: Callable[[], T]) -> tuple[T, float]:
+    """Run ``work`` in a thread; fail (instead of hanging the suite) if it runs too long."""
+    box: list[T] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            box.append(work())
+        except BaseException as exc:  # re-raised in the test's thread
+            errors.append(exc)
+
+    started = time.monotonic()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    elapsed = time.monotonic() - started
+    if thread.is_alive():
+        pytest.fail(f"still running after {seconds:g} s (the peer keeps it waiting)")
+    if errors:
+        raise errors[0]
+    return box[0], elapsed
+
+
+def sender_for(server: SmtpTestServer, clock: Callable[..., object] | None = None) -> SmtpSender:
+    options = SmtpOptions(
+        host=server.host,
+        port=server.port,
+        security="plain",
+        timeout=TIMEOUT,
+        from_address="it@example.org",
+    )
+    return SmtpSender(options, clock or Clock())  # type: ignore[arg-type]
+
+
+def make_service(
+    tmp_path: Path, server: SmtpTestServer, clock: Clock, *sources: ListSource
+) -> Service:
+    return Service(
+        sources=list(sources),
+        outbox=Outbox.open(tmp_path / "state"),
+        renderer=Renderer.load(ROOT / "templates"),
+        routes=[],
+        teams={"default": TeamProfile("default", "IT")},
+        sender=sender_for(server, clock),
+        policy=RetryPolicy(timedelta(minutes=1), timedelta(minutes=10), timedelta(hours=2)),
+        limits=DeliveryLimits(),
+        domain="example.org",
+        clock=clock,
+        rng=random.Random(3),
+    )
+
+
+@pytest.mark.parametrize("where", ["greeting", "mail", "end_of_data"])
+def test_an_endless_dripping_answer_ends_within_the_deadline_as_transient(
+    smtp_server: SmtpServerFactory, where: str
+) -> None:
+    """One byte every 0.2 s restarts a per-read timeout for ever; the answer's own deadline
+    ends it: TRANSIENT, naming the server, after about ``smtp.timeout``."""
+    server = smtp_server(behaviour=ServerBehaviour(drip=where, drip_interval=0.2))  # type: ignore[arg-type]
+
+    def send() -> object:
+        with sender_for(server).session() as session:
+            return session.send(make_notice())
+
+    result, elapsed = finishes_within(TRANSACTION_TIMEOUTS * TIMEOUT + SLACK, send)
+    assert result.outcome is DeliveryOutcome.TRANSIENT  # type: ignore[attr-defined]
+    assert f"no complete answer within {TIMEOUT:g} s" in result.detail  # type: ignore[attr-defined]
+    assert elapsed >= TIMEOUT * 0.9  # it really waited for the server, then gave up
+    assert server.handler.drips == 1
+
+
+def test_a_slow_server_at_every_step_is_bounded_by_the_transaction_deadline(
+    smtp_server: SmtpServerFactory,
+) -> None:
+    """Each answer just inside ``smtp.timeout``: the transaction as a whole still ends within
+    ``TRANSACTION_TIMEOUTS`` x ``smtp.timeout`` (here 4 answers of 1.2 s against 3 s)."""
+    server = smtp_server(behaviour=ServerBehaviour(reply_delay=1.2))
+
+    def send() -> object:
+        with sender_for(server).session() as session:
+            return session.send(make_notice())
+
+    result, _ = finishes_within(2 * TRANSACTION_TIMEOUTS * TIMEOUT + SLACK, send)
+    assert result.outcome is DeliveryOutcome.TRANSIENT  # type: ignore[attr-defined]
+    detail = result.detail  # type: ignore[attr-defined]
+    assert f"took longer than {TRANSACTION_TIMEOUTS * TIMEOUT:g} s" in detail
+
+
+def test_a_drip_after_data_defers_the_batch_at_once_and_the_retry_keeps_the_message_id(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """The final answer drips: the message may have been taken, so it is deferred (same
+    Message-ID on retry), never failed; the rest of the batch is not tried against the stuck
+    server, so the pass ends after one deadline, not one per notice; and the source was read."""
+    server = smtp_server(behaviour=ServerBehaviour(drip="end_of_data", drip_interval=0.2))
+    clock = Clock()
+    other = ListSource([resolution(n) for n in range(4)])
+    service = make_service(tmp_path, server, clock, other)
+    report, _ = finishes_within(TRANSACTION_TIMEOUTS * TIMEOUT + SLACK, service.run_pass)
+    assert (report.queued, report.sent, report.deferred, report.failed) == (4, 0, 4, 0)
+    assert server.data_attempts == 1  # the others were not tried against the stuck server
+    first = server.messages[0]
+    deferred = service.outbox.audit_records(AuditQuery(outcome="deferred"))
+    reasons = [record.reason for record in deferred]
+    assert sum("may have accepted the message" in reason for reason in reasons) == 1
+    assert sum("not tried" in reason for reason in reasons) == 3
+
+    server.handler.behaviour = ServerBehaviour()  # the server recovers
+    clock.now += timedelta(minutes=5)
+    assert service.run_pass().sent == 4
+    again = [m for m in server.messages[1:] if m.rcpt_tos == first.rcpt_tos]
+    assert [m.message["Message-ID"] for m in again] == [first.message["Message-ID"]]
+
+
+def test_a_stop_during_an_endless_drip_ends_within_one_answer_and_loses_nothing(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """SIGTERM while the server drips the answer to MAIL FROM: the pass ends within one
+    answer's deadline; that notice is deferred, the others go back to the queue untried."""
+    server = smtp_server(behaviour=ServerBehaviour(drip="mail", drip_interval=0.2))
+    clock = Clock()
+    service = make_service(tmp_path, server, clock, ListSource([resolution(n) for n in range(3)]))
+    report = PassReport()
+    service.poll_sources(report)
+    stop = threading.Event()
+    stopped_at: list[float] = []
+
+    def stop_when_dripping() -> None:
+        if server.handler.wait_for_drips(1, 30):
+            stopped_at.append(time.monotonic())
+            stop.set()
+
+    threading.Thread(target=stop_when_dripping, daemon=True).start()
+    finishes_within(TIMEOUT + SLACK + 5, lambda: service.deliver_due(report, stop))
+    assert stopped_at and time.monotonic() - stopped_at[0] <= TIMEOUT + SLACK
+    assert report.deferred == 1 and report.failed == 0
+    assert service.outbox.counts_by_state() == {"deferred": 1, "queued": 2}
+
+
+def test_a_stop_between_slow_answers_sends_no_further_command(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """A stop while the server is slow (each answer 1 s) but within its deadlines: no new
+    command goes out after the answer in flight, so the stop waits for one answer, not for the
+    rest of the transaction; the notice was not sent and goes back to the queue as it was."""
+    server = smtp_server(behaviour=ServerBehaviour(reply_delay=1.0))
+    clock = Clock()
+    service = make_service(tmp_path, server, clock, ListSource([resolution(1)]))
+    report = PassReport()
+    service.poll_sources(report)
+    stop = threading.Event()
+    threading.Timer(1.3, stop.set).start()  # during the first answers of the session
+    started = time.monotonic()
+    finishes_within(TIMEOUT + SLACK + 5, lambda: service.deliver_due(report, stop))
+    assert time.monotonic() - started <= 1.3 + TIMEOUT + 1.0
+    assert server.data_attempts == 0 and (report.sent, report.deferred) == (0, 0)
+    assert service.outbox.counts_by_state() == {"queued": 1}
+    (record,) = service.outbox.audit_records(AuditQuery())
+    assert record.outcome == "queued"  # no attempt recorded: it was never handed over
+
+
+def test_an_endless_fast_multi_line_answer_is_cut_at_the_reply_cap(
+    smtp_server: SmtpServerFactory,
+) -> None:
+    """A server streaming ``250-`` lines as fast as it can is cut off at the reply cap long
+    before the deadline: TRANSIENT, the answer could not be read."""
+    server = smtp_server(behaviour=ServerBehaviour(drip="mail", drip_interval=0.0))
+
+    def send() -> object:
+        with sender_for(server).session() as session:
+            return session.send(make_notice())
+
+    result, _ = finishes_within(TRANSACTION_TIMEOUTS * TIMEOUT + SLACK, send)
+    assert result.outcome is DeliveryOutcome.TRANSIENT  # type: ignore[attr-defined]
+    assert "could not be read" in result.detail  # type: ignore[attr-defined]
