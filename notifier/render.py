@@ -21,19 +21,27 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
 from notifier.errors import ConfigError, TemplateError
 from notifier.marks import allow_jargon, mark_data
 from notifier.model import RenderedMessage
 from notifier.rules import DEFAULT_TEAM
+from notifier.sandbox import (
+    TEMPLATE_FILE_CAP,
+    BoundedEnvironment,
+    BoundedLoader,
+    RenderLimit,
+    budget,
+    render_part,
+)
 
 KIND = "resolved"
 DIGEST = "digest"  # several notices to one requester in one message (docs/rules.md)
@@ -65,26 +73,40 @@ class Renderer:
         directory: Path,
         compiled: Mapping[tuple[str, str, str, str], _Compiled],
         default_language: str = "en",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.directory = directory
         self.default_language = default_language
         self._compiled = compiled
+        self._clock = clock
+        # Templates that went over the step limit: not run again until templates are loaded
+        # again (SIGHUP, restart), so a team's hostile template costs one budget, not one a
+        # notice. Name -> reason.
+        self._stopped: dict[str, str] = {}
 
     @classmethod
-    def load(cls, directory: Path, *, default_language: str = "en") -> Renderer:
-        """Compile every template; ConfigError if the default team's templates are missing."""
+    def load(
+        cls,
+        directory: Path,
+        *,
+        default_language: str = "en",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Renderer:
+        """Compile every template; ConfigError if the default team's templates are missing.
+
+        ``clock`` (monotonic seconds) times each notice's rendering (see notifier.sandbox)."""
         if not directory.is_dir():
             raise ConfigError(f"templates.directory: {directory} is not a directory")
-        environment = SandboxedEnvironment(
-            loader=jinja2.FileSystemLoader(str(directory)),
+        environment = BoundedEnvironment(
+            loader=BoundedLoader(str(directory)),
             undefined=jinja2.StrictUndefined,
             autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",)),
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
             finalize=mark_data,
+            filters={"allow_jargon": allow_jargon},
         )
-        environment.filters["allow_jargon"] = allow_jargon
         compiled: dict[tuple[str, str, str, str], _Compiled] = {}
         for team_dir in sorted(p for p in directory.iterdir() if p.is_dir()):
             for path in sorted(team_dir.iterdir()):
@@ -97,7 +119,7 @@ class Renderer:
                 raise ConfigError(
                     f"templates.directory: {directory} has no {DEFAULT_TEAM}/{KIND}.{part}.j2"
                 )
-        return cls(directory, compiled, language_of(default_language) or "en")
+        return cls(directory, compiled, language_of(default_language) or "en", clock)
 
     @property
     def teams(self) -> list[str]:
@@ -119,18 +141,25 @@ class Renderer:
     def render(
         self, team: str, context: Mapping[str, Any], language: str = "", kind: str = KIND
     ) -> RenderedMessage:
-        """Render one notice; TemplateError says which file and line went wrong."""
+        """Render one notice; TemplateError says which file and line went wrong, or which
+        render limit it went over (one budget for all the notice's parts)."""
+        with budget(self._clock):
+            return self._render_notice(team, context, language, kind)
+
+    def _render_notice(
+        self, team: str, context: Mapping[str, Any], language: str, kind: str
+    ) -> RenderedMessage:
         wanted = language_of(language) if language else ""
         if wanted == self.default_language:
             wanted = ""
         text_template, used_language = self._pick_with_language(team, kind, wanted, "txt")
         subject_template = self._pick(team, kind, used_language, "subject")
         html_template = self._pick(team, kind, used_language, "html", required=False)
-        subject = " ".join(_render(subject_template, context).split())
+        subject = " ".join(self._render(subject_template, context).split())
         if not subject:
             raise TemplateError(f"{subject_template.name}: the subject rendered empty")
-        text = _render(text_template, context).strip() + "\n"
-        html = _render(html_template, context) if html_template else None
+        text = self._render(text_template, context).strip() + "\n"
+        html = self._render(html_template, context) if html_template else None
         used = [t for t in (subject_template, text_template, html_template) if t]
         version = hashlib.sha256("".join(t.digest for t in used).encode()).hexdigest()[:12]
         return RenderedMessage(
@@ -168,10 +197,31 @@ class Renderer:
             raise TemplateError(found.error)
         return found
 
+    def _render(self, compiled: _Compiled, context: Mapping[str, Any]) -> str:
+        assert compiled.template is not None
+        if compiled.name in self._stopped:
+            raise TemplateError(self._stopped[compiled.name])
+        try:
+            return render_part(compiled.template, context)
+        except Exception as exc:  # the template, or a filter or method on ticket data, failed
+            line = _template_line(exc.__traceback__, compiled.template.filename)
+            where = f"{compiled.name}:{line}" if line else compiled.name
+            if not isinstance(exc, RenderLimit):
+                raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from None
+            reason = f"{where}: render limit: {exc}"
+            if exc.kind == "steps":
+                self._stopped[compiled.name] = (
+                    f"{reason} (on an earlier notice: not run again until the templates are "
+                    "loaded again)"
+                )
+            raise TemplateError(reason) from None
 
-def _compile(environment: SandboxedEnvironment, root: Path, path: Path) -> _Compiled:
+
+def _compile(environment: BoundedEnvironment, root: Path, path: Path) -> _Compiled:
     name = path.relative_to(root).as_posix()
     try:
+        if path.stat().st_size > TEMPLATE_FILE_CAP:
+            return _Compiled(name, None, f"{name}: over {TEMPLATE_FILE_CAP} bytes", "")
         source = path.read_bytes()
         source.decode("utf-8")
     except OSError as exc:
@@ -183,20 +233,8 @@ def _compile(environment: SandboxedEnvironment, root: Path, path: Path) -> _Comp
         return _Compiled(name, environment.get_template(name), "", digest)
     except jinja2.TemplateSyntaxError as exc:
         return _Compiled(name, None, f"{name}:{exc.lineno}: {exc.message}", digest)
-
-
-def _render(compiled: _Compiled, context: Mapping[str, Any]) -> str:
-    assert compiled.template is not None
-    try:
-        return compiled.template.render(context)
-    except jinja2.TemplateError as exc:
-        line = _template_line(exc.__traceback__, compiled.template.filename)
-        where = f"{compiled.name}:{line}" if line else compiled.name
-        raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from None
-    except Exception as exc:  # a filter or method inside the sandbox failed on ticket data
-        line = _template_line(exc.__traceback__, compiled.template.filename)
-        where = f"{compiled.name}:{line}" if line else compiled.name
-        raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # e.g. nesting too deep for the compiler: this file only
+        return _Compiled(name, None, f"{name}: cannot compile: {type(exc).__name__}", digest)
 
 
 def _template_line(trace: TracebackType | None, filename: str | None) -> int | None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from notifier.compose import TeamProfile, compose
 from notifier.delivery.message import build_message
-from notifier.errors import PermanentDeliveryError
+from notifier.errors import PermanentDeliveryError, TemplateError
 from notifier.model import Resolution
 from notifier.render import Renderer
 
@@ -65,3 +66,127 @@ def test_hostile_ticket_data_never_escapes_or_adds_a_header(
             any(f.text == "INC0012345" for f in composed.review.findings)
             or composed.review.rewritten
         )
+
+
+# Hostile templates (issue 14, defect 8): one team's template must never stall or sink the
+# others. Each case is one team's text template; the bound it trips is named in the reason.
+BIG = "{% set s = 'x' * 100000 %}"
+HOSTILE_TEMPLATES = {
+    "nested loops printing": (
+        "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+        "characters",
+    ),
+    "nested loops with only set": (
+        "{% set r = range(100000) %}{% for i in r %}{% for j in r %}{% set k = j %}"
+        "{% endfor %}{% endfor %}",
+        "steps",
+    ),
+    "string repetition": ("{{ 'a' * 10**9 }}", "repetition"),
+    "list repetition": ("{{ ([1] * 10**8) | length }}", "repetition"),
+    "percent width": ("{{ '%999999999s' % 'x' }}", "width"),
+    "percent precision": ("{{ '%.999999999f' % 1.5 }}", "width"),
+    "percent star width": ("{{ '%*s' % (999999999, 'x') }}", "width"),
+    "percent mapping width": ("{{ '%(a)999999999s' % {'a': 1} }}", "width"),
+    "format width": ("{{ '{:999999999}'.format('x') }}", "width"),
+    "format nested width": ("{{ '{:{w}}'.format('x', w=999999999) }}", "width"),
+    "format_map width": ("{{ '{a:>999999999}'.format_map({'a': 'x'}) }}", "width"),
+    "format filter width": ("{{ '%999999999s' | format('x') }}", "width"),
+    "center filter": ("{{ 'x' | center(10**9) }}", "width"),
+    "center filter literal": ("{{ 'x' | center(999999999) }}", "width"),
+    "indent filter": ("{{ 'x\ny' | indent(999999999, true) }}", "width"),
+    "indent filter with a long string": (BIG + "{{ ('a\n' * 50000) | indent(s) }}", "characters"),
+    "ljust method": ("{{ 'x'.ljust(999999999) }}", "width"),
+    "zfill method": ("{{ '1'.zfill(999999999) }}", "width"),
+    "expandtabs method": ("{{ '\t'.expandtabs(999999999) }}", "width"),
+    "batch filter": ("{{ [1] | batch(999999999, 0) | list }}", "width"),
+    "slice filter": ("{{ [1] | slice(999999999) | list }}", "width"),
+    "tojson indent": ("{{ [[1]] | tojson(indent=999999999) }}", "width"),
+    "range list": ("{{ range(10**9) | list }}", "range"),
+    "huge power": ("{{ 7 ** 1000000000 }}", "number"),
+    "squaring in a loop": (
+        "{% set ns = namespace(n=3) %}{% for i in range(40) %}{% set ns.n = ns.n * ns.n %}"
+        "{% endfor %}{{ ns.n % 7 }}",
+        "number",
+    ),
+    "doubling with ~": (
+        "{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}"
+        "{% endfor %}{{ ns.s | length }}",
+        "characters",
+    ),
+    "doubling with +": (
+        "{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s + ns.s %}"
+        "{% endfor %}{{ ns.s | length }}",
+        "characters",
+    ),
+    "nested list literals printed": (
+        BIG + "{% set a = [s, s, s, s, s, s, s, s, s, s] %}{% set b = [a, a, a, a, a, a, a, a] %}"
+        "{% set c = [b, b, b, b, b, b, b, b] %}{% set d = [c, c, c, c, c, c, c, c] %}{{ d }}",
+        "characters",
+    ),
+    "nested list literals joined": (
+        BIG + "{% set a = [s, s, s, s, s, s, s, s, s, s] %}{% set b = [a, a, a, a, a, a, a, a] %}"
+        "{% set c = [b, b, b, b, b, b, b, b] %}{{ c | join(',') }}",
+        "characters",
+    ),
+    "replace amplification": (BIG + "{{ s | replace('', s) | length }}", "characters"),
+    "replace method amplification": (BIG + "{{ s.replace('x', s) | length }}", "characters"),
+    "join amplification": (BIG + "{{ s | join(s) | length }}", "characters"),
+    "wordwrap amplification": (
+        BIG + "{{ ('a ' * 50000) | wordwrap(1, wrapstring=s) | length }}",
+        "characters",
+    ),
+    "macro doubling": (
+        "{% macro m(n) %}{% if n %}{{ m(n - 1) }}{{ m(n - 1) }}{% else %}"
+        + "x" * 100
+        + "{% endif %}"
+        "{% endmacro %}{{ m(40) | length }}",
+        "characters",
+    ),
+    "block buffer of literal text": (
+        "{% set big %}{% for i in range(100000) %}{% for j in range(100) %}"
+        + "y" * 1000
+        + "{% endfor %}{% endfor %}{% endset %}{{ big | length }}",
+        "characters",
+    ),
+    "output over the cap": (BIG + "{% for i in range(100000) %}{{ s }}{% endfor %}", "characters"),
+    "lipsum": ("{{ lipsum(999999999) }}", "lipsum"),
+}
+
+
+def _hostile_renderer(tmp_path: Path, source: str) -> Renderer:
+    files = {
+        "default/resolved.subject.j2": "Done: {{ ticket.title }}",
+        "default/resolved.txt.j2": "Hello {{ requester.name }}\n",
+        "network/resolved.txt.j2": "Network fixed {{ ticket.title }} for {{ requester.name }}\n",
+        "hostile/resolved.txt.j2": source,
+    }
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return Renderer.load(tmp_path)
+
+
+HOSTILE_TICKET = Resolution(
+    source="s", ticket_id="T-1", requester_email="ann@example.org", requester_name="Ann",
+    title="Printer", resolution_note="Fixed", resolved_at=datetime(2026, 11, 27, tzinfo=UTC),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_TEMPLATES))
+def test_a_hostile_template_is_refused_naming_the_bound_and_other_teams_render(
+    case: str, tmp_path: Path
+) -> None:
+    """Each hostile template stops at a bound with a reason naming its file and the bound,
+    without a big allocation, and the other teams' templates render as before (also after)."""
+    source, bound = HOSTILE_TEMPLATES[case]
+    renderer = _hostile_renderer(tmp_path, source)
+    normal = compose(HOSTILE_TICKET, TeamProfile("network", "Network"), renderer, domain="x.org")
+    assert "Network fixed Printer for Ann" in normal.notice.text
+    with pytest.raises(TemplateError) as refused:
+        compose(HOSTILE_TICKET, TeamProfile("hostile", "Hostile"), renderer, domain="x.org")
+    reason = str(refused.value)
+    assert reason.startswith("hostile/resolved.txt.j2"), reason
+    assert "render limit" in reason and bound in reason, reason
+    again = compose(HOSTILE_TICKET, TeamProfile("network", "Network"), renderer, domain="x.org")
+    assert again.notice.text == normal.notice.text
