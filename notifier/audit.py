@@ -31,6 +31,7 @@ from typing import SupportsIndex
 
 from notifier.clock import from_stamp, to_stamp
 from notifier.logs import events_logger
+from notifier.printable import csv_cell, json_text, printable, printable_block, say_to
 
 # outcome -> structlog event name. Outcomes are what an auditor filters on.
 EVENTS = {
@@ -332,11 +333,11 @@ def emit_committed(records: Sequence[AuditRecord]) -> None:
             if stderr is None:  # print(file=None) would write to the failing stdout
                 continue
             with contextlib.suppress(Exception):
-                print(
+                say_to(
+                    stderr,
                     f"notifier: audit row {record.id} ({record.outcome}, "
-                    f"{record.resolution_key}) is recorded but could not be logged: {exc!r}",
-                    file=stderr,
-                    flush=True,
+                    f"{printable(record.resolution_key)}) is recorded but could not be logged: "
+                    f"{printable(repr(exc))}",
                 )
 
 
@@ -500,8 +501,8 @@ def format_verification(result: Verification, seconds: float) -> str:
     else:
         first = result.problems[0]
         where = f"at row #{first.row_id}" if first.row_id else "guard removed"
-        lines.append(f"audit trail BROKEN {where}: {first.message}")
-        lines += [f"  also: {p.message}" for p in result.problems[1:]]
+        lines.append(f"audit trail BROKEN {where}: {printable(first.message)}")
+        lines += [f"  also: {printable(p.message)}" for p in result.problems[1:]]
         lines.append(f"({result.rows} rows read in {seconds:.2f} s)")
     if result.unsealed:
         lines.append(
@@ -722,7 +723,7 @@ def format_notice(view: NoticeView, *, fmt: str = "text", html: bool = False) ->
     else:
         words_state = "DO NOT MATCH the audit trail (changed after sending)"
     if fmt == "json":
-        return json.dumps(
+        return json_text(
             {
                 "resolution_key": view.resolution_key,
                 "ticket_id": view.ticket_id,
@@ -747,7 +748,6 @@ def format_notice(view: NoticeView, *, fmt: str = "text", html: bool = False) ->
                 "history": [_plain(record) for record in view.history],
             },
             indent=2,
-            ensure_ascii=False,
         )
     to = f"{view.to_name} <{view.to_email}>" if view.to_name else view.to_email
     sent = (
@@ -756,27 +756,36 @@ def format_notice(view: NoticeView, *, fmt: str = "text", html: bool = False) ->
         else view.state
     )
     lines = [
-        f"notice     {view.resolution_key}",
-        f"ticket     {view.ticket_id} (source {view.source}, team {view.team})",
-        f"to         {to or '(removed by retention)'}",
+        f"notice     {printable(view.resolution_key)}",
+        f"ticket     {printable(view.ticket_id)} (source {printable(view.source)}, "
+        f"team {printable(view.team)})",
+        f"to         {printable(to or '(removed by retention)')}",
         f"state      {sent}",
-        f"template   {view.template_name or '-'}, version {view.template_version or '-'}",
-        f"message-id {view.message_id or '-'}",
+        f"template   {printable(view.template_name or '-')}, "
+        f"version {printable(view.template_version or '-')}",
+        f"message-id {printable(view.message_id or '-')}",
         f"words      {words_state}" + (f" (sha256 {recorded})" if recorded else ""),
     ]
     if view.findings:
         kinds = sorted({str(f.get("kind")) for f in json.loads(view.findings)})
-        lines.append(f"findings   {', '.join(kinds)}")
+        lines.append(f"findings   {printable(', '.join(kinds))}")
     if view.has_words:
-        lines += ["", f"Subject: {view.subject}", "", view.text.rstrip("\n")]
+        lines += ["", f"Subject: {printable(view.subject)}", "", _framed(view.text)]
         if view.html is not None:
             lines += (
-                ["", "--- HTML part", view.html.rstrip("\n")]
+                ["", "--- HTML part", _framed(view.html)]
                 if html
                 else ["", f"(an HTML part of {len(view.html)} characters: --html shows it)"]
             )
     lines += ["", "--- audit trail", _table(list(view.history))]
     return "\n".join(lines)
+
+
+def _framed(words: str) -> str:
+    """The notice's words, every line after ``| ``: they are several lines by nature (their
+    line breaks stay), but no line of theirs can pass for one of this report's own."""
+    lines = printable_block(words.rstrip("\n")).split("\n")
+    return "\n".join(f"| {line}" if line else "|" for line in lines)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -793,15 +802,18 @@ def format_records(records: Iterable[AuditRecord], fmt: str, *, header: bool = T
     """
     rows = list(records)
     if fmt == "json":
-        return json.dumps([_plain(record) for record in rows], indent=2, ensure_ascii=False)
+        return json_text([_plain(record) for record in rows], indent=2)
     if fmt == "jsonl":
-        return "\n".join(json.dumps(_plain(record), ensure_ascii=False) for record in rows)
+        return "\n".join(json_text(_plain(record)) for record in rows)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=_READ_COLUMNS, lineterminator="\n")
         if header:
             writer.writeheader()
-        writer.writerows(_plain(record) for record in rows)
+        # A person opens this in a spreadsheet: no line break inside a cell, no formula.
+        writer.writerows(
+            {name: csv_cell(value) for name, value in _plain(record).items()} for record in rows
+        )
         return buffer.getvalue().rstrip("\n")
     return _table(rows, header=header)
 
@@ -818,11 +830,11 @@ def _table(rows: list[AuditRecord], *, header: bool = True) -> str:
         (
             record.at.strftime("%Y-%m-%d %H:%M:%S"),
             record.outcome,
-            record.ticket_id or "-",
-            record.source or "-",
-            record.team or "-",
-            record.requester or "-",
-            _detail(record),
+            printable(record.ticket_id or "-"),
+            printable(record.source or "-"),
+            printable(record.team or "-"),
+            printable(record.requester or "-"),
+            printable(_detail(record)),
         )
         for record in rows
     ]

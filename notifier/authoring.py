@@ -5,7 +5,6 @@ Pure functions from rendered or plain text to report text; the command line prin
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from notifier.compose import Composed, TeamProfile, compose, profile_for
 from notifier.errors import TemplateError
 from notifier.model import Resolution
 from notifier.plain import Analysis, Gate, Scores
+from notifier.printable import json_text, printable
 from notifier.render import Renderer
 from notifier.review import ReviewedFinding, describe_finding
 
@@ -96,18 +96,21 @@ def _warn_only(profile: TeamProfile) -> TeamProfile:
 def format_lint(results: Sequence[LintResult]) -> str:
     lines: list[str] = []
     for result in results:
-        head = f"{result.team} [{result.language}] with sample {result.ticket_id}"
+        head = (
+            f"{printable(result.team)} [{printable(result.language)}] "
+            f"with sample {printable(result.ticket_id)}"
+        )
         if result.error:
-            lines.append(f"{head}: TEMPLATE ERROR: {result.error}")
+            lines.append(f"{head}: TEMPLATE ERROR: {printable(result.error)}")
             continue
         template_findings = [f for f in result.findings if f.origin == "template"]
         data_findings = [f for f in result.findings if f.origin == "data"]
         verdict = "BLOCKED (template text)" if result.template_blocked else "ok"
-        lines.append(f"{head} ({result.template}): {verdict}")
+        lines.append(f"{head} ({printable(result.template)}): {verdict}")
         for finding in template_findings:
-            lines.append(f"  template {finding.part}: {describe_finding(finding)}")
+            lines.append(f"  template {printable(finding.part)}: {describe_finding(finding)}")
         for finding in data_findings:
-            lines.append(f"  ticket data {finding.part}: {describe_finding(finding)}")
+            lines.append(f"  ticket data {printable(finding.part)}: {describe_finding(finding)}")
     failing = sum(1 for r in results if r.template_blocked or r.error)
     lines.append(
         f"{len(results)} renderings checked; {failing} with blocking findings in template text "
@@ -135,14 +138,13 @@ def check_text(gate: Gate, text: str, language: str) -> Analysis:
 
 def format_plain(analysis: Analysis, fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(
+        return json_text(
             {
                 "blocked": analysis.blocked,
                 "scores": asdict(analysis.scores),
                 "findings": [asdict(f) for f in analysis.findings],
             },
             indent=2,
-            ensure_ascii=False,
         )
     lines = [format_scores(analysis.scores)]
     lines += [describe_finding(f) for f in analysis.findings]
@@ -152,11 +154,18 @@ def format_plain(analysis: Analysis, fmt: str) -> str:
 
 def format_preview_review(composed: Composed) -> str:
     checked = composed.review
-    action = f"would be HELD: {checked.hold_reason}" if checked.hold_reason else "would be sent"
+    action = (
+        f"would be HELD: {printable(checked.hold_reason)}"
+        if checked.hold_reason
+        else "would be sent"
+    )
     if checked.rewritten:
         action += " (rewritten with safe replacements)"
     if checked.html_left_out:
         action += " (plain text only: the HTML part is left out)"
     lines = [f"# plain-language check: {action}", f"# {format_scores(checked.scores)}"]
-    lines += [f"# {f.part} ({f.origin}): {describe_finding(f)}" for f in checked.findings]
+    lines += [
+        f"# {printable(f.part)} ({printable(f.origin)}): {describe_finding(f)}"
+        for f in checked.findings
+    ]
     return "\n".join(lines)

@@ -23,6 +23,7 @@ from notifier import __version__
 from notifier.config import DEFAULT_CONFIG_PATH, EX_CONFIG, Settings, load_settings
 from notifier.errors import ConfigError, NotifierError
 from notifier.model import Resolution
+from notifier.printable import printable, say
 
 EX_TEMPFAIL = 75
 
@@ -34,10 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except ConfigError as exc:
-        print(f"notifier: configuration error: {exc}", file=sys.stderr)
+        say(f"notifier: configuration error: {printable(exc)}", err=True)
         return EX_CONFIG
     except NotifierError as exc:
-        print(f"notifier: error: {exc}", file=sys.stderr)
+        say(f"notifier: error: {printable(exc)}", err=True)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -292,9 +293,13 @@ def _preview(args: argparse.Namespace) -> int:
         from_name=settings.smtp.from_name,
         now=datetime.now(UTC),
     )
-    print(f"# team: {team}, template: {notice.template}, policy: {profile.plain_policy}")
-    print(format_preview_review(composed))
-    print(message.as_string())
+    say(
+        f"# team: {printable(team)}, template: {printable(notice.template)}, "
+        f"policy: {profile.plain_policy}"
+    )
+    say(format_preview_review(composed))
+    # The message as it goes on the wire, its CRLF line ends shown as line ends.
+    say(message.as_string().replace("\r\n", "\n"))
     return 0
 
 
@@ -370,7 +375,7 @@ def _audit(args: argparse.Namespace) -> int:
         newest = [r.id or 0 for r in outbox.audit_records(audit.AuditQuery(limit=1))]
         records = outbox.audit_records(wanted)
         if records or not args.follow or fmt != "jsonl":
-            print(audit.format_records(records, fmt), flush=True)
+            say(audit.format_records(records, fmt), flush=True)
         if not args.follow:
             return 0
         last = max([*newest, *(r.id or 0 for r in records[-1:])], default=0)
@@ -380,7 +385,7 @@ def _audit(args: argparse.Namespace) -> int:
             while not tick.wait(1.0):
                 new = outbox.audit_records(follow)
                 if new:
-                    print(audit.format_records(new, fmt, header=False), flush=True)
+                    say(audit.format_records(new, fmt, header=False), flush=True)
                     follow = dataclasses.replace(follow, after_id=new[-1].id)
         except KeyboardInterrupt:
             return 0
@@ -405,7 +410,7 @@ def _audit_verify(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         result = audit.verify(connection)
         elapsed = time.perf_counter() - started
-    print(audit.format_verification(result, elapsed))
+    say(audit.format_verification(result, elapsed))
     return 0 if result.ok else 1
 
 
@@ -421,9 +426,9 @@ def _audit_show(args: argparse.Namespace) -> int:
             "(see notifier audit --ticket ...)"
         )
     if args.format == "json":
-        print("[" + ",\n".join(audit.format_notice(v, fmt="json") for v in views) + "]")
+        say("[" + ",\n".join(audit.format_notice(v, fmt="json") for v in views) + "]")
     else:
-        print("\n\n".join(audit.format_notice(v, html=args.html) for v in views))
+        say("\n\n".join(audit.format_notice(v, html=args.html) for v in views))
     return 0
 
 
@@ -438,7 +443,7 @@ def _audit_prune(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     with bootstrap.open_outbox(_settings(args, required=False), exclusive=False) as outbox:
         result = outbox.apply_retention(now - age, now)
-    print(
+    say(
         f"retention: requester removed from {result.audit_rows} audit rows, addresses and words "
         f"from {result.notices} notices recorded before {result.cutoff:%Y-%m-%d %H:%M} UTC; "
         "the chain still verifies (notifier audit verify)"
@@ -457,13 +462,13 @@ def _report(args: argparse.Namespace) -> int:
         )
     text = report.format_report(built, args.format)
     if args.output is None:
-        print(text)
+        say(text)
         return 0
     try:
         args.output.write_text(text + "\n", encoding="utf-8")
     except OSError as exc:
         raise NotifierError(f"{args.output}: cannot write: {exc.strerror}") from None
-    print(f"report written to {args.output}")
+    say(f"report written to {printable(args.output)}")
     return 0
 
 
@@ -494,11 +499,11 @@ def _check_config(args: argparse.Namespace) -> int:
     renderer = bootstrap.build_renderer(settings)
     problems = renderer.problems()
     for problem in problems:
-        print(f"template error: {problem}", file=sys.stderr)
+        say(f"template error: {printable(problem)}", err=True)
     bootstrap.build_sources(settings, _NothingSeen())
     bootstrap.build_team_profiles(settings)  # rules, working hours, glossaries
     bootstrap.build_sender(settings)
-    print(
+    say(
         f"configuration OK: {len(settings.exports)} export source(s), "
         f"{len(settings.imap)} IMAP source(s), "
         f"teams: {', '.join(renderer.teams)}, smtp: {settings.smtp.host}:{settings.smtp.effective_port} "
@@ -520,17 +525,20 @@ def _held(args: argparse.Namespace) -> int:
     with bootstrap.open_outbox(settings, exclusive=False) as outbox:
         held = outbox.held()
     if not held:
-        print("no notices are held")
+        say("no notices are held")
     for item in held:
-        print(
-            f"{item.resolution_key}\n  ticket {item.ticket_id} ({item.source}, team {item.team}) "
-            f"to {item.requester}, held since {item.held_since:%Y-%m-%d %H:%M} UTC\n"
-            f"  subject: {item.subject or '(not rendered)'}\n  reason: {item.reason}"
+        say(
+            f"{printable(item.resolution_key)}\n  ticket {printable(item.ticket_id)} "
+            f"({printable(item.source)}, team {printable(item.team)}) "
+            f"to {printable(item.requester)}, held since {item.held_since:%Y-%m-%d %H:%M} UTC\n"
+            f"  subject: {printable(item.subject or '(not rendered)')}\n"
+            f"  reason: {printable(item.reason)}"
         )
         for finding in item.findings:
             if finding.get("severity") == "block":
-                print(
-                    f"  - {finding.get('kind')} {finding.get('text')!r}: {finding.get('suggestion')}"
+                say(
+                    f"  - {printable(finding.get('kind'))} {printable(repr(finding.get('text')))}: "
+                    f"{printable(finding.get('suggestion'))}"
                 )
     return 0
 
@@ -572,7 +580,9 @@ def _release(args: argparse.Namespace) -> int:
             notice = composed.notice
         note = "released after review" + (f": {args.note}" if args.note else "")
         outbox.release(args.key, datetime.now(UTC), note=note, notice=notice)
-    print(f"released {args.key}: it goes out with the next pass (notifier run, or notifier once)")
+    say(
+        f"released {printable(args.key)}: it goes out with the next pass (notifier run, or notifier once)"
+    )
     return 0
 
 
@@ -583,7 +593,7 @@ def _cancel(args: argparse.Namespace) -> int:
     with bootstrap.open_outbox(settings, exclusive=False) as outbox:
         note = "cancelled after review" + (f": {args.note}" if args.note else "")
         outbox.cancel(args.key, datetime.now(UTC), note=note)
-    print(f"cancelled {args.key}: it will not be sent")
+    say(f"cancelled {printable(args.key)}: it will not be sent")
     return 0
 
 
@@ -595,7 +605,7 @@ def _explain(args: argparse.Namespace) -> int:
     with bootstrap.open_outbox(settings, exclusive=False) as outbox:
         record = outbox.explain_record(args.key)
         history = outbox.audit_records(audit.AuditQuery(resolution_key=args.key))
-    print(format_explanation(record, history))
+    say(format_explanation(record, history))
     return 0
 
 
@@ -611,7 +621,7 @@ def _lint(args: argparse.Namespace) -> int:
         )
     domain = settings.smtp.from_address.rpartition("@")[2]
     results = lint(renderer, bootstrap.build_team_profiles(settings), domain, args.team)
-    print(format_lint(results))
+    say(format_lint(results))
     return 1 if any(r.template_blocked or r.error for r in results) else 0
 
 
@@ -628,7 +638,7 @@ def _plain(args: argparse.Namespace) -> int:
         raise NotifierError(f"{args.file}: not UTF-8 text") from None
     gate = bootstrap.build_gate(settings, args.team)
     analysis = gate.analyze(text, language=args.language)
-    print(format_plain(analysis, args.format))
+    say(format_plain(analysis, args.format))
     return 1 if analysis.blocked else 0
 
 

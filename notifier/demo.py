@@ -19,6 +19,7 @@ from typing import Any
 
 from notifier import audit, bootstrap, logs
 from notifier.config import Settings
+from notifier.printable import say
 
 # (source name, file pattern under examples/exports, preset)
 DEMO_EXPORTS = (
@@ -104,14 +105,14 @@ def run(*, keep: bool = False) -> int:
         if not keep:
             shutil.rmtree(state_directory, ignore_errors=True)
 
-    print(
+    say(
         f"notifier demo: read the sample exports in {bootstrap.bundled_path('examples') / 'exports'}"
     )
-    print(
+    say(
         f"and sent {len(collector.messages)} notice(s) to a local SMTP server on 127.0.0.1:{port}.\n"
     )
     for number, message in enumerate(collector.messages, start=1):
-        print(f"=== delivered message {number} " + "=" * 50)
+        say(f"=== delivered message {number} " + "=" * 50)
         for header in (
             "From",
             "To",
@@ -122,25 +123,25 @@ def run(*, keep: bool = False) -> int:
             "Auto-Submitted",
         ):
             if message[header]:
-                print(f"{header}: {message[header]}")
+                say(f"{header}: {message[header]}")
         body = message.get_body(preferencelist=("plain",))
-        print()
-        print(body.get_content().rstrip() if body is not None else "(no text part)")
-        print()
-    print("=== audit trail " + "=" * 58)
-    print(audit.format_records(records, "table"))
+        say()
+        say(body.get_content().rstrip() if body is not None else "(no text part)")
+        say()
+    say("=== audit trail " + "=" * 58)
+    say(audit.format_records(records, "table"))
     held = [r for r in records if r.outcome == "held"]
     if held:
-        print(
+        say(
             f"\n{len(held)} notice(s) held by the plain-language gate: the technician's note was "
             "full of IT jargon.\nIn production, `notifier held` lists them, and `notifier release` "
             "or `notifier cancel` decides."
         )
     if keep:
-        print(
+        say(
             f"\nstate kept in {state_directory} (try: notifier audit with state.directory set there)"
         )
-    print(
+    say(
         f"\nseen {report.seen}, queued {report.queued}, sent {report.sent}, "
         f"rejected {report.rejected}, held {report.held}, failed {report.failed}"
     )

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 
 from notifier.audit import AuditRecord
+from notifier.printable import printable as p
 
 _OUTCOME_WORDS = {
     "queued": "queued to be sent",
@@ -21,13 +22,14 @@ _OUTCOME_WORDS = {
 
 def format_explanation(record: Mapping[str, object], history: Sequence[AuditRecord]) -> str:
     state = str(record["state"])
+    # Every value from the record is ticket data or derived from it: escaped (see printable).
     lines = [
-        f"resolution {record['resolution_key']}",
-        f"  ticket {record['ticket_id']} from {record['source']} ({record['origin']}), "
-        f"resolved {record['resolved_at'] or 'at an unknown time'}",
-        f"  requester {record['requester_email']}, team {record['team']}",
-        f"  now: {_OUTCOME_WORDS.get(state, state)}"
-        + (f": {record['reason']}" if record["reason"] else ""),
+        f"resolution {p(record['resolution_key'])}",
+        f"  ticket {p(record['ticket_id'])} from {p(record['source'])} ({p(record['origin'])}), "
+        f"resolved {p(record['resolved_at'] or 'at an unknown time')}",
+        f"  requester {p(record['requester_email'])}, team {p(record['team'])}",
+        f"  now: {p(_OUTCOME_WORDS.get(state, state))}"
+        + (f": {p(record['reason'])}" if record["reason"] else ""),
         "",
         "rules, in the order they were evaluated:",
     ]
@@ -41,12 +43,12 @@ def format_explanation(record: Mapping[str, object], history: Sequence[AuditReco
         marker = {"pass": "ok", "suppress": "SUPPRESSED", "delay": "wait"}.get(
             step["verdict"], step["verdict"]
         )
-        lines.append(f"  {number}. {step['rule']}: {marker} - {step['detail']}")
+        lines.append(f"  {number}. {p(step['rule'])}: {p(marker)} - {p(step['detail'])}")
     plain = explained.get("plain")
     if explained.get("template_error"):
-        lines += ["", f"template: ERROR - {explained['template_error']}"]
+        lines += ["", f"template: ERROR - {p(explained['template_error'])}"]
     if explained.get("compose_error"):
-        lines += ["", f"composing the notice: ERROR - {explained['compose_error']}"]
+        lines += ["", f"composing the notice: ERROR - {p(explained['compose_error'])}"]
     if plain:
         lines += [
             "",
@@ -54,13 +56,13 @@ def format_explanation(record: Mapping[str, object], history: Sequence[AuditReco
             f"{plain['blocking']} blocking"
             + (", rewritten with safe replacements" if plain["rewritten"] else "")
             + (", HTML part left out" if plain.get("html_left_out") else "")
-            + (f"; held: {plain['hold_reason']}" if plain["hold_reason"] else ""),
+            + (f"; held: {p(plain['hold_reason'])}" if plain["hold_reason"] else ""),
         ]
         findings = json.loads(str(record.get("findings_json") or "[]") or "[]")
         for finding in findings:
             lines.append(
-                f"  - [{finding['severity']}] {finding['kind']} {finding['text']!r} "
-                f"({finding['origin']}, {finding['part']}): {finding['suggestion']}"
+                f"  - [{p(finding['severity'])}] {p(finding['kind'])} {p(repr(finding['text']))} "
+                f"({p(finding['origin'])}, {p(finding['part'])}): {p(finding['suggestion'])}"
             )
     lines += ["", "what happened:"]
     for item in history:
@@ -73,6 +75,6 @@ def format_explanation(record: Mapping[str, object], history: Sequence[AuditReco
             if part
         )
         lines.append(
-            f"  {item.at:%Y-%m-%d %H:%M:%S} {item.outcome}" + (f": {detail}" if detail else "")
+            f"  {item.at:%Y-%m-%d %H:%M:%S} {item.outcome}" + (f": {p(detail)}" if detail else "")
         )
     return "\n".join(lines)

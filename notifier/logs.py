@@ -10,6 +10,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from notifier.printable import json_text, printable_block
+
 _LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -43,14 +45,23 @@ def events_logger() -> Any:
     return _events_logger if _events_logger is not None else structlog.get_logger()
 
 
+def _console_renderer() -> structlog.typing.Processor:
+    """Readable lines for a terminal: values quoted (``repr``), and the whole line made
+    printable, so ticket data in a field can neither forge a line nor drive the terminal."""
+    console = structlog.dev.ConsoleRenderer(colors=False, repr_native_str=True)
+
+    def render(logger: Any, name: str, event: MutableMapping[str, Any]) -> str:
+        return printable_block(str(console(logger, name, event)))
+
+    return render
+
+
 def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
     """Configure structlog once per process; ``fmt`` is auto, json or console."""
     output = stream or sys.stdout
     use_json = fmt == "json" or (fmt == "auto" and not output.isatty())
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer(ensure_ascii=False)
-        if use_json
-        else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer(serializer=json_text) if use_json else _console_renderer()
     )
     structlog.configure(
         processors=[

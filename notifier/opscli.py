@@ -8,14 +8,13 @@ and return an exit status. Nothing here writes to the state database.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from notifier.config import Settings
 from notifier.errors import NotifierError, SourceError
+from notifier.printable import json_text, printable, say
 
 SettingsLoader = Callable[..., Settings]
 CommandFactory = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
@@ -94,66 +93,69 @@ def show_status(args: argparse.Namespace, settings: Settings) -> int:
             "daemon": status.as_json() if status is not None else None,
             "queue": snapshot_as_json(snapshot),
         }
-        print(json.dumps(document, indent=2, ensure_ascii=False))
+        say(json_text(document, indent=2))
         return 1 if attention else 0
 
-    print(f"state: {directory}")
+    say(f"state: {printable(directory)}")
     if status is None:
-        print("daemon: no status file: notifier run has not run with this state directory")
+        say("daemon: no status file: notifier run has not run with this state directory")
     else:
         what = "running" if running else "NOT RUNNING"
-        print(
+        say(
             f"daemon: {what} (pid {status.pid}, started {_ago(status.started_at, now)}); "
             f"last pass {_ago(status.last_pass_at, now)}"
         )
         if status.summary:
-            print(f"  {status.summary}")
+            say(f"  {printable(status.summary)}")
         if status.last_reload_at is not None:
-            extra = f": {status.last_reload_error}" if status.last_reload_error else ""
-            print(
+            extra = f": {printable(status.last_reload_error)}" if status.last_reload_error else ""
+            say(
                 f"  last reload {_ago(status.last_reload_at, now)}: "
                 f"{status.last_reload_result}{extra}"
             )
-    print("sources:")
+    say("sources:")
     for name in sorted(set(configured) | set(sources)):
         health = sources.get(name)
         if health is None:
-            print(f"  {name}: not polled yet")
+            say(f"  {printable(name)}: not polled yet")
             continue
         flag = "FAILING" if health.failing else "ok"
-        print(f"  {name}: {flag}; last successful poll {_ago(health.last_success_at, now)}")
+        say(
+            f"  {printable(name)}: {flag}; last successful poll {_ago(health.last_success_at, now)}"
+        )
         if health.last_error:
-            print(f"    last error {_ago(health.last_error_at, now)}: {health.last_error}")
+            say(f"    last error {_ago(health.last_error_at, now)}: {printable(health.last_error)}")
     counts = snapshot.counts
     order = ("queued", "deferred", "sending", "held", "sent", "failed", "suppressed", "cancelled")
     shown = [f"{state} {counts.get(state, 0)}" for state in order]
-    shown += [f"{state} {n}" for state, n in sorted(counts.items()) if state not in order]
-    print(f"queue: {', '.join(shown)}")
+    shown += [
+        f"{printable(state)} {n}" for state, n in sorted(counts.items()) if state not in order
+    ]
+    say(f"queue: {', '.join(shown)}")
     oldest = snapshot.oldest_waiting
     if oldest is None:
-        print("oldest waiting notice: none")
+        say("oldest waiting notice: none")
     else:
         retry = (
             f", next try {oldest.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC"
             if oldest.next_attempt_at
             else ""
         )
-        reply = f", last answer: {oldest.last_reply}" if oldest.last_reply else ""
-        print(
-            f"oldest waiting notice: ticket {oldest.ticket_id} ({oldest.source}, team "
-            f"{oldest.team}, {oldest.state}) queued {_ago(oldest.queued_at, now)}, "
+        reply = f", last answer: {printable(oldest.last_reply)}" if oldest.last_reply else ""
+        say(
+            f"oldest waiting notice: ticket {printable(oldest.ticket_id)} "
+            f"({printable(oldest.source)}, team {printable(oldest.team)}, {oldest.state}) "
+            f"queued {_ago(oldest.queued_at, now)}, "
             f"{oldest.attempts} attempt(s){retry}{reply}"
         )
-    print(
-        f"dead letters: {snapshot.dead_letters} ({snapshot.dead_letters_recent} in the last 24 h)"
-    )
+    say(f"dead letters: {snapshot.dead_letters} ({snapshot.dead_letters_recent} in the last 24 h)")
     latest = snapshot.latest_dead_letter
     if latest is not None:
-        print(
-            f"  latest: ticket {latest.ticket_id} to {latest.requester} "
-            f"{_ago(latest.failed_at, now)}: {latest.reason}"
+        say(
+            f"  latest: ticket {printable(latest.ticket_id)} to {printable(latest.requester)} "
+            f"{_ago(latest.failed_at, now)}: {printable(latest.reason)}"
         )
-        print("  see: notifier audit --status failed")
+        say("  see: notifier audit --status failed")
     return 1 if attention else 0
 
 
@@ -174,17 +176,23 @@ def check_connections(settings: Settings) -> int:
             client = connect(source.options)
         except SourceError as exc:
             failures += 1
-            print(f"{label}: FAILED: {exc}")
+            say(f"{label}: FAILED: {printable(exc)}")
             continue
         encrypted = "certificate verified" if box.security != "plain" else "not encrypted"
-        print(f"{label}: {steps[box.security]} and login as {box.username} ok ({encrypted})")
+        say(
+            f"{label}: {steps[box.security]} and login as {printable(box.username)} ok "
+            f"({encrypted})"
+        )
         try:
             info = client.select_folder(box.folder, readonly=True)
             exists = int(info.get(b"EXISTS", 0))
-            print(f"{label}: folder {box.folder!r} ok: {exists} message(s), looked at read-only")
+            say(
+                f"{label}: folder {printable(repr(box.folder))} ok: {exists} message(s), "
+                "looked at read-only"
+            )
         except NETWORK_ERRORS as exc:
             failures += 1
-            print(f"{label}: folder {box.folder!r} FAILED: {exc}")
+            say(f"{label}: folder {printable(repr(box.folder))} FAILED: {printable(exc)}")
         finally:
             try:
                 client.logout()
@@ -196,11 +204,11 @@ def check_connections(settings: Settings) -> int:
     for step, ok, what in sender.check():
         if not ok:
             failures += 1
-        print(f"{label}: {step} {'ok' if ok else 'FAILED'}: {what}")
+        say(f"{label}: {step} {'ok' if ok else 'FAILED'}: {printable(what)}")
     if failures:
-        print(f"connection check: {failures} problem(s); nothing was sent", file=sys.stderr)
+        say(f"connection check: {failures} problem(s); nothing was sent", err=True)
         return 1
-    print("connection check: every server answered and accepted the login; nothing was sent")
+    say("connection check: every server answered and accepted the login; nothing was sent")
     return 0
 
 
@@ -244,20 +252,24 @@ def send_test_notice(args: argparse.Namespace, settings: Settings) -> int:
     domain = settings.smtp.from_address.rpartition("@")[2]
     composed = compose(sample, profile, renderer, domain=domain)
     if composed.review.hold_reason:
-        print(
-            f"note: the plain-language gate would hold this notice: {composed.review.hold_reason}"
+        say(
+            "note: the plain-language gate would hold this notice: "
+            f"{printable(composed.review.hold_reason)}"
         )
     notice = composed.notice
-    print(f"sending a test notice to {address}: team {team}, template {notice.template}")
-    print(f"  subject: {notice.subject}")
+    say(
+        f"sending a test notice to {printable(address)}: team {printable(team)}, "
+        f"template {printable(notice.template)}"
+    )
+    say(f"  subject: {printable(notice.subject)}")
     sender = bootstrap.build_sender(settings)
     with sender.session() as session:
         result = session.send(notice)
     server = f"{settings.smtp.host}:{settings.smtp.effective_port}"
     if result.outcome is DeliveryOutcome.SENT:
-        print(f"sent: {server} answered {result.code} {result.reply}".rstrip())
-        print(f"  Message-ID: {notice.message_id}")
+        say(f"sent: {server} answered {result.code} {printable(result.reply)}".rstrip())
+        say(f"  Message-ID: {printable(notice.message_id)}")
         return 0
     kind = "refused for good" if result.outcome is DeliveryOutcome.PERMANENT else "not sent"
-    print(f"{kind}: {result.detail}", file=sys.stderr)
+    say(f"{kind}: {printable(result.detail)}", err=True)
     return 1

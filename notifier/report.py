@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import sqlite3
 import statistics
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from notifier.clock import from_stamp, to_stamp
+from notifier.printable import csv_cell, json_text, printable
 
 _PENDING = frozenset({"queued", "deferred", "sending"})
 ALL_TEAMS = "all teams"
@@ -197,7 +197,7 @@ COLUMNS = (
 
 def table_cells(line: TeamLine) -> tuple[str, ...]:
     return (
-        line.team,
+        printable(line.team),
         str(line.seen),
         str(line.notified),
         str(line.suppressed_total),
@@ -213,7 +213,7 @@ def table_cells(line: TeamLine) -> tuple[str, ...]:
 
 def format_report(report: Report, fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(_as_dict(report), indent=2, ensure_ascii=False)
+        return json_text(_as_dict(report), indent=2)
     if fmt == "csv":
         return _csv(report)
     if fmt == "html":
@@ -239,7 +239,10 @@ def _table(report: Report) -> str:
     if reasons:
         out += ["", "suppressed, by reason:"]
         for team, counts in reasons:
-            out += [f"  {team}: {count} {reason}" for reason, count in counts.items()]
+            out += [
+                f"  {printable(team)}: {count} {printable(reason)}"
+                for reason, count in counts.items()
+            ]
     out += [
         "",
         "seen = notified + suppressed + held + failed + cancelled + pending, by where each stands now",
@@ -297,5 +300,5 @@ def _csv(report: Report) -> str:
         values["suppressed_by_reason"] = "; ".join(
             f"{reason}={count}" for reason, count in line.suppressed.items()
         )
-        writer.writerow({k: "" if v is None else v for k, v in values.items()})
+        writer.writerow({k: "" if v is None else csv_cell(v) for k, v in values.items()})
     return buffer.getvalue().rstrip("\n")

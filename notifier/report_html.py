@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
+from notifier.printable import printable
 from notifier.report import (
     COLUMNS,
     Report,
@@ -58,8 +59,10 @@ def render_html(report: Report) -> str:
         for line in lines
     )
     reasons = "\n".join(
-        f"<li><strong>{escape(line.team)}</strong>: "
-        + ", ".join(f"{count} {escape(reason)}" for reason, count in line.suppressed.items())
+        f"<li><strong>{escape(printable(line.team))}</strong>: "
+        + ", ".join(
+            f"{count} {escape(printable(reason))}" for reason, count in line.suppressed.items()
+        )
         + "</li>"
         for line in report.teams
         if line.suppressed
@@ -114,7 +117,7 @@ def _chart(teams: tuple[TeamLine, ...]) -> str:
         y = gap + index * (bar_height + gap)
         parts.append(
             f'<text x="{label_width - 8}" y="{y + bar_height * 0.7:.1f}" '
-            f'text-anchor="end">{escape(line.team)}</text>'
+            f'text-anchor="end">{escape(printable(line.team))}</text>'
         )
         x = float(label_width)
         for name, colour in _PARTS:

@@ -26,6 +26,7 @@ from notifier.htmltext import html_to_text, strip_tags
 from notifier.marks import MarkedText, split_marks, strip_marks
 from notifier.model import RenderedMessage
 from notifier.plain import READABILITY_KINDS, Analysis, Finding, Gate, Scores
+from notifier.printable import printable
 
 PolicyMode = Literal["warn", "hold", "rewrite"]
 
@@ -168,4 +169,6 @@ def _reviewed(
 
 def describe_finding(finding: ReviewedFinding | Finding) -> str:
     where = f"{finding.start}-{finding.end}" if finding.start >= 0 else "whole text"
-    return f"[{finding.severity}] {finding.kind} {finding.text!r} at {where}: {finding.suggestion}"
+    return printable(
+        f"[{finding.severity}] {finding.kind} {finding.text!r} at {where}: {finding.suggestion}"
+    )

@@ -103,7 +103,9 @@ def clean_header_text(value: str) -> str:
     """Make untrusted text safe and tidy for an unstructured header (Subject, display name).
 
     Control characters (C0, C1, DEL, Unicode line/paragraph separators) become spaces and runs of
-    whitespace collapse to one. Encoded words are decoded the way the header registry would
+    whitespace collapse to one. Format characters (category Cf: bidi embeddings, overrides and
+    isolates such as U+202E, zero-width spaces and joiners, BOM, soft hyphen, tags) are removed:
+    an override would make "gpj.exe" read "exe.jpg", and invisible ones hide in look-alikes. Encoded words are decoded the way the header registry would
     decode them, and the result is cleaned again until the registry leaves it unchanged; text
     that never settles has its ``=?`` markers broken apart. The returned text therefore means
     exactly what it says when set as a header value.
@@ -317,7 +319,10 @@ def _is_control(ch: str) -> bool:
 
 def _fold_controls(value: str) -> str:
     if not (value.isascii() and value.isprintable()):  # printable ASCII has no control char
-        value = "".join(" " if _is_control(ch) else ch for ch in value)
+        value = "".join(
+            " " if _is_control(ch) else "" if unicodedata.category(ch) == "Cf" else ch
+            for ch in value
+        )
     return _WHITESPACE_RUN.sub(" ", value).strip()
 
 

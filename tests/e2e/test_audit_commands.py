@@ -125,7 +125,8 @@ def test_show_prints_exactly_what_the_requester_received(
     shown = audit(config, "show", "HD-1")
     assert shown.returncode == 0, shown.stderr
     assert f"Subject: {received['Subject']}\n" in shown.stdout
-    assert sent_text.strip() in shown.stdout
+    framed = "\n".join(f"| {line}" if line else "|" for line in sent_text.strip().split("\n"))
+    assert framed in shown.stdout  # every line of the words after "| "
     assert "words      match the audit trail (sha256 " in shown.stdout
     assert "to         Ann <ann@example.org>" in shown.stdout
 

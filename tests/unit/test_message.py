@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage, MIMEPart
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from notifier.delivery.message import (
     build_message,
     clean_header_text,
+    message_bytes,
     message_id_for,
     thread_reference_for,
 )
@@ -280,3 +282,35 @@ def test_clean_header_text_is_idempotent_and_control_free(value: str) -> None:
     cleaned = clean_header_text(value)
     assert clean_header_text(cleaned) == cleaned
     assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in cleaned)
+
+
+# -- bidi overrides and invisible characters ------------------------------------------------------
+
+FORMAT_CHARS = "\u202e\u202a\u202b\u202c\u202d\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+FORMAT_CHARS += "\u200b\u200c\u200d\u2060\ufeff\xad\U000e0041"  # zero-width, BOM, soft hyphen, tag
+
+
+def _format_chars(text: str) -> list[str]:
+    return [f"U+{ord(ch):04X}" for ch in text if unicodedata.category(ch) == "Cf"]
+
+
+@pytest.mark.parametrize("char", list(FORMAT_CHARS))
+def test_subject_and_display_names_carry_no_bidi_or_invisible_character(char: str) -> None:
+    """A title "Invoice \u202egpj.exe" would show as "Invoice exe.jpg": the Subject, the To
+    name and the From name go out without format characters (both writers)."""
+    notice = make_notice(subject=f"Invoice {char}gpj.exe", to_name=f"Ann{char} Lee")
+    for raw in (
+        build(notice, from_name=f"IT {char}Desk").as_bytes(),
+        message_bytes(notice, from_address="it@example.org", from_name=f"IT {char}Desk", now=NOW),
+    ):
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        assert _format_chars(parsed["Subject"]) == []
+        assert parsed["Subject"] == "Invoice gpj.exe"
+        assert parsed["To"].addresses[0].display_name == "Ann Lee"
+        assert parsed["From"].addresses[0].display_name == "IT Desk"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([*FORMAT_CHARS, "a", " ", "=?", "?=", "\r\n", "?q?"])).map("".join))
+def test_clean_header_text_leaves_no_format_character(value: str) -> None:
+    assert _format_chars(clean_header_text(value)) == []
