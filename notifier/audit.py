@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import SupportsIndex
 
+from notifier import statedb
 from notifier.clock import from_stamp, to_stamp
 from notifier.logs import events_logger
 from notifier.printable import csv_cell, json_text, printable, printable_block, say_to
@@ -866,6 +867,6 @@ def _detail(record: AuditRecord) -> str:
 
 def connect(path: Path) -> sqlite3.Connection:
     """A plain connection for the reading commands (verify, show, report); never writes."""
-    connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+    connection = statedb.connect(path, isolation_level=None, timeout=30)
     connection.execute("PRAGMA query_only = ON")
     return connection

@@ -131,11 +131,13 @@ def install_signal_handlers(signals: Signals, notifier: Notifier) -> None:
                 return
             for signum in arrived:
                 if signum == signal.SIGHUP:
-                    notifier.reloading()
-                elif signum in _STOP_SIGNALS and not signals.stop.is_set():
-                    notifier.stopping()
-                if signum == signal.SIGHUP or signum in _STOP_SIGNALS:
+                    notifier.reloading()  # before the loop can reload and send READY=1
                     signals.note(signum)
+                elif signum in _STOP_SIGNALS:
+                    first = not signals.stop.is_set()
+                    signals.note(signum)  # first: telling systemd may block on a warning
+                    if first:
+                        notifier.stopping()
 
     threading.Thread(target=relay, name="signal-relay", daemon=True).start()
 

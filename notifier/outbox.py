@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
-from notifier import audit
+from notifier import audit, statedb
 from notifier.audit import AuditRecord
 from notifier.clock import from_stamp, to_stamp
 from notifier.errors import StateError
@@ -177,18 +177,25 @@ class Outbox:
             raise StateError(f"{path}: no state database here yet (has notifier run?)")
         try:
             # Shared by the delivery threads; Outbox.transaction serialises its use.
-            connection = sqlite3.connect(
+            connection = statedb.connect(
                 path, isolation_level=None, timeout=30, check_same_thread=False
             )
+        except StateError:
+            if lock is not None:
+                lock.close()
+            raise
+        try:
             connection.execute("PRAGMA journal_mode=WAL")
             # FULL: a notice marked sent must still be marked sent after a power cut.
             connection.execute("PRAGMA synchronous=FULL")
             connection.execute("PRAGMA foreign_keys=ON")
             _migrate(connection, path)
-        except sqlite3.DatabaseError as exc:
+        except StateError as exc:
+            connection.close()
             if lock is not None:
                 lock.close()
-            raise StateError(f"{path}: cannot open the state database: {exc}") from exc
+            error = statedb.reword(exc, path, "cannot open the state database")
+            raise error from error.__cause__
         return cls(connection, path, lock)
 
     def close(self) -> None:
@@ -212,20 +219,20 @@ class Outbox:
                 return
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StateError(f"{self.path}: cannot start a transaction: {exc}") from exc
+            except StateError as exc:
+                error = statedb.reword(exc, self.path, "cannot start a transaction")
+                raise error from error.__cause__
             self._in_transaction = True
             try:
                 yield
                 self._db.execute("COMMIT")
             except BaseException as exc:
                 self._pending.clear()
-                with contextlib.suppress(sqlite3.Error):
+                with contextlib.suppress(StateError):
                     self._db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise StateError(
-                        f"{self.path}: cannot write the state database: {exc}"
-                    ) from exc
+                if isinstance(exc, StateError):
+                    error = statedb.reword(exc, self.path, "cannot write the state database")
+                    raise error from error.__cause__
                 raise
             finally:
                 self._in_transaction = False
@@ -878,7 +885,9 @@ class _StateLock:
         except OSError as exc:
             self.close()
             raise StateError(
-                f"{exc.filename or directory}: cannot lock the state directory: {exc.strerror}"
+                f"{exc.filename or directory}: cannot lock the state directory: {exc.strerror}; "
+                f"the user notifier runs as must be able to write in {directory} (under "
+                "systemd: ReadWritePaths= or StateDirectory=)"
             ) from None
 
     def _hold(self, fd: int) -> None:
