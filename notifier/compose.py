@@ -115,26 +115,46 @@ def first_name(full_name: str) -> str:
     return name.split()[0] if name.split() else ""
 
 
+# The most of one ticket text a template (and so the plain-language gate) is given: a notice
+# is a short message, and checking words costs time in proportion to their length.
+MAX_TITLE_CHARS = 300
+MAX_NOTE_CHARS = 4000  # the resolution note, and each raw field in ticket.fields
+MAX_NAME_CHARS = 200
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, at a word boundary when there is one
+    near the end, with an ellipsis to show that something was left out."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ", limit * 4 // 5)
+    return (cut[:space] if space > 0 else cut).rstrip() + "\u2026"
+
+
 def template_context(resolution: Resolution, team: TeamProfile) -> dict[str, Any]:
     """The variables a template sees; docs/templates.md lists them.
 
     Ticket text is cleaned of the private-use characters rendering uses as marks, so input
-    can never claim to be text a template allowed.
+    can never claim to be text a template allowed, and clipped (see :data:`MAX_NOTE_CHARS`).
     """
+    name = clip(resolution.requester_name, MAX_NAME_CHARS)
     return {
         "ticket": {
             "id": unmarked(resolution.ticket_id),
-            "title": unmarked(resolution.title),
+            "title": unmarked(clip(resolution.title, MAX_TITLE_CHARS)),
             "status": unmarked(resolution.status),
             "resolved_at": resolution.resolved_at,
-            "resolution_note": unmarked(resolution.resolution_note),
+            "resolution_note": unmarked(clip(resolution.resolution_note, MAX_NOTE_CHARS)),
             "language": unmarked(resolution.language),
             "source": resolution.source,
-            "fields": {unmarked(k): unmarked(v) for k, v in resolution.fields.items()},
+            "fields": {
+                unmarked(k): unmarked(clip(v, MAX_NOTE_CHARS)) for k, v in resolution.fields.items()
+            },
         },
         "requester": {
-            "name": unmarked(resolution.requester_name),
-            "first_name": unmarked(first_name(resolution.requester_name)),
+            "name": unmarked(name),
+            "first_name": unmarked(first_name(name)),
             "email": unmarked(resolution.requester_email),
         },
         "team": {

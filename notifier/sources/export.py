@@ -5,10 +5,14 @@ wrapping each record's outcome as a :data:`~notifier.model.SourceEvent`. Parsing
 :mod:`notifier.sources.parse`.
 
 A file is read when its name is not a temporary one, its mtime is at least ``settle_seconds``
-old, and its size and mtime did not change since the previous poll that saw it. After its last
-record a :class:`~notifier.model.Checkpoint` carries the ``size:mtime_ns`` signature; the store
-remembers it (see :class:`SourceState`) so an unchanged file is not read twice, and a file that
-changes later is read again (the outbox deduplicates the resolutions).
+old (or further in the future than :data:`MTIME_FUTURE_TOLERANCE`), and its size and mtime did
+not change since the previous poll that saw it. Only complete records are used: a record whose
+end (line break, closing brace) is not in the file yet is left for later. Progress is a
+:class:`~notifier.model.Checkpoint` whose value is a :class:`FileMark` (the file's size and
+mtime, the record boundary reached, a checksum of the bytes before it), committed with the
+events before it; the store remembers it (see :class:`SourceState`). An unchanged file is not
+read twice; a file that grew is read on from its last complete record; a rewritten one (the
+bytes before that record changed) is read again from the start, and the outbox deduplicates.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ import glob
 import os
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import BinaryIO, Protocol
 
 from notifier.errors import ConfigError, InputError, SourceError
 from notifier.model import Checkpoint, InputProblem, Reopened, SourceEvent
@@ -27,11 +32,15 @@ from notifier.sources.parse import (
     BadRecord,
     ColumnMapping,
     CsvHeader,
+    CsvItem,
+    Mark,
     Record,
+    Unfinished,
     iter_csv_records,
     iter_json_records,
     iter_jsonl_records,
     open_ticket,
+    prefix_digest,
     row_to_resolution,
 )
 
@@ -39,6 +48,16 @@ FORMATS = frozenset({"auto", "csv", "json", "jsonl"})
 _EXTENSIONS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 # Names browsers, rsync, editors and export tools give files they are still writing.
 _TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", "~")
+# A modification time up to this far ahead of the clock is taken as "now" (the clocks of file
+# servers and writers differ a little). Further ahead, the age of the file says nothing (the
+# clock was set back, a writer's clock is wrong): the file counts as settled once it held
+# still between two polls, instead of as being written for ever.
+MTIME_FUTURE_TOLERANCE = timedelta(seconds=2)
+# Records between two progress marks inside one file (there is also one after every rejected
+# record): a restart goes on from the last one committed instead of from the start.
+MARK_EVERY = 200
+
+END, MORE, TAIL, TOLD = "end", "more", "tail", "told"
 
 
 class SourceState(Protocol):
@@ -58,17 +77,54 @@ def display(path: str) -> str:
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _ends_with_newline(path: str) -> bool:
-    try:
-        with Path(path).open("rb") as handle:
-            handle.seek(-1, os.SEEK_END)
-            return handle.read(1) in (b"\n", b"\r")
-    except OSError:
-        return True
-
-
 def signature_of(stat: os.stat_result) -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+@dataclass(frozen=True, slots=True)
+class FileMark:
+    """What the store remembers of one file: the value of its :class:`Checkpoint`.
+
+    ``size`` and ``mtime_ns`` are the file's when it was read; ``at`` is the record boundary
+    reading reached (None in a mark of an older notifier, ``size:mtime_ns``: read to its end,
+    where its records end is not known). ``state`` says what lies at ``at``: ``end`` the end
+    of the file, ``more`` more records (reading stopped there), ``tail`` an unfinished last
+    record the writer may still be writing, ``told`` such a record that was reported.
+    """
+
+    size: int
+    mtime_ns: int
+    at: Mark | None
+    state: str
+
+    def value(self) -> str:
+        signature = f"{self.size}:{self.mtime_ns}"
+        if self.at is None:
+            return signature
+        return f"{signature} {self.at.offset} {self.at.line} {self.at.digest} {self.state}"
+
+    @classmethod
+    def parse(cls, value: str | None) -> FileMark | None:
+        """The mark a checkpoint value holds; None for no value or one that cannot be read."""
+        if value is None:
+            return None
+        try:
+            signature, *rest = value.split(" ")
+            size, mtime_ns = (int(part) for part in signature.split(":"))
+            if not rest:
+                return cls(size, mtime_ns, None, END)
+            offset, line, digest, state = rest
+            int(digest, 16)
+            if len(digest) != 16 or state not in (END, MORE, TAIL, TOLD):
+                return None
+            return cls(size, mtime_ns, Mark(int(offset), int(line), digest), state)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class _HeaderUnusable:
+    """The CSV header lacks a required column: the rest of this version is not read."""
 
 
 class ExportSource:
@@ -96,8 +152,10 @@ class ExportSource:
         self._seen = seen
         self._format = file_format
         self._settle_ns = int(settle_seconds * 1e9)
-        # A file this recent may still be written to after a pause: see _read.
+        # A file this recent may still be written to after a pause: an unfinished last record
+        # is reported only once the file is older than this (see _read).
         self._young_ns = int(max(60.0, 10 * settle_seconds) * 1e9)
+        self._tolerance_ns = int(MTIME_FUTURE_TOLERANCE.total_seconds() * 1e9)
         # (size, mtime_ns) of each file at the previous poll: a file must hold still to be read.
         self._previous: dict[str, tuple[int, int]] = {}
         # Files that could not be opened, by signature: reported once, not on every poll.
@@ -132,17 +190,40 @@ class ExportSource:
                 continue
             state = (stat.st_size, stat.st_mtime_ns)
             current[path] = state
-            changed = self._previous.get(path, state) != state
-            if changed or now_ns - stat.st_mtime_ns < self._settle_ns:
+            previous = self._previous.get(path)
+            if previous is not None and previous != state:
                 continue  # still being written: look again next poll
-            signature = signature_of(stat)
-            if self._seen.checkpoint(self.name, path) == signature:
+            age = now_ns - stat.st_mtime_ns
+            future = age < -self._tolerance_ns
+            # A time in the future tells nothing: held still since the previous poll is enough.
+            if previous is None if future else age < self._settle_ns:
                 continue
+            signature = signature_of(stat)
             if self._unreadable.get(path) == signature:
                 continue
-            young = now_ns - stat.st_mtime_ns < self._young_ns
-            yield from self._read(path, signature, young=young)
+            yield from self._poll_file(path, state, signature, old=future or age >= self._young_ns)
         self._previous = current
+
+    def _poll_file(
+        self, path: str, state: tuple[int, int], signature: str, *, old: bool
+    ) -> Iterator[SourceEvent]:
+        """Read the file from where the last reading stopped, if anything is left to read."""
+        mark = FileMark.parse(self._seen.checkpoint(self.name, path))
+        start: Mark | None = None
+        if mark is not None and (mark.size, mark.mtime_ns) == state:
+            if mark.state in (END, TOLD) or (mark.state == TAIL and not old):
+                return  # read as far as it can be; an unfinished last record waits for a change
+            start = mark.at  # more to read, or an unfinished record to report now it is old
+        elif mark is not None and mark.at is not None and mark.at.offset <= state[0]:
+            # Changed since: go on from the last complete record if every byte before it is
+            # the same (the file grew); read it from the start if it was rewritten.
+            try:
+                with Path(path).open("rb") as fh:
+                    same = prefix_digest(fh, mark.at.offset) == mark.at.digest
+            except OSError:
+                same = False
+            start = mark.at if same else None
+        yield from self._read(path, state, signature, start, old=old)
 
     def _list(self) -> list[str]:
         base = Path(self.pattern)
@@ -169,33 +250,26 @@ class ExportSource:
             return self._format
         return _EXTENSIONS.get(Path(path).suffix.lower())
 
-    def _read(self, path: str, signature: str, *, young: bool) -> Iterator[SourceEvent]:
-        """All events of one file, then its Checkpoint.
+    def _read(
+        self,
+        path: str,
+        state: tuple[int, int],
+        signature: str,
+        start: Mark | None,
+        *,
+        old: bool,
+    ) -> Iterator[SourceEvent]:
+        """The events of one file from ``start`` on, with progress marks, then its last mark.
 
-        A problem in the very last record of a young file that does not end with a line break
-        is held back, and the file is not checkpointed: the writer probably paused mid-row,
-        and the next poll reads the finished file instead of rejecting a half-written row.
+        Only complete records are used. A file that ends inside a record (no line break, no
+        closing bracket yet) keeps that record for a later reading, once the file changed; it
+        is reported only when the file is old and still unfinished.
         """
-        held: InputProblem | None = None
-        for event in self._events(path, signature):
-            if held is not None and not isinstance(event, Checkpoint):
-                yield held
-                held = None
-            if isinstance(event, InputProblem):
-                held = event
-            elif isinstance(event, Checkpoint):
-                if held is not None and young and not _ends_with_newline(path):
-                    return  # read again once the writer is done
-                if held is not None:
-                    yield held
-                    held = None
-                yield event
-            else:
-                yield event
-        if held is not None:
-            yield held
+        size, mtime_ns = state
 
-    def _events(self, path: str, signature: str) -> Iterator[SourceEvent]:
+        def checkpoint(at: Mark | None, what: str) -> Checkpoint:
+            return Checkpoint(self.name, path, FileMark(size, mtime_ns, at, what).value())
+
         file_format = self._format_of(path)
         if file_format is None:
             yield InputProblem(
@@ -203,22 +277,29 @@ class ExportSource:
                 display(path),
                 "unknown export format: name it .csv, .json or .jsonl, or configure the source's format",
             )
-            yield Checkpoint(self.name, path, signature)
+            yield checkpoint(None, END)
             return
+        last = start or Mark()
+        tail: Unfinished | None = None
+        header_unusable = False
         try:
-            # surrogateescape: a row with bytes that are not UTF-8 is rejected on its own
-            # (see row_to_resolution) instead of aborting the whole file.
-            with Path(path).open(encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
-                if file_format == "csv":
-                    yield from self._csv_events(path, fh)
-                else:
-                    records = (
-                        iter_json_records(fh) if file_format == "json" else iter_jsonl_records(fh)
-                    )
-                    for item in records:
-                        event = self._event(path, item, self.mapping)
-                        if event is not None:
-                            yield event
+            with Path(path).open("rb") as fh:
+                since_mark = 0
+                for event in self._events(path, fh, file_format, start):
+                    if isinstance(event, Mark):
+                        last = event
+                        since_mark += 1
+                        if since_mark >= MARK_EVERY:
+                            since_mark = 0
+                            yield checkpoint(last, MORE)
+                    elif isinstance(event, Unfinished):
+                        tail = event
+                    elif isinstance(event, _HeaderUnusable):
+                        header_unusable = True
+                    else:
+                        yield event
+                        if isinstance(event, InputProblem):
+                            since_mark = MARK_EVERY  # the mark after it: never reported twice
         except OSError as exc:
             self._unreadable[path] = signature
             yield InputProblem(self.name, display(path), f"cannot read file: {exc.strerror or exc}")
@@ -235,13 +316,37 @@ class ExportSource:
             unchanged = signature_of(Path(path).stat()) == signature
         except OSError:
             unchanged = False
-        if unchanged:
-            yield Checkpoint(self.name, path, signature)
-        # else: it changed while being read; the next poll reads the new version.
+        if not unchanged:
+            # It changed while being read: the next poll goes on from the last complete record.
+            yield checkpoint(last, MORE)
+        elif header_unusable:
+            yield checkpoint(None, END)
+        elif tail is None:
+            yield checkpoint(last, END)
+        else:
+            if old:
+                yield InputProblem(
+                    self.name,
+                    f"{display(path)}:{tail.line}",
+                    f"{tail.reason}: not used; it is read when the file changes (a writer "
+                    "still writing it, or a file that should end with a line break)",
+                )
+            yield checkpoint(tail.start, TOLD if old else TAIL)
 
-    def _csv_events(self, path: str, fh: TextIO) -> Iterator[SourceEvent]:
+    def _events(
+        self, path: str, fh: BinaryIO, file_format: str, start: Mark | None
+    ) -> Iterator[SourceEvent | Mark | Unfinished | _HeaderUnusable]:
+        """Each record's event (if any) and the Mark after it; then an Unfinished record or a
+        _HeaderUnusable, when there is one."""
+        items: Iterator[CsvItem]
+        if file_format == "csv":
+            items = iter_csv_records(fh, self.mapping.delimiter, start)
+        elif file_format == "jsonl":
+            items = iter_jsonl_records(fh, start)
+        else:
+            items = iter_json_records(fh)
         mapping = self.mapping
-        for item in iter_csv_records(fh, mapping.delimiter):
+        for item in items:
             if isinstance(item, CsvHeader):
                 mapping, missing = self.mapping.for_header(item.names)
                 if missing:
@@ -250,11 +355,17 @@ class ExportSource:
                         f"{path}:1",
                         f"{path}: header lacks required column(s): {'; '.join(missing)}",
                     )
+                    yield _HeaderUnusable()
                     return
-                continue
-            event = self._event(path, item, mapping)
-            if event is not None:
-                yield event
+            elif isinstance(item, Unfinished):
+                yield item
+                return
+            elif start is None or item.end.offset > start.offset:
+                # (A JSON file is parsed from its start: records before ``start`` were read.)
+                event = self._event(path, item, mapping)
+                if event is not None:
+                    yield event
+                yield item.end
 
     def _event(
         self, path: str, item: Record | BadRecord, mapping: ColumnMapping

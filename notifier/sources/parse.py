@@ -1,4 +1,4 @@
-"""Pure parsing of ticket exports: text streams into records, records into ``Resolution`` values.
+"""Pure parsing of ticket exports: byte streams into records, records into ``Resolution`` values.
 
 Nothing here touches the file system or the clock. :mod:`notifier.sources.export` opens the files
 and decides when to read them; this module only turns what it is given into values or problems.
@@ -6,21 +6,25 @@ and decides when to read them; this module only turns what it is given into valu
 Two layers:
 
 * stream readers (:func:`iter_csv_records`, :func:`iter_json_records`, :func:`iter_jsonl_records`)
-  yield :class:`Record` (one row with the line it starts on) or :class:`BadRecord` without ever
-  holding more than one record in memory;
+  yield :class:`Record` (one row with the line it starts on and the :class:`Mark` just after
+  it) or :class:`BadRecord` without ever holding more than one record, of at most
+  :data:`MAX_RECORD_BYTES`, in memory. A record counts only once its end has been read (a line
+  break, a closing brace): a stream that stops inside one ends with :class:`Unfinished`;
 * :func:`row_to_resolution` maps one record onto the ticket fields through a :class:`ColumnMapping`.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import re
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.utils import parseaddr
-from typing import TextIO
+from typing import BinaryIO
 
 from notifier.errors import InputError
 from notifier.model import Resolution
@@ -44,7 +48,11 @@ REQUIRED_FIELDS = ("ticket_id", "requester_email")
 RECORD_KEYS = frozenset(
     {"result", "records", "tickets", "results", "data", "items", "issues", "incidents", "rows"}
 )
-MAX_RECORD_CHARS = 16 * 1024 * 1024
+# Every record (a CSV row, a JSONL line, a JSON object) and every field has a size cap, so no
+# file can take the daemon's memory or time: a larger one is rejected with its file:line.
+MAX_RECORD_BYTES = 4 * 1024 * 1024
+MAX_FIELD_CHARS = 128 * 1024  # also the csv module's own default field limit
+MAX_ID_CHARS = 200  # a ticket id: it is part of keys, subjects and Message-IDs
 
 _EMAIL = re.compile(
     r"[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"
@@ -241,6 +249,12 @@ def row_to_resolution(
             return None
     fields = flatten(row)
     for column, value in fields.items():
+        if len(value) > MAX_FIELD_CHARS:
+            raise InputError(
+                origin,
+                f"field {_safe(column[:80])!r} is {len(value):,} characters long, more than "
+                f"the {MAX_FIELD_CHARS:,} allowed",
+            )
         if _UNDECODABLE.search(value) or _UNDECODABLE.search(column):
             raise InputError(
                 origin,
@@ -251,6 +265,12 @@ def row_to_resolution(
     if not ticket_id:
         raise InputError(
             origin, f"missing ticket id: {_describe_missing(mapping, 'ticket_id', id_column)}"
+        )
+    if len(ticket_id) > MAX_ID_CHARS:
+        raise InputError(
+            origin,
+            f"ticket id in column {id_column!r} is {len(ticket_id):,} characters long, more "
+            f"than the {MAX_ID_CHARS} allowed (is the right column mapped?)",
         )
 
     name, _, _ = _pick(row, mapping, "requester_name")
@@ -299,15 +319,160 @@ def row_to_resolution(
     )
 
 
-# --- text streams -> records ----------------------------------------------------------------
+# --- byte streams -> records ----------------------------------------------------------------
+
+_CHUNK = 64 * 1024
+_SCAN_CHUNK = 1024 * 1024  # reading through a line too long to keep, or checksumming a prefix
+_BOM = b"\xef\xbb\xbf"
+_EOL = re.compile(rb"\r\n?|\n")
+_EMPTY_DIGEST = f"{0:08x}{1:08x}"  # crc32 and adler32 of no bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A place in a stream between two records: the byte offset, the number of the line that
+    starts there, and a checksum of every byte before it (so a file that was rewritten can be
+    told from one that only grew)."""
+
+    offset: int = 0
+    line: int = 1
+    digest: str = _EMPTY_DIGEST
+
+
+class _Progress:
+    """The bytes of a stream handed out so far: counted, with their lines, and checksummed."""
+
+    __slots__ = ("_adler", "_crc", "line", "offset")
+
+    def __init__(self, start: Mark) -> None:
+        self.offset, self.line = start.offset, start.line
+        self._crc, self._adler = int(start.digest[:8], 16), int(start.digest[8:], 16)
+
+    def consume(self, data: bytes, lines: int) -> None:
+        self.offset += len(data)
+        self.line += lines
+        self._crc = zlib.crc32(data, self._crc)
+        self._adler = zlib.adler32(data, self._adler)
+
+    def mark(self) -> Mark:
+        return Mark(self.offset, self.line, f"{self._crc:08x}{self._adler:08x}")
+
+
+def prefix_digest(stream: BinaryIO, length: int) -> str | None:
+    """The checksum :class:`Mark` keeps for the first ``length`` bytes of ``stream`` (read from
+    where it stands), or None when the stream is shorter."""
+    progress = _Progress(Mark())
+    while progress.offset < length:
+        chunk = stream.read(min(_SCAN_CHUNK, length - progress.offset))
+        if not chunk:
+            return None
+        progress.consume(chunk, 0)
+    return progress.mark().digest
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    data: bytes  # the line with its terminator (a BOM at the start of the stream removed)
+    size: int  # its length in the stream
+    terminated: bool  # False: the stream ended first
+    kept: bool  # False: longer than the caller's cap, read through but not kept (data is b"")
+    quotes: int  # '"' characters in it, kept or not (to find the end of a quoted CSV field)
+
+
+class _Lines:
+    """Physical lines of a binary stream, ending in LF, CRLF or CR (as ``newline=""`` splits).
+
+    Memory is bounded by the caller's cap: a longer line is read through to its end in chunks
+    and handed out as its size only. Every byte handed out is counted in ``progress``.
+    """
+
+    def __init__(self, stream: BinaryIO, progress: _Progress) -> None:
+        self._stream = stream
+        self._buf = b""
+        self._pos = 0
+        self._eof = False
+        self._bom = progress.offset == 0
+        self.progress = progress
+
+    def _fill(self, size: int = _CHUNK) -> bool:
+        if self._eof:
+            return False
+        chunk = self._stream.read(size)
+        if not chunk:
+            self._eof = True
+            return False
+        self._buf = self._buf[self._pos :] + chunk
+        self._pos = 0
+        return True
+
+    def _eol(self, start: int) -> int:
+        """End of the first line terminator in the buffer at or after ``start``, or -1."""
+        while True:
+            match = _EOL.search(self._buf, start)
+            if match is None:
+                return -1
+            if match.end() == len(self._buf) and match.group() == b"\r":
+                before = match.start() - self._pos
+                if self._fill():  # a CR at the end of the buffer may be the start of CRLF
+                    start = self._pos + before
+                    continue
+            return match.end()
+
+    def _hand_out(self, end: int, *, terminated: bool, keep: bool) -> _Line:
+        piece = self._buf[self._pos : end]
+        self._pos = end
+        self.progress.consume(piece, 1 if terminated else 0)
+        data = piece
+        if self._bom:
+            self._bom = False
+            data = piece.removeprefix(_BOM)
+        return _Line(data if keep else b"", len(piece), terminated, keep, piece.count(b'"'))
+
+    def next(self, cap: int) -> _Line | None:
+        """The next line (None at the end of the stream), kept when it is at most ``cap`` bytes."""
+        searched = self._pos
+        while True:
+            end = self._eol(searched)
+            if end >= 0:
+                return self._hand_out(end, terminated=True, keep=end - self._pos <= cap)
+            if len(self._buf) - self._pos > cap:
+                return self._read_through()
+            searched = len(self._buf) - self._pos
+            if not self._fill():
+                if self._pos == len(self._buf):
+                    return None
+                return self._hand_out(len(self._buf), terminated=False, keep=True)
+            # _fill moved the unread bytes to the start of the buffer: searched stays right
+
+    def _read_through(self) -> _Line:
+        """The rest of a line too long to keep: counted and checksummed, never held whole."""
+        size = quotes = 0
+        while True:
+            end = self._eol(self._pos)
+            stop = end if end >= 0 else len(self._buf)
+            part = self._hand_out(stop, terminated=end >= 0, keep=False)
+            size, quotes = size + part.size, quotes + part.quotes
+            if end >= 0 or not self._fill(_SCAN_CHUNK):
+                return _Line(b"", size, end >= 0, False, quotes)
+
+
+def _decode(data: bytes) -> str:
+    # surrogateescape: a row with bytes that are not UTF-8 is rejected on its own (see
+    # row_to_resolution) instead of aborting the whole file.
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _too_large(size: int) -> str:
+    return f"record is larger than {MAX_RECORD_BYTES:,} bytes ({size:,} bytes); skipped"
 
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One row or JSON object, with the line it starts on."""
+    """One row or JSON object, with the line it starts on and the place just after it."""
 
     line: int
     data: Mapping[str, object]
+    end: Mark = field(default=Mark(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +480,17 @@ class BadRecord:
     """A row or part of the stream that cannot be read; ``line`` is where it starts."""
 
     line: int
+    reason: str
+    end: Mark = field(default=Mark(), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Unfinished:
+    """The stream ends inside a record (no line break, no closing bracket yet): the writer may
+    still be writing it. Nothing after ``start`` was used; ``reason`` says what is missing."""
+
+    line: int
+    start: Mark
     reason: str
 
 
@@ -325,74 +501,197 @@ class CsvHeader:
     names: tuple[str, ...]
 
 
-CsvItem = CsvHeader | Record | BadRecord
-JsonItem = Record | BadRecord
+CsvItem = CsvHeader | Record | BadRecord | Unfinished
+JsonItem = Record | BadRecord | Unfinished
 
 
-def iter_csv_records(stream: TextIO, delimiter: str = ",") -> Iterator[CsvItem]:
+class _TooLarge(Exception):
+    """The record being read passed MAX_RECORD_BYTES."""
+
+
+class _RecordLines:
+    """The lines of one CSV record, handed to ``csv.reader`` one by one within the size cap."""
+
+    def __init__(self, lines: _Lines) -> None:
+        self._lines = lines
+        self.size = self.quotes = 0
+        self.eof = False
+        self.terminated = True
+
+    def start(self) -> None:
+        self.size = self.quotes = 0
+        self.eof = False
+        self.terminated = True
+
+    def __iter__(self) -> _RecordLines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._lines.next(max(MAX_RECORD_BYTES - self.size, 0))
+        if line is None:
+            self.eof = True
+            raise StopIteration
+        self.size += line.size
+        self.quotes += line.quotes
+        self.terminated = line.terminated
+        if not line.kept:
+            raise _TooLarge
+        return _decode(line.data)
+
+    def finish(self) -> None:
+        """Skip the rest of a record that could not be read: up to the line break that is not
+        inside quotes (the quote count is even), so the next record starts where it should."""
+        while self.quotes % 2 and not self.eof:
+            line = self._lines.next(0)
+            if line is None:
+                self.eof = True
+                return
+            self.size += line.size
+            self.quotes += line.quotes
+            self.terminated = line.terminated
+
+
+def iter_csv_records(
+    stream: BinaryIO, delimiter: str = ",", resume: Mark | None = None
+) -> Iterator[CsvItem]:
     """Yield the header, then each row as a :class:`Record` keyed by column name.
 
-    The stream must be opened with ``newline=""`` so quoted fields may hold line breaks. A row
-    whose field count differs from the header's is a :class:`BadRecord`; blank lines are skipped.
-    Repeated column names (Jira writes one ``Labels`` column per label) are joined with newlines.
+    Lines end in LF, CRLF or CR; quoted fields may hold line breaks. A row whose field count
+    differs from the header's is a :class:`BadRecord`; so is a row larger than
+    :data:`MAX_RECORD_BYTES` (read through, never held) or with a field longer than
+    :data:`MAX_FIELD_CHARS`. Blank lines are skipped. Repeated column names (Jira writes one
+    ``Labels`` column per label) are joined with newlines. A last row without its line break
+    is :class:`Unfinished`, never a record. With ``resume`` (a row boundary of this stream),
+    the header is read from the start and the rows from ``resume`` on.
     """
+    header: CsvHeader | None = None
+    if resume is not None and resume.offset > 0:
+        stream.seek(0)
+        first = next(_csv_items(stream, delimiter, Mark(), None), None)
+        if isinstance(first, CsvHeader):
+            header = first
+            stream.seek(resume.offset)
+        else:
+            resume = None
+            stream.seek(0)
+    yield from _csv_items(stream, delimiter, resume or Mark(), header)
+
+
+def _csv_items(
+    stream: BinaryIO, delimiter: str, start: Mark, header: CsvHeader | None
+) -> Iterator[CsvItem]:
+    lines = _Lines(stream, _Progress(start))
+    feed = _RecordLines(lines)
     # strict: a file cut inside a quoted field is an error, not a silently shortened row.
-    reader = csv.reader(stream, delimiter=delimiter, strict=True)
-    header: tuple[str, ...] | None = None
+    reader = csv.reader(feed, delimiter=delimiter, strict=True)
     duplicated = False
-    last_line = 0
+    if header is not None:
+        duplicated = len(set(header.names)) != len(header.names)
+        yield header
     while True:
-        start = last_line + 1
+        begin = lines.progress.mark()
+        feed.start()
         try:
             row = next(reader)
         except StopIteration:
-            break
+            return
+        except _TooLarge:
+            feed.finish()
+            if not feed.terminated:
+                yield Unfinished(begin.line, begin, _too_large(feed.size))
+                return
+            yield BadRecord(begin.line, _too_large(feed.size), lines.progress.mark())
+            continue
         except csv.Error as exc:
-            last_line = reader.line_num
-            yield BadRecord(start, f"unreadable CSV row: {exc}")
+            if feed.eof:
+                yield Unfinished(begin.line, begin, "the file ends inside a quoted field")
+                return
+            reason = str(exc)
+            if reason.startswith("field larger than field limit"):
+                reason = f"a field is longer than {MAX_FIELD_CHARS:,} characters"
+            feed.finish()
+            yield BadRecord(begin.line, f"unreadable CSV row: {reason}", lines.progress.mark())
             continue
-        last_line = reader.line_num
-        if not row or (len(row) == 1 and not row[0].strip()):
+        blank = not row or (len(row) == 1 and not row[0].strip())
+        if not feed.terminated:
+            if not blank:
+                yield Unfinished(begin.line, begin, "the last row does not end with a line break")
+            return
+        if blank:
             continue
+        end = lines.progress.mark()
         if header is None:
-            header = tuple(name.strip() for name in row)
-            duplicated = len(set(header)) != len(header)
-            yield CsvHeader(header)
+            header = CsvHeader(tuple(name.strip() for name in row))
+            duplicated = len(set(header.names)) != len(header.names)
+            yield header
             continue
-        if len(row) != len(header):
+        names = header.names
+        if len(row) != len(names):
             yield BadRecord(
-                start, f"expected {len(header)} fields as in the header, found {len(row)}"
+                begin.line, f"expected {len(names)} fields as in the header, found {len(row)}", end
             )
             continue
         if not duplicated:
-            yield Record(start, dict(zip(header, row, strict=True)))
+            yield Record(begin.line, dict(zip(names, row, strict=True)), end)
             continue
         joined: dict[str, str] = {}
-        for name, value in zip(header, row, strict=True):
+        for name, value in zip(names, row, strict=True):
             if name in joined and value:
                 joined[name] = f"{joined[name]}\n{value}" if joined[name] else value
             else:
                 joined.setdefault(name, value)
-        yield Record(start, joined)
+        yield Record(begin.line, joined, end)
 
 
-def iter_jsonl_records(stream: TextIO) -> Iterator[JsonItem]:
-    """One JSON object per line; a bad line is a :class:`BadRecord` and the next line goes on."""
-    for number, line in enumerate(stream, start=1):
-        if not line.strip():
+def iter_jsonl_records(stream: BinaryIO, resume: Mark | None = None) -> Iterator[JsonItem]:
+    """One JSON object per line; a bad line is a :class:`BadRecord` and the next line goes on.
+
+    A line larger than :data:`MAX_RECORD_BYTES` is read through and rejected. A last line
+    without its line break counts only when it is a whole JSON object (its closing brace is
+    then its end); otherwise it is :class:`Unfinished`. ``resume`` starts at a line boundary.
+    """
+    if resume is not None:
+        stream.seek(resume.offset)
+    lines = _Lines(stream, _Progress(resume or Mark()))
+    while True:
+        begin = lines.progress.mark()
+        line = lines.next(MAX_RECORD_BYTES)
+        if line is None:
+            return
+        end = lines.progress.mark()
+        if not line.kept:
+            if not line.terminated:
+                yield Unfinished(begin.line, begin, _too_large(line.size))
+                return
+            yield BadRecord(begin.line, _too_large(line.size), end)
+            continue
+        text = _decode(line.data)
+        if not text.strip():
+            if not line.terminated:
+                return
             continue
         try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield BadRecord(number, f"bad JSON line: {exc.msg} at column {exc.colno}")
-            continue
+            value = json.loads(text)
         except (ValueError, RecursionError) as exc:  # a 5,000-digit number, absurd nesting
-            yield BadRecord(number, f"unusable JSON line: {type(exc).__name__}: {exc}")
+            if not line.terminated:
+                yield Unfinished(begin.line, begin, _UNFINISHED_LINE)
+                return
+            if isinstance(exc, json.JSONDecodeError):
+                reason = f"bad JSON line: {exc.msg} at column {exc.colno}"
+            else:
+                reason = f"unusable JSON line: {type(exc).__name__}: {exc}"
+            yield BadRecord(begin.line, reason, end)
             continue
         if isinstance(value, dict):
-            yield Record(number, value)
+            yield Record(begin.line, value, end)
+        elif not line.terminated:
+            yield Unfinished(begin.line, begin, _UNFINISHED_LINE)  # "12" may become "123"
+            return
         else:
-            yield BadRecord(number, f"JSON line is {_kind(value)}, not an object")
+            yield BadRecord(begin.line, f"JSON line is {_kind(value)}, not an object", end)
+
+
+_UNFINISHED_LINE = "the last line does not end with a line break and is not a whole JSON object"
 
 
 def _kind(value: object) -> str:
@@ -416,18 +715,55 @@ class _Malformed(Exception):
 
 
 class _JsonCursor:
-    """A window over a text stream for incremental ``raw_decode``: keeps only unread text."""
+    """A window over a byte stream for incremental ``raw_decode``: keeps only unread text.
 
-    def __init__(self, stream: TextIO, chunk_size: int) -> None:
+    The bytes of the text read so far are counted and checksummed (see :class:`Mark`) as the
+    position moves past them, so each record can say where it ends in the stream.
+    """
+
+    def __init__(self, stream: BinaryIO, chunk_size: int) -> None:
         self._stream = stream
         self._chunk_size = chunk_size
         self._decoder = json.JSONDecoder()
+        self._bytes = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        self._progress = _Progress(Mark())
+        self._counted = 0  # buf[:_counted] is in _progress
+        self._started = False
         self.buf = ""
         self.pos = 0
         self.eof = False
         self._line = 1
         self._line_pos = 0
         self.record_line = 1  # where the record being read starts, for problem reports
+        self.last_end = Mark()  # just after the last record handed out
+
+    def _count(self) -> None:
+        data = self.buf[self._counted : self.pos].encode("utf-8", "surrogateescape")
+        self._progress.consume(data, data.count(b"\n"))
+        self._counted = self.pos
+
+    def mark(self) -> Mark:
+        """The place in the stream just after the record or value read last."""
+        self._count()
+        self.last_end = self._progress.mark()
+        return self.last_end
+
+    def _read(self) -> str:
+        raw = self._stream.read(self._chunk_size)
+        if not self._started:
+            self._started = True
+            while len(raw) < len(_BOM) and raw and _BOM.startswith(raw):
+                more = self._stream.read(self._chunk_size)
+                if not more:
+                    break
+                raw += more
+            if raw.startswith(_BOM):
+                self._progress.consume(_BOM, 0)
+                raw = raw[len(_BOM) :]
+        text = self._bytes.decode(raw, final=not raw)
+        if not raw:
+            return text
+        return text or self._read()  # a chunk that only began a multi-byte character
 
     def line(self) -> int:
         """Line number of the current position (counted incrementally, never rescanned)."""
@@ -440,10 +776,12 @@ class _JsonCursor:
             return False
         if self.pos > self._chunk_size:
             self.line()
+            self._count()
             self.buf = self.buf[self.pos :]
             self._line_pos -= self.pos
+            self._counted -= self.pos
             self.pos = 0
-        chunk = self._stream.read(self._chunk_size)
+        chunk = self._read()
         if not chunk:
             self.eof = True
             return False
@@ -492,20 +830,22 @@ class _JsonCursor:
             return value
 
     def _grow(self) -> None:
-        if len(self.buf) - self.pos > MAX_RECORD_CHARS:
-            raise _Malformed(f"JSON value larger than {MAX_RECORD_CHARS} characters")
+        if len(self.buf) - self.pos > MAX_RECORD_BYTES:
+            raise _Malformed(f"a record is larger than {MAX_RECORD_BYTES:,} characters")
         if not self._fill():
             raise _Truncated
 
 
-def iter_json_records(stream: TextIO, chunk_size: int = 64 * 1024) -> Iterator[JsonItem]:
+def iter_json_records(stream: BinaryIO, chunk_size: int = 64 * 1024) -> Iterator[JsonItem]:
     """Stream the records of a JSON export without loading the whole file.
 
     Accepted shapes: an array of objects; an object holding such an array under one of
     :data:`RECORD_KEYS` (``{"result": [...]}``, ``{"tickets": [...]}``); a single object; or
     objects one after another (Zendesk's full JSON export is newline-delimited). Records are
-    yielded as they complete; a truncated or malformed stream ends with one :class:`BadRecord`
-    at the line where the unreadable part starts (records after it cannot be found reliably).
+    yielded as their closing brace is read; a malformed stream ends with one :class:`BadRecord`
+    at the line where the unreadable part starts (records after it cannot be found reliably),
+    a stream cut before its end with one :class:`Unfinished`. A record larger than
+    :data:`MAX_RECORD_BYTES` characters is malformed.
     """
     cursor = _JsonCursor(stream, chunk_size)
     try:
@@ -522,10 +862,12 @@ def iter_json_records(stream: TextIO, chunk_size: int = 64 * 1024) -> Iterator[J
         if cursor.peek() != "":
             raise _Malformed("unexpected data after the end of the JSON document")
     except _Truncated:
-        yield BadRecord(cursor.record_line, _TRUNCATED)
+        yield Unfinished(cursor.record_line, cursor.last_end, _TRUNCATED)
     except _Malformed as exc:
         yield BadRecord(
-            cursor.record_line, f"malformed JSON: {exc.reason}; the rest of the file was not read"
+            cursor.record_line,
+            f"malformed JSON: {exc.reason}; the rest of the file was not read",
+            cursor.mark(),
         )
 
 
@@ -543,9 +885,9 @@ def _array(cursor: _JsonCursor) -> Iterator[JsonItem]:
         cursor.record_line = line
         value = cursor.value()
         if isinstance(value, dict):
-            yield Record(line, value)
+            yield Record(line, value, cursor.mark())
         else:
-            yield BadRecord(line, f"array item is {_kind(value)}, not an object")
+            yield BadRecord(line, f"array item is {_kind(value)}, not an object", cursor.mark())
         cursor.peek()
         cursor.record_line = cursor.line()
         if cursor.expect(",]", "',' or ']' after a record") == "]":
@@ -578,6 +920,6 @@ def _objects(cursor: _JsonCursor) -> Iterator[JsonItem]:
             if cursor.expect(",}", "',' or '}' in an object") == "}":
                 break
         if not wrapper:
-            yield Record(line, head)
+            yield Record(line, head, cursor.mark())
         elif cursor.peek() != "":
             raise _Malformed("unexpected data after the end of the JSON document")

@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import random
 import signal
+import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 from tests.e2e.cli import CSV_HEADER, csv_row, notifier, start_notifier, write_config
+from tests.e2e.test_export_writers import ADDRESS_LAST, config_for
 from tests.smtp_server import SmtpServerFactory
 
 # Lines printed at the end of the pytest run (see pytest_terminal_summary in tests/conftest.py).
@@ -127,3 +129,81 @@ def test_a_corrupt_state_file_stops_with_a_clear_error_and_is_left_alone(
     assert result.returncode == 1
     assert "cannot open the state database" in result.stderr and "Traceback" not in result.stderr
     assert (state / "notifier.sqlite3").read_bytes() == garbage
+
+
+STALLED_ROWS = 300
+STALLED_KILLS = 6
+
+
+def test_sigkills_while_a_writer_stalls_mid_row_lose_nothing_and_add_no_message_id(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """A writer appends 300 rows in 20 pieces, each cut inside a random row's address where
+    the cut still parses, stalling after each, some stalls longer than two polls; `notifier run` is killed with
+    SIGKILL 6 times meanwhile and restarted. Every requester gets the notice at the finished
+    address, duplicates <= kills, and each duplicate has the first copy's Message-ID."""
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    rows = "".join(
+        f"W-{n},Resolved,2026-11-27T09:00:00Z,Printer,Fixed,w{n}@example.com\n"
+        for n in range(STALLED_ROWS)
+    )
+    data = (ADDRESS_LAST + rows).encode()
+    rng = random.Random(20261202)
+    # Cut inside 19 random rows' addresses where the cut still is one (w7@example.c), and
+    # after some of those cuts stall for two polls and more.
+    marks = [f",w{n}@example.co".encode() for n in sorted(rng.sample(range(STALLED_ROWS), 19))]
+    cuts = [data.index(m) + len(m) - rng.choice([0, 1]) for m in marks] + [len(data)]
+    stalls = [rng.choice([0.1, 0.4, 2.5]) for _ in cuts]
+    done = threading.Event()
+
+    def write() -> None:
+        with (exports / "w.csv").open("ab") as out:
+            start = 0
+            for cut, stall in zip(cuts, stalls, strict=True):
+                out.write(data[start:cut])
+                out.flush()
+                start = cut
+                time.sleep(stall)
+        done.set()
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    config = config_for(tmp_path, server, exports)
+    log = tmp_path / "run.log"
+    wanted = {f"w{n}@example.com" for n in range(STALLED_ROWS)}
+    kills = 0
+    deadline = time.monotonic() + 180
+    while not (done.is_set() and {m.rcpt_tos[0] for m in server.messages} >= wanted):
+        assert time.monotonic() < deadline, "not all notices arrived in time"
+        process = start_notifier("run", "--config", str(config), log=log)
+        try:
+            if kills < STALLED_KILLS:
+                time.sleep(rng.uniform(0.5, 3.0))
+                process.send_signal(signal.SIGKILL)
+                process.wait(10)
+                kills += 1
+            else:
+                while not (done.is_set() and {m.rcpt_tos[0] for m in server.messages} >= wanted):
+                    assert time.monotonic() < deadline, "not all notices arrived in time"
+                    time.sleep(0.1)
+                time.sleep(2.5)  # two more polls: nothing more may come
+                process.send_signal(signal.SIGTERM)
+                assert process.wait(30) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
+    copies = Counter(m.rcpt_tos[0] for m in server.messages)
+    assert set(copies) == wanted  # none at a cut address
+    first_id: dict[str, str] = {}
+    for message in server.messages:
+        first_id.setdefault(message.rcpt_tos[0], message.message["Message-ID"])
+        assert message.message["Message-ID"] == first_id[message.rcpt_tos[0]]
+    duplicates = sum(count - 1 for count in copies.values())
+    SUMMARY.append(
+        f"stalled-writer kill test: rows {STALLED_ROWS}, kills {kills}, "
+        f"messages {len(server.messages)}, duplicates {duplicates}"
+    )
+    assert duplicates <= kills

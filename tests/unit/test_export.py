@@ -12,7 +12,7 @@ import pytest
 
 from notifier.errors import ConfigError, SourceError
 from notifier.model import Checkpoint, InputProblem, Resolution, SourceEvent
-from notifier.sources.export import ExportSource
+from notifier.sources.export import ExportSource, FileMark
 from notifier.sources.presets import build_mapping
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -72,9 +72,12 @@ def test_bom_crlf_and_quoted_multiline_fields(tmp_path: Path) -> None:
     assert got[0].resolution_note == "Line one\r\nline two"
     assert [r.origin for r in got] == [f"{path}:2", f"{path}:4"]
     assert "ticket_id" in got[0].fields  # the BOM did not stick to the first column name
-    assert events[-1] == Checkpoint(
-        "exports", str(path), f"{path.stat().st_size}:{path.stat().st_mtime_ns}"
-    )
+    last = events[-1]
+    assert isinstance(last, Checkpoint) and (last.source, last.key) == ("exports", str(path))
+    mark = FileMark.parse(last.value)
+    assert mark is not None and mark.at is not None
+    assert (mark.size, mark.mtime_ns) == (path.stat().st_size, path.stat().st_mtime_ns)
+    assert (mark.at.offset, mark.at.line, mark.state) == (path.stat().st_size, 5, "end")
 
 
 def test_malformed_rows_give_file_and_line_and_good_rows_go_on(tmp_path: Path) -> None:
@@ -198,8 +201,9 @@ def test_first_poll_reads_an_old_file(tmp_path: Path) -> None:
     assert len(resolutions(source(tmp_path).poll(T0))) == 1
 
 
-def test_seen_file_is_skipped_and_read_again_after_it_changes(tmp_path: Path) -> None:
-    """A finished file is not read again until its size or mtime changes."""
+def test_seen_file_is_skipped_and_read_on_or_again_after_it_changes(tmp_path: Path) -> None:
+    """A finished file is not read again until its size or mtime changes; one that grew is
+    read on from its last complete record, one rewritten is read again from the start."""
     seen = FakeSeen()
     src = source(tmp_path, seen)
     path = write(tmp_path / "a.csv", f"{HEADER}\nT-1,a@example.org,x,Resolved,\n")
@@ -209,7 +213,13 @@ def test_seen_file_is_skipped_and_read_again_after_it_changes(tmp_path: Path) ->
     # The poll that notices the change waits; the next one, seeing it unchanged, reads it.
     assert seen.remember(src.poll(T0 + timedelta(minutes=2))) == []
     events = seen.remember(src.poll(T0 + timedelta(minutes=3)))
-    assert [r.ticket_id for r in resolutions(events)] == ["T-1", "T-2"]
+    assert [(r.ticket_id, r.origin) for r in resolutions(events)] == [("T-2", f"{path}:3")]
+    # Rewritten: the bytes before the last mark changed (same length: "Done" for "y"...).
+    write(path, f"{HEADER}\nT-1,a@example.org,z,Resolved,\nT-2,b@example.org,y,Resolved,\n"
+          "T-3,c@example.org,w,Resolved,\n")  # fmt: skip
+    assert seen.remember(src.poll(T0 + timedelta(minutes=4))) == []
+    events = seen.remember(src.poll(T0 + timedelta(minutes=5)))
+    assert [r.ticket_id for r in resolutions(events)] == ["T-1", "T-2", "T-3"]
 
 
 def test_files_are_processed_in_name_order_and_only_known_extensions(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from notifier.model import Checkpoint
+from notifier.sources.export import FileMark
 from tests.unit.test_export import HEADER, T0, FakeSeen, problems, resolutions, source, write
 
 
@@ -32,7 +33,8 @@ def test_odd_jsonl_records_are_rejected_and_the_next_ones_read(
     assert [r.ticket_id for r in resolutions(events)] == ["G", "B"]
     (problem,) = problems(events)
     assert problem.origin.endswith("a.jsonl:1") and reason in problem.reason
-    assert sum(isinstance(e, Checkpoint) for e in events) == 2
+    ends = [FileMark.parse(e.value) for e in events if isinstance(e, Checkpoint)]
+    assert [m.state for m in ends if m is not None] == ["more", "end", "end"]  # a.jsonl, b.csv
 
 
 def test_absurdly_nested_json_stops_that_file_only(tmp_path: Path) -> None:
@@ -63,20 +65,26 @@ def test_an_unreadable_file_is_reported_once(tmp_path: Path) -> None:
 
 
 def test_a_half_written_last_row_is_held_back_until_the_file_is_finished(tmp_path: Path) -> None:
-    """A young file whose last row is cut off mid-line is not rejected; it is read when done."""
+    """A young file whose last row has no line break yet: that row is neither used nor
+    rejected; once the row is finished it is read, and the rows before are not read again."""
     path = tmp_path / "a.csv"
     write(path, f"{HEADER}\nA,a@example.org,x,Resolved,\nB,b@exa", mtime=T0 - timedelta(seconds=30))
     seen = FakeSeen()
     src = source(tmp_path, seen, settle_seconds=5)
     events = seen.remember(src.poll(T0))
-    assert problems(events) == [] and not any(isinstance(e, Checkpoint) for e in events)
-    assert [r.ticket_id for r in resolutions(events)] == ["A"]  # safe: the outbox dedupes
+    assert problems(events) == []
+    assert [r.ticket_id for r in resolutions(events)] == ["A"]
+    mark = FileMark.parse(seen.done[("exports", str(path))])
+    assert mark is not None and mark.state == "tail" and mark.at is not None and mark.at.line == 3
+    assert seen.remember(src.poll(T0 + timedelta(seconds=5))) == []  # unchanged: not read again
     write(path, f"{HEADER}\nA,a@example.org,x,Resolved,\nB,b@example.org,x,Resolved,\n",
           mtime=T0)  # fmt: skip
     later = seen.remember(src.poll(T0 + timedelta(seconds=10)))
     later += seen.remember(src.poll(T0 + timedelta(seconds=20)))
     assert problems(later) == []
-    assert [r.ticket_id for r in resolutions(later)] == ["A", "B"]
+    assert [(r.ticket_id, r.requester_email) for r in resolutions(later)] == [
+        ("B", "b@example.org")
+    ]
 
 
 def test_an_old_file_with_a_cut_off_last_row_is_reported(tmp_path: Path) -> None:

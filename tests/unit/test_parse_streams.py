@@ -11,6 +11,7 @@ from notifier.sources.parse import (
     BadRecord,
     CsvHeader,
     Record,
+    Unfinished,
     iter_csv_records,
     iter_json_records,
     iter_jsonl_records,
@@ -18,11 +19,11 @@ from notifier.sources.parse import (
 
 
 def csv_items(text: str, delimiter: str = ",") -> list[object]:
-    return list(iter_csv_records(io.StringIO(text, newline=""), delimiter))
+    return list(iter_csv_records(io.BytesIO(text.encode()), delimiter))
 
 
 def json_items(text: str, chunk_size: int = 64 * 1024) -> list[object]:
-    return list(iter_json_records(io.StringIO(text), chunk_size=chunk_size))
+    return list(iter_json_records(io.BytesIO(text.encode()), chunk_size=chunk_size))
 
 
 def test_csv_quoted_fields_with_commas_crlf_and_newlines_keep_start_lines() -> None:
@@ -55,18 +56,20 @@ def test_csv_semicolon_delimiter() -> None:
     assert items[1] == Record(2, {"ID": "12", "Titre": "Imprimante; bac 2"})
 
 
-def test_csv_unterminated_quote_at_end_is_one_bad_record() -> None:
-    """A file cut inside a quoted field yields one problem, not a crash or a half row."""
+def test_csv_unterminated_quote_at_end_is_unfinished_not_a_half_row() -> None:
+    """A file cut inside a quoted field ends with one Unfinished item at the row's start,
+    never a crash or a shortened row."""
     items = csv_items('id,note\n1,ok\n2,"cut off\n')
     assert items[1] == Record(2, {"id": "1", "note": "ok"})
-    assert isinstance(items[2], BadRecord)
-    assert items[2].line == 3
+    assert isinstance(items[2], Unfinished)
+    assert (items[2].line, items[2].start.offset) == (3, len("id,note\n1,ok\n"))
+    assert len(items) == 3
 
 
 def test_jsonl_bad_line_is_reported_and_the_rest_go_on() -> None:
     """A malformed JSONL line or a non-object line is a BadRecord at that line only."""
     text = '{"id": 1}\n{"id": 2,\n\n[1, 2]\n{"id": 3}\n'
-    items = list(iter_jsonl_records(io.StringIO(text)))
+    items = list(iter_jsonl_records(io.BytesIO(text.encode())))
     assert items[0] == Record(1, {"id": 1})
     assert isinstance(items[1], BadRecord)
     assert items[1].line == 2
@@ -117,15 +120,18 @@ def test_json_single_object_and_concatenated_objects_are_records() -> None:
         '{"result": [\n{"id": 1},\n{"id": 2},\n{"id": 3}',
     ],
 )
-def test_truncated_json_array_keeps_complete_records_and_reports_once(text: str) -> None:
-    """A file cut mid-array yields the complete records, then one 'truncated' problem."""
+def test_truncated_json_array_keeps_complete_records_and_ends_unfinished(text: str) -> None:
+    """A file cut mid-array yields the complete records (closing brace read), then one
+    Unfinished item starting just after the last of them."""
     items = json_items(text, 4)
     records = [item for item in items if isinstance(item, Record)]
-    problems = [item for item in items if isinstance(item, BadRecord)]
     assert [r.data["id"] for r in records][:2] == [1, 2]
-    assert len(problems) == 1
-    assert problems[0].reason.startswith("truncated JSON")
-    assert problems[0].line == 4
+    assert not [item for item in items if isinstance(item, BadRecord)]
+    tail = items[-1]
+    assert isinstance(tail, Unfinished)
+    assert tail.reason.startswith("truncated JSON")
+    assert tail.line == 4
+    assert tail.start == records[-1].end
 
 
 def test_malformed_json_record_reports_its_line() -> None:

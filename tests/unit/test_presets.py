@@ -23,7 +23,7 @@ from notifier.sources.presets import PRESETS, build_mapping
 
 def from_csv(text: str, mapping: ColumnMapping) -> list[Resolution | None]:
     out: list[Resolution | None] = []
-    for item in iter_csv_records(io.StringIO(text, newline=""), mapping.delimiter):
+    for item in iter_csv_records(io.BytesIO(text.encode()), mapping.delimiter):
         if isinstance(item, CsvHeader):
             mapping, missing = mapping.for_header(item.names)
             assert missing == []
@@ -35,7 +35,7 @@ def from_csv(text: str, mapping: ColumnMapping) -> list[Resolution | None]:
 
 def from_json(text: str, mapping: ColumnMapping) -> list[Resolution | None]:
     out: list[Resolution | None] = []
-    for item in iter_json_records(io.StringIO(text)):
+    for item in iter_json_records(io.BytesIO(text.encode())):
         assert isinstance(item, Record)
         out.append(row_to_resolution(item.data, mapping, source="s", origin=f"x:{item.line}"))
     return out
