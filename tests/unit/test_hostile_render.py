@@ -148,6 +148,11 @@ HOSTILE_TEMPLATES = {
         + "{% endfor %}{% endfor %}{% endset %}{{ big | length }}",
         "characters",
     ),
+    "copies by slicing kept in a list": (
+        BIG + "{% set ns = namespace(l=[]) %}{% for i in range(100000) %}"
+        "{% set ns.l = [s[1:], ns.l] %}{% endfor %}",
+        "characters",
+    ),
     "output over the cap": (BIG + "{% for i in range(100000) %}{{ s }}{% endfor %}", "characters"),
     "lipsum": ("{{ lipsum(999999999) }}", "lipsum"),
 }
@@ -263,7 +268,7 @@ ORDINARY_TEMPLATES = {
     "{% set ns.n = ns.n + i %}{% endfor %}{{ ns.n }}": "249500",
     "{% macro hi(name) %}Hi {{ name }}{% endmacro %}{{ hi(requester.name) }}": "Hi Ann",
     "{{ {'b': 1, 'a': 2} | dictsort | list }}": "[('a', 2), ('b', 1)]",
-    "{{ ticket.title[1:4] }}{{ 'x' * 0 }}": "rin",
+    "{{ ticket.title[1:4] }}{{ 'x' * 0 }}{{ [1, 2, 3][::-1] }}{{ 'abc'[:-1] }}": "rin[3, 2, 1]ab",
 }
 
 
