@@ -519,6 +519,24 @@ class _BoundedCodeGenerator(CodeGenerator):
         super().visit_Output(node, frame)
 
     @optimizeconst
+    def visit_Getitem(self, node: nodes.Getitem, frame: Frame) -> None:
+        # Jinja writes ``x[a:b]`` as Python slicing, past the environment: a slice copies,
+        # so it goes through the environment like any other item lookup.
+        if not isinstance(node.arg, nodes.Slice):
+            super().visit_Getitem(node, frame)
+            return
+        self.write("environment.getitem(")
+        self.visit(node.node, frame)
+        self.write(", slice(")
+        for index, part in enumerate((node.arg.start, node.arg.stop, node.arg.step)):
+            self.write(", " if index else "")
+            if part is None:
+                self.write("None")
+            else:
+                self.visit(part, frame)
+        self.write("))")
+
+    @optimizeconst
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         # As Jinja's own, through a check of the operands first (``a ~ b`` prints a list).
         if frame.eval_ctx.volatile:

@@ -148,6 +148,11 @@ HOSTILE_TEMPLATES = {
         + "{% endfor %}{% endfor %}{% endset %}{{ big | length }}",
         "characters",
     ),
+    "copies by slicing kept in a list": (
+        BIG + "{% set ns = namespace(l=[]) %}{% for i in range(100000) %}"
+        "{% set ns.l = [s[1:], ns.l] %}{% endfor %}",
+        "characters",
+    ),
     "output over the cap": (BIG + "{% for i in range(100000) %}{{ s }}{% endfor %}", "characters"),
     "lipsum": ("{{ lipsum(999999999) }}", "lipsum"),
 }
@@ -190,3 +195,125 @@ def test_a_hostile_template_is_refused_naming_the_bound_and_other_teams_render(
     assert "render limit" in reason and bound in reason, reason
     again = compose(HOSTILE_TICKET, TeamProfile("network", "Network"), renderer, domain="x.org")
     assert again.notice.text == normal.notice.text
+
+
+class CountingClock:
+    """A monotonic clock that moves on by ``tick`` seconds each time it is read."""
+
+    def __init__(self, tick: float) -> None:
+        self.now, self.tick, self.reads = 0.0, tick, 0
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        self.reads += 1
+        return self.now
+
+
+def test_a_render_past_its_deadline_stops_naming_the_deadline(tmp_path: Path) -> None:
+    """The wall-clock deadline is checked at every step: a render whose steps are slow stops
+    once the clock passes RENDER_DEADLINE (a clock that moves 10 ms a read: 200 reads)."""
+    _hostile_renderer(tmp_path, "{% for i in range(100000) %}{{ i }}{% endfor %}")
+    clock = CountingClock(0.01)
+    renderer = Renderer.load(tmp_path, clock=clock)
+    with pytest.raises(TemplateError, match=r"^hostile/resolved\.txt\.j2:1: render limit: took "
+                       r"longer than 2 s$"):  # fmt: skip
+        compose(HOSTILE_TICKET, TeamProfile("hostile", "Hostile"), renderer, domain="x.org")
+    assert 150 < clock.reads < 300
+    # The deadline is per notice: the next one (another team) has its own.
+    normal = compose(HOSTILE_TICKET, TeamProfile("network", "Network"), renderer, domain="x.org")
+    assert "Network fixed" in normal.notice.text
+
+
+def test_a_template_that_used_up_its_steps_is_not_run_again(tmp_path: Path) -> None:
+    """One hostile template costs one step budget, not one per notice: the next notice of its
+    team is held at once with the same reason, until templates are loaded again."""
+    source, _ = HOSTILE_TEMPLATES["nested loops with only set"]
+    _hostile_renderer(tmp_path, source)
+    clock = CountingClock(0.0)
+    renderer = Renderer.load(tmp_path, clock=clock)
+    team = TeamProfile("hostile", "Hostile")
+    with pytest.raises(TemplateError, match="more than 250000 steps") as first:
+        compose(HOSTILE_TICKET, team, renderer, domain="x.org")
+    assert clock.reads > 250_000  # it ran: one read a step
+    reads = clock.reads
+    with pytest.raises(TemplateError) as second:
+        compose(HOSTILE_TICKET, team, renderer, domain="x.org")
+    assert str(second.value).startswith(str(first.value))
+    assert "not run again until the templates are loaded again" in str(second.value)
+    assert clock.reads - reads < 100  # the subject only: the text template did not run
+    fresh = Renderer.load(tmp_path, clock=clock)  # a reload runs it again
+    with pytest.raises(TemplateError, match="more than 250000 steps"):
+        compose(HOSTILE_TICKET, team, fresh, domain="x.org")
+
+
+# What real templates do near the bounds keeps working, with the same words as before.
+ORDINARY_TEMPLATES = {
+    "{{ '-' * 40 }}": "-" * 40,
+    "{{ '%5.2f|%-6s|%03d' % (3.14159, 'ab', 7) }}": " 3.14|ab    |007",
+    "{{ '%(n)s done' % {'n': 2} }}": "2 done",
+    "{{ '{:>8}|{:^7}|{:.3f}'.format('ab', 'c', 2.5) }}": "      ab|   c   |2.500",
+    "{{ '{:%Y-%m-%d}'.format(ticket.resolved_at) }}": "2026-11-27",
+    "{{ '{t.title}'.format(t=ticket) }}": "Printer",
+    "{{ ticket.title | center(11) }}|": "  Printer  |",
+    "{{ 'a\nb' | indent(4, true) }}": "    a\n    b",
+    "{{ ['a', 'b', 'c'] | join(', ') }}": "a, b, c",
+    "{{ (range(3) | list) + [9] }}": "[0, 1, 2, 9]",
+    "{{ ticket.title ~ ' ' ~ ticket.id }}": "Printer T-1",
+    "{{ ('word ' * 30) | wordwrap(20) | length }}": "149",
+    "{{ ticket.title | replace('P', 'p') }}": "printer",
+    "{{ [1, 2, 3, 4, 5] | batch(2) | list }}": "[[1, 2], [3, 4], [5]]",
+    "{{ 2 ** 64 }} {{ 10 ** 30 * 10 ** 30 }}": f"{2**64} {10**60}",
+    "{{ 'x'.ljust(3, '.') }}{{ '7'.zfill(3) }}": "x..007",
+    "{% set ns = namespace(n=0) %}{% for i in range(1000) if i is even %}"
+    "{% set ns.n = ns.n + i %}{% endfor %}{{ ns.n }}": "249500",
+    "{% macro hi(name) %}Hi {{ name }}{% endmacro %}{{ hi(requester.name) }}": "Hi Ann",
+    "{{ {'b': 1, 'a': 2} | dictsort | list }}": "[('a', 2), ('b', 1)]",
+    "{{ ticket.title[1:4] }}{{ 'x' * 0 }}{{ [1, 2, 3][::-1] }}{{ 'abc'[:-1] }}": "rin[3, 2, 1]ab",
+}
+
+
+@pytest.mark.parametrize("source", sorted(ORDINARY_TEMPLATES))
+def test_ordinary_templates_render_as_before(source: str, tmp_path: Path) -> None:
+    _hostile_renderer(tmp_path, "x")
+    (tmp_path / "hostile" / "resolved.txt.j2").write_text(f"[{source}]", encoding="utf-8")
+    renderer = Renderer.load(tmp_path)
+    composed = compose(HOSTILE_TICKET, TeamProfile("hostile", "H"), renderer, domain="x.org")
+    assert composed.notice.text == f"[{ORDINARY_TEMPLATES[source]}]\n"
+
+
+def test_a_long_ordinary_notice_under_the_output_cap_renders(tmp_path: Path) -> None:
+    """190,000 characters in one part is within OUTPUT_CAP (200,000)."""
+    renderer = _hostile_renderer(
+        tmp_path, "{% for i in range(1900) %}{{ 'abcdefghi ' * 10 }}{% endfor %}"
+    )
+    composed = compose(HOSTILE_TICKET, TeamProfile("hostile", "H"), renderer, domain="x.org")
+    assert len(composed.notice.text) > 189_000
+
+
+def test_templates_the_compiler_cannot_take_are_problems_not_a_crash(tmp_path: Path) -> None:
+    """A file over 1 MiB, or nesting too deep for Jinja's compiler, is a problem of that file
+    (check-config, held notices); loading the others goes on. An include of a file over the
+    cap is refused when rendering."""
+    renderer = _hostile_renderer(tmp_path, "{% include 'hostile/big.txt' %}")
+    (tmp_path / "hostile" / "big.txt").write_text("x" * (1024 * 1024 + 1), encoding="utf-8")
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep" / "resolved.txt.j2").write_text(
+        "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}", encoding="utf-8"
+    )
+    (tmp_path / "huge").mkdir()
+    (tmp_path / "huge" / "resolved.txt.j2").write_text("y" * (1024 * 1024 + 1), "utf-8")
+    renderer = Renderer.load(tmp_path)
+    problems = renderer.problems()
+    assert any(p.startswith("deep/resolved.txt.j2:") for p in problems), problems
+    assert "huge/resolved.txt.j2: over 1048576 bytes" in problems, problems
+    with pytest.raises(TemplateError, match=r"render limit: hostile/big\.txt: the file is over"):
+        compose(HOSTILE_TICKET, TeamProfile("hostile", "H"), renderer, domain="x.org")
+    for team in ("deep", "huge"):
+        with pytest.raises(TemplateError, match=rf"^{team}/resolved\.txt\.j2"):
+            compose(HOSTILE_TICKET, TeamProfile(team, "T"), renderer, domain="x.org")
+    assert (
+        "Network fixed"
+        in compose(
+            HOSTILE_TICKET, TeamProfile("network", "N"), renderer, domain="x.org"
+        ).notice.text
+    )
