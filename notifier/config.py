@@ -28,6 +28,7 @@ from pydantic_settings import (
 from notifier.delivery.message import parse_address
 from notifier.durations import Duration
 from notifier.errors import ConfigError, PermanentDeliveryError
+from notifier.sources.addresses import AddressListError, check_single
 
 DEFAULT_CONFIG_PATH = Path("/etc/notifier/config.toml")
 EX_CONFIG = 78
@@ -300,6 +301,17 @@ class TeamSettings(_Section):
     # Entries in the glossary file format (term, plain, severity, safe, pos, forms,
     # plain_forms, note); checked by the glossary loader, which names a bad entry.
     glossary: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("reply_to")
+    @classmethod
+    def _one_reply_address(cls, value: str | None) -> str | None:
+        # Checked at start, not at the first send: "a@x, b@y" would dead-letter every notice.
+        if value is not None and value.strip():
+            try:
+                parse_address(check_single(value), "reply_to")
+            except (AddressListError, PermanentDeliveryError) as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
 
 class ExportSettings(_Section):

@@ -770,4 +770,5 @@ def _parse(raw: bytes, origin: str, limits: MailLimits) -> ParsedMail:
         html_text=html_text,
         size=len(raw),
         defects=tuple(defects.items),
+        senders=senders,
     )

@@ -24,6 +24,8 @@ from notifier.sources.mailrules import (
     Interpreter,
     clean_title,
     find_thread_original,
+    request_sender,
+    requester_text,
     strip_quoted,
 )
 from notifier.sources.mailtypes import NotAResolution, ParsedMail, TicketFacts
@@ -96,6 +98,7 @@ class PresetInterpreter:
     def _requester(
         self, mail: ParsedMail, reading: Reading, find_original: FindOriginal
     ) -> tuple[str, str] | NotAResolution:
+        requester_text(mail, reading.requester_email, f"the {self.product} notification")
         if _is_address(reading.requester_email):
             return reading.requester_email, reading.requester_name
         looked = ["the notification text"]
@@ -103,7 +106,8 @@ class PresetInterpreter:
             looked.append("the requester's mail in the thread (In-Reply-To/References)")
             original = find_thread_original(mail, find_original)
             if original is not None and _is_address(original.sender.address):
-                return original.sender.address, original.sender.name or reading.requester_name
+                asked = request_sender(mail, original)
+                return asked.address, asked.name or reading.requester_name
         if self.requester_from_to:
             looked.append("To")
             sender = mail.sender.address.lower()

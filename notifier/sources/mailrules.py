@@ -23,6 +23,7 @@ from email.utils import getaddresses
 from typing import Protocol
 
 from notifier.errors import ConfigError, InputError
+from notifier.sources.addresses import AddressListError, check_single
 from notifier.sources.mailtypes import MailAddress, NotAResolution, ParsedMail, TicketFacts
 
 FindOriginal = Callable[[str], ParsedMail | None]
@@ -144,14 +145,48 @@ def first_recipient(mail: ParsedMail) -> MailAddress | None:
 
 
 def address_from_header(mail: ParsedMail, header: str) -> MailAddress | None:
-    """The first address in a configured header such as ``X-Requester``."""
+    """The address in a configured header such as ``X-Requester``; None when it has none.
+
+    Raises :class:`InputError` when the header holds several addresses (an address list).
+    """
     value = mail.header(header)
     if not value:
         return None
-    for name, address in getaddresses([value]):
-        if "@" in address:
-            return MailAddress(name=name.strip(), address=address.strip())
-    return None
+    found = [
+        MailAddress(name=name.strip(), address=address.strip())
+        for name, address in getaddresses([value])
+        if "@" in address
+    ]
+    if len(found) > 1:
+        raise InputError(
+            mail.origin,
+            f"the {header} header holds {len(found)} addresses (an address list): "
+            "one requester only",
+        )
+    return found[0] if found else None
+
+
+def request_sender(mail: ParsedMail, original: ParsedMail) -> MailAddress:
+    """The requester of ``original`` (the request ``mail`` answers): its From, one address.
+
+    Raises :class:`InputError` naming ``mail`` when that From lists several addresses: which
+    of them asked cannot be told, and the first is no better a guess than the others.
+    """
+    if len(original.senders) > 1:
+        raise InputError(
+            mail.origin,
+            f"the original request {original.message_id or original.origin} has "
+            f"{len(original.senders)} addresses in From (an address list): one requester only",
+        )
+    return original.sender
+
+
+def requester_text(mail: ParsedMail, value: str, where: str) -> str:
+    """``value`` (a requester address found in ``where``) unless it is an address list."""
+    try:
+        return check_single(value)
+    except AddressListError as exc:
+        raise InputError(mail.origin, f"requester in {where}: {exc}") from None
 
 
 def _valid_address(address: str) -> bool:
@@ -178,7 +213,7 @@ class FolderInterpreter:
         original = find_thread_original(mail, find_original)
         requester: MailAddress | None = None
         if original is not None and _valid_address(original.sender.address):
-            requester = original.sender
+            requester = request_sender(mail, original)
         if requester is None:
             requester = first_recipient(mail)
         if requester is None and self.requester_header:
@@ -327,10 +362,11 @@ class MatchInterpreter:
         find_original: FindOriginal,
     ) -> TicketFacts:
         original = find_thread_original(mail, find_original)
-        email = groups.get("requester", "")
+        email = requester_text(mail, groups.get("requester", ""), f"rule {rule.name!r}")
         name = groups.get("requester_name", "")
         if not email and original is not None:
-            email, name = original.sender.address, name or original.sender.name
+            sender = request_sender(mail, original)
+            email, name = sender.address, name or sender.name
         if not email and self.requester_header:
             found = address_from_header(mail, self.requester_header)
             if found is not None:

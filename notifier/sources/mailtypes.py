@@ -58,6 +58,7 @@ class ParsedMail:
     html_text: str = ""
     size: int = 0
     defects: tuple[str, ...] = ()  # what was wrong but survivable (bad charset, truncated...)
+    senders: tuple[MailAddress, ...] = ()  # every address of From (``sender`` is the first)
 
     def header(self, name: str) -> str:
         """The first value of a header (case-insensitive name), or ""."""

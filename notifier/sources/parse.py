@@ -23,11 +23,11 @@ import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from email.utils import parseaddr
 from typing import BinaryIO
 
 from notifier.errors import InputError
 from notifier.model import Resolution
+from notifier.sources.addresses import AddressListError, single_address
 from notifier.sources.timestamps import load_zone, parse_timestamp
 
 FIELDS = (
@@ -279,7 +279,12 @@ def row_to_resolution(
         detail = _describe_missing(mapping, "requester_email", email_column)
         raise InputError(origin, f"missing requester email: {detail}")
     # Most exports hold a bare address; only "Name <addr>" forms need the (slow) full parser.
-    display, email = ("", raw_email) if _EMAIL.fullmatch(raw_email) else parseaddr(raw_email)
+    try:
+        display, email = (
+            ("", raw_email) if _EMAIL.fullmatch(raw_email) else single_address(raw_email)
+        )
+    except AddressListError as exc:
+        raise InputError(origin, f"requester email in column {email_column!r}: {exc}") from None
     if not _EMAIL.fullmatch(email) or len(email) > 254:
         raise InputError(
             origin, f"invalid requester email {raw_email!r} in column {email_column!r}"

@@ -147,6 +147,9 @@ def test_no_command_writes_a_control_or_format_character_from_ticket_data(
     once = run("once", "once", *c)
     assert once.returncode == 1, once.stdout + once.stderr  # held, rejected, failed
     assert [m.rcpt_tos[0] for m in server.messages] == ["ann@example.org", "eve@example.org"]
+    for received in server.messages:  # what the requesters' mail clients show
+        for header in ("Subject", "To"):
+            assert not [c for c in str(received.message[header]) if unicodedata.category(c) == "Cf"]
 
     records = json.loads(run("audit json", "audit", *c, "--format", "json").stdout)
     # JSON output keeps the values: escaped, not changed.
@@ -244,3 +247,30 @@ def test_json_logs_escape_c1_and_format_characters_and_still_parse(
     assert check(result, "once (json logs)") == []
     events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert any(e.get("ticket_id") == "HD-1" + HOSTILE for e in events)
+
+
+def test_an_address_list_as_requester_is_rejected_with_file_and_line_and_mails_nobody(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "a.csv").write_text(
+        CSV_HEADER
+        + csv_row("HD-1", "ann@example.org,evil@example.com")
+        + csv_row("HD-2", '"Bob" <bob@example.org>, <evil@example.com>')
+        + csv_row("HD-3", "cat@example.org"),
+        encoding="utf-8",
+    )
+    record = {"Key": "HD-4", "Email": ["dan@example.org", "evil@example.com"],
+              "Status": "Resolved", "Resolved": "2026-11-27T09:00:00Z"}  # fmt: skip
+    (exports / "b.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    config = write_config(tmp_path, server, exports)
+    assert notifier("once", "--config", str(config)).returncode == 1  # rejected input
+    assert [m.rcpt_tos[0] for m in server.messages] == ["cat@example.org"]
+    records = json.loads(notifier("audit", "--config", str(config), "--format", "json").stdout)
+    rejected = {str(r["origin"]): str(r["reason"]) for r in records if r["outcome"] == "rejected"}
+    assert sorted(rejected) == [
+        f"{exports / 'a.csv'}:2", f"{exports / 'a.csv'}:3", f"{exports / 'b.jsonl'}:1"
+    ]  # fmt: skip
+    assert all("column 'Email'" in r and "address list" in r for r in rejected.values())

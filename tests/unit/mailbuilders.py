@@ -76,6 +76,7 @@ def parse_eml(raw: bytes, *, origin: str) -> ParsedMail:
         text=_text(message),
         html_text=_html_alternative(message),
         size=len(raw),
+        senders=senders,
     )
 
 
@@ -115,6 +116,7 @@ def mail(
         references=tuple(references),
         subject=subject,
         sender=addr(sender),
+        senders=_addresses([sender]),
         to=tuple(addr(t) for t in to),
         cc=(),
         reply_to=(),

@@ -189,3 +189,11 @@ def test_missing_ca_file_fails_check_config(
     path = write(tmp_path, "[smtp]\nca_file = 'missing.pem'\n")
     assert main(["check-config", "--config", str(path)]) == EX_CONFIG
     assert "smtp.ca_file: cannot load" in capsys.readouterr().err
+
+
+def test_a_team_reply_to_holding_an_address_list_is_a_config_error(tmp_path: Path) -> None:
+    """Found at start, not at the first send, where it would dead-letter every notice."""
+    path = write(tmp_path, '[teams.net]\nreply_to = "desk@example.org,evil@example.com"\n')
+    with pytest.raises(ConfigError, match=r"teams\.net\.reply_to: .* is an address list"):
+        load_settings(path)
+    assert load_settings(write(tmp_path, '[teams.net]\nreply_to = "desk@example.org"\n'))

@@ -297,3 +297,53 @@ def test_bad_format_name_is_a_config_error(tmp_path: Path) -> None:
     """An unknown file format is refused when the source is built."""
     with pytest.raises(ConfigError, match="xlsx"):
         source(tmp_path, file_format="xlsx")
+
+
+ADDRESS_LISTS = [
+    "ana@example.org,evil@example.com",
+    "ana@example.org; cy@example.org",
+    '"Ana" <ana@example.org>, <evil@example.com>',
+    "<ana@example.org> <evil@example.com>",
+    "Lee, Sam <sam@example.org>",  # an unquoted comma: two names, which one is meant?
+]
+
+
+def test_an_address_list_in_the_requester_column_rejects_the_row_in_csv(tmp_path: Path) -> None:
+    """Taking the first address of a list would mail whoever it happens to start with."""
+    rows = [f'T-{n},"{value.replace(chr(34), chr(34) * 2)}",t,Resolved,2026-11-27 10:00'
+            for n, value in enumerate(ADDRESS_LISTS)]  # fmt: skip
+    rows.append('T-9,"""Lee, Sam"" <sam@example.org>",t,Resolved,2026-11-27 10:00')  # one address
+    path = write(tmp_path / "a.csv", "\n".join([HEADER, *rows]) + "\n")
+    events = list(source(tmp_path).poll(T0))
+    assert [(r.ticket_id, r.requester_email, r.requester_name) for r in resolutions(events)] == [
+        ("T-9", "sam@example.org", "Lee, Sam")
+    ]
+    found = problems(events)
+    assert [p.origin for p in found] == [f"{path}:{n}" for n in range(2, 2 + len(ADDRESS_LISTS))]
+    for problem in found:
+        assert "column 'requester_email'" in problem.reason
+        assert "is an address list" in problem.reason
+
+
+def test_an_address_list_in_the_requester_field_rejects_the_record_in_json_and_jsonl(
+    tmp_path: Path,
+) -> None:
+    records = [
+        {"ticket_id": f"T-{n}", "requester_email": value, "status": "Resolved"}
+        for n, value in enumerate(ADDRESS_LISTS)
+    ]
+    records.append(
+        {"ticket_id": "T-8", "requester_email": ["a@example.org", "b@example.org"],
+         "status": "Resolved"}
+    )  # fmt: skip
+    records.append({"ticket_id": "T-9", "requester_email": "ok@example.org", "status": "Resolved"})
+    write(tmp_path / "a.json", json.dumps(records, indent=2))
+    write(tmp_path / "b.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+    events = list(source(tmp_path).poll(T0))
+    assert [r.ticket_id for r in resolutions(events)] == ["T-9", "T-9"]
+    found = problems(events)
+    assert len(found) == 2 * (len(ADDRESS_LISTS) + 1)
+    assert all("is an address list" in p.reason for p in found)
+    assert {p.origin for p in found if p.origin.startswith(str(tmp_path / "b.jsonl"))} == {
+        f"{tmp_path / 'b.jsonl'}:{n}" for n in range(1, len(ADDRESS_LISTS) + 2)
+    }

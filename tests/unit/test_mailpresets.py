@@ -9,7 +9,7 @@ from email import policy
 import pytest
 
 from notifier.errors import InputError
-from notifier.sources.mailpresets import PRESETS
+from notifier.sources.mailpresets import PRESETS, Reading
 from notifier.sources.mailtypes import NotAResolution, TicketFacts
 
 from .mailbuilders import SAMPLES, Mailbox, addr, load_sample, mail, nothing
@@ -358,3 +358,26 @@ def test_crlf_text_is_read_like_lf_text() -> None:
     facts = PRESETS["glpi"].interpret(crlf, nothing)
     assert isinstance(facts, TicketFacts)
     assert facts.resolution_note.startswith("Replaced the HDMI cable")
+
+
+def test_zammad_rejects_an_original_request_whose_from_is_an_address_list() -> None:
+    """Two addresses in the customer's From: which one asked cannot be told; rejected."""
+    listed = replace(
+        ZAMMAD_ORIGINAL,
+        senders=(addr(f"Jane Doe <{JANE}>"), addr("Evil <evil@example.com>")),
+    )
+    with pytest.raises(InputError, match=r"2 addresses in From \(an address list\)") as raised:
+        interpret("zammad-resolved.eml", Mailbox(listed))
+    assert raised.value.origin == "zammad-resolved.eml"
+
+
+def test_a_requester_address_list_read_from_the_notification_is_rejected() -> None:
+    """A preset reading an address list from the notification text rejects the mail."""
+    preset = replace(
+        PRESETS["rt"],
+        read=lambda mail_: Reading(
+            "77", "resolved", "resolved", "Printer", requester_email="jane@example.org,evil@x.com"
+        ),
+    )
+    with pytest.raises(InputError, match=r"requester in the .* notification: .* address list"):
+        preset.interpret(mail(origin="Helpdesk uid 7"), nothing)

@@ -324,3 +324,46 @@ def test_build_interpreter_config_errors(kwargs: dict[str, str], message: str) -
     mode = kwargs.pop("mode")
     with pytest.raises(ConfigError, match=message):
         build_interpreter(mode, **kwargs)  # type: ignore[arg-type]
+
+
+# --- address lists where one requester is expected ----------------------------------------
+
+
+def test_folder_rejects_an_original_request_from_an_address_list() -> None:
+    listed = mail(
+        subject=REQUEST.subject,
+        sender="Jane Doe <jane@example.org>, Evil <evil@example.com>",
+        message_id="<request-1@example.org>",
+    )
+    with pytest.raises(InputError, match=r"2 addresses in From \(an address list\)") as raised:
+        FolderInterpreter().interpret(reply(origin="Support uid 12"), Mailbox(listed).find)
+    assert raised.value.origin == "Support uid 12"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["jane@example.org, evil@example.com", "jane@example.org; evil@example.com",
+     '"Jane" <jane@example.org>, <evil@example.com>'],
+)  # fmt: skip
+def test_folder_rejects_an_address_list_in_the_requester_header(value: str) -> None:
+    message = reply(in_reply_to="", references=[], to=[], headers={"X-Requester": value})
+    with pytest.raises(InputError, match="the X-Requester header holds 2 addresses"):
+        FolderInterpreter(requester_header="X-Requester").interpret(message, nothing)
+
+
+def test_match_rejects_an_address_list_in_the_requester_group() -> None:
+    rule = compile_rule("lists", subject=r"^Closed for (?P<requester>\S+)$")
+    with pytest.raises(InputError, match=r"requester in rule 'lists': .* address list") as raised:
+        MatchInterpreter([rule]).interpret(
+            mail(subject="Closed for jane@example.org,evil@example.com", origin="Desk uid 3"),
+            nothing,
+        )
+    assert raised.value.origin == "Desk uid 3"
+
+
+def test_match_rejects_an_original_request_from_an_address_list() -> None:
+    rule = compile_rule("any-closed", subject=r"^Closed:")
+    listed = mail(sender="a@example.org, b@example.org", message_id="<req@example.org>")
+    message = mail(subject="Closed: printer", in_reply_to="<req@example.org>")
+    with pytest.raises(InputError, match=r"2 addresses in From"):
+        MatchInterpreter([rule]).interpret(message, Mailbox(listed).find)
