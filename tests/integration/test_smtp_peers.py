@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
@@ -30,33 +29,10 @@ from notifier.service import DeliveryLimits, PassReport, Service
 from tests.integration.test_service import ROOT, Clock, ListSource, resolution
 from tests.notices import make_notice
 from tests.smtp_server import ServerBehaviour, SmtpServerFactory, SmtpTestServer
+from tests.timing import finishes_within
 
 TIMEOUT = 1.5
 SLACK = 4.0  # a loaded CI machine; the unfixed code never ends at all
-T = TypeVar("T")
-
-
-def finishes_within(seconds: float, work: Callable[[], T]) -> tuple[T, float]:
-    """Run ``work`` in a thread; fail (instead of hanging the suite) if it runs too long."""
-    box: list[T] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            box.append(work())
-        except BaseException as exc:  # re-raised in the test's thread
-            errors.append(exc)
-
-    started = time.monotonic()
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    elapsed = time.monotonic() - started
-    if thread.is_alive():
-        pytest.fail(f"still running after {seconds:g} s (the peer keeps it waiting)")
-    if errors:
-        raise errors[0]
-    return box[0], elapsed
 
 
 def sender_for(server: SmtpTestServer, clock: Callable[..., object] | None = None) -> SmtpSender:
