@@ -52,6 +52,7 @@ CheckStep = tuple[str, bool, str]
 TRANSACTION_TIMEOUTS = 2
 # The most one answer may hold (EHLO answers are well under 1 KiB); more is a runaway server.
 MAX_REPLY_BYTES = 64 * 1024
+_MAX_LINE = 8192  # smtplib's own limit on one answer line
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,6 +157,11 @@ class _Bounded(smtplib.SMTP):
         except ReadLimitExceeded as exc:
             self.close()
             raise UnreadableReply(str(exc)) from exc
+        except smtplib.SMTPResponseException as exc:
+            # getreply raises this for one thing only: a line over smtplib's limit, which it
+            # reports as a made-up "500 Line too long." That is not the server refusing.
+            self.close()
+            raise UnreadableReply(f"a line longer than {_MAX_LINE} bytes") from exc
 
     def bound(self, seconds: float) -> None:
         """Every step from now on also ends within ``seconds`` from now (None: no limit)."""

@@ -187,3 +187,25 @@ def test_an_endless_fast_multi_line_answer_is_cut_at_the_reply_cap(
     result, _ = finishes_within(TRANSACTION_TIMEOUTS * TIMEOUT + SLACK, send)
     assert result.outcome is DeliveryOutcome.TRANSIENT  # type: ignore[attr-defined]
     assert "could not be read" in result.detail  # type: ignore[attr-defined]
+
+
+def test_an_over_long_answer_after_data_is_retried_with_the_same_message_id(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """A 200 KiB answer line after DATA is the client failing to read, not the server refusing:
+    the server had the message, so the notice is deferred and sent again with the same
+    Message-ID (the duplicate window), never made a dead letter."""
+    server = smtp_server(behaviour=ServerBehaviour(accept_reply="250 " + "x" * 200 * 1024))
+    clock = Clock()
+    service = make_service(tmp_path, server, clock, ListSource([resolution(1)]))
+    report = service.run_pass()
+    assert (report.sent, report.deferred, report.failed) == (0, 1, 0)
+    (deferred,) = service.outbox.audit_records(AuditQuery(outcome="deferred"))
+    assert "could not be read" in deferred.reason and "may have accepted" in deferred.reason
+    assert deferred.smtp_code is None  # no refusal code invented for the server
+
+    server.handler.behaviour = ServerBehaviour()
+    clock.now += timedelta(minutes=5)
+    assert service.run_pass().sent == 1
+    first, second = server.messages
+    assert first.message["Message-ID"] == second.message["Message-ID"]
