@@ -12,6 +12,7 @@ answers cannot hold a batch, or a stop, for longer than one answer's ``smtp.time
 
 from __future__ import annotations
 
+import base64
 import functools
 import io
 import re
@@ -498,7 +499,7 @@ def _open(
         step = go_on("auth")
         if options.username is not None and options.password is not None:
             # Over "plain" this sends the password in the clear; the operator chose that.
-            code, reply = conn.login(options.username, options.password)
+            code, reply = _login(conn, options.username, options.password)
             clear = " (password sent unencrypted)" if options.security == "plain" else ""
             note((step, True, f"{code} {_text(reply)}{clear}"))
         else:
@@ -536,6 +537,32 @@ def _open(
         else:
             reason = f"{step} failed: {exc or type(exc).__name__}"
         raise _step_failed(conn, options, step, reason, None, "", note) from exc
+
+
+def _login(conn: _Bounded, username: str, password: str) -> tuple[int, bytes]:
+    """AUTH PLAIN (RFC 4616: user name and password as UTF-8), or LOGIN where PLAIN is not
+    offered (no standard; sent as UTF-8 too, which servers comparing bytes accept).
+
+    smtplib's own login encodes as ASCII and crashes on any other character.
+    """
+    offered = conn.esmtp_features.get("auth", "").upper().split()
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+    if "PLAIN" in offered:
+        code, reply = conn.docmd("AUTH", "PLAIN " + b64(f"\0{username}\0{password}"))
+    elif "LOGIN" in offered:
+        code, reply = conn.docmd("AUTH", "LOGIN " + b64(username))
+        if code == 334:
+            code, reply = conn.docmd(b64(password))
+    else:
+        raise smtplib.SMTPNotSupportedError(
+            f"the server offers no AUTH mechanism notifier speaks (PLAIN, LOGIN): {offered}"
+        )
+    if code not in (235, 503):  # 503: already authenticated
+        raise smtplib.SMTPAuthenticationError(code, reply)
+    return code, reply
 
 
 def _step_failed(

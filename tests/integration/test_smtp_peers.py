@@ -209,3 +209,19 @@ def test_an_over_long_answer_after_data_is_retried_with_the_same_message_id(
     assert service.run_pass().sent == 1
     first, second = server.messages
     assert first.message["Message-ID"] == second.message["Message-ID"]
+
+
+def test_a_non_ascii_password_logs_in_with_utf8_and_is_never_echoed(
+    smtp_server: SmtpServerFactory,
+) -> None:
+    """AUTH with a UTF-8 password (RFC 4616 PLAIN) delivers; a wrong one is a clear TRANSIENT
+    refusal that does not show any part of the password."""
+    server = smtp_server(security="starttls", auth=("robot", "pässwörd€"))
+    options = dict(server.client_settings(), timeout=TIMEOUT, from_address="it@example.org")
+    with SmtpSender(SmtpOptions(**options), Clock()).session() as session:  # type: ignore[arg-type]
+        assert session.send(make_notice()).outcome is DeliveryOutcome.SENT
+    options["password"] = "wröng€"
+    with SmtpSender(SmtpOptions(**options), Clock()).session() as session:  # type: ignore[arg-type]
+        result = session.send(make_notice())
+    assert result.outcome is DeliveryOutcome.TRANSIENT and result.code == 535
+    assert not any(c in result.detail for c in "öä€")
