@@ -194,7 +194,7 @@ def connect(options: ImapOptions) -> IMAPClient:
             if options.oauth2_token is not None:
                 client.oauth2_login(options.username, options.oauth2_token)
             else:
-                client.login(options.username, options.password or "")
+                _login(client, options)
         except BaseException:
             with contextlib.suppress(Exception):
                 client.shutdown()
@@ -202,6 +202,21 @@ def connect(options: ImapOptions) -> IMAPClient:
         return client
     except NETWORK_ERRORS as exc:
         raise SourceError(f"IMAP {options.server}: {step} failed: {_describe(exc)}") from exc
+
+
+def _login(client: IMAPClient, options: ImapOptions) -> None:
+    """LOGIN carries ASCII only (RFC 3501 quoted strings); any other password goes by
+    AUTHENTICATE PLAIN, UTF-8 as RFC 4616 says. A secret's characters never reach a message."""
+    username, password = options.username, options.password or ""
+    if username.isascii() and password.isascii():
+        client.login(username, password)
+    elif client.has_capability("AUTH=PLAIN"):
+        client.plain_login(username, password)
+    else:
+        raise SourceError(
+            f"IMAP {options.server}: login failed: the user name or password has characters "
+            "outside ASCII, which IMAP LOGIN cannot carry, and the server offers no AUTH=PLAIN"
+        )
 
 
 def _describe(exc: BaseException) -> str:

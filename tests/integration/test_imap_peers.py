@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from notifier.audit import AuditQuery
-from tests.dovecot import DovecotServer, DripProxy
+from notifier.errors import SourceError
+from notifier.sources.imap import ImapOptions, connect
+from tests.dovecot import DovecotFactory, DovecotServer, DripProxy
 from tests.integration.imap_service import Harness, imap_settings
 from tests.integration.test_service import ListSource, resolution
 from tests.mailfactory import reply
@@ -63,3 +67,18 @@ def test_a_drip_mid_fetch_ends_the_source_in_time_other_sources_go_on_and_no_mai
             assert sink.messages[-1].rcpt_tos == ("mail@example.org",)
         finally:
             harness.close()
+
+
+def test_a_non_ascii_password_logs_in_and_a_wrong_one_shows_no_part_of_it(
+    dovecot_factory: DovecotFactory,
+) -> None:
+    """A UTF-8 password logs in (AUTHENTICATE PLAIN); a wrong one is a SourceError whose text
+    holds no character of the secret (it used to quote one, with its position)."""
+    server = dovecot_factory(users={"notifier": "pässwörd€"})
+    settings = dict(server.client_settings(), timeout=TIMEOUT)
+    connect(ImapOptions(**settings)).logout()  # type: ignore[arg-type]
+    settings["password"] = "wröng€"
+    with pytest.raises(SourceError) as failed:
+        connect(ImapOptions(**settings))  # type: ignore[arg-type]
+    assert "login failed" in str(failed.value)
+    assert not any(c in str(failed.value) for c in "öä€")
