@@ -37,6 +37,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -53,6 +54,7 @@ __all__ = [
     "DovecotFactory",
     "DovecotNotInstalledError",
     "DovecotServer",
+    "DripProxy",
     "find_dovecot",
 ]
 
@@ -698,3 +700,94 @@ class DovecotFactory:
                 server.stop()
             else:
                 server.cleanup()
+
+
+class DripProxy:
+    """A TCP proxy on 127.0.0.1 in front of a server (a Dovecot) that turns into a slow drip.
+
+    Bytes pass both ways unchanged until a client connection sends ``trigger`` (for example
+    ``b"BODY.PEEK[]"``, a body FETCH); from then on the server's bytes reach that client one
+    every ``interval`` seconds, for as long as there are any: a server dripping mid-FETCH.
+    Set ``trigger = None`` to let later connections through at full speed. ``drips`` counts the
+    connections that started dripping; :meth:`wait_for_drip` waits for the next one.
+    """
+
+    def __init__(
+        self, host: str, port: int, *, trigger: bytes | None, interval: float = 0.5
+    ) -> None:
+        self.target = (host, port)
+        self.trigger = trigger
+        self.interval = interval
+        self.host = "127.0.0.1"
+        self.drips = 0
+        self._changed = threading.Condition()
+        self._closing = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._listener = socket.create_server((self.host, 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._thread = threading.Thread(target=self._accept, name="drip-proxy", daemon=True)
+
+    def __enter__(self) -> DripProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._closing.set()
+        for sock in [self._listener, *self._sockets]:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self._thread.join(5)
+
+    def wait_for_drip(self, count: int, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self.drips >= count, timeout)
+
+    def _accept(self) -> None:
+        while not self._closing.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target, timeout=10)
+            upstream.settimeout(None)
+            self._sockets += [client, upstream]
+            state = {"dripping": False}
+            threading.Thread(
+                target=self._to_server, args=(client, upstream, state), daemon=True
+            ).start()
+            threading.Thread(
+                target=self._to_client, args=(upstream, client, state), daemon=True
+            ).start()
+
+    def _to_server(
+        self, client: socket.socket, upstream: socket.socket, state: dict[str, bool]
+    ) -> None:
+        seen = b""
+        with contextlib.suppress(OSError):
+            while data := client.recv(65536):
+                trigger = self.trigger
+                seen = (seen + data)[-4096:]
+                if trigger is not None and trigger in seen and not state["dripping"]:
+                    state["dripping"] = True  # before the command reaches the server
+                    with self._changed:
+                        self.drips += 1
+                        self._changed.notify_all()
+                upstream.sendall(data)
+        with contextlib.suppress(OSError):
+            upstream.shutdown(socket.SHUT_WR)
+
+    def _to_client(
+        self, upstream: socket.socket, client: socket.socket, state: dict[str, bool]
+    ) -> None:
+        with contextlib.suppress(OSError):
+            while data := upstream.recv(65536):
+                if not state["dripping"]:
+                    client.sendall(data)
+                    continue
+                for value in data:
+                    if self._closing.wait(self.interval):
+                        return
+                    client.sendall(bytes([value]))
+        with contextlib.suppress(OSError):
+            client.shutdown(socket.SHUT_WR)

@@ -12,6 +12,7 @@ answers cannot hold a batch, or a stop, for longer than one answer's ``smtp.time
 
 from __future__ import annotations
 
+import base64
 import functools
 import io
 import re
@@ -52,6 +53,7 @@ CheckStep = tuple[str, bool, str]
 TRANSACTION_TIMEOUTS = 2
 # The most one answer may hold (EHLO answers are well under 1 KiB); more is a runaway server.
 MAX_REPLY_BYTES = 64 * 1024
+_MAX_LINE = 8192  # smtplib's own limit on one answer line
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,6 +158,11 @@ class _Bounded(smtplib.SMTP):
         except ReadLimitExceeded as exc:
             self.close()
             raise UnreadableReply(str(exc)) from exc
+        except smtplib.SMTPResponseException as exc:
+            # getreply raises this for one thing only: a line over smtplib's limit, which it
+            # reports as a made-up "500 Line too long." That is not the server refusing.
+            self.close()
+            raise UnreadableReply(f"a line longer than {_MAX_LINE} bytes") from exc
 
     def bound(self, seconds: float) -> None:
         """Every step from now on also ends within ``seconds`` from now (None: no limit)."""
@@ -492,7 +499,7 @@ def _open(
         step = go_on("auth")
         if options.username is not None and options.password is not None:
             # Over "plain" this sends the password in the clear; the operator chose that.
-            code, reply = conn.login(options.username, options.password)
+            code, reply = _login(conn, options.username, options.password)
             clear = " (password sent unencrypted)" if options.security == "plain" else ""
             note((step, True, f"{code} {_text(reply)}{clear}"))
         else:
@@ -530,6 +537,32 @@ def _open(
         else:
             reason = f"{step} failed: {exc or type(exc).__name__}"
         raise _step_failed(conn, options, step, reason, None, "", note) from exc
+
+
+def _login(conn: _Bounded, username: str, password: str) -> tuple[int, bytes]:
+    """AUTH PLAIN (RFC 4616: user name and password as UTF-8), or LOGIN where PLAIN is not
+    offered (no standard; sent as UTF-8 too, which servers comparing bytes accept).
+
+    smtplib's own login encodes as ASCII and crashes on any other character.
+    """
+    offered = conn.esmtp_features.get("auth", "").upper().split()
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+    if "PLAIN" in offered:
+        code, reply = conn.docmd("AUTH", "PLAIN " + b64(f"\0{username}\0{password}"))
+    elif "LOGIN" in offered:
+        code, reply = conn.docmd("AUTH", "LOGIN " + b64(username))
+        if code == 334:
+            code, reply = conn.docmd(b64(password))
+    else:
+        raise smtplib.SMTPNotSupportedError(
+            f"the server offers no AUTH mechanism notifier speaks (PLAIN, LOGIN): {offered}"
+        )
+    if code not in (235, 503):  # 503: already authenticated
+        raise smtplib.SMTPAuthenticationError(code, reply)
+    return code, reply
 
 
 def _step_failed(

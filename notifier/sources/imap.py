@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
+import io
 import socket
 import ssl
 import threading
@@ -44,6 +45,7 @@ from notifier.model import (
     Resolution,
     SourceEvent,
 )
+from notifier.netio import BoundedTLS, DeadlineReader, StepClock, send_all
 from notifier.sources.export import SourceState
 from notifier.sources.mailnoise import noise_reason
 from notifier.sources.mailparse import parse_mail
@@ -60,6 +62,11 @@ NETWORK_ERRORS: tuple[type[BaseException], ...] = (
 )
 # Fetch bodies in groups of at most this many bytes, so memory stays bounded.
 FETCH_BYTES = 32 * 1024 * 1024
+# Deadlines (docs/guarantees.md). Every IMAP command, from writing it to the end of its answer
+# (and the greeting, and a TLS handshake), must end within the source's ``timeout`` however
+# slowly the bytes come, plus one second for every STEADY_RATE bytes it received (counted up
+# to FETCH_BYTES): a big FETCH arriving at least that fast is never cut, a drip gains nothing.
+STEADY_RATE = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,6 +87,97 @@ class ImapOptions:
         return f"{self.host}:{self.port}"
 
 
+class _BoundedIMAP4(imaplib.IMAP4):
+    """imaplib's connection with every command on a deadline (see :mod:`notifier.netio`).
+
+    A step starts with each command (and at open, for the greeting); the reads and writes of
+    its answer share the step's deadline. Outside a step (IMAP IDLE) reads are left as they are.
+    """
+
+    clock: StepClock
+    _base_timeout: float | None
+    _reader: io.BufferedReader | None = None
+    _reader_sock: socket.socket | None = None
+
+    def open(self, host: str = "", port: int = 143, timeout: float | None = None) -> None:
+        self.clock.start()
+        super().open(host, port, timeout)
+
+    def _command(self, name: str, *args: Any) -> Any:
+        self.clock.start()
+        return super()._command(name, *args)  # type: ignore[misc]
+
+    def _file(self) -> io.BufferedReader:
+        if self._reader is None or self._reader_sock is not self.sock:  # new socket: STARTTLS
+            self._reader_sock = self.sock
+            self._reader = io.BufferedReader(
+                DeadlineReader(self.sock, self.clock, self._base_timeout)
+            )
+        return self._reader
+
+    def readline(self) -> bytes:
+        line = self._file().readline(imaplib._MAXLINE + 1)  # type: ignore[attr-defined]
+        if len(line) > imaplib._MAXLINE:  # type: ignore[attr-defined]
+            raise self.error(f"got more than {imaplib._MAXLINE} bytes")  # type: ignore[attr-defined]
+        return line
+
+    def read(self, size: int) -> bytes:
+        return self._file().read(size)
+
+    def send(self, data: Any) -> None:
+        send_all(self.sock, bytes(data), self.clock, self._base_timeout)
+
+
+class _PlainIMAP4(_BoundedIMAP4):
+    def __init__(self, host: str, port: int, clock: StepClock, timeout: float) -> None:
+        self.clock, self._base_timeout = clock, timeout
+        super().__init__(host, port, timeout=timeout)
+
+
+class _TlsIMAP4(_BoundedIMAP4):
+    def __init__(
+        self, host: str, port: int, clock: StepClock, timeout: float, context: BoundedTLS
+    ) -> None:
+        self.clock, self._base_timeout, self._context = clock, timeout, context
+        super().__init__(host, port, timeout=timeout)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        sock = socket.create_connection((self.host, self.port), timeout=timeout)
+        return self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+class _BoundedClient(IMAPClient):  # type: ignore[misc]
+    """IMAPClient over :class:`_BoundedIMAP4`; IMAP IDLE waits outside any step deadline."""
+
+    def __init__(self, options: ImapOptions, context: ssl.SSLContext) -> None:
+        self.clock = StepClock(
+            options.timeout, bytes_per_second=STEADY_RATE, counted_bytes=FETCH_BYTES
+        )
+        self.bounded_tls = BoundedTLS(context, self.clock, options.timeout)
+        self._options = options
+        super().__init__(
+            options.host,
+            port=options.port,
+            ssl=options.security == "tls",
+            ssl_context=context,
+            timeout=options.timeout,
+        )
+
+    def _create_IMAP4(self) -> imaplib.IMAP4:
+        opts = self._options
+        if opts.security == "tls":
+            return _TlsIMAP4(opts.host, opts.port, self.clock, opts.timeout, self.bounded_tls)
+        return _PlainIMAP4(opts.host, opts.port, self.clock, opts.timeout)
+
+    def idle(self) -> None:
+        super().idle()
+        self.clock.stop()  # idle_check waits as long as its caller asks
+
+    def idle_done(self) -> Any:
+        self.clock.start()
+        return super().idle_done()
+
+
 def connect(options: ImapOptions) -> IMAPClient:
     """Open, secure and log in; SourceError names the server and the step that failed."""
     step = "connect"
@@ -87,22 +185,16 @@ def connect(options: ImapOptions) -> IMAPClient:
         context = ssl.create_default_context(
             cafile=str(options.ca_file) if options.ca_file else None
         )
-        client = IMAPClient(
-            options.host,
-            port=options.port,
-            ssl=options.security == "tls",
-            ssl_context=context,
-            timeout=options.timeout,
-        )
+        client = _BoundedClient(options, context)
         try:
             if options.security == "starttls":
                 step = "STARTTLS"
-                client.starttls(context)
+                client.starttls(client.bounded_tls)
             step = "login"
             if options.oauth2_token is not None:
                 client.oauth2_login(options.username, options.oauth2_token)
             else:
-                client.login(options.username, options.password or "")
+                _login(client, options)
         except BaseException:
             with contextlib.suppress(Exception):
                 client.shutdown()
@@ -110,6 +202,21 @@ def connect(options: ImapOptions) -> IMAPClient:
         return client
     except NETWORK_ERRORS as exc:
         raise SourceError(f"IMAP {options.server}: {step} failed: {_describe(exc)}") from exc
+
+
+def _login(client: IMAPClient, options: ImapOptions) -> None:
+    """LOGIN carries ASCII only (RFC 3501 quoted strings); any other password goes by
+    AUTHENTICATE PLAIN, UTF-8 as RFC 4616 says. A secret's characters never reach a message."""
+    username, password = options.username, options.password or ""
+    if username.isascii() and password.isascii():
+        client.login(username, password)
+    elif client.has_capability("AUTH=PLAIN"):
+        client.plain_login(username, password)
+    else:
+        raise SourceError(
+            f"IMAP {options.server}: login failed: the user name or password has characters "
+            "outside ASCII, which IMAP LOGIN cannot carry, and the server offers no AUTH=PLAIN"
+        )
 
 
 def _describe(exc: BaseException) -> str:

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
@@ -30,33 +29,10 @@ from notifier.service import DeliveryLimits, PassReport, Service
 from tests.integration.test_service import ROOT, Clock, ListSource, resolution
 from tests.notices import make_notice
 from tests.smtp_server import ServerBehaviour, SmtpServerFactory, SmtpTestServer
+from tests.timing import finishes_within
 
 TIMEOUT = 1.5
 SLACK = 4.0  # a loaded CI machine; the unfixed code never ends at all
-T = TypeVar("T")
-
-
-def finishes_within(seconds: float, work: Callable[[], T]) -> tuple[T, float]:
-    """Run ``work`` in a thread; fail (instead of hanging the suite) if it runs too long."""
-    box: list[T] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            box.append(work())
-        except BaseException as exc:  # re-raised in the test's thread
-            errors.append(exc)
-
-    started = time.monotonic()
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    elapsed = time.monotonic() - started
-    if thread.is_alive():
-        pytest.fail(f"still running after {seconds:g} s (the peer keeps it waiting)")
-    if errors:
-        raise errors[0]
-    return box[0], elapsed
 
 
 def sender_for(server: SmtpTestServer, clock: Callable[..., object] | None = None) -> SmtpSender:
@@ -211,3 +187,41 @@ def test_an_endless_fast_multi_line_answer_is_cut_at_the_reply_cap(
     result, _ = finishes_within(TRANSACTION_TIMEOUTS * TIMEOUT + SLACK, send)
     assert result.outcome is DeliveryOutcome.TRANSIENT  # type: ignore[attr-defined]
     assert "could not be read" in result.detail  # type: ignore[attr-defined]
+
+
+def test_an_over_long_answer_after_data_is_retried_with_the_same_message_id(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """A 200 KiB answer line after DATA is the client failing to read, not the server refusing:
+    the server had the message, so the notice is deferred and sent again with the same
+    Message-ID (the duplicate window), never made a dead letter."""
+    server = smtp_server(behaviour=ServerBehaviour(accept_reply="250 " + "x" * 200 * 1024))
+    clock = Clock()
+    service = make_service(tmp_path, server, clock, ListSource([resolution(1)]))
+    report = service.run_pass()
+    assert (report.sent, report.deferred, report.failed) == (0, 1, 0)
+    (deferred,) = service.outbox.audit_records(AuditQuery(outcome="deferred"))
+    assert "could not be read" in deferred.reason and "may have accepted" in deferred.reason
+    assert deferred.smtp_code is None  # no refusal code invented for the server
+
+    server.handler.behaviour = ServerBehaviour()
+    clock.now += timedelta(minutes=5)
+    assert service.run_pass().sent == 1
+    first, second = server.messages
+    assert first.message["Message-ID"] == second.message["Message-ID"]
+
+
+def test_a_non_ascii_password_logs_in_with_utf8_and_is_never_echoed(
+    smtp_server: SmtpServerFactory,
+) -> None:
+    """AUTH with a UTF-8 password (RFC 4616 PLAIN) delivers; a wrong one is a clear TRANSIENT
+    refusal that does not show any part of the password."""
+    server = smtp_server(security="starttls", auth=("robot", "pässwörd€"))
+    options = dict(server.client_settings(), timeout=TIMEOUT, from_address="it@example.org")
+    with SmtpSender(SmtpOptions(**options), Clock()).session() as session:  # type: ignore[arg-type]
+        assert session.send(make_notice()).outcome is DeliveryOutcome.SENT
+    options["password"] = "wröng€"
+    with SmtpSender(SmtpOptions(**options), Clock()).session() as session:  # type: ignore[arg-type]
+        result = session.send(make_notice())
+    assert result.outcome is DeliveryOutcome.TRANSIENT and result.code == 535
+    assert not any(c in result.detail for c in "öä€")
