@@ -533,9 +533,9 @@ class ImapSource:
                     client.select_folder(folder, readonly=True)
                 try:
                     uids = client.search(["HEADER", "Message-ID", message_id])
+                    raw = None
                     if uids:
-                        data = client.fetch(uids[:1], [b"BODY.PEEK[]"]).get(uids[0], {})
-                        raw = data.get(b"BODY[]")
+                        raw = self._original_body(client, folder, uids[0])
                         if raw is not None:
                             with contextlib.suppress(InputError):
                                 found = parse_mail(
@@ -559,6 +559,25 @@ class ImapSource:
             return None
 
         return find
+
+    def _original_body(self, client: IMAPClient, folder: str, uid: int) -> bytes | None:
+        """The original request's body, unless it is over the message size cap.
+
+        The size is asked first (as for the watched folder), so a huge original is never
+        read into memory; the resolution then goes on as if the original were not found."""
+        size = int(client.fetch([uid], [b"RFC822.SIZE"]).get(uid, {}).get(b"RFC822.SIZE", 0))
+        if size > self.policy.limits.max_bytes:
+            log.warning(
+                "imap_original_too_large",
+                source=self.name,
+                folder=folder,
+                uid=uid,
+                size=size,
+                limit=self.policy.limits.max_bytes,
+            )
+            return None
+        raw = client.fetch([uid], [b"BODY.PEEK[]"]).get(uid, {}).get(b"BODY[]")
+        return raw if isinstance(raw, bytes) else None
 
     def _after_action(self, client: IMAPClient, uids: list[int]) -> None:
         info = client.select_folder(self.policy.folder, readonly=False)

@@ -160,3 +160,28 @@ def test_after_processing_flags_or_moves_and_state_stays_the_truth(
         assert harness.service.run_pass().sent == 0
     finally:
         harness.close()
+
+
+def test_a_huge_original_request_is_not_read_and_the_resolution_still_goes_out(
+    tmp_path: Path, dovecot: DovecotServer, smtp_server: SmtpServerFactory
+) -> None:
+    """The original request is over max_message_bytes: its body is never fetched (only its
+    size is asked), it counts as not found, and the reply is still handled."""
+    from structlog.testing import capture_logs
+
+    sink = smtp_server()
+    dovecot.create_folder("Resolved")
+    made = Harness(imap_settings(tmp_path, dovecot, sink, max_message_bytes=1024 * 1024))
+    try:
+        huge = request(7).replace(b"Please help.", b"Please help." + b"x" * 3 * 1024 * 1024, 1)
+        dovecot.append("INBOX", huge)
+        made.service.run_pass()  # first start
+        dovecot.append("Resolved", reply(7))
+        with capture_logs() as logs:
+            report = made.service.run_pass()
+        assert report.seen == 1
+        too_large = [e for e in logs if e["event"] == "imap_original_too_large"]
+        assert len(too_large) == 1 and too_large[0]["folder"] == "INBOX"
+        assert too_large[0]["size"] > 3 * 1024 * 1024
+    finally:
+        made.close()
