@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -107,3 +108,13 @@ def start_notifier(*args: str, log: Path) -> subprocess.Popen[bytes]:
             cwd=ROOT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
+
+
+def secret_forms(password: str, *, user: str) -> list[bytes]:
+    """Every way a password could leak: as text in any common encoding, inside the base64 of
+    AUTH PLAIN or LOGIN, and each character that is in the password and nowhere else here."""
+    plain = f"\0{user}\0{password}".encode()
+    forms = [password.encode(), base64.b64encode(plain), base64.b64encode(password.encode())]
+    forms += [password.encode(codec, "ignore") for codec in ("latin-1", "utf-16-le")]
+    forms += [c.encode() for c in password if not c.isascii()]
+    return [form for form in forms if form]

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from tests.dovecot import DovecotFactory, DovecotServer
-from tests.e2e.cli import notifier, start_notifier
+from tests.e2e.cli import notifier, secret_forms, start_notifier
 from tests.mailfactory import reply
 from tests.oauth2_server import IntrospectionServer
 from tests.smtp_server import SmtpServerFactory, SmtpTestServer
@@ -174,3 +174,34 @@ def test_xoauth2_login_against_dovecot_checking_tokens_with_an_oauth2_server(
         assert token not in output.stdout + output.stderr
     for stored in (tmp_path / "state").glob("notifier.sqlite3*"):
         assert token.encode() not in stored.read_bytes()
+
+
+def test_a_refused_non_ascii_password_is_reported_and_never_echoed(
+    tmp_path: Path, dovecot_factory: DovecotFactory, smtp_server: SmtpServerFactory
+) -> None:
+    """Dovecot refuses a wrong UTF-8 password (NO to AUTHENTICATE PLAIN): `once` reports the
+    source as failing (exit 1, "login failed"), with no traceback; no form of the password is
+    in the output or any state file. The right one then reads the folder."""
+    right, wrong = "pässwörd-€-9c2e", "wröng-pässwörd-€-9c2e"
+    dovecot = dovecot_factory(users={"notifier": right})
+    dovecot.create_folder("Resolved")
+    sink = smtp_server()
+    config = write_config(tmp_path, dovecot, sink)
+    (tmp_path / "imap-password").write_text(wrong + "\n", encoding="utf-8")
+    config.write_text(config.read_text().replace("idle = true", "idle = false"))
+    result = notifier("once", "--config", str(config))
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "login failed" in result.stdout and "Traceback" not in output, output
+    haystacks = [output.encode()]
+    haystacks += [p.read_bytes() for p in (tmp_path / "state").iterdir() if p.is_file()]
+    for form in secret_forms(wrong, user="notifier") + secret_forms(right, user="notifier"):
+        assert not any(form in haystack for haystack in haystacks), form
+
+    (tmp_path / "imap-password").write_text(right + "\n", encoding="utf-8")
+    first = notifier("once", "--config", str(config))  # remembers where the folder ends
+    assert first.returncode == 0, first.stdout + first.stderr
+    dovecot.append("Resolved", reply(1))
+    result = notifier("once", "--config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [m.rcpt_tos[0] for m in sink.messages] == ["ann@example.org"]

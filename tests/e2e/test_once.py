@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.e2e.cli import CSV_HEADER, csv_row, notifier, write_config
+import pytest
+
+from tests.e2e.cli import CSV_HEADER, csv_row, notifier, secret_forms, write_config
 from tests.smtp_server import SmtpServerFactory
 
 
@@ -175,18 +177,30 @@ def test_template_error_holds_only_that_teams_notices(
     assert "network/resolved.txt.j2:1" in held[0]["reason"] and "nmae" in held[0]["reason"]
 
 
+@pytest.mark.parametrize(
+    ("password", "accepted"),
+    [
+        ("correct-horse-battery-staple-7d1f", True),
+        ("pässwörd-€-7d1f", True),
+        ("wröng-pässwörd-€-7d1f", False),
+    ],
+    ids=["ascii", "non-ascii", "non-ascii-refused"],
+)
 def test_starttls_and_auth_from_a_password_file_never_leak_the_password(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    tmp_path: Path, smtp_server: SmtpServerFactory, password: str, accepted: bool
 ) -> None:
-    """Verified STARTTLS with AUTH works from config; the password is in no log line or audit row."""
-    password = "correct-horse-battery-staple-7d1f"
-    server = smtp_server(security="starttls", auth=("robot", password))
+    """Verified STARTTLS with AUTH works from config, with a UTF-8 password too; a refused one
+    (535) defers the notice with a clear reason. In every case no form of the password is in
+    the output, the audit trail or the database bytes."""
+    server = smtp_server(
+        security="starttls", auth=("robot", password if accepted else "pässwörd-€-7d1f")
+    )
     exports = tmp_path / "exports"
     exports.mkdir()
     (exports / "a.csv").write_text(
         CSV_HEADER + csv_row("HD-1", "ann@example.org"), encoding="utf-8"
     )
-    (tmp_path / "smtp-password").write_text(password + "\n")
+    (tmp_path / "smtp-password").write_text(password + "\n", encoding="utf-8")
     config = write_config(tmp_path, server, exports)
     text = config.read_text().replace('security = "plain"', 'security = "starttls"')
     text = text.replace(
@@ -195,15 +209,21 @@ def test_starttls_and_auth_from_a_password_file_never_leak_the_password(
     )
     config.write_text(text)
     result = notifier("once", "--config", str(config))
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert [m.rcpt_tos[0] for m in server.messages] == ["ann@example.org"]
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output, output
     audit = notifier("audit", "--config", str(config), "--format", "json").stdout
-    database = (tmp_path / "state" / "notifier.sqlite3").read_bytes()
-    wal = tmp_path / "state" / "notifier.sqlite3-wal"
-    for haystack in (result.stdout, result.stderr, audit, database.decode("latin-1")):
-        assert password not in haystack
-    if wal.exists():
-        assert password.encode() not in wal.read_bytes()
+    if accepted:
+        assert result.returncode == 0, output
+        assert [m.rcpt_tos[0] for m in server.messages] == ["ann@example.org"]
+    else:
+        assert server.messages == []
+        (record,) = [r for r in json.loads(audit) if r["outcome"] == "deferred"]
+        assert record["smtp_code"] == 535, record
+    state = tmp_path / "state"
+    haystacks = [output.encode(), audit.encode()]
+    haystacks += [path.read_bytes() for path in state.iterdir() if path.is_file()]
+    for form in secret_forms(password, user="robot"):
+        assert not any(form in haystack for haystack in haystacks), form
 
 
 def test_untrusted_server_certificate_defers_with_a_clear_reason(

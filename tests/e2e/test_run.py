@@ -140,3 +140,46 @@ def test_ctrl_c_during_once_with_three_connections_hands_back_what_was_not_sent(
     assert notifier("once", "--config", str(config)).returncode == 0
     copies = Counter(message.rcpt_tos[0] for message in server.messages)
     assert len(copies) == 60 and set(copies.values()) == {1}
+
+
+def test_sigterm_during_an_endless_drip_exits_in_time_and_the_notice_is_sent_later(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """The server took the message and then drips its final answer for ever. SIGTERM ends
+    `notifier run` with status 0 within one answer's deadline (`smtp.timeout`, 2 s here, plus
+    slack for a loaded machine); the notice is neither lost nor a dead letter: the next run
+    sends it again with the same Message-ID (the server may already have it)."""
+    server = smtp_server(behaviour=ServerBehaviour(drip="end_of_data", drip_interval=0.2))
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "a.csv").write_text(
+        CSV_HEADER + csv_row("HD-1", "ann@example.org"), encoding="utf-8"
+    )
+    config = write_config(tmp_path, server, exports)
+    config.write_text(config.read_text().replace("timeout = 5", 'timeout = "2s"'))
+    log = tmp_path / "run.log"
+    process = start_notifier("run", "--config", str(config), log=log)
+    try:
+        assert server.handler.wait_for_drips(1, 60), log.read_text()
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0, log.read_text()
+        assert time.monotonic() - signalled <= 2 + 8, "the stop waited for more than one answer"
+    finally:
+        if process.poll() is None:
+            process.kill()
+    with Outbox.open(tmp_path / "state", exclusive=False) as outbox:
+        assert outbox.counts_by_state() == {"deferred": 1}
+    (first,) = server.messages
+
+    server.handler.behaviour = ServerBehaviour()
+    assert notifier("once", "--config", str(config)).returncode == 0
+    # The retry is due after retry_initial (1 s); `once` may run before it: then wait and rerun.
+    deadline = time.monotonic() + 30
+    while len(server.messages) < 2 and time.monotonic() < deadline:
+        time.sleep(1)
+        assert notifier("once", "--config", str(config)).returncode == 0
+    again = server.messages[1:]
+    assert [m.message["Message-ID"] for m in again] == [first.message["Message-ID"]]
+    with Outbox.open(tmp_path / "state", exclusive=False) as outbox:
+        assert outbox.counts_by_state() == {"sent": 1}

@@ -132,3 +132,35 @@ def test_without_connect_no_server_is_contacted(
     code = main(["check-config", "--config", str(write_config(tmp_path, imap, smtp))])
     assert code == 0, capsys.readouterr()
     assert smtp.connections == 0
+
+
+NON_ASCII_SECRET = "pässwörd€"
+
+
+@pytest.mark.parametrize("right", [True, False], ids=["right", "wrong"])
+def test_a_non_ascii_password_is_checked_without_traceback_or_echo(
+    right: bool,
+    tmp_path: Path,
+    dovecot_factory: DovecotFactory,
+    smtp_server: SmtpServerFactory,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A UTF-8 password logs in to both servers (AUTH PLAIN, AUTHENTICATE PLAIN); a wrong
+    non-ASCII one is a named refusal. Neither case prints a traceback or any character that
+    only the secrets hold (check-config used to die in `UnicodeEncodeError`)."""
+    imap = dovecot_factory(security="starttls", users={"notifier": NON_ASCII_SECRET})
+    smtp = smtp_server(security="starttls", auth=(SMTP_AUTH[0], NON_ASCII_SECRET))
+    given = NON_ASCII_SECRET if right else "wröng€ß"
+    config = write_config(tmp_path, imap, smtp, imap_password=given, smtp_password=given)
+    code, out = run_check(config, capsys)
+    assert "Traceback" not in out and "Error:" not in out.split("FAILED")[0], out
+    assert not any(c in out for c in "äöß€"), out
+    if right:
+        assert code == 0, out
+        assert "login as notifier ok" in out and ": auth ok" in out
+    else:
+        assert code == 1, out
+        imap_line = next(line for line in out.splitlines() if line.startswith("imap helpdesk"))
+        assert "login failed" in imap_line
+        assert "auth FAILED" in out and "535" in out
+    assert smtp.data_attempts == 0
