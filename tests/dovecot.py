@@ -323,7 +323,11 @@ class DovecotServer:
         try:
             if use_starttls and not use_ssl:
                 client.starttls(context)
-            client.login(user, self.users[user])
+            password = self.users[user]
+            if password.isascii():
+                client.login(user, password)
+            else:  # LOGIN is ASCII only (RFC 3501); AUTHENTICATE PLAIN carries UTF-8
+                client.plain_login(user, password)
         except BaseException:
             client.shutdown()
             raise
@@ -710,14 +714,25 @@ class DripProxy:
     every ``interval`` seconds, for as long as there are any: a server dripping mid-FETCH.
     Set ``trigger = None`` to let later connections through at full speed. ``drips`` counts the
     connections that started dripping; :meth:`wait_for_drip` waits for the next one.
+
+    With ``rewrite = (pattern, replacement)`` a triggered connection is not slowed down: the
+    server's bytes are passed through ``re.sub(pattern, replacement, ...)`` instead, a server
+    whose answers are garbled (for example ``rb"UIDVALIDITY \\d+"`` -> ``b"UIDVALIDITY many"``).
     """
 
     def __init__(
-        self, host: str, port: int, *, trigger: bytes | None, interval: float = 0.5
+        self,
+        host: str,
+        port: int,
+        *,
+        trigger: bytes | None,
+        interval: float = 0.5,
+        rewrite: tuple[bytes, bytes] | None = None,
     ) -> None:
         self.target = (host, port)
         self.trigger = trigger
         self.interval = interval
+        self.rewrite = rewrite
         self.host = "127.0.0.1"
         self.drips = 0
         self._changed = threading.Condition()
@@ -784,6 +799,9 @@ class DripProxy:
             while data := upstream.recv(65536):
                 if not state["dripping"]:
                     client.sendall(data)
+                    continue
+                if self.rewrite is not None:
+                    client.sendall(re.sub(*self.rewrite, data))
                     continue
                 for value in data:
                     if self._closing.wait(self.interval):

@@ -36,7 +36,7 @@ import structlog
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from notifier.errors import ConfigError, FaultStreak, InputError, SourceError
+from notifier.errors import ConfigError, FaultStreak, InputError, SourceError, StateError
 from notifier.model import (
     Checkpoint,
     Ignored,
@@ -202,6 +202,15 @@ def connect(options: ImapOptions) -> IMAPClient:
         return client
     except NETWORK_ERRORS as exc:
         raise SourceError(f"IMAP {options.server}: {step} failed: {_describe(exc)}") from exc
+    except SourceError:
+        raise
+    except Exception as exc:
+        # What imapclient raises for an answer it cannot parse. At login its text could quote
+        # what was sent, so only the kind is named there.
+        what = type(exc).__name__ if step == "login" else None
+        raise SourceError(
+            f"IMAP {options.server}: {step} failed: {_not_understood(exc, what)}"
+        ) from exc
 
 
 def _login(client: IMAPClient, options: ImapOptions) -> None:
@@ -217,6 +226,12 @@ def _login(client: IMAPClient, options: ImapOptions) -> None:
             f"IMAP {options.server}: login failed: the user name or password has characters "
             "outside ASCII, which IMAP LOGIN cannot carry, and the server offers no AUTH=PLAIN"
         )
+
+
+def _not_understood(exc: Exception, text: str | None = None) -> str:
+    """Words for an exception no IMAP error class covers: imapclient's (or this module's)
+    reading of a garbled answer, such as ``int(b"many")``."""
+    return f"an answer could not be understood ({text or f'{type(exc).__name__}: {exc}'})"
 
 
 def _describe(exc: BaseException) -> str:
@@ -289,20 +304,28 @@ class ImapSource:
             client = self._connection()
             yield from self._read_new(client, now)
         except NETWORK_ERRORS as exc:
-            self._drop_connection()
-            self._failures += 1
-            delay = min(timedelta(seconds=2**self._failures), self.reconnect_max)
-            self._retry_at = now + delay
-            raise SourceError(
-                f"IMAP {self.options.server} folder {self.policy.folder!r}: {_describe(exc)}; "
-                f"retrying in {delay.total_seconds():.0f} s"
-            ) from exc
+            raise self._broken(now, _describe(exc)) from exc
         except SourceError:
             self._failures += 1
             self._retry_at = now + min(timedelta(seconds=2**self._failures), self.reconnect_max)
             raise
+        except StateError:
+            raise
+        except Exception as exc:  # a garbled answer: the server's fault, handled as one
+            raise self._broken(now, _not_understood(exc)) from exc
         self._failures = 0
         self._retry_at = None
+
+    def _broken(self, now: datetime, what: str) -> SourceError:
+        """The connection failed or made no sense: drop it and back off before the next try."""
+        self._drop_connection()
+        self._failures += 1
+        delay = min(timedelta(seconds=2**self._failures), self.reconnect_max)
+        self._retry_at = now + delay
+        return SourceError(
+            f"IMAP {self.options.server} folder {self.policy.folder!r}: {what}; "
+            f"retrying in {delay.total_seconds():.0f} s"
+        )
 
     def committed(self) -> None:
         """Called once everything this pass yielded is committed: do the after-action now."""
@@ -315,7 +338,9 @@ class ImapSource:
         self._processed.clear()
         try:
             self._after_action(self._client, uids)
-        except NETWORK_ERRORS as exc:
+        except StateError:
+            raise
+        except Exception as exc:  # a network error or a garbled answer
             # The local state is the truth: a failed flag or move loses nothing.
             log.warning("imap_after_action_failed", source=self.name, error=_describe(exc))
             self._drop_connection()
@@ -641,8 +666,9 @@ class IdleWatcher:
             try:
                 self._watch()
                 failures = 0
-            # ValueError: imapclient reading a socket that stop() just closed.
-            except (SourceError, IMAPClientError, imaplib.IMAP4.error, OSError, ValueError) as exc:
+            # Exception: any network error, a garbled answer, or (ValueError) imapclient
+            # reading a socket that stop() just closed; the watcher must outlive them all.
+            except Exception as exc:
                 if self._stop.is_set():
                     break
                 failures += 1

@@ -82,3 +82,48 @@ def test_a_non_ascii_password_logs_in_and_a_wrong_one_shows_no_part_of_it(
         connect(ImapOptions(**settings))  # type: ignore[arg-type]
     assert "login failed" in str(failed.value)
     assert not any(c in str(failed.value) for c in "öä€")
+
+
+@pytest.mark.parametrize(
+    ("trigger", "rewrite"),
+    [
+        (b"EXAMINE", (rb"UIDVALIDITY \d+", b"UIDVALIDITY many")),  # in imapclient
+        (b"RFC822.SIZE", (rb"RFC822.SIZE \d+", b"RFC822.SIZE many")),  # in notifier's reading
+    ],
+    ids=["uidvalidity", "size"],
+)
+def test_an_answer_the_imap_library_cannot_parse_is_a_source_error_with_backoff(
+    tmp_path: Path,
+    dovecot: DovecotServer,
+    smtp_server: SmtpServerFactory,
+    trigger: bytes,
+    rewrite: tuple[bytes, bytes],
+) -> None:
+    """A garbled answer (a number that is not one) makes imapclient, or the code reading its
+    result, raise what no IMAP error class covers (ValueError): that is the server's fault, reported as this source's error with
+    the usual backoff and a fresh connection, while the other sources go on; once the server
+    answers properly the mail is read and nothing was skipped."""
+    sink = smtp_server()
+    dovecot.create_folder("Resolved")
+    with DripProxy(dovecot.host, dovecot.port, trigger=None, rewrite=rewrite) as proxy:
+        harness = Harness(imap_settings(tmp_path, dovecot, sink, port=proxy.port, timeout=TIMEOUT))
+        try:
+            harness.service.run_pass()  # first start: the folder's end is remembered
+            dovecot.append("Resolved", reply(1, requester="mail@example.org"))
+            harness.restart()  # a new connection, so the trigger sees its commands
+            proxy.trigger = trigger
+            other = OtherSource([resolution(7)])
+            harness.service.sources.append(other)
+            report = harness.service.run_pass()
+            (error,) = report.source_errors
+            assert error.startswith("mail: IMAP ") and "could not be understood" in error, error
+            assert "retrying in" in error
+            assert [m.rcpt_tos[0] for m in sink.messages] == ["user7@example.org"]
+
+            proxy.trigger = None  # the server answers properly again
+            harness.restart()
+            report = harness.service.run_pass()
+            assert report.source_errors == [] and report.sent == 1
+            assert sink.messages[-1].rcpt_tos == ("mail@example.org",)
+        finally:
+            harness.close()
