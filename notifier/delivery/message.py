@@ -254,10 +254,33 @@ class _Fields:
     references: str  # space-separated msg-ids, "" when none
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_unencodable(notice: Notice) -> None:
+    """A lone surrogate cannot be written in UTF-8: name the field instead of letting the
+    encoder's UnicodeEncodeError escape the sender (sources should never let one through)."""
+    texts = {
+        "to_name": notice.to_name,
+        "subject": notice.subject,
+        "text": notice.text,
+        "html": notice.html or "",
+        "reply_to": notice.reply_to,
+        "in_reply_to": notice.in_reply_to,
+        "references": " ".join(notice.references),
+    }
+    for field, text in texts.items():
+        if not text.isascii() and _LONE_SURROGATE.search(text) is not None:
+            raise PermanentDeliveryError(
+                f"{field}: holds a lone surrogate, which no mail can carry"
+            )
+
+
 def _checked_fields(notice: Notice, from_address: str, from_name: str, now: datetime) -> _Fields:
     """Validate and clean everything that goes into a header, in the order errors are reported."""
     if now.utcoffset() != timedelta(0):
         raise ValueError("now must be an aware UTC datetime")
+    _refuse_unencodable(notice)
     if not _OWN_MSG_ID_RE.fullmatch(notice.message_id):
         raise PermanentDeliveryError(f"message_id: {notice.message_id!r} is not a Message-ID")
     to_addr = parse_address(notice.to_email, "to_email", notice.to_name)

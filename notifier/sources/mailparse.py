@@ -108,6 +108,19 @@ def _codec(charset: str) -> str | None:
     return info.name
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _decode_in(codec: str, data: bytes, what: str, defects: _Defects) -> str:
+    """``data.decode(codec)``, each lone surrogate replaced by U+FFFD: UTF-7 can spell one, and
+    such text can be neither stored (SQLite) nor mailed (UTF-8)."""
+    text = data.decode(codec)
+    if _LONE_SURROGATE.search(text) is None:
+        return text
+    defects.add(f"{what}: a lone surrogate in {codec}, replaced")
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
 def _decode_nonascii(data: bytes, charset: str, what: str, defects: _Defects) -> str:
     if charset:
         codec = _codec(charset)
@@ -115,7 +128,7 @@ def _decode_nonascii(data: bytes, charset: str, what: str, defects: _Defects) ->
             defects.add(f"{what}: unknown charset {_clean(charset)[:40]!r}")
         else:
             try:
-                return data.decode(codec)
+                return _decode_in(codec, data, what, defects)
             except (UnicodeError, ValueError, LookupError):
                 defects.add(f"{what}: not valid {_clean(charset)[:40]}")
     try:
@@ -139,7 +152,7 @@ def _decode_text(data: bytes, charset: str, what: str, defects: _Defects) -> str
         codec = _codec(charset)
         if codec is not None:
             try:
-                return data.decode(codec)
+                return _decode_in(codec, data, what, defects)
             except (UnicodeError, ValueError, LookupError):
                 defects.add(f"{what}: not valid {_clean(charset)[:40]}")
         return data.decode("ascii")

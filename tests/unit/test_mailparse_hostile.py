@@ -6,6 +6,7 @@ the daemon or hides the next good message.
 
 from __future__ import annotations
 
+import base64
 import time
 import tracemalloc
 from pathlib import Path
@@ -289,3 +290,47 @@ def test_arbitrary_mime_structure_gives_a_result_or_an_input_error(pieces: list[
     result = parse_or_reason(raw, max_parts=10, max_depth=3, max_text_chars=50)
     if isinstance(result, ParsedMail):
         assert len(result.text) <= 50
+
+
+# A charset that can spell a lone surrogate: UTF-7 ("+2AA-" is U+D800) and UTF-16 halves.
+SURROGATE_SPELLINGS = [
+    ("utf-7", b"+2AA-"),
+    ("utf-7", b"+3/8-"),
+    ("utf-16-be", "\ud800".encode("utf-16-be", "surrogatepass")),
+    ("utf-32-le", "\udcff".encode("utf-32-le", "surrogatepass")),
+]
+
+
+def every_text(parsed: ParsedMail) -> list[str]:
+    values = [parsed.subject, parsed.text, parsed.html_text or "", *parsed.defects]
+    for address in (parsed.sender, *parsed.to, *parsed.cc, *parsed.reply_to):
+        values += [address.name, address.address]
+    for header_values in parsed.headers.values():
+        values += list(header_values)
+    return values
+
+
+@pytest.mark.parametrize(("charset", "spelled"), SURROGATE_SPELLINGS)
+def test_no_charset_can_smuggle_a_lone_surrogate_into_the_text(
+    charset: str, spelled: bytes
+) -> None:
+    """A lone surrogate cannot be stored (SQLite) or mailed (UTF-8): it used to reach the
+    subject, the requester's name and the body, and crash the pass that stored or sent it.
+    Each one becomes U+FFFD, the replacement character, and the mail is read as usual."""
+    encoded = base64.b64encode(spelled).decode()
+    raw = (
+        (
+            f"From: =?{charset}?b?{encoded}?= <ann@example.org>\r\n"
+            f"To: it@example.org\r\nSubject: Resolved =?{charset}?b?{encoded}?=\r\n"
+            f"Message-ID: <s@example.org>\r\nContent-Type: text/plain; charset={charset}\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n"
+        ).encode()
+        + base64.b64encode(spelled)
+        + b"\r\n"
+    )
+    parsed = parse_mail(raw, origin="t")
+    for value in every_text(parsed):
+        assert not any(0xD800 <= ord(ch) <= 0xDFFF for ch in value), repr(value)
+        value.encode("utf-8")  # storable and mailable
+    assert parsed.sender.address == "ann@example.org"
+    assert parsed.subject.startswith("Resolved")

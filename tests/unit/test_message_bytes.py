@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from notifier.delivery import message
 from notifier.delivery.message import POLICY, build_message, message_bytes
+from notifier.errors import PermanentDeliveryError
 from notifier.model import Notice
 from tests.notices import BASE_HEADERS, make_notice
 from tests.unit.test_message import INJECTIONS, raw_header_names, tricky_text
@@ -346,3 +347,13 @@ def test_the_plain_address_shortcut_agrees_with_the_parser(raw: str) -> None:
 )
 def test_ordinary_addresses_take_the_shortcut(raw: str) -> None:
     assert message._plain_addr_spec(raw) == tuple(raw.split("@"))
+
+
+@pytest.mark.parametrize("field", ["subject", "text", "to_name", "html"])
+def test_a_lone_surrogate_is_a_permanent_refusal_not_a_crash(field: str) -> None:
+    """Text that cannot be encoded at all (a lone surrogate, from a source that let one
+    through) is that notice's problem: a DeliveryError naming the field, never an
+    UnicodeEncodeError escaping the sender and stopping the daemon at every start."""
+    notice = make_notice(**{field: "Printer \ud800 fixed"})
+    with pytest.raises(PermanentDeliveryError, match=field):
+        message_bytes(notice, from_address="it@example.org", from_name="IT", now=NOW)
