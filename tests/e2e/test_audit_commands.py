@@ -163,6 +163,15 @@ def test_filters_and_formats_answer_the_auditors_questions(
     assert table[0].startswith("time (UTC)") and "bob@example.org" in table[2]
 
 
+def _has_open(pid: int, name: str) -> bool:
+    """Whether process ``pid`` has a file called ``name`` open (Linux /proc)."""
+    try:
+        links = [entry.readlink() for entry in Path(f"/proc/{pid}/fd").iterdir()]
+    except OSError:
+        return False
+    return any(link.name == name for link in links)
+
+
 def test_follow_streams_new_records_until_ctrl_c(
     tmp_path: Path, smtp_server: SmtpServerFactory
 ) -> None:
@@ -178,7 +187,12 @@ def test_follow_streams_new_records_until_ctrl_c(
     reader = threading.Thread(target=lambda: lines.extend(iter(follower.stdout.readline, "")))  # type: ignore[union-attr]
     reader.start()
     try:
-        time.sleep(1.5)  # let it print the (empty) history and start polling
+        # Ready once it has the database open (it reads the history right after); on a loaded
+        # machine the interpreter alone can take longer than a fixed sleep.
+        opened = time.monotonic() + 30
+        while not _has_open(follower.pid, "notifier.sqlite3") and time.monotonic() < opened:
+            time.sleep(0.1)
+        time.sleep(0.5)  # the history query and the first poll
         outbox = Outbox.open(tmp_path / "state")
         try:
             outbox.reject(InputProblem("other", "x.csv:1", "filtered out"), datetime.now(UTC))
@@ -189,7 +203,7 @@ def test_follow_streams_new_records_until_ctrl_c(
         while not lines and time.monotonic() < deadline:
             time.sleep(0.1)
         follower.send_signal(signal.SIGINT)
-        assert follower.wait(timeout=10) == 0
+        assert follower.wait(timeout=30) == 0
     finally:
         if follower.poll() is None:
             follower.kill()
