@@ -491,26 +491,37 @@ def _moment(text: str | None, option: str) -> datetime | None:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from notifier import bootstrap
+    from notifier import bootstrap, preflight
 
     settings = _settings(args, required=True)
-    if settings.smtp.username:
-        settings.smtp.resolve_password()
     renderer = bootstrap.build_renderer(settings)
-    problems = renderer.problems()
-    for problem in problems:
-        say(f"template error: {printable(problem)}", err=True)
-    bootstrap.build_sources(settings, _NothingSeen())
-    bootstrap.build_team_profiles(settings)  # rules, working hours, glossaries
-    bootstrap.build_sender(settings)
+    findings = preflight.check_runtime_needs(settings, renderer.problems())
+    if not any(f.severity == "error" and not f.where for f in findings):
+        # Building what the service builds at start finds the rest (presets, rules, TLS files);
+        # it needs the secrets, so only once they could all be read.
+        for build in (
+            lambda: bootstrap.build_sources(settings, _NothingSeen()),
+            lambda: bootstrap.build_team_profiles(settings),  # rules, working hours, glossaries
+            lambda: bootstrap.build_sender(settings),
+        ):
+            try:
+                build()
+            except ConfigError as exc:
+                findings.append(preflight.Finding("error", "", str(exc)))
+    for finding in findings:
+        say(printable(str(finding)), err=True)
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    if errors:
+        say(f"configuration not OK: {errors} error(s), {warnings} warning(s)")
+        return EX_CONFIG
+    noted = f", {warnings} warning(s)" if warnings else ""
     say(
-        f"configuration OK: {len(settings.exports)} export source(s), "
+        f"configuration OK{noted}: {len(settings.exports)} export source(s), "
         f"{len(settings.imap)} IMAP source(s), "
         f"teams: {', '.join(renderer.teams)}, smtp: {settings.smtp.host}:{settings.smtp.effective_port} "
         f"({settings.smtp.security}), state: {settings.state.directory}"
     )
-    if problems:
-        return EX_CONFIG
     if args.connect:
         from notifier import opscli
 

@@ -55,17 +55,24 @@ def test_preview_of_a_bad_ticket_file_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_check_config_accepts_the_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The shipped example passes check-config once its credential exists."""
+    """The shipped example passes check-config once its credential and export folder exist
+    (here under tmp_path: the example's own folder is /var/spool/notifier/jira)."""
     credentials = tmp_path / "creds"
     credentials.mkdir()
     (credentials / "smtp-password").write_text("x")
     (credentials / "imap-password").write_text("y")
+    spool = tmp_path / "spool"
+    (spool / "jira").mkdir(parents=True)
+    example = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    assert '"/var/spool/notifier/jira"' in example
+    config = tmp_path / "config.toml"
+    config.write_text(example.replace("/var/spool/notifier", str(spool)), encoding="utf-8")
     import os
     import subprocess
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-m", "notifier", "check-config", "--config", str(ROOT / "config.example.toml")],
+        [sys.executable, "-m", "notifier", "check-config", "--config", str(config)],
         capture_output=True, text=True, check=False, cwd=ROOT,
         env={**os.environ, "CREDENTIALS_DIRECTORY": str(credentials)},
     )  # fmt: skip
