@@ -42,6 +42,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`notifier audit | head`): stop quietly, as other tools do. The
+        # unflushed rest must not fail again at exit, so stdout now goes nowhere.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a killed writer
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -166,7 +172,9 @@ def _parser() -> argparse.ArgumentParser:
     explain = command(
         "explain", _explain, "show every rule evaluated for one resolution, and what happened"
     )
-    explain.add_argument("key", help="the resolution key (see notifier audit)")
+    explain.add_argument(
+        "key", help="a resolution key, or a ticket id (explains each of its resolutions)"
+    )
 
     lint_cmd = command(
         "lint",
@@ -614,9 +622,21 @@ def _explain(args: argparse.Namespace) -> int:
 
     settings = _settings(args, required=False)
     with bootstrap.open_outbox(settings, exclusive=False) as outbox:
-        record = outbox.explain_record(args.key)
-        history = outbox.audit_records(audit.AuditQuery(resolution_key=args.key))
-    say(format_explanation(record, history))
+        # A resolution key, or a ticket id: then each of the ticket's resolutions.
+        with contextlib.closing(audit.connect(outbox.path)) as connection:
+            keys = audit.find_notices(connection, args.key)
+        if not keys:
+            raise NotifierError(
+                f"{args.key}: no resolution with this key or ticket id (see notifier audit)"
+            )
+        explained = [
+            format_explanation(
+                outbox.explain_record(key),
+                outbox.audit_records(audit.AuditQuery(resolution_key=key)),
+            )
+            for key in keys
+        ]
+    say("\n\n".join(explained))
     return 0
 
 

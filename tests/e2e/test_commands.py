@@ -85,3 +85,20 @@ def test_every_command_has_help(command: str) -> None:
     """Every command answers --help."""
     result = notifier(command, "--help")
     assert result.returncode == 0 and "usage: notifier" in result.stdout
+
+
+def test_output_piped_to_head_ends_quietly(tmp_path: Path) -> None:
+    """`notifier demo | head -3`: the reader goes away; no BrokenPipeError traceback, no
+    'Exception ignored' noise at exit."""
+    import os
+    import subprocess
+    import sys
+
+    command = f"{sys.executable} -m notifier demo | head -3"
+    result = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, check=False, cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"}, timeout=120,
+    )  # fmt: skip
+    assert len(result.stdout.splitlines()) == 3
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+    assert "Exception ignored" not in result.stderr, result.stderr
