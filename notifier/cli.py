@@ -306,8 +306,14 @@ def _preview(args: argparse.Namespace) -> int:
         f"policy: {profile.plain_policy}"
     )
     say(format_preview_review(composed))
-    # The message as it goes on the wire, its CRLF line ends shown as line ends.
-    say(message.as_string().replace("\r\n", "\n"))
+    # The headers decoded, then each text part as the requester reads it: on the wire they are
+    # RFC 2047 words and quoted-printable, which no reviewer can read.
+    for name, value in message.items():
+        say(f"{name}: {printable(value)}")
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            say(f"\n--- {part.get_content_type()} ---")
+            say(part.get_content())
     return 0
 
 

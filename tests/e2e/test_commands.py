@@ -102,3 +102,27 @@ def test_output_piped_to_head_ends_quietly(tmp_path: Path) -> None:
     assert len(result.stdout.splitlines()) == 3
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
     assert "Exception ignored" not in result.stderr, result.stderr
+
+
+def test_preview_shows_the_words_not_their_transfer_encoding(tmp_path: Path) -> None:
+    """Non-ASCII words went out quoted-printable ("J=C3=BCrgen") and preview printed them so;
+    it shows the headers decoded and each text part as the requester will read it."""
+    ticket = tmp_path / "ticket.json"
+    ticket.write_text(
+        json.dumps(
+            {
+                "ticket_id": "HD-8",
+                "requester_email": "juergen@example.org",
+                "requester_name": "Jürgen Weiß",
+                "title": "Drucker läuft nicht",
+                "resolution_note": "Wir haben den Drucker repariert – alles läuft wieder.",
+                "resolved_at": "2026-11-27T10:00:00+01:00",
+            }
+        )
+    )
+    result = notifier("preview", str(ticket))
+    assert result.returncode == 0, result.stderr
+    assert "Hello Jürgen," in result.stdout
+    assert "Wir haben den Drucker repariert – alles läuft wieder." in result.stdout
+    assert "Subject: Done: Drucker läuft nicht" in result.stdout
+    assert "=C3=" not in result.stdout and "=?utf-8?" not in result.stdout
