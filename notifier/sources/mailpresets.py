@@ -167,6 +167,27 @@ def _first(pattern: re.Pattern[str], text: str, group: str) -> str:
     return match.group(group).strip() if match else ""
 
 
+def _note_block(text: str, label: re.Pattern[str], stop: re.Pattern[str]) -> str:
+    """A note that starts after ``label`` and runs, over lines and paragraphs, to the first line
+    matching ``stop`` (the template's next field or sentence), so a wrapped note is never cut.
+
+    ``label`` must match up to where the note's first line starts."""
+    found = label.search(text)
+    if found is None:
+        return ""
+    first, _, rest = text[found.end() :].partition("\n")
+    lines = [first.strip()]
+    for line in rest.split("\n"):
+        if stop.match(line):
+            break
+        lines.append(line.strip())
+    out: list[str] = []
+    for line in lines:  # blank-line runs collapse to one; the ends are trimmed
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip()
+
+
 # --- Request Tracker -----------------------------------------------------------------------
 # RT's SendEmail sets X-RT-Ticket: "<rtname> #<id>" (RT 3: RT-Ticket), X-RT-Loop-Prevention and
 # X-Managed-by: "RT <version> ...", and tags the subject "[<rtname> #<id>]". The default scrip
@@ -238,7 +259,10 @@ _ZAMMAD_STATE = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _ZAMMAD_TITLE = re.compile(r"\((?P<title>.*)\)\s*$")
-_ZAMMAD_INFO = re.compile(r"^\s*Information:[ \t]*\n(?P<quote>(?:[ \t]*>.*(?:\n|$))+)", re.M)
+# The quoted article: ">" lines, with blank lines between its paragraphs.
+_ZAMMAD_INFO = re.compile(
+    r"^\s*Information:[ \t]*\n(?P<quote>(?:[ \t]*>.*(?:\n|$)|[ \t]*\n(?=[ \t]*\n*[ \t]*>))+)", re.M
+)
 _CLOSED_STATES = frozenset({"closed", "geschlossen"})
 
 
@@ -337,7 +361,12 @@ _SN_REOPENED = re.compile(rf"\b{_SN_NUMBER}\b[^\n]*?\bhas been reopened\b", re.I
 _SN_WATERMARK = re.compile(r"\bRef:(?P<mark>[A-Za-z]+\d{4,}(?:_[A-Za-z0-9]+)?)")
 _SN_SHORT = re.compile(r"^[ \t]*Short description:[ \t]*(?P<title>.+?)\s*$", re.M | re.I)
 _SN_NOTE = re.compile(
-    r"^[ \t]*(?:Resolution notes|Close notes|Resolution)[ \t]*:[ \t]*(?P<note>.+?)\s*$", re.M | re.I
+    r"^[ \t]*(?:Resolution notes|Close notes|Resolution)[ \t]*:[ \t]*", re.M | re.I
+)
+# Where the note ends: the next "Field name:" line, a sentence of the template, the watermark.
+_SN_NOTE_END = re.compile(
+    r"[ \t]*(?:[A-Z][a-z]*(?:[ \t][a-z][A-Za-z]*){0,3}[ \t]*:(?:[ \t]|$)|If you feel\b|"
+    r"Click here\b|To view\b|Thank you\b|Ref:[A-Za-z]+\d)"
 )
 
 
@@ -356,7 +385,7 @@ def _read_servicenow(mail: ParsedMail) -> Reading | None:
     if reopened:
         return Reading(ticket_id, "reopened", "has been reopened", title=title)
     if resolved:
-        note = _first(_SN_NOTE, mail.text, "note")
+        note = _note_block(mail.text, _SN_NOTE, _SN_NOTE_END)
         return Reading(ticket_id, "resolved", "has been resolved", title, note=note, fields=fields)
     return Reading(ticket_id, "update", "opened, commented or assigned", title=title)
 
@@ -461,9 +490,9 @@ _GLPI_ACTIONS: Mapping[str, Kind] = MappingProxyType(
 )
 _GLPI_TITLE = re.compile(r"^[ \t]*Title[ \t]*:[ \t]*(?P<title>.+?)\s*$", re.MULTILINE)
 _GLPI_REQUESTER = re.compile(r"^[ \t]*Requesters?[ \t]*:[ \t]*(?P<name>.+?)\s*$", re.MULTILINE)
-_GLPI_SOLUTION = re.compile(
-    r"^[ \t]*Solution description[ \t]*:[ \t]*(?P<note>.+?)(?:\n[ \t]*\n|\Z)", re.M | re.S
-)
+_GLPI_SOLUTION = re.compile(r"^[ \t]*Solution description[ \t]*:[ \t]*", re.M)
+# The default template goes on with the "Description" heading, then " Label : value" lines.
+_GLPI_SOLUTION_END = re.compile(r"[ \t]*(?:Description[ \t]*$|[A-Z][\w ]{0,40}[ \t]:(?:[ \t]|$))")
 
 
 def _read_glpi(mail: ParsedMail) -> Reading | None:
@@ -483,7 +512,7 @@ def _read_glpi(mail: ParsedMail) -> Reading | None:
     if kind != "resolved":
         return Reading(ticket_id, kind, reason, title=title)
     requester = _first(_GLPI_REQUESTER, mail.text, "name").split(",")[0].strip()
-    note = " ".join(_first(_GLPI_SOLUTION, mail.text, "note").split())
+    note = _note_block(mail.text, _GLPI_SOLUTION, _GLPI_SOLUTION_END)
     return Reading(ticket_id, "resolved", reason, title=title, requester_name=requester, note=note)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from notifier.errors import InputError
 from notifier.sources.mailpresets import PRESETS, Reading
-from notifier.sources.mailtypes import NotAResolution, TicketFacts
+from notifier.sources.mailtypes import NotAResolution, ParsedMail, TicketFacts
 
 from .mailbuilders import SAMPLES, Mailbox, addr, load_sample, mail, nothing
 
@@ -381,3 +381,70 @@ def test_a_requester_address_list_read_from_the_notification_is_rejected() -> No
     )
     with pytest.raises(InputError, match=r"requester in the .* notification: .* address list"):
         preset.interpret(mail(origin="Helpdesk uid 7"), nothing)
+
+
+# --- item 7: a note is read to its real end ------------------------------------------------
+
+SN_NOTE = (
+    "We found a print job stuck in the queue of your printer.\n"
+    "We cleared it and you\n"
+    "can print again.\n"
+    "\n"
+    "If it happens again, restart the printer first."
+)
+GLPI_NOTE = (
+    "Replaced the HDMI cable behind the wall plate.\n"
+    "\n"
+    "The projector shows the laptop picture again; the old cable is in the cupboard."
+)
+JIRA_NOTE = (
+    "Updated the dock's firmware.\n\nBoth monitors are detected again;\nplease restart once."
+)
+ZAMMAD_NOTE = "I added your permission again.\n\nIt shows up in Outlook after a restart."
+
+
+def _with_text(sample: str, old: str, new: str) -> ParsedMail:
+    parsed = load_sample(sample)
+    assert old in parsed.text, sample
+    return replace(parsed, text=parsed.text.replace(old, new))
+
+
+@pytest.mark.parametrize(
+    ("sample", "old", "new", "note"),
+    [
+        (
+            "servicenow-resolved.eml",
+            "Cleared the cached credentials and registered MFA again; sign-in works.",
+            SN_NOTE,
+            SN_NOTE,
+        ),
+        (
+            "glpi-resolved.eml",
+            "Replaced the HDMI cable behind the wall plate; the projector shows the laptop "
+            "picture again.",
+            GLPI_NOTE,
+            GLPI_NOTE,
+        ),
+        (
+            "jsm-resolved.eml",
+            "Updated the dock's firmware; both monitors are detected again.",
+            JIRA_NOTE,
+            JIRA_NOTE,
+        ),
+        (
+            "zammad-resolved.eml",
+            "> I added your permission on the shared mailbox again; it shows up in Outlook "
+            "after a restart.",
+            "> I added your permission again.\n\n> It shows up in Outlook after a restart.",
+            ZAMMAD_NOTE,
+        ),
+    ],
+)
+def test_a_multi_line_note_is_read_to_its_end(sample: str, old: str, new: str, note: str) -> None:
+    """A technician's note of several lines and paragraphs is kept whole, line breaks and all,
+    and nothing of the template after it is taken in."""
+    verdict = PRESETS[preset_of(sample)].interpret(
+        _with_text(sample, old, new), Mailbox(ZAMMAD_ORIGINAL).find
+    )
+    assert isinstance(verdict, TicketFacts), verdict
+    assert verdict.resolution_note == note
