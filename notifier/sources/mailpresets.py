@@ -21,7 +21,6 @@ from typing import Literal
 from notifier.errors import InputError
 from notifier.sources.mailrules import (
     FindOriginal,
-    Interpreter,
     clean_title,
     find_thread_original,
     request_sender,
@@ -32,7 +31,7 @@ from notifier.sources.mailtypes import NotAResolution, ParsedMail, TicketFacts
 
 Kind = Literal["resolved", "reopened", "update"]
 
-__all__ = ["PRESETS", "PresetInterpreter", "Reading"]
+__all__ = ["PRESETS", "PresetInterpreter", "Reading", "line_ends"]
 
 
 @dataclass(frozen=True)
@@ -65,16 +64,22 @@ class PresetInterpreter:
     requester_from_to: bool = True
     requester_from_thread: bool = False
     root_is_request: bool = False
+    # Never the requester: the watched mailbox, notifier's own From, trusted helpdesk senders.
+    not_requesters: frozenset[str] = frozenset()
 
     def interpret(
         self, mail: ParsedMail, find_original: FindOriginal
     ) -> TicketFacts | NotAResolution:
-        # Templates are matched line by line; CRLF from the wire must not defeat "$".
-        if "\r" in mail.text:
-            mail = replace(mail, text=mail.text.replace("\r\n", "\n").replace("\r", "\n"))
+        mail = line_ends(mail)
         reading = self.read(mail)
         if reading is None:
             return NotAResolution("no_match", f"not a {self.product} notification")
+        return self.decide(mail, reading, find_original)
+
+    def decide(
+        self, mail: ParsedMail, reading: Reading, find_original: FindOriginal
+    ) -> TicketFacts | NotAResolution:
+        """What ``reading`` (of ``mail``, by this preset) means: facts, or why not."""
         where = f"{self.product} ticket {reading.ticket_id}"
         if reading.kind == "update":
             return NotAResolution("update", f"{where}: {reading.reason}", reading.ticket_id)
@@ -147,6 +152,14 @@ class PresetInterpreter:
         if self.root_is_request and mail.references:
             return mail.references[0]
         return ""
+
+
+def line_ends(mail: ParsedMail) -> ParsedMail:
+    """``mail`` with LF line ends: templates are matched line by line, and CRLF from the wire
+    must not defeat "$"."""
+    if "\r" not in mail.text:
+        return mail
+    return replace(mail, text=mail.text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def _is_address(value: str) -> bool:
@@ -571,7 +584,7 @@ def _read_freescout(mail: ParsedMail) -> Reading | None:
 
 # --- the table -----------------------------------------------------------------------------
 
-PRESETS: Mapping[str, Interpreter] = MappingProxyType(
+PRESETS: Mapping[str, PresetInterpreter] = MappingProxyType(
     {
         "rt": PresetInterpreter("rt", "Request Tracker", _read_rt, root_is_request=True),
         "osticket": PresetInterpreter("osticket", "osTicket", _read_osticket),

@@ -1,0 +1,139 @@
+"""One IMAP source, many products: the preset is picked per mail (issue 15 item 4)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from notifier.config import ImapSettings
+from notifier.errors import ConfigError
+from notifier.sources.mailproducts import TRIAL_ORDER, build_presets, products_of
+from notifier.sources.mailrules import FolderInterpreter
+from notifier.sources.mailtypes import NotAResolution, TicketFacts
+
+from .mailbuilders import SAMPLES, Mailbox, load_sample, mail
+from .test_mailpresets import NOT_RESOLVED, RESOLVED, ZAMMAD_ORIGINAL, preset_of
+
+ALL = sorted(p.name for p in SAMPLES.glob("*.eml"))
+
+
+@pytest.mark.parametrize("sample", ALL)
+def test_every_sample_carries_exactly_its_products_marks(sample: str) -> None:
+    """Each product's default headers or sender name it, and no other product."""
+    assert products_of(load_sample(sample)) == (preset_of(sample),)
+
+
+@pytest.mark.parametrize(("sample", "ticket_id", "requester", "title"), [r for r in RESOLVED])
+def test_auto_reads_every_products_resolution(
+    sample: str, ticket_id: str, requester: str, title: str
+) -> None:
+    """presets = "auto" gives the same facts as the product's own preset."""
+    facts = build_presets("auto").interpret(load_sample(sample), Mailbox(ZAMMAD_ORIGINAL).find)
+    assert isinstance(facts, TicketFacts), facts
+    assert (facts.ticket_id, facts.requester_email, facts.title) == (ticket_id, requester, title)
+    assert facts.fields["preset"] == preset_of(sample)
+
+
+@pytest.mark.parametrize(("sample", "kind", "ticket_id"), NOT_RESOLVED)
+def test_auto_reads_every_products_update_and_reopen(
+    sample: str, kind: str, ticket_id: str
+) -> None:
+    verdict = build_presets("auto").interpret(load_sample(sample), Mailbox().find)
+    assert isinstance(verdict, NotAResolution)
+    assert (verdict.kind, verdict.ticket_id) == (kind, ticket_id)
+
+
+def test_a_loose_reader_never_takes_another_products_marked_mail() -> None:
+    """osTicket reads any "[#123]" subject; a FreeScout mail with its header is FreeScout's,
+    and with only osTicket configured it is no match, not an osTicket update."""
+    freescout = load_sample("freescout-reopened.eml")
+    verdict = build_presets(["osticket"]).interpret(freescout, Mailbox().find)
+    assert isinstance(verdict, NotAResolution) and verdict.kind == "no_match"
+    assert "FreeScout" in verdict.reason and "osticket" in verdict.reason
+
+
+def test_unmarked_mail_is_offered_to_every_preset_and_a_decision_wins() -> None:
+    """A relay that dropped the product headers: osTicket's "Closed" subject still decides,
+    although Freshdesk's reader would have called the same "[#n]" subject an update."""
+    closed = load_sample("osticket-resolved.eml")
+    bare = replace(closed, headers={k: v for k, v in closed.headers.items() if k != "x-mailer"})
+    assert products_of(bare) == ()
+    facts = build_presets(["freshdesk", "osticket"]).interpret(bare, Mailbox().find)
+    assert isinstance(facts, TicketFacts) and facts.fields["preset"] == "osticket"
+
+
+def test_folder_mode_an_unmarked_update_is_a_technicians_reply() -> None:
+    """In folder mode a technician's own reply whose subject carries "[#123]" is a reply that
+    resolves the request, not a product's update."""
+    request = mail(
+        subject="VPN disconnects every hour",
+        sender="Sam Lee <sam.lee@example.org>",
+        message_id="<sam-1@example.org>",
+    )
+    reply = mail(
+        subject="Re: VPN disconnects every hour [#482913]",
+        sender="Tom Tech <tom@it.example.org>",
+        to=["Sam Lee <sam.lee@example.org>"],
+        in_reply_to="<sam-1@example.org>",
+        text="New VPN profile installed; it holds now.",
+    )
+    chooser = build_presets("auto", otherwise=FolderInterpreter(), folder_mode=True)
+    facts = chooser.interpret(reply, Mailbox(request).find)
+    assert isinstance(facts, TicketFacts) and facts.fields == {"mode": "folder"}
+    assert facts.requester_email == "sam.lee@example.org"
+
+
+def test_preset_mode_unrecognised_mail_is_no_match() -> None:
+    verdict = build_presets("auto").interpret(mail(subject="Lunch?"), Mailbox().find)
+    assert isinstance(verdict, NotAResolution) and verdict.kind == "no_match"
+
+
+@pytest.mark.parametrize(
+    ("chosen", "message"),
+    [
+        (["rt", "nope"], "unknown preset 'nope'"),
+        ("all", "use 'auto' or a list"),
+        ([], "the list is empty"),
+    ],
+)
+def test_bad_preset_lists_are_configuration_errors(chosen: Any, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build_presets(chosen)
+
+
+def test_auto_covers_every_preset() -> None:
+    from notifier.sources.mailpresets import PRESETS
+
+    assert set(TRIAL_ORDER) == set(PRESETS)
+    assert [p.key for p in build_presets("auto").presets] == list(TRIAL_ORDER)
+
+
+BOX: dict[str, Any] = {
+    "name": "mail",
+    "host": "imap.example.org",
+    "username": "notifier@it.example.org",
+    "password_file": "/etc/notifier/imap-password",
+}
+
+
+def test_the_old_preset_key_is_a_one_item_presets_list() -> None:
+    old = ImapSettings.model_validate({**BOX, "mode": "preset", "preset": "rt"})
+    new = ImapSettings.model_validate({**BOX, "mode": "preset", "presets": ["rt"]})
+    assert old.preset_keys == new.preset_keys == ["rt"]
+    auto = ImapSettings.model_validate({**BOX, "mode": "folder", "presets": "auto"})
+    assert auto.preset_keys == "auto"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"mode": "preset", "preset": "rt", "presets": ["rt"]}, "not both"),
+        ({"mode": "preset"}, "needs presets"),
+        ({"mode": "preset", "presets": []}, "names no preset"),
+    ],
+)
+def test_inconsistent_preset_settings_are_refused(extra: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ImapSettings.model_validate({**BOX, **extra})
