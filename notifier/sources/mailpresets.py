@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from notifier.errors import InputError
+from notifier.sources.addresses import AddressListError, single_address
 from notifier.sources.mailrules import (
     FindOriginal,
     clean_title,
@@ -27,7 +28,7 @@ from notifier.sources.mailrules import (
     requester_text,
     strip_quoted,
 )
-from notifier.sources.mailtypes import NotAResolution, ParsedMail, TicketFacts
+from notifier.sources.mailtypes import MailAddress, NotAResolution, ParsedMail, TicketFacts
 
 Kind = Literal["resolved", "reopened", "update"]
 
@@ -103,22 +104,40 @@ class PresetInterpreter:
     def _requester(
         self, mail: ParsedMail, reading: Reading, find_original: FindOriginal
     ) -> tuple[str, str] | NotAResolution:
+        """The requester from every place the product puts them, most explicit first: the
+        preset's own reading, a "Reporter:"/"Requester:" line holding an address (text, then
+        HTML part), the requester's mail in the thread, the To of the requester's copy. An
+        address of the watched mailbox, notifier's From or a helpdesk sender never counts."""
         requester_text(mail, reading.requester_email, f"the {self.product} notification")
-        if _is_address(reading.requester_email):
+        where = f"{self.product} resolved notification for ticket {reading.ticket_id}"
+        if _is_address(reading.requester_email) and self._may_be_requester(
+            reading.requester_email, mail
+        ):
             return reading.requester_email, reading.requester_name
         looked = ["the notification text"]
+        for text in (mail.text, mail.html_text):
+            for found in requester_lines(text):
+                if self._may_be_requester(found.address, mail):
+                    return found.address, found.name or _person(reading.requester_name)
+        looked.append("its Reporter/Requester lines")
         if self.requester_from_thread:
             looked.append("the requester's mail in the thread (In-Reply-To/References)")
             original = find_thread_original(mail, find_original)
             if original is not None and _is_address(original.sender.address):
                 asked = request_sender(mail, original)
-                return asked.address, asked.name or reading.requester_name
+                if self._may_be_requester(asked.address, mail):
+                    return asked.address, asked.name or reading.requester_name
+        refused: list[str] = []
         if self.requester_from_to:
             looked.append("To")
-            sender = mail.sender.address.lower()
-            candidates = [
-                a for a in mail.to if _is_address(a.address) and a.address.lower() != sender
-            ]
+            candidates = []
+            for addr in mail.to:
+                if not _is_address(addr.address):
+                    continue
+                if self._may_be_requester(addr.address, mail) and not _is_address(addr.name):
+                    candidates.append(addr)
+                else:
+                    refused.append(addr.address)
             if candidates and reading.requester_name:
                 # The product mails every recipient their own copy; take the requester's only.
                 for addr in candidates:
@@ -132,14 +151,32 @@ class PresetInterpreter:
                         f"not to the requester {reading.requester_name!r}",
                         reading.ticket_id,
                     )
-            if candidates:
+            if len(candidates) == 1:
                 return candidates[0].address, candidates[0].name or reading.requester_name
+            if len(candidates) > 1:
+                raise InputError(
+                    mail.origin,
+                    f"{where}: To names {len(candidates)} people and nothing says which one "
+                    "is the requester",
+                )
         named = f" (named {reading.requester_name!r})" if reading.requester_name else ""
+        copy = ""
+        if refused:
+            copy = (
+                f"; the copy is addressed to {', '.join(refused)}: the watched mailbox, "
+                "notifier's From or a helpdesk address, never the requester"
+            )
         raise InputError(
             mail.origin,
-            f"{self.product} resolved notification for ticket {reading.ticket_id}: "
-            f"no requester address{named}; looked in {', '.join(looked)}",
+            f"{where}: no requester address{named}; looked in {', '.join(looked)}{copy}",
         )
+
+    def _may_be_requester(self, address: str, mail: ParsedMail) -> bool:
+        """Not the watched mailbox, notifier's From, a trusted helpdesk sender, the product's
+        own sender or the Reply-To it asks answers to go to."""
+        address = address.lower()
+        own = {mail.sender.address.lower(), *(a.address.lower() for a in mail.reply_to)}
+        return address not in self.not_requesters and address not in own
 
     def _request_message_id(self, mail: ParsedMail, email: str, find_original: FindOriginal) -> str:
         """The requester's own mail in this thread, so the notice threads under it."""
@@ -165,6 +202,48 @@ def line_ends(mail: ParsedMail) -> ParsedMail:
 def _is_address(value: str) -> bool:
     local, _, domain = value.partition("@")
     return bool(local) and "." in domain and not any(c.isspace() for c in value)
+
+
+# Where products name the requester: RT "Requestors:", Jira "Reporter:", GLPI "Requester :",
+# ServiceNow "Caller:", django-helpdesk "Submitter:", ... (docs/helpdesk-mail-formats.md).
+_REQUESTER_LINE = re.compile(
+    r"^[ \t>*\u2022-]*(?:Reporter|Requesters?|Requestors?|Customer|Caller|Submitter|"
+    r"Requested (?:by|for))[ \t]*:[ \t]*(?P<value>[^\n]*?)[ \t]*$",
+    re.MULTILINE | re.IGNORECASE,
+)
+_NAME_PAREN_ADDRESS = re.compile(
+    r"^(?P<name>[^()<>@]*?)\s*\(\s*(?P<address>[^()\s]+@[^()\s]+)\s*\)$"
+)
+
+
+def requester_lines(text: str) -> list[MailAddress]:
+    """Each requester line of ``text`` that names one person by address ("Jane <a@b>",
+    "Jane (a@b)", "a@b"); lines with a name only, or with an address list, are passed over."""
+    found: list[MailAddress] = []
+    for match in _REQUESTER_LINE.finditer(text[:_SCAN_CHARS]):
+        value = match.group("value")
+        if "@" not in value:
+            continue
+        paren = _NAME_PAREN_ADDRESS.match(value)
+        if paren:
+            name, address = paren.group("name"), paren.group("address")
+        else:
+            try:
+                name, address = single_address(value)
+            except AddressListError:
+                continue
+        if _is_address(address):
+            found.append(MailAddress(name=_person(name), address=address))
+    return found
+
+
+_SCAN_CHARS = 50_000  # requester lines are looked for in the first part of a body only
+
+
+def _person(name: str) -> str:
+    """A display name, or "" when it is an address: a greeting never reads an address."""
+    name = name.strip().strip('"').strip()
+    return "" if "@" in name else name
 
 
 def _same_name(a: str, b: str) -> bool:

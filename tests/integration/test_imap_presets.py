@@ -295,3 +295,38 @@ def test_an_invalid_address_is_named_in_the_input_problem(
         assert record.reason.startswith("invalid address in From, To: no requester address")
     finally:
         harness.close()
+
+
+def test_a_watcher_copy_to_a_helpdesk_address_sends_nothing_and_is_recorded(
+    tmp_path: Path, dovecot: DovecotServer, smtp_server: SmtpServerFactory
+) -> None:
+    """Jira's copy To "<requester address>" <notifier's own From>, the reporter named without an
+    address: no notice to the helpdesk; an input problem names the ticket and the reason
+    (issue 15 item 1)."""
+    jira = (PRESETS / "jsm-resolved.eml").read_bytes()
+    copy = jira.replace(
+        b"To: Jane Doe <jane.doe@example.org>",
+        b'To: "jane.doe@example.org" <it-helpdesk@example.org>',
+    ).replace(b"Message-ID: <JIRA.", b"Message-ID: <copy.JIRA.")
+    sink = smtp_server()
+    dovecot.create_folder("Resolved")
+    harness = Harness(
+        imap_settings(
+            tmp_path,
+            dovecot,
+            sink,
+            mode="preset",
+            preset="jsm",
+            trusted_senders=[sender_of(jira)],
+        )
+    )
+    try:
+        harness.service.run_pass()
+        dovecot.append("Resolved", copy)
+        report = harness.service.run_pass()
+        assert (report.sent, sink.messages) == (0, [])
+        (record,) = harness.outbox.audit_records(AuditQuery(outcome="rejected"))
+        assert "ticket ITHELP-57: no requester address" in record.reason
+        assert "it-helpdesk@example.org" in record.reason
+    finally:
+        harness.close()

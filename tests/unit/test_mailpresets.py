@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 from dataclasses import replace
 from email import policy
+from typing import Any
 
 import pytest
 
@@ -448,3 +449,77 @@ def test_a_multi_line_note_is_read_to_its_end(sample: str, old: str, new: str, n
     )
     assert isinstance(verdict, TicketFacts), verdict
     assert verdict.resolution_note == note
+
+
+# --- item 1: the requester, never the watched mailbox --------------------------------------
+
+MAILBOX = "notifier@it.example.org"
+NOT_REQUESTERS = frozenset({MAILBOX, "it-helpdesk@example.org", "helpdesk@rt.example.org"})
+
+
+def guarded(key: str) -> Any:
+    return replace(PRESETS[key], not_requesters=NOT_REQUESTERS)
+
+
+def test_a_watcher_copy_to_the_mailbox_uses_the_reporter_address_in_the_body() -> None:
+    """Jira's copy addressed to the watched mailbox, display name the reporter's address, and
+    the reporter given only as an address: the notice goes to that address, not to the mailbox."""
+    jira = load_sample("jsm-resolved.eml")
+    copy = replace(
+        jira,
+        to=(addr(f'"{JANE}" <{MAILBOX}>'),),
+        text=jira.text.replace("Reporter: Jane Doe", f"Reporter: {JANE}"),
+    )
+    facts = guarded("jsm").interpret(copy, nothing)
+    assert isinstance(facts, TicketFacts), facts
+    assert facts.requester_email == JANE
+
+
+def test_a_copy_to_the_mailbox_under_the_requesters_name_is_not_the_requester() -> None:
+    """GLPI's copy To "Jane Doe" <the watched mailbox>, the body naming her without an address:
+    nobody can be told with confidence, so it is an input problem naming the ticket and why."""
+    glpi = load_sample("glpi-resolved.eml")
+    copy = replace(glpi, to=(addr(f"Jane Doe <{MAILBOX}>"),))
+    with pytest.raises(InputError, match=r"ticket 317: no requester address.*'Jane Doe'"):
+        guarded("glpi").interpret(copy, nothing)
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        "IT Helpdesk <it-helpdesk@example.org>",  # notifier's own From
+        "RT <helpdesk@rt.example.org>",  # a trusted helpdesk sender
+        f'"{JANE}" <support@rt.example.org>',  # a display name that is another address
+    ],
+)
+def test_the_to_of_a_helpdesk_copy_is_never_the_requester(to: str) -> None:
+    """RT's resolved mail blind-copied with To rewritten to a helpdesk address: no fallback."""
+    rt = load_sample("rt-resolved.eml")
+    with pytest.raises(InputError, match="ticket 1234: no requester address"):
+        guarded("rt").interpret(replace(rt, to=(addr(to),)), nothing)
+
+
+def test_the_requester_in_the_html_part_is_used() -> None:
+    """A copy to the mailbox whose HTML part names the caller with her address."""
+    sn = load_sample("servicenow-resolved.eml")
+    copy = replace(
+        sn,
+        to=(addr(f"IT Notifier <{MAILBOX}>"),),
+        html_text=sn.html_text + "\nCaller: Jane Doe <jane.doe@example.org>\n",
+    )
+    facts = guarded("servicenow").interpret(copy, nothing)
+    assert isinstance(facts, TicketFacts), facts
+    assert (facts.requester_email, facts.requester_name) == (JANE, "Jane Doe")
+
+
+def test_a_requester_line_with_an_address_wins_over_to() -> None:
+    """ "Requester : Jane Doe <address>" in GLPI's body is the requester, whatever To says."""
+    glpi = load_sample("glpi-resolved.eml")
+    copy = replace(
+        glpi,
+        to=(addr("Tom Tech <tom@it.example.org>"),),
+        text=glpi.text.replace("Requester : Jane Doe", f"Requester : Jane Doe <{JANE}>"),
+    )
+    facts = guarded("glpi").interpret(copy, nothing)
+    assert isinstance(facts, TicketFacts), facts
+    assert (facts.requester_email, facts.requester_name) == (JANE, "Jane Doe")
