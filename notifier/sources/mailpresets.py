@@ -47,6 +47,7 @@ class Reading:
     requester_name: str = ""  # the name the notification gives the requester
     note: str = ""
     fields: Mapping[str, str] = field(default_factory=dict)
+    to_customer: bool = False  # a mail the product sends the customer: To is the requester
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,9 @@ class PresetInterpreter:
     ) -> tuple[str, str] | NotAResolution:
         """The requester from every place the product puts them, most explicit first: the
         preset's own reading, a "Reporter:"/"Requester:" line holding an address (text, then
-        HTML part), the requester's mail in the thread, the To of the requester's copy. An
-        address of the watched mailbox, notifier's From or a helpdesk sender never counts."""
+        HTML part), the To of the requester's copy (first, for mail the product sends to the
+        customer), the requester's mail in the thread. An address of the watched mailbox,
+        notifier's From or a helpdesk sender never counts."""
         requester_text(mail, reading.requester_email, f"the {self.product} notification")
         where = f"{self.product} resolved notification for ticket {reading.ticket_id}"
         if _is_address(reading.requester_email) and self._may_be_requester(
@@ -120,45 +122,18 @@ class PresetInterpreter:
                 if self._may_be_requester(found.address, mail):
                     return found.address, found.name or _person(reading.requester_name)
         looked.append("its Reporter/Requester lines")
-        if self.requester_from_thread:
-            looked.append("the requester's mail in the thread (In-Reply-To/References)")
-            original = find_thread_original(mail, find_original)
-            if original is not None and _is_address(original.sender.address):
-                asked = request_sender(mail, original)
-                if self._may_be_requester(asked.address, mail):
-                    return asked.address, asked.name or reading.requester_name
         refused: list[str] = []
-        if self.requester_from_to:
-            looked.append("To")
-            candidates = []
-            for addr in mail.to:
-                if not _is_address(addr.address):
-                    continue
-                if self._may_be_requester(addr.address, mail) and not _is_address(addr.name):
-                    candidates.append(addr)
-                else:
-                    refused.append(addr.address)
-            if candidates and reading.requester_name:
-                # The product mails every recipient their own copy; take the requester's only.
-                for addr in candidates:
-                    if _same_name(addr.name, reading.requester_name):
-                        return addr.address, addr.name
-                if all(addr.name for addr in candidates):
-                    names = ", ".join(repr(a.name) for a in candidates)
-                    return NotAResolution(
-                        "no_match",
-                        f"{self.product} ticket {reading.ticket_id}: a copy addressed to {names}, "
-                        f"not to the requester {reading.requester_name!r}",
-                        reading.ticket_id,
-                    )
-            if len(candidates) == 1:
-                return candidates[0].address, candidates[0].name or reading.requester_name
-            if len(candidates) > 1:
-                raise InputError(
-                    mail.origin,
-                    f"{where}: To names {len(candidates)} people and nothing says which one "
-                    "is the requester",
-                )
+        steps = ["to", "thread"] if reading.to_customer else ["thread", "to"]
+        for step in steps:
+            got: tuple[str, str] | NotAResolution | None = None
+            if step == "thread" and self.requester_from_thread:
+                looked.append("the requester's mail in the thread (In-Reply-To/References)")
+                got = self._from_thread(mail, reading, find_original)
+            elif step == "to" and (self.requester_from_to or reading.to_customer):
+                looked.append("To")
+                got = self._from_to(mail, reading, where, refused)
+            if got is not None:
+                return got
         named = f" (named {reading.requester_name!r})" if reading.requester_name else ""
         copy = ""
         if refused:
@@ -170,6 +145,52 @@ class PresetInterpreter:
             mail.origin,
             f"{where}: no requester address{named}; looked in {', '.join(looked)}{copy}",
         )
+
+    def _from_thread(
+        self, mail: ParsedMail, reading: Reading, find_original: FindOriginal
+    ) -> tuple[str, str] | None:
+        original = find_thread_original(mail, find_original)
+        if original is not None and _is_address(original.sender.address):
+            asked = request_sender(mail, original)
+            if self._may_be_requester(asked.address, mail):
+                return asked.address, asked.name or reading.requester_name
+        return None
+
+    def _from_to(
+        self, mail: ParsedMail, reading: Reading, where: str, refused: list[str]
+    ) -> tuple[str, str] | NotAResolution | None:
+        """The requester's own copy: the one To that may be the requester (``refused`` gets
+        the others); a copy for someone else named is no_match."""
+        candidates = []
+        for addr in mail.to:
+            if not _is_address(addr.address):
+                continue
+            if self._may_be_requester(addr.address, mail) and not _is_address(addr.name):
+                candidates.append(addr)
+            else:
+                refused.append(addr.address)
+        if candidates and reading.requester_name:
+            # The product mails every recipient their own copy; take the requester's only.
+            for addr in candidates:
+                if _same_name(addr.name, reading.requester_name):
+                    return addr.address, addr.name
+            if all(addr.name for addr in candidates):
+                names = ", ".join(repr(a.name) for a in candidates)
+                return NotAResolution(
+                    "no_match",
+                    f"{self.product} ticket {reading.ticket_id}: a copy addressed to {names}, "
+                    f"not to the requester {reading.requester_name!r}",
+                    reading.ticket_id,
+                )
+        if len(candidates) == 1:
+            return candidates[0].address, candidates[0].name or reading.requester_name
+        if len(candidates) > 1:
+            raise InputError(
+                mail.origin,
+                f"{where}: To names {len(candidates)} people and nothing says which one "
+                "is the requester",
+            )
+        return None
 
     def _may_be_requester(self, address: str, mail: ParsedMail) -> bool:
         """Not the watched mailbox, notifier's From, a trusted helpdesk sender, the product's
@@ -317,15 +338,34 @@ def _read_rt(mail: ParsedMail) -> Reading | None:
 
 
 # --- osTicket ------------------------------------------------------------------------------
-# Default templates (include/i18n/en_US/templates/email/): ticket.reply "Re: %{ticket.subject}
-# [#%{ticket.number}]", ticket.autoclose "Re: %{ticket.subject} [#%{ticket.number}] Closed" with
-# "...we have resolved and closed your ticket <number>". Both are mailed to the ticket's user.
+# Default template ticket.reply (include/i18n/en_US/templates/email/ticket.reply.yaml): subject
+# "Re: %{ticket.subject} [#%{ticket.number}]", body "Dear %{recipient.name.first}," %{response}
+# "Your %{company.name} Team," %{signature}; mailed to the ticket's user. Ticket::postReply sets
+# the reply's status before rendering it, so a "Status: %{ticket.status}" line an admin adds to
+# the template reads "Resolved" or "Closed" (include/i18n/en_US/ticket_status.yaml); the default
+# template has none. "[#n] Closed" with "...resolved and closed your ticket" is
+# ticket.autoclose.yaml from osTicket's unreleased auto-close work (docs/imap-presets.md).
 
 _OST_SUBJECT = re.compile(
     r"^(?P<title>.*?)\s*\[#(?P<id>[A-Za-z0-9][A-Za-z0-9-]*)\](?P<closed>\s+Closed)?\s*$",
     re.IGNORECASE,
 )
 _OST_CLOSED_BODY = re.compile(r"\bresolved and closed your ticket\b", re.IGNORECASE)
+_OST_STATUS = re.compile(
+    r"^[ \t]*(?:Ticket[ \t]+)?Status[ \t]*:[ \t]*(?P<status>[^\n]+?)[ \t]*$", re.M | re.I
+)
+_OST_DONE = frozenset({"resolved", "closed"})
+_OST_GREETING = re.compile(r"^[ \t#*]*Dear\b[^\n]*,[ \t*]*$", re.MULTILINE)
+_OST_TEAM = re.compile(r"^[ \t]*Your\b[^\n]*\bTeam,[ \t]*$", re.MULTILINE)
+
+
+def _osticket_response(text: str) -> str:
+    """%{response}: between the greeting and the team's sign-off, without the status line."""
+    start = _OST_GREETING.search(text)
+    body = text[start.end() :] if start else text
+    end = _OST_TEAM.search(body)
+    body = body[: end.start()] if end else body
+    return strip_quoted(_OST_STATUS.sub("", body))
 
 
 def _read_osticket(mail: ParsedMail) -> Reading | None:
@@ -335,6 +375,12 @@ def _read_osticket(mail: ParsedMail) -> Reading | None:
     ticket_id, title = match.group("id"), clean_title(match.group("title"))
     if match.group("closed") or _OST_CLOSED_BODY.search(mail.text):
         return Reading(ticket_id, "resolved", "ticket closed notice", title=title)
+    visible = "\n".join(ln for ln in mail.text.split("\n") if not ln.lstrip().startswith(">"))
+    status = _OST_STATUS.search(visible)
+    if status and status.group("status").lower() in _OST_DONE:
+        word = status.group("status")
+        note = _osticket_response(visible)
+        return Reading(ticket_id, "resolved", f"reply with status {word}", title=title, note=note)
     return Reading(ticket_id, "update", "reply or alert", title=title)
 
 
@@ -358,6 +404,34 @@ _ZAMMAD_INFO = re.compile(
 _CLOSED_STATES = frozenset({"closed", "geschlossen"})
 
 
+# Mail to the customer: Zammad seeds no trigger for a closed ticket (db/seeds/triggers.rb has
+# the new-ticket auto reply, the follow-up reply and the owner-change notice only); a trigger an
+# admin adds (state changed to closed, recipient customer) is sent as a System article with the
+# hook in the subject and words of the admin's choosing, read here when they say so.
+_ZAMMAD_CUSTOMER_CLOSED = re.compile(
+    r"\b(?:has been|have been|was|is now|is)\s+(?:closed|resolved|solved)\b|"
+    r"\b(?:wurde|ist)\s+(?:geschlossen|gelöst|erledigt)\b|"
+    r"^[ \t]*(?:State|Status|Zustand)[ \t]*:[ \t]*(?:closed|geschlossen)[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_ZAMMAD_CUSTOMER_REOPENED = re.compile(
+    r"\b(?:has been|was|wurde)\s+(?:re-?opened|wieder eröffnet)\b", re.I
+)
+
+
+def _read_zammad_customer(mail: ParsedMail, ticket_id: str, title: str) -> Reading:
+    """A mail Zammad sent the customer: a trigger's notice or an agent's article."""
+    words = f"{_one_line(mail.subject)}\n{mail.text[:_SCAN_CHARS]}"
+    visible = "\n".join(ln for ln in words.split("\n") if not ln.lstrip().startswith(">"))
+    if _ZAMMAD_CUSTOMER_REOPENED.search(visible):
+        return Reading(ticket_id, "reopened", "customer notice: reopened", title=title)
+    if _ZAMMAD_CUSTOMER_CLOSED.search(visible):
+        return Reading(
+            ticket_id, "resolved", "customer notice: closed", title=title, to_customer=True
+        )
+    return Reading(ticket_id, "update", "mail to the customer without a state", title=title)
+
+
 def _read_zammad(mail: ParsedMail) -> Reading | None:
     brand = f"{mail.header('x-mailer')} {mail.header('x-powered-by')}".lower()
     subject = _one_line(mail.subject)
@@ -368,6 +442,10 @@ def _read_zammad(mail: ParsedMail) -> Reading | None:
     rest = _ZAMMAD_HOOK.sub("", subject, count=1).strip()
     titled = _ZAMMAD_TITLE.search(rest)
     title = titled.group("title").strip() if titled else clean_title(rest)
+    if not mail.message_id.startswith("<notification."):
+        # Agent notifications have <notification.…> Message-IDs (NotificationFactory::Mailer);
+        # everything else Zammad mails is an article to the customer.
+        return _read_zammad_customer(mail, ticket_id, title)
     state = _ZAMMAD_STATE.search(mail.text)
     if state is None:
         return Reading(ticket_id, "update", "no state change", title=title)
@@ -414,9 +492,64 @@ def _jira_note(text: str) -> str:
     return strip_quoted("\n".join(lines))
 
 
+# Service projects mail the customer their own notifications instead (Atlassian, "Managing
+# service project notifications": Request resolved, Request reopened, Public comment added,
+# Customer-visible status changed...). A real one (Jira Cloud, archived on oss-security,
+# 2026-08-11): subject "<KEY-1> <summary>", body "—-—-—-—" / "Reply above this line.",
+# "<agent> commented:" and the comment, "View request: …/servicedesk/customer/portal/<n>/<KEY-1>…",
+# "This is shared with …", footer "Powered by Jira Service Management". The wording of the
+# resolved and reopened lines is not published; the forms below are read.
+_JSM_MARKS = re.compile(
+    r"^[ \t]*Reply above this line\.|Powered by Jira Service Management|"
+    r"/servicedesk/customer/portal/\d+/",
+    re.MULTILINE,
+)
+_JSM_SUBJECT = re.compile(
+    r"^(?:(?:re|fwd?|aw)\s*:\s*)*(?P<key>[A-Z][A-Z0-9_]*-\d+)\s+(?P<title>.+)$"
+)
+_JSM_RESOLVED = re.compile(
+    rf"\bresolved this\b|\bhas been resolved\b|^[ \t]*Request resolved[ \t.]*$|"
+    rf"\bstatus (?:has )?changed to:?\s+\*?{_JIRA_DONE}\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+_JSM_REOPENED = re.compile(
+    r"\breopened this\b|\bhas been reopened\b|^[ \t]*Request reopened[ \t.]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_JSM_COMMENT = re.compile(r"^[^\n]{1,120}\bcommented:[ \t]*$", re.MULTILINE)
+_JSM_NOTE_END = re.compile(
+    r"[ \t]*(?:View request\b|Turn off this request|This is shared with\b|-{6,}|"
+    r"Your request status\b|[^\n]*\b(?:resolved this|reopened this)\b|"
+    r"[^\n]*\bstatus (?:has )?changed to\b)",
+    re.IGNORECASE,
+)
+
+
+def _read_jsm_customer(mail: ParsedMail) -> Reading | None:
+    """A service project's notification to the customer (see above)."""
+    text = mail.text
+    match = _JSM_SUBJECT.match(_one_line(mail.subject))
+    if match is None or not _JSM_MARKS.search(text):
+        return None
+    key, title = match.group("key"), match.group("title").strip()
+    if _JSM_REOPENED.search(text):
+        return Reading(key, "reopened", "customer notification: request reopened", title=title)
+    if not _JSM_RESOLVED.search(text):
+        return Reading(key, "update", "customer notification: comment or status", title=title)
+    note = _note_block(text, _JSM_COMMENT, _JSM_NOTE_END) if _JSM_COMMENT.search(text) else ""
+    return Reading(
+        key, "resolved", "customer notification: request resolved", title, note=note,
+        to_customer=True,
+    )  # fmt: skip
+
+
 def _read_jira(mail: ParsedMail) -> Reading | None:
     subject = _one_line(mail.subject)
     match = _JIRA_SUBJECT.match(subject)
+    if match is None and not mail.header("x-jira-fingerprint"):
+        customer = _read_jsm_customer(mail)
+        if customer is not None:
+            return customer
     if match is not None:
         key, title = match.group("key"), match.group("title").strip()
     elif mail.header("x-jira-fingerprint") and (found := _JIRA_KEY.search(subject)):

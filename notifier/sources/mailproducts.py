@@ -80,7 +80,8 @@ def _marks(mail: ParsedMail) -> Mapping[str, bool]:
         # *.atlassian.net
         "jsm": _header_prefix(mail, "x-jira")
         or msgid.endswith("@atlassian.jira>")
-        or _in_domain(sender, "atlassian.net"),
+        or _in_domain(sender, "atlassian.net")
+        or "Powered by Jira Service Management" in mail.text,
         "zendesk": _header_prefix(mail, "x-zendesk")
         or msgid.endswith("zendesk.com>")
         or _in_domain(sender, "zendesk.com"),
