@@ -38,6 +38,20 @@ RESOLVED = [
     ("freescout-resolved.eml", "208", JANE, "Keyboard is missing two keys"),
     # A customer with a name: the text part names her, only the HTML part has her address.
     ("freescout-named-resolved.eml", "208", JANE, "Keyboard is missing two keys"),
+    # Mails the products send the customer (issue 15 item 3).
+    ("osticket-reply-resolved.eml", "482913", JANE, "VPN disconnects every hour"),
+    (
+        "zammad-trigger-resolved.eml",
+        "31001",
+        "jane.shared@example.org",
+        "Cannot open shared mailbox",
+    ),
+    (
+        "jsm-customer-resolved.eml",
+        "ITHELP-57",
+        JANE,
+        "Laptop docking station not detecting monitors",
+    ),
 ]
 
 NOT_RESOLVED = [
@@ -523,3 +537,76 @@ def test_a_requester_line_with_an_address_wins_over_to() -> None:
     facts = guarded("glpi").interpret(copy, nothing)
     assert isinstance(facts, TicketFacts), facts
     assert (facts.requester_email, facts.requester_name) == (JANE, "Jane Doe")
+
+
+# --- item 3: what the products send the customer -------------------------------------------
+
+
+def test_customer_facing_resolutions_carry_the_technicians_words() -> None:
+    """osTicket's reply and the JSM customer notification carry the agent's text as the note;
+    the Zammad trigger's text is the admin's template, so it gives none."""
+    notes = {
+        "osticket-reply-resolved.eml": "The VPN profile on your laptop was out of date, so the "
+        "tunnel was\nrenewed every hour and dropped.\nI installed the new profile; the "
+        "connection has now held for two hours.",
+        "jsm-customer-resolved.eml": "Updated the dock's firmware.\nBoth monitors are detected "
+        "again; restart once if one stays dark.",
+        "zammad-trigger-resolved.eml": "",
+    }
+    for sample, note in notes.items():
+        facts = interpret(sample)
+        assert isinstance(facts, TicketFacts), facts
+        assert facts.resolution_note == note, sample
+
+
+@pytest.mark.parametrize("status", ["Open", "Pending"])
+def test_an_osticket_reply_with_another_status_is_an_update(status: str) -> None:
+    """Only Resolved or Closed in the reply's status line resolves; quoted lines never do."""
+    reply = load_sample("osticket-reply-resolved.eml")
+    other = replace(reply, text=reply.text.replace("Ticket status: Resolved", f"Status: {status}"))
+    verdict = PRESETS["osticket"].interpret(other, nothing)
+    assert isinstance(verdict, NotAResolution) and verdict.kind == "update"
+    quoted = replace(
+        reply, text=reply.text.replace("Ticket status: Resolved", "> Status: Resolved")
+    )
+    verdict = PRESETS["osticket"].interpret(quoted, nothing)
+    assert isinstance(verdict, NotAResolution) and verdict.kind == "update"
+
+
+def test_the_default_osticket_reply_without_a_status_line_is_an_update() -> None:
+    """osTicket's default ticket.reply has no status: a reply alone is never taken for done."""
+    reply = load_sample("osticket-reply-resolved.eml")
+    plain = replace(reply, text=reply.text.replace("Ticket status: Resolved", ""))
+    verdict = PRESETS["osticket"].interpret(plain, nothing)
+    assert isinstance(verdict, NotAResolution) and verdict.kind == "update"
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("Tom Tech resolved this as Done.", "resolved"),
+        ("Request resolved", "resolved"),
+        ("Your request status changed to Done.", "resolved"),
+        ("Your request status changed to Waiting for customer.", "update"),
+        ("Tom Tech reopened this request.", "reopened"),
+    ],
+)
+def test_jsm_customer_notification_wordings(line: str, kind: str) -> None:
+    """The customer notification's status sentence decides; a comment alone is an update."""
+    sample = load_sample("jsm-customer-resolved.eml")
+    text = sample.text.replace("Your request status changed to Resolved.", line)
+    verdict = PRESETS["jsm"].interpret(replace(sample, text=text), nothing)
+    got = "resolved" if isinstance(verdict, TicketFacts) else verdict.kind
+    assert got == kind, verdict
+
+
+def test_a_zammad_reply_to_the_customer_without_closing_is_an_update() -> None:
+    """An agent's article mailed to the customer says nothing about the state."""
+    trigger = load_sample("zammad-trigger-resolved.eml")
+    reply = replace(
+        trigger,
+        subject="RE: Cannot open shared mailbox [Ticket#31001]",
+        text="Could you send a screenshot of the error?\n\nTom Tech",
+    )
+    verdict = PRESETS["zammad"].interpret(reply, Mailbox(ZAMMAD_ORIGINAL).find)
+    assert isinstance(verdict, NotAResolution) and verdict.kind == "update"
