@@ -94,7 +94,7 @@ class PresetInterpreter:
         return TicketFacts(
             ticket_id=reading.ticket_id,
             requester_email=email,
-            requester_name=name,
+            requester_name=_person(name),  # a name field holding an address is no name
             title=reading.title,
             resolved_at=mail.date,
             resolution_note=reading.note,

@@ -6,14 +6,16 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from notifier.config import ImapSettings
-from notifier.errors import ConfigError
+from notifier.errors import ConfigError, InputError
 from notifier.sources.mailproducts import TRIAL_ORDER, build_presets, products_of
 from notifier.sources.mailrules import FolderInterpreter
 from notifier.sources.mailtypes import NotAResolution, TicketFacts
 
-from .mailbuilders import SAMPLES, Mailbox, load_sample, mail
+from .mailbuilders import SAMPLES, Mailbox, addr, load_sample, mail
 from .test_mailpresets import NOT_RESOLVED, RESOLVED, ZAMMAD_ORIGINAL, preset_of
 
 ALL = sorted(p.name for p in SAMPLES.glob("*.eml"))
@@ -137,3 +139,49 @@ def test_the_old_preset_key_is_a_one_item_presets_list() -> None:
 def test_inconsistent_preset_settings_are_refused(extra: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ImapSettings.model_validate({**BOX, **extra})
+
+
+# --- no notice to the helpdesk's own addresses, whatever the mail says ---------------------
+
+MAILBOX = "notifier@it.example.org"
+OWN_FROM = "it-helpdesk@example.org"
+TRUSTED = "helpdesk@rt.example.org"
+BLOCKED = (MAILBOX, OWN_FROM, TRUSTED)
+PEOPLE = ("jane.doe@example.org", "sam.lee@example.org")
+ANYONE = st.sampled_from(BLOCKED + PEOPLE)
+DISPLAY = st.sampled_from(["", "Jane Doe", "Sam Lee", *BLOCKED, *PEOPLE])
+
+
+@st.composite
+def copies(draw: st.DrawFn) -> Any:
+    """Any product's sample with To, Reply-To and the body's requester lines rewritten."""
+    sample = load_sample(draw(st.sampled_from(ALL)))
+    to = tuple(
+        addr(f'"{name}" <{address}>' if name else address)
+        for name, address in draw(st.lists(st.tuples(DISPLAY, ANYONE), max_size=3))
+    )
+    reply_to = tuple(addr(a) for a in draw(st.lists(ANYONE, max_size=1)))
+    lines = "".join(
+        f"\n{label}: {who}\n"
+        for label, who in draw(
+            st.lists(st.tuples(st.sampled_from(["Reporter", "Requester", "Caller"]), ANYONE),
+                     max_size=2)
+        )
+    )  # fmt: skip
+    where = draw(st.sampled_from(["text", "html_text"]))
+    return replace(sample, to=to, reply_to=reply_to, **{where: getattr(sample, where) + lines})
+
+
+@given(copies())
+@settings(max_examples=200, deadline=None)
+def test_no_preset_ever_picks_the_mailbox_notifiers_from_or_a_trusted_sender(copy: Any) -> None:
+    """Whatever To, Reply-To and requester lines a notification carries, the requester is never
+    one of the helpdesk's own addresses: either someone else, or nobody (recorded)."""
+    chooser = build_presets("auto", not_requesters=BLOCKED)
+    try:
+        verdict = chooser.interpret(copy, Mailbox(ZAMMAD_ORIGINAL).find)
+    except InputError:
+        return
+    if isinstance(verdict, TicketFacts):
+        assert verdict.requester_email.lower() not in BLOCKED
+        assert "@" not in verdict.requester_name
