@@ -167,9 +167,14 @@ def build_imap_source(settings: Settings, box: ImapSettings, state: SourceState)
 
 def _not_requesters(settings: Settings, box: ImapSettings) -> tuple[str, ...]:
     """Addresses a preset never takes for the requester: the watched mailbox (its user name,
-    when that is an address), notifier's From and the trusted helpdesk senders."""
-    found = [box.username, settings.smtp.from_address, *box.trusted_senders]
-    return tuple(a for a in found if "@" in a and not a.startswith("@"))
+    when that is an address), notifier's From, the teams' Reply-To and the trusted helpdesk
+    senders (exact addresses: a trusted domain may be the requesters' own)."""
+    from email.utils import parseaddr
+
+    replies = [team.reply_to for team in settings.teams.values() if team.reply_to]
+    found = [box.username, settings.smtp.from_address, *box.trusted_senders, *replies]
+    addresses = [parseaddr(a)[1] or a for a in found]
+    return tuple(a for a in addresses if "@" in a and not a.startswith("@"))
 
 
 def build_routes(settings: Settings) -> list[TeamRoute]:

@@ -185,3 +185,24 @@ def test_no_preset_ever_picks_the_mailbox_notifiers_from_or_a_trusted_sender(cop
     if isinstance(verdict, TicketFacts):
         assert verdict.requester_email.lower() not in BLOCKED
         assert "@" not in verdict.requester_name
+
+
+def test_the_helpdesks_own_addresses_come_from_the_configuration() -> None:
+    """The watched mailbox, notifier's From, the teams' Reply-To and exact trusted senders are
+    never requesters; a trusted domain is not blocked (it may be the requesters' own)."""
+    from notifier.bootstrap import _not_requesters
+    from notifier.config import Settings
+
+    settings = Settings.model_validate(
+        {
+            "smtp": {"host": "smtp.example.org", "from_address": OWN_FROM},
+            "teams": {"it": {"reply_to": "desk@example.org"}},
+            "imap": [{**BOX, "trusted_senders": [TRUSTED, "@zammad.example.org"]}],
+        }
+    )
+    assert set(_not_requesters(settings, settings.imap[0])) == {
+        MAILBOX,
+        OWN_FROM,
+        TRUSTED,
+        "desk@example.org",
+    }
