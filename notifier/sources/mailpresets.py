@@ -7,7 +7,11 @@ the requester's address. Where each format comes from, and what an admin must co
 watched mailbox receives the right copy, is in ``docs/imap-presets.md``.
 
 The requester is taken from the notification's own content (a line naming them, the To of the copy
-addressed to them, or the requester's original mail in the same thread), never from Reply-To.
+addressed to them, or the requester's original mail in the same thread), never from Reply-To, and
+never is one of ``not_requesters`` (the watched mailbox, notifier's From, trusted senders): when
+no place names them with confidence the mail is an :class:`InputError` naming the ticket.
+Picking the preset for each mail of a mailbox shared by several products is
+:mod:`notifier.sources.mailproducts`.
 """
 
 from __future__ import annotations
