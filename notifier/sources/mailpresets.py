@@ -224,6 +224,11 @@ def line_ends(mail: ParsedMail) -> ParsedMail:
     return replace(mail, text=mail.text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
+def _unquoted(text: str) -> str:
+    """``text`` without its quoted (">") lines: a reply quoting a notification is not one."""
+    return "\n".join(line for line in text.split("\n") if not line.lstrip().startswith(">"))
+
+
 def _is_address(value: str) -> bool:
     local, _, domain = value.partition("@")
     return bool(local) and "." in domain and not any(c.isspace() for c in value)
@@ -379,7 +384,7 @@ def _read_osticket(mail: ParsedMail) -> Reading | None:
     ticket_id, title = match.group("id"), clean_title(match.group("title"))
     if match.group("closed") or _OST_CLOSED_BODY.search(mail.text):
         return Reading(ticket_id, "resolved", "ticket closed notice", title=title)
-    visible = "\n".join(ln for ln in mail.text.split("\n") if not ln.lstrip().startswith(">"))
+    visible = _unquoted(mail.text)
     status = _OST_STATUS.search(visible)
     if status and status.group("status").lower() in _OST_DONE:
         word = status.group("status")
@@ -425,8 +430,7 @@ _ZAMMAD_CUSTOMER_REOPENED = re.compile(
 
 def _read_zammad_customer(mail: ParsedMail, ticket_id: str, title: str) -> Reading:
     """A mail Zammad sent the customer: a trigger's notice or an agent's article."""
-    words = f"{_one_line(mail.subject)}\n{mail.text[:_SCAN_CHARS]}"
-    visible = "\n".join(ln for ln in words.split("\n") if not ln.lstrip().startswith(">"))
+    visible = _unquoted(f"{_one_line(mail.subject)}\n{mail.text[:_SCAN_CHARS]}")
     if _ZAMMAD_CUSTOMER_REOPENED.search(visible):
         return Reading(ticket_id, "reopened", "customer notice: reopened", title=title)
     if _ZAMMAD_CUSTOMER_CLOSED.search(visible):
@@ -531,7 +535,7 @@ _JSM_NOTE_END = re.compile(
 
 def _read_jsm_customer(mail: ParsedMail) -> Reading | None:
     """A service project's notification to the customer (see above)."""
-    text = mail.text
+    text = _unquoted(mail.text)
     match = _JSM_SUBJECT.match(_one_line(mail.subject))
     if match is None or not _JSM_MARKS.search(text):
         return None

@@ -42,7 +42,10 @@ TRIAL_ORDER = (
     "osticket",
 )
 
-_SN_WATERMARK = re.compile(r"\bRef:MSG\d{4,}")
+# Marks in the body count on lines of the mail's own, never in quoted text: a technician's
+# reply quoting a notification is not that product's mail.
+_SN_WATERMARK = re.compile(r"^(?![ \t]*>)[^\n]*\bRef:MSG\d{4,}", re.MULTILINE)
+_JSM_FOOTER = re.compile(r"^[ \t]*Powered by Jira Service Management", re.MULTILINE)
 
 
 def _domain(address: str) -> str:
@@ -81,7 +84,7 @@ def _marks(mail: ParsedMail) -> Mapping[str, bool]:
         "jsm": _header_prefix(mail, "x-jira")
         or msgid.endswith("@atlassian.jira>")
         or _in_domain(sender, "atlassian.net")
-        or "Powered by Jira Service Management" in mail.text,
+        or bool(_JSM_FOOTER.search(mail.text)),
         "zendesk": _header_prefix(mail, "x-zendesk")
         or msgid.endswith("zendesk.com>")
         or _in_domain(sender, "zendesk.com"),

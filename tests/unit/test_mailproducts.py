@@ -206,3 +206,23 @@ def test_the_helpdesks_own_addresses_come_from_the_configuration() -> None:
         TRUSTED,
         "desk@example.org",
     }
+
+
+@pytest.mark.parametrize("sample", ["jsm-customer-resolved.eml", "servicenow-resolved.eml"])
+def test_a_technicians_reply_quoting_a_notification_is_not_the_products_mail(sample: str) -> None:
+    """Folder mode: a technician's own reply that quotes a product's notification (its footer,
+    its watermark, its "resolved" sentence) is a reply, read by folder mode."""
+    quoted = "\n".join(f"> {line}" for line in load_sample(sample).text.splitlines())
+    request = mail(
+        subject="Dock", sender="Sam Lee <sam.lee@example.org>", message_id="<sam-2@example.org>"
+    )
+    reply = mail(
+        subject="Re: Dock",
+        to=["Sam Lee <sam.lee@example.org>"],
+        in_reply_to="<sam-2@example.org>",
+        text=f"Same fix as for Jane: firmware updated.\n\n{quoted}",
+    )
+    assert products_of(reply) == ()
+    chooser = build_presets("auto", otherwise=FolderInterpreter(), folder_mode=True)
+    facts = chooser.interpret(reply, Mailbox(request).find)
+    assert isinstance(facts, TicketFacts) and facts.fields == {"mode": "folder"}
