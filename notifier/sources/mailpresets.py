@@ -169,7 +169,11 @@ class PresetInterpreter:
         for addr in mail.to:
             if not _is_address(addr.address):
                 continue
-            if self._may_be_requester(addr.address, mail) and not _is_address(addr.name):
+            # "jane@example.org" <helpdesk@…> is a copy for the helpdesk, not for Jane.
+            other = (
+                _is_address(addr.name) and addr.name.strip("\"' ").lower() != addr.address.lower()
+            )
+            if self._may_be_requester(addr.address, mail) and not other:
                 candidates.append(addr)
             else:
                 refused.append(addr.address)

@@ -513,6 +513,14 @@ def test_the_to_of_a_helpdesk_copy_is_never_the_requester(to: str) -> None:
         guarded("rt").interpret(replace(rt, to=(addr(to),)), nothing)
 
 
+def test_a_to_whose_display_name_is_its_own_address_is_the_requester() -> None:
+    """Outlook writes "jane.doe@example.org" <jane.doe@example.org>: that is still Jane."""
+    rt = load_sample("rt-resolved.eml")
+    facts = guarded("rt").interpret(replace(rt, to=(addr(f'"{JANE}" <{JANE}>'),)), nothing)
+    assert isinstance(facts, TicketFacts), facts
+    assert (facts.requester_email, facts.requester_name) == (JANE, "")
+
+
 def test_the_requester_in_the_html_part_is_used() -> None:
     """A copy to the mailbox whose HTML part names the caller with her address."""
     sn = load_sample("servicenow-resolved.eml")
