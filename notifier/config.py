@@ -375,6 +375,13 @@ class ImapSettings(_PasswordMixin):
             return self.port
         return 993 if self.security == "tls" else 143
 
+    @field_validator("presets", mode="before")
+    @classmethod
+    def _presets_list_or_auto(cls, value: Any) -> Any:
+        if isinstance(value, str) and value != "auto":
+            raise ValueError(f"presets = {value!r}: use a list, presets = [{value!r}], or 'auto'")
+        return value
+
     @property
     def preset_keys(self) -> Literal["auto"] | list[str] | None:
         """``presets``, or ``[preset]`` for the old key; None when no preset is configured."""

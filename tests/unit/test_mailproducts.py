@@ -226,3 +226,8 @@ def test_a_technicians_reply_quoting_a_notification_is_not_the_products_mail(sam
     chooser = build_presets("auto", otherwise=FolderInterpreter(), folder_mode=True)
     facts = chooser.interpret(reply, Mailbox(request).find)
     assert isinstance(facts, TicketFacts) and facts.fields == {"mode": "folder"}
+
+
+def test_a_single_preset_name_as_a_string_is_refused_with_the_fix() -> None:
+    with pytest.raises(ValueError, match=r"presets = 'rt': use a list, presets = \['rt'\]"):
+        ImapSettings.model_validate({**BOX, "mode": "preset", "presets": "rt"})
