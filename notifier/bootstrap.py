@@ -96,7 +96,8 @@ def build_sources(settings: Settings, seen: SourceState) -> list[Source]:
 
 def build_imap_source(settings: Settings, box: ImapSettings, state: SourceState) -> ImapSource:
     from notifier.sources.imap import FolderPolicy, ImapSource, build_options
-    from notifier.sources.mailrules import build_interpreter, compile_rule
+    from notifier.sources.mailproducts import build_presets
+    from notifier.sources.mailrules import Interpreter, build_interpreter, compile_rule
     from notifier.sources.mailtypes import MailLimits
 
     rules = [
@@ -109,9 +110,27 @@ def build_imap_source(settings: Settings, box: ImapSettings, state: SourceState)
         )
         for rule in box.rules
     ]
-    interpreter = build_interpreter(
-        box.mode, preset=box.preset, rules=rules, requester_header=box.requester_header
-    )
+    interpreter: Interpreter
+    chosen = box.preset_keys
+    if chosen is None:
+        interpreter = build_interpreter(
+            box.mode, rules=rules, requester_header=box.requester_header
+        )
+    else:
+        # Presets read the products' notifications; in folder or match mode the rest of the
+        # mail is the technicians' replies or the rules' (docs/imap-presets.md).
+        otherwise = None
+        if box.mode != "preset":
+            otherwise = build_interpreter(
+                box.mode, rules=rules, requester_header=box.requester_header
+            )
+        interpreter = build_presets(
+            chosen,
+            otherwise=otherwise,
+            folder_mode=box.mode == "folder",
+            not_requesters=_not_requesters(settings, box),
+            where=f"imap {box.name}: presets",
+        )
     options = build_options(
         host=box.host,
         port=box.effective_port,
@@ -144,6 +163,18 @@ def build_imap_source(settings: Settings, box: ImapSettings, state: SourceState)
         idle_renew=box.idle_renew,
         reconnect_max=box.reconnect_max,
     )
+
+
+def _not_requesters(settings: Settings, box: ImapSettings) -> tuple[str, ...]:
+    """Addresses a preset never takes for the requester: the watched mailbox (its user name,
+    when that is an address), notifier's From, the teams' Reply-To and the trusted helpdesk
+    senders (exact addresses: a trusted domain may be the requesters' own)."""
+    from email.utils import parseaddr
+
+    replies = [team.reply_to for team in settings.teams.values() if team.reply_to]
+    found = [box.username, settings.smtp.from_address, *box.trusted_senders, *replies]
+    addresses = [parseaddr(a)[1] or a for a in found]
+    return tuple(a for a in addresses if "@" in a and not a.startswith("@"))
 
 
 def build_routes(settings: Settings) -> list[TeamRoute]:

@@ -352,7 +352,10 @@ class ImapSettings(_PasswordMixin):
     folder: str = "INBOX"
     original_folders: list[str] = Field(default_factory=list)
     mode: Literal["folder", "match", "preset"] = "folder"
-    preset: str | None = None
+    preset: str | None = None  # the old spelling of presets = ["<name>"]
+    # "auto" or preset keys: one source reads every listed product's notifications, picking
+    # the product per mail (docs/imap-presets.md). Keys are checked when the source is built.
+    presets: Literal["auto"] | list[str] | None = None
     requester_header: str | None = None
     rules: list[ImapRuleSettings] = Field(default_factory=list)
     trusted_senders: list[str] = Field(default_factory=list)
@@ -372,6 +375,20 @@ class ImapSettings(_PasswordMixin):
             return self.port
         return 993 if self.security == "tls" else 143
 
+    @field_validator("presets", mode="before")
+    @classmethod
+    def _presets_list_or_auto(cls, value: Any) -> Any:
+        if isinstance(value, str) and value != "auto":
+            raise ValueError(f"presets = {value!r}: use a list, presets = [{value!r}], or 'auto'")
+        return value
+
+    @property
+    def preset_keys(self) -> Literal["auto"] | list[str] | None:
+        """``presets``, or ``[preset]`` for the old key; None when no preset is configured."""
+        if self.presets is not None:
+            return self.presets
+        return [self.preset] if self.preset else None
+
     @_model_validator(mode="after")
     def _consistent(self) -> ImapSettings:
         self._check_password_sources()
@@ -381,8 +398,12 @@ class ImapSettings(_PasswordMixin):
         )
         if self.oauth2_token_file is not None and has_password:
             raise ValueError("give either oauth2_token_file or a password, not both")
-        if self.mode == "preset" and not self.preset:
-            raise ValueError("mode = 'preset' needs preset = '<name>'")
+        if self.preset is not None and self.presets is not None:
+            raise ValueError("give preset = '<name>' or presets = [...], not both")
+        if self.presets == []:
+            raise ValueError("presets = [] names no preset; list some or use presets = 'auto'")
+        if self.mode == "preset" and not self.preset_keys:
+            raise ValueError("mode = 'preset' needs presets = ['<name>', ...] or 'auto'")
         if self.mode == "match" and not self.rules:
             raise ValueError("mode = 'match' needs at least one [[imap.rules]]")
         if self.after == "move" and not self.move_to:
