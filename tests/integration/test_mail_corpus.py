@@ -49,46 +49,76 @@ KNOWN_FAILURES: dict[str, str] = {}
 
 # Today's code (one preset source per product, folder mode for replies and noise): what fails
 # and why. The list is the work left for the presets, reply, language and guard changes.
+_QUOTED = "item 6: the quoted request, reply header and signature stay in the note"
+_LANGUAGE = "item 8: the notice is not in the requester's language"
+_REFERENCE = "item 2: the reference shown is the request's Message-ID"
+_GREETING = "item 2: greets by the address in the name field"
+_NOTE = "item 7: the reply in the notification is not read as the note"
 TODAY_FAILURES: dict[str, str] = {
-    "corpus/rt/resolved-html-address-name.eml": "item 2: greets by the address in the name field",
-    "corpus/osticket/reply-status-resolved.eml": "item 3: a staff reply with 'Ticket status: Resolved' is read as an update",
-    "corpus/osticket/new-message-alert.eml": "a staff alert without [#number] is 'not an osTicket notification' (with presets = auto it would be taken for a reply)",
-    "corpus/osticket/new-ticket-alert.eml": "a staff alert without [#number] is 'not an osTicket notification'",
-    "corpus/zammad/de-resolved.eml": "item 8: the notice is not in the requester's language (German)",
-    "corpus/zammad/customer-close-trigger.eml": "item 3: Zammad's close trigger mail to the customer has no state line: read as an update",
-    "corpus/jsm/resolved-helpdesk-copy.eml": "item 1: the copy for the helpdesk is ignored as a copy, not recorded as a problem",
-    "corpus/jsm/customer-request-resolved.eml": "item 3: the portal mail 'status changed to Resolved' is read as an update",
-    "corpus/jsm/customer-request-reopened.eml": "the portal mail 'status changed to Reopened' is read as an update",
-    "corpus/servicenow/resolved-multiline-note.eml": "item 7: the resolution note is cut after its first line",
-    "corpus/servicenow/closed-after-resolved.eml": "the close after the resolve sends a second notice",
-    "corpus/servicenow/resolved-helpdesk-copy.eml": "item 1: the notice goes to the helpdesk mailbox",
-    "corpus/freshdesk/resolved-address-as-name.eml": "item 2: greets by the address in the name field",
+    "corpus/rt/resolved-html-address-name.eml": _GREETING,
+    "corpus/osticket/reply-status-resolved.eml": (
+        "item 3: a staff reply with 'Ticket status: Resolved' is read as an update"
+    ),
+    "corpus/osticket/new-message-alert.eml": (
+        "a staff alert without [#number] is 'not an osTicket notification' "
+        "(with presets = auto it would be taken for a technician's reply)"
+    ),
+    "corpus/osticket/new-ticket-alert.eml": (
+        "a staff alert without [#number] is 'not an osTicket notification'"
+    ),
+    "corpus/zammad/de-resolved.eml": f"{_LANGUAGE} (German)",
+    "corpus/zammad/customer-close-trigger.eml": (
+        "item 3: Zammad's close trigger mail to the customer has no state line: an update"
+    ),
+    "corpus/jsm/resolved-helpdesk-copy.eml": (
+        "item 1: the copy for the helpdesk is ignored as a copy, not recorded as a problem"
+    ),
+    "corpus/jsm/customer-request-resolved.eml": (
+        "item 3: the portal mail 'status changed to Resolved' is read as an update"
+    ),
+    "corpus/jsm/customer-request-reopened.eml": (
+        "the portal mail 'status changed to Reopened' is read as an update"
+    ),
+    "corpus/servicenow/resolved-multiline-note.eml": (
+        "item 7: the resolution note is cut after its first line"
+    ),
+    "corpus/servicenow/closed-after-resolved.eml": "the close after the resolve sends a 2nd notice",
+    "corpus/servicenow/resolved-helpdesk-copy.eml": "item 1: the notice goes to the helpdesk",
+    "corpus/freshdesk/resolved-address-as-name.eml": _GREETING,
     "presets/zendesk-resolved.eml": "item 7: the agent's comment is not read as the note",
-    "corpus/zendesk/solved-address-as-name.eml": "item 7: no note; item 2: greets by the address in the name field",
-    "corpus/glpi/solved-helpdesk-copy-address.eml": "item 1: the address in 'Requester :' is not used; the copy is ignored",
-    "presets/freescout-named-resolved.eml": "item 7: the reply in the notification is not read as the note",
-    "corpus/freescout/closed.eml": "item 7: the reply in the notification is not read as the note",
-    "corpus/replies/en-outlook.eml": "item 6: the quoted request, reply header and signature stay in the note; item 8: the notice is not in the requester's language; item 2: the reference shown is the request's Message-ID",
-    "corpus/replies/en-gmail-address-only.eml": "item 2: greets by the address in the name field; item 8: the notice is not in the requester's language; item 2: the reference shown is the request's Message-ID",
-    "corpus/replies/en-iphone.eml": "item 6: the quoted request, reply header and signature stay in the note; item 8: the notice is not in the requester's language; item 2: the reference shown is the request's Message-ID",
-    "corpus/replies/en-outlook-original-message.eml": "item 6: the quoted request, reply header and signature stay in the note; item 2: greets by the address in the name field; item 8: the notice is not in the requester's language; item 2: the reference shown is the request's Message-ID",
-    "corpus/replies/de-outlook.eml": "item 6: the quoted request, reply header and signature stay in the note; item 8: the notice is not in the requester's language; item 2: the reference shown is the request's Message-ID",
-    "corpus/replies/fr-gmail.eml": "item 6: the quoted request, reply header and signature stay in the note; item 8: the notice is not in the requester's language; item 2: the reference shown is the request's Message-ID",
-    "corpus/replies/es-outlook.eml": "item 6: the quoted request, reply header and signature stay in the note; item 8: the notice is not in the requester's language; item 2: the reference shown is the request's Message-ID",
-    "corpus/replies/it-gmail.eml": "item 6: the quoted request, reply header and signature stay in the note; item 2: the reference shown is the request's Message-ID",
-    "corpus/replies/nl-outlook.eml": "item 6: the quoted request, reply header and signature stay in the note; item 2: the reference shown is the request's Message-ID",
-    "corpus/replies/pt-gmail.eml": "item 6: the quoted request, reply header and signature stay in the note; item 2: the reference shown is the request's Message-ID",
-    "corpus/replies/pl-outlook.eml": "item 6: the quoted request, reply header and signature stay in the note; item 2: the reference shown is the request's Message-ID",
-    "corpus/replies/sv-gmail-address-name.eml": "item 6: the quoted request, reply header and signature stay in the note; item 2: greets by the address in the name field; item 2: the reference shown is the request's Message-ID",
-    "corpus/replies/ru-outlook.eml": "item 6: the quoted request, reply header and signature stay in the note; item 2: the reference shown is the request's Message-ID",
-    "corpus/replies/ja-gmail.eml": "item 2: the reference shown is the request's Message-ID",
-    "corpus/replies/zh-outlook.eml": "item 6: the quoted request, reply header and signature stay in the note; item 2: the reference shown is the request's Message-ID",
-    "corpus/replies/en-no-original-to-helpdesk.eml": "item 1: the notice goes to the helpdesk mailbox (the answer's To)",
+    "corpus/zendesk/solved-address-as-name.eml": f"item 7: no note; {_GREETING}",
+    "corpus/glpi/solved-helpdesk-copy-address.eml": (
+        "item 1: the address in 'Requester :' is not used; the copy is ignored"
+    ),
+    "presets/freescout-named-resolved.eml": _NOTE,
+    "corpus/freescout/closed.eml": _NOTE,
+    "corpus/replies/en-outlook.eml": f"{_QUOTED}; {_LANGUAGE}; {_REFERENCE}",
+    "corpus/replies/en-gmail-address-only.eml": f"{_GREETING}; {_LANGUAGE}; {_REFERENCE}",
+    "corpus/replies/en-iphone.eml": f"{_QUOTED}; {_LANGUAGE}; {_REFERENCE}",
+    "corpus/replies/en-outlook-original-message.eml": (
+        f"{_QUOTED}; {_GREETING}; {_LANGUAGE}; {_REFERENCE}"
+    ),
+    "corpus/replies/de-outlook.eml": f"{_QUOTED}; {_LANGUAGE}; {_REFERENCE}",
+    "corpus/replies/fr-gmail.eml": f"{_QUOTED}; {_LANGUAGE}; {_REFERENCE}",
+    "corpus/replies/es-outlook.eml": f"{_QUOTED}; {_LANGUAGE}; {_REFERENCE}",
+    "corpus/replies/it-gmail.eml": f"{_QUOTED}; {_REFERENCE}",
+    "corpus/replies/nl-outlook.eml": f"{_QUOTED}; {_REFERENCE}",
+    "corpus/replies/pt-gmail.eml": f"{_QUOTED}; {_REFERENCE}",
+    "corpus/replies/pl-outlook.eml": f"{_QUOTED}; {_REFERENCE}",
+    "corpus/replies/sv-gmail-address-name.eml": f"{_QUOTED}; {_GREETING}; {_REFERENCE}",
+    "corpus/replies/ru-outlook.eml": f"{_QUOTED}; {_REFERENCE}",
+    "corpus/replies/ja-gmail.eml": _REFERENCE,
+    "corpus/replies/zh-outlook.eml": f"{_QUOTED}; {_REFERENCE}",
+    "corpus/replies/en-no-original-to-helpdesk.eml": (
+        "item 1: the notice goes to the helpdesk mailbox (the answer's To)"
+    ),
 }
 
 
 @dataclass(frozen=True)
 class Case:
+    """One [[case]] of the manifest: a mail for the watched folder and what must happen."""
+
     file: str
     product: str
     kind: str
@@ -112,6 +142,8 @@ class Case:
 
 @dataclass(frozen=True)
 class Corpus:
+    """The manifest: products (name, preset key, senders), INBOX originals, cases."""
+
     products: dict[str, dict[str, Any]]
     originals: tuple[str, ...]
     cases: tuple[Case, ...]
