@@ -322,9 +322,15 @@ def score_lines(run: CorpusRun, cases: list[Case]) -> list[str]:
 
 
 def report(request: pytest.FixtureRequest, lines: list[str]) -> None:
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    for line in lines:
-        if reporter is not None:
+    """Write the score to the terminal, past output capturing (it is printed, pass or fail)."""
+    plugins = request.config.pluginmanager
+    reporter = plugins.get_plugin("terminalreporter")
+    capture = plugins.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line("")
+        for line in lines:
             reporter.write_line(line)
 
 
