@@ -109,6 +109,11 @@ TODAY_FAILURES: dict[str, str] = {
     "corpus/replies/ru-outlook.eml": f"{_QUOTED}; {_REFERENCE}",
     "corpus/replies/ja-gmail.eml": _REFERENCE,
     "corpus/replies/zh-outlook.eml": f"{_QUOTED}; {_REFERENCE}",
+    "corpus/replies/de-gmail.eml": f"{_QUOTED} (the sign-off); {_LANGUAGE}; {_REFERENCE}",
+    "corpus/replies/fr-outlook.eml": f"{_QUOTED}; {_LANGUAGE}; {_REFERENCE}",
+    "corpus/replies/en-outlook-html-only.eml": (
+        f"{_QUOTED} (the signature); {_LANGUAGE}; {_REFERENCE}"
+    ),
     "corpus/replies/en-no-original-to-helpdesk.eml": (
         "item 1: the notice goes to the helpdesk mailbox (the answer's To)"
     ),
