@@ -14,6 +14,7 @@ from typing import Any
 from notifier.delivery.message import message_id_for, thread_reference_for
 from notifier.marks import unmarked
 from notifier.model import Notice, Resolution
+from notifier.names import person_name
 from notifier.plain import Gate
 from notifier.render import DIGEST, Renderer
 from notifier.review import PolicyMode, Review, review
@@ -89,7 +90,7 @@ def compose_digest(
         source=first.source,
         team=team.name,
         to_email=first.requester_email,
-        to_name=first.requester_name,
+        to_name=requester_name(first),
         subject=checked.subject,
         text=checked.text,
         html=checked.html,
@@ -132,16 +133,27 @@ def clip(text: str, limit: int) -> str:
     return (cut[:space] if space > 0 else cut).rstrip() + "\u2026"
 
 
+def requester_name(resolution: Resolution) -> str:
+    """The name a notice uses (greeting, To header): never an address (:func:`person_name`)."""
+    return person_name(clip(resolution.requester_name, MAX_NAME_CHARS), resolution.requester_email)
+
+
+def shown_reference(ticket_id: str) -> str:
+    """The ticket id as the requester's reference; "" for a Message-ID (folder mode keys a
+    thread by it), which means nothing to a person: templates leave the line out."""
+    return "" if "@" in ticket_id else ticket_id
+
+
 def template_context(resolution: Resolution, team: TeamProfile) -> dict[str, Any]:
     """The variables a template sees; docs/templates.md lists them.
 
     Ticket text is cleaned of the private-use characters rendering uses as marks, so input
     can never claim to be text a template allowed, and clipped (see :data:`MAX_NOTE_CHARS`).
     """
-    name = clip(resolution.requester_name, MAX_NAME_CHARS)
+    name = requester_name(resolution)
     return {
         "ticket": {
-            "id": unmarked(resolution.ticket_id),
+            "id": unmarked(shown_reference(resolution.ticket_id)),
             "title": unmarked(clip(resolution.title, MAX_TITLE_CHARS)),
             "status": unmarked(resolution.status),
             "resolved_at": resolution.resolved_at,
@@ -188,7 +200,7 @@ def compose(
         source=resolution.source,
         team=team.name,
         to_email=resolution.requester_email,
-        to_name=resolution.requester_name,
+        to_name=requester_name(resolution),
         subject=checked.subject,
         text=checked.text,
         html=checked.html,
