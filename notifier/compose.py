@@ -90,7 +90,7 @@ def compose_digest(
         source=first.source,
         team=team.name,
         to_email=first.requester_email,
-        to_name=requester_name(first),
+        to_name=first.requester_name,
         subject=checked.subject,
         text=checked.text,
         html=checked.html,
@@ -134,7 +134,8 @@ def clip(text: str, limit: int) -> str:
 
 
 def requester_name(resolution: Resolution) -> str:
-    """The name a notice uses (greeting, To header): never an address (:func:`person_name`)."""
+    """The name templates greet: never an address (:func:`person_name`; the To header is
+    cleaned the same way where it is written, in delivery.message)."""
     return person_name(clip(resolution.requester_name, MAX_NAME_CHARS), resolution.requester_email)
 
 
@@ -200,7 +201,7 @@ def compose(
         source=resolution.source,
         team=team.name,
         to_email=resolution.requester_email,
-        to_name=requester_name(resolution),
+        to_name=resolution.requester_name,
         subject=checked.subject,
         text=checked.text,
         html=checked.html,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 
-# An address-like token (a Message-ID looks the same): no spaces, brackets, quotes or commas.
-_ADDRESS = re.compile(r"(?:mailto:)?[^\s<>()\[\]\"',;]*@[^\s<>()\[\]\"',;]*", re.IGNORECASE)
+# A token between spaces, brackets, quotes and commas; one holding "@" is an address (or a
+# Message-ID, which looks the same). Tokens, not a pattern around "@": linear in any length.
+_TOKEN = re.compile(r"[^\s<>()\[\]\"',;]+")
 # One part of first.last: two or more letters, inner hyphens or apostrophes (Anna-Lena, O'Neil).
 _NAME_PART = re.compile(r"^[^\W\d_]{2,}(?:[-'][^\W\d_]+)*$")
 # Parts that name a role, not a person: "it.support" is nobody's first name.
@@ -35,10 +36,11 @@ def person_name(name: str, email: str) -> str:
     ``j.doe``, ``it.support`` give "").
     """
     text = " ".join(name.split())
-    addresses = _ADDRESS.findall(text)
+    addresses = [token for token in _TOKEN.findall(text) if "@" in token]
     if text and not addresses:
         return text
-    rest = " ".join(_ADDRESS.sub(" ", text).split()).strip(_AROUND)
+    rest = _TOKEN.sub(lambda token: " " if "@" in token[0] else token[0], text)
+    rest = " ".join(rest.split()).strip(_AROUND)
     if any(char.isalpha() for char in rest):
         return rest
     address = addresses[0] if addresses else email.strip()

@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 
 from notifier.compose import TeamProfile, compose, compose_digest, template_context
+from notifier.delivery.message import build_message
 from notifier.marks import strip_marks
 from notifier.model import Resolution
 from notifier.names import person_name
 from notifier.render import Renderer
 
 ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -105,15 +107,19 @@ def test_the_digest_greets_by_name_never_by_address() -> None:
     text = strip_marks(digest.text)
     assert "@" not in text.replace(TEAM_NOTE, "") and "m1" not in text
     assert "HD-43" in text and not re.search(r"\s,", greeting(text))
-    assert "@" not in digest.to_name
 
 
 def test_the_to_header_name_never_holds_an_address() -> None:
     """The display name of the To header is the person's name or nothing: a watcher copy once
     produced To: "requester@example.com" <helpdesk@...>."""
     profile = TeamProfile("default", "IT Help Desk")
-    plain = compose(ticket("requester@example.com", "jdoe@example.org"), profile, SHIPPED,
-                    domain="example.org")  # fmt: skip
-    assert plain.notice.to_name == ""
-    named = compose(ticket("anna.schmidt@example.org"), profile, SHIPPED, domain="example.org")
-    assert named.notice.to_name == "Anna Schmidt"
+
+    def to_header(resolution: Resolution) -> str:
+        notice = compose(resolution, profile, SHIPPED, domain="example.org").notice
+        built = build_message(notice, from_address="it@example.org", from_name="IT", now=NOW)
+        return str(built["To"])
+
+    assert to_header(ticket("requester@example.com", "jdoe@example.org")) == "jdoe@example.org"
+    named = to_header(ticket('"anna.schmidt@example.org" <anna.schmidt@example.org>'))
+    assert named == "Anna Schmidt <anna.schmidt@example.org>"
+    assert to_header(ticket("Doe, Jane", "jd@example.org")) == '"Doe, Jane" <jd@example.org>'
