@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,9 +82,14 @@ class WorkingHours:
 
 def mailbox_key(address: str) -> tuple[str, str]:
     """``(local part, domain)`` of an address as a mail server routes it: case folded, without
-    a ``+tag`` (``helpdesk+42@x`` reaches ``helpdesk@x``), quotes, brackets or a trailing dot."""
+    a ``+tag`` (``helpdesk+42@x`` reaches ``helpdesk@x``), quotes, brackets or a trailing dot,
+    the domain in its ASCII (IDNA) form so ``bücher.example`` is ``xn--bcher-kva.example``."""
     local, _, domain = address.strip().strip("<>").strip().casefold().rpartition("@")
-    return local.strip('"').split("+", 1)[0], domain.rstrip(".")
+    domain = domain.rstrip(".")
+    if not domain.isascii():
+        with contextlib.suppress(UnicodeError):
+            domain = domain.encode("idna").decode("ascii")
+    return local.strip('"').split("+", 1)[0], domain
 
 
 @dataclass(frozen=True, slots=True)

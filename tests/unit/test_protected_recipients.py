@@ -47,7 +47,9 @@ def settings(**rules: Any) -> Settings:
     )
 
 
-PROTECTED = settings(never_notify=["ceo@example.org", "@partner.example", "Vendor.Example"])
+PROTECTED = settings(
+    never_notify=["ceo@example.org", "@partner.example", "Vendor.Example", "bücher.example"]
+)
 
 
 def verdict(address: str, config: Settings = PROTECTED) -> tuple[str | None, str]:
@@ -71,6 +73,7 @@ def verdict(address: str, config: Settings = PROTECTED) -> tuple[str | None, str
         ("bob@eu.partner.example", "never_notify"),  # subdomains are covered
         ("sales@vendor.example", "never_notify"),
         (" <Support@Example.org.> ", "[[imap]] 'support'"),
+        ("shop@xn--bcher-kva.example", "never_notify 'bücher.example'"),  # IDNA: one domain
     ],
 )
 def test_a_protected_address_is_never_notified(address: str, names: str) -> None:
