@@ -1,5 +1,5 @@
 """Property (issue 15): whatever mail arrives, no notice goes to the watched mailbox, the From
-address or a trusted sender.
+address or a trusted sender (nor a team's reply_to or a never_notify domain).
 
 Hostile mail is generated from the real preset samples and from technician replies: To, Cc,
 From and Reply-To naming the helpdesk and trusted addresses (any case, a +tag, a display name
@@ -35,6 +35,8 @@ SAMPLES = Path(__file__).resolve().parents[1] / "data" / "mail" / "presets"
 WATCHED = "helpdesk@example.org"  # the IMAP login: the mailbox every block watches
 FROM_ADDRESS = "it-helpdesk@example.org"
 EXTRA_TRUSTED = "tickets@desk.example.org"
+REPLY_TO = "it-replies@example.org"  # a team's reply_to
+NEVER_DOMAIN = "partner.example"  # [rules] never_notify: the domain and its subdomains
 REQUESTER = "jane.doe@example.org"  # every preset sample's requester
 PERSON = "anna.schmidt@example.org"
 
@@ -50,7 +52,10 @@ RESOLVED = {
     if path.stem.split("-", 1)[0] in PRESET_NAMES
 }
 TRUSTED = {name: [sender_of(raw), EXTRA_TRUSTED] for name, raw in RESOLVED.items()}
-PROTECTED = sorted({WATCHED, FROM_ADDRESS, *itertools.chain(*TRUSTED.values())})
+PROTECTED = sorted(
+    {WATCHED, FROM_ADDRESS, REPLY_TO, "desk@eu.partner.example",
+     *itertools.chain(*TRUSTED.values())}
+)  # fmt: skip
 
 
 def mailbox(address: str) -> str:
@@ -60,6 +65,11 @@ def mailbox(address: str) -> str:
 
 
 PROTECTED_MAILBOXES = {mailbox(a) for a in PROTECTED}
+
+
+def protected(address: str) -> bool:
+    domain = mailbox(address).rpartition("@")[2]
+    return mailbox(address) in PROTECTED_MAILBOXES or f".{domain}".endswith(f".{NEVER_DOMAIN}")
 
 
 # -- hostile pieces --------------------------------------------------------------------------
@@ -205,7 +215,10 @@ def service_settings(tmp_path: Path, host: str, port: int, sink: Any) -> Setting
             "delivery": {"rate_limit_per_minute": 100000},
             "plain": {"policy": "warn"},
             # The samples carry fixed dates; every example's requester may get many notices.
-            "rules": {"max_age": 0, "limit_per_recipient": 100000},
+            "rules": {
+                "max_age": 0, "limit_per_recipient": 100000, "never_notify": [NEVER_DOMAIN],
+            },
+            "teams": {"default": {"reply_to": REPLY_TO}},
             "imap": boxes,
         }
     )  # fmt: skip
@@ -250,7 +263,7 @@ def test_no_notice_ever_goes_to_the_watched_mailbox_the_from_address_or_a_truste
         harness.service.run_pass()
         for message in sink.messages[before:]:
             for recipient in message.rcpt_tos:
-                assert mailbox(recipient) not in PROTECTED_MAILBOXES, (recipient, batch)
+                assert not protected(recipient), (recipient, batch)
             greeting = message.message.get_body(("plain",)).get_content().splitlines()[0]
             (to,) = message.message["To"].addresses
             assert "@" not in greeting and "@" not in to.display_name, (greeting, to)
