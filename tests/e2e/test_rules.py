@@ -152,8 +152,8 @@ def test_suppressed_resolutions_appear_in_audit_with_their_rule(
 
     explained = notifier("explain", "--config", str(config), key_of(config, "HD-1", "suppressed"))
     assert "SUPPRESSED" in explained.stdout
-    assert "2. closure_reason: SUPPRESSED - resolution is 'Duplicate'" in explained.stdout
-    assert "3. requester_address: ok" in explained.stdout  # later rules still shown
+    assert "3. closure_reason: SUPPRESSED - resolution is 'Duplicate'" in explained.stdout
+    assert "4. requester_address: ok" in explained.stdout  # later rules still shown
     sent = notifier("explain", "--config", str(config), key_of(config, "HD-3", "sent"))
     assert "now: SENT" in sent.stdout and "what happened:" in sent.stdout
     assert "sent: 250" in sent.stdout

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from notifier.model import Resolution
-from notifier.rules import NoticeRules, WorkingHours, evaluate, next_working_time
+from notifier.rules import NoticeRules, OwnAddresses, WorkingHours, evaluate, next_working_time
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # a Friday
 RULES = NoticeRules(
@@ -17,7 +17,7 @@ RULES = NoticeRules(
     suppress_requesters=("noreply@*", "*@internal.example.org"),
     resolver_fields=("assignee",),
     max_age=timedelta(days=7),
-    own_addresses=frozenset({"it-helpdesk@example.org"}),
+    own_addresses=OwnAddresses({"it-helpdesk@example.org": "our From address"}),
 )
 
 
@@ -50,7 +50,12 @@ def ticket(**changes: object) -> Resolution:
             "requester_address",
             "internal",
         ),
-        (ticket(requester_email="it-helpdesk@example.org"), RULES, "requester_address", "our own"),
+        (
+            ticket(requester_email="It-Helpdesk@example.org"),
+            RULES,
+            "protected_recipient",
+            "ticket T-1: the requester address is our From address",
+        ),
         (
             ticket(fields={"Assignee": "ann lee"}),
             RULES,
@@ -80,8 +85,8 @@ def test_suppression_table(
         assert suppressed is not None and suppressed.rule == rule
         assert detail in suppressed.detail
     # Every rule is evaluated and recorded, in a fixed order, whatever happened.
-    assert [s.rule for s in evaluation.steps][:5] == [
-        "team_opt_out", "closure_reason", "requester_address", "resolver_is_requester", "max_age",
+    assert [s.rule for s in evaluation.steps][:6] == [
+        "protected_recipient", "team_opt_out", "closure_reason", "requester_address", "resolver_is_requester", "max_age",
     ]  # fmt: skip
 
 
