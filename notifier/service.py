@@ -20,6 +20,7 @@ import structlog
 from notifier.clock import CLOCK_TOLERANCE, Clock
 from notifier.compose import DigestHeld, TeamProfile, compose, compose_digest, profile_for
 from notifier.errors import FaultStreak, NotifierError, SendInterrupted, StateError, TemplateError
+from notifier.hold import decide_reopen
 from notifier.model import (
     Checkpoint,
     Ignored,
@@ -408,27 +409,29 @@ class Service:
     def _reopened(
         self, event: Reopened, report: PassReport, now: datetime, waiting: set[str]
     ) -> None:
-        """A ticket is open again: a notice still waiting for it must not go out."""
+        """A ticket is open again: a notice still waiting for it is cancelled if the reopen
+        came before the notice was due, by the events' own times (see notifier.hold)."""
         # An export row must say when it was open: an older open row read again (a file that
         # grew, an older snapshot) is not a reopen. A reopen notification always is.
-        if event.ticket_id in waiting and (event.announced or event.seen_at is not None):
-            cancelled = self.outbox.cancel_waiting(
-                event.source,
-                event.ticket_id,
-                now,
-                f"ticket reopened before the notice was due ({event.origin}: {event.status})",
-                resolved_before=event.seen_at,
-            )
-            report.cancelled += len(cancelled)
-            if cancelled or not event.announced:
-                return
-        if event.announced:
+        if not (event.announced or event.seen_at is not None):
+            return
+        notes: list[str] = []
+        if event.ticket_id in waiting:
+            for notice in self.outbox.waiting_notices(event.source, event.ticket_id):
+                delay = profile_for(notice.team, self.teams).rules.delay
+                decision = decide_reopen(notice.resolved_at, event.seen_at, delay)
+                if decision.verdict == "cancel":
+                    reason = f"{decision.reason} ({event.origin}: {event.status})"
+                    cancelled = self.outbox.cancel_notices([notice.resolution_key], now, reason)
+                    report.cancelled += len(cancelled)
+                elif decision.verdict == "keep" or event.announced:
+                    notes.append(decision.reason)
+        elif event.announced:
+            notes.append("no notice was waiting")
+        for note in notes:
             report.ignored += 1
             self.outbox.ignore(
-                Ignored(
-                    event.source, event.origin, f"reopened: {event.status}; no notice was waiting"
-                ),
-                now,
+                Ignored(event.source, event.origin, f"reopened: {event.status}; {note}"), now
             )
 
     # -- delivery ----------------------------------------------------------------------------
