@@ -107,12 +107,21 @@ class ColumnMapping:
                 by_key[k] for k in (" ".join(c.split()).casefold() for c in wanted) if k in by_key
             ]
             narrowed[name] = tuple(dict.fromkeys(present))
+        # A requester-name column may hold the address itself (see row_to_resolution).
+        satisfied = {name for name, found in narrowed.items() if found}
+        if "requester_name" in satisfied:
+            satisfied.add("requester_email")
         missing = [
             f"{name.replace('_', ' ')} (expected a column named "
             + " or ".join(repr(c) for c in self.candidates(name))
+            + (
+                " or a requester name column holding the address"
+                if name == "requester_email"
+                else ""
+            )
             + ")"
             for name in self.required_fields()
-            if not narrowed.get(name)
+            if name not in satisfied
         ]
         return replace(self, columns=narrowed), missing
 
@@ -273,10 +282,16 @@ def row_to_resolution(
             f"than the {MAX_ID_CHARS} allowed (is the right column mapped?)",
         )
 
-    name, _, _ = _pick(row, mapping, "requester_name")
+    name, name_column, _ = _pick(row, mapping, "requester_name")
     raw_email, email_column, _ = _pick(row, mapping, "requester_email")
+    if not raw_email and "@" in name:
+        # No email column (or an empty one), and the name column holds the address itself:
+        # Jira's 'Reporter', GLPI's 'Requester' for users named by their address.
+        raw_email, email_column, name = name, name_column, ""
     if not raw_email:
         detail = _describe_missing(mapping, "requester_email", email_column)
+        if name:
+            detail += f", and column {name_column!r} holds a name, not an address"
         raise InputError(origin, f"missing requester email: {detail}")
     # Most exports hold a bare address; only "Name <addr>" forms need the (slow) full parser.
     try:
