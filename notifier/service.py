@@ -13,7 +13,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import structlog
 
@@ -205,6 +205,7 @@ class Service:
         domain: str,
         clock: Clock,
         rng: random.Random | None = None,
+        backfill_since: Mapping[str, date] | None = None,
     ) -> None:
         self.sources = list(sources)
         self.outbox = outbox
@@ -217,6 +218,11 @@ class Service:
         self.domain = domain
         self.clock = clock
         self.rng = rng or random.Random()  # jitter, not security
+        # Per source: resolutions since this day (UTC) pass the age check whatever max_age says.
+        self.backfill_since = {
+            name: datetime.combine(day, time(0), UTC)
+            for name, day in (backfill_since or {}).items()
+        }
         self._tally = threading.Lock()
         self._compose_faults = FaultStreak("composing notices")
 
@@ -304,7 +310,13 @@ class Service:
             return
         team_name = route(resolution, self.routes)
         profile = profile_for(team_name, self.teams)
-        evaluation = evaluate(resolution, team_name, profile.rules, now)
+        evaluation = evaluate(
+            resolution,
+            team_name,
+            profile.rules,
+            now,
+            backfill_since=self.backfill_since.get(resolution.source),
+        )
         # Plain dicts, the same keys and order as the Step fields (asdict deep-copies: slower).
         trace = [
             {"rule": step.rule, "verdict": step.verdict, "detail": step.detail}
