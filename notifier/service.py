@@ -166,6 +166,25 @@ class _Units:
             return [unit for run in self._runs for unit in run.units]
 
 
+class _Reopens:
+    """The dated reopens one source yielded in this pass, by ticket, so that a resolution read
+    after its reopen is judged as if read in order. Bounded: past the cap, no more are kept."""
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self._by_ticket: dict[str, list[Reopened]] = {}
+        self._count = 0
+
+    def remember(self, event: Reopened) -> None:
+        if event.seen_at is not None and self._count < self.LIMIT:
+            self._by_ticket.setdefault(event.ticket_id, []).append(event)
+            self._count += 1
+
+    def of(self, ticket_id: str) -> list[Reopened]:
+        return self._by_ticket.get(ticket_id, [])
+
+
 def _requester(unit: Unit) -> str:
     return unit[0][0].notice.to_email.lower()
 
@@ -275,14 +294,16 @@ class Service:
         pending = 0
         now = self.clock()
         waiting = self.outbox.waiting_tickets(source.name)
+        opened = _Reopens()
         events = source.poll(now)
         while True:
             with self.outbox.transaction():
                 for event in events:
                     if isinstance(event, Resolution):
                         report.seen += 1
-                        self._accept(event, report, now, waiting)
+                        self._accept(event, report, now, waiting, opened)
                     elif isinstance(event, Reopened):
+                        opened.remember(event)
                         self._reopened(event, report, now, waiting)
                     elif isinstance(event, InputProblem):
                         report.rejected += 1
@@ -303,7 +324,12 @@ class Service:
                 return
 
     def _accept(
-        self, resolution: Resolution, report: PassReport, now: datetime, waiting: set[str]
+        self,
+        resolution: Resolution,
+        report: PassReport,
+        now: datetime,
+        waiting: set[str],
+        opened: _Reopens | None = None,
     ) -> None:
         if self.outbox.known(resolution.key):
             report.already_known += 1  # re-reading input is always safe, and cheap
@@ -358,6 +384,7 @@ class Service:
             report.held += 1
             self._supersede(resolution, report, now, waiting)
             waiting.add(resolution.ticket_id)
+            self._reopened_before(resolution, team_name, report, now, opened)
             return
         self._compose_faults.reset()
         checked = composed.review
@@ -400,6 +427,28 @@ class Service:
             report.queued += 1
         self._supersede(resolution, report, now, waiting)
         waiting.add(resolution.ticket_id)
+        self._reopened_before(resolution, team_name, report, now, opened)
+
+    def _reopened_before(
+        self,
+        resolution: Resolution,
+        team: str,
+        report: PassReport,
+        now: datetime,
+        opened: _Reopens | None,
+    ) -> None:
+        """A reopen read earlier in this pass (an export listed newest first) but dated inside
+        this resolution's hold window cancels its notice, as if read in order. Only with both
+        times known: an open row before a resolution of unknown time is a log read in order."""
+        if opened is None or resolution.resolved_at is None:
+            return
+        delay = profile_for(team, self.teams).rules.delay
+        for event in opened.of(resolution.ticket_id):
+            decision = decide_reopen(resolution.resolved_at, event.seen_at, delay)
+            if decision.verdict == "cancel":
+                reason = f"{decision.reason} ({event.origin}: {event.status})"
+                report.cancelled += len(self.outbox.cancel_notices([resolution.key], now, reason))
+                return
 
     def _supersede(
         self, resolution: Resolution, report: PassReport, now: datetime, waiting: set[str]
