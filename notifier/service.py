@@ -477,17 +477,21 @@ class Service:
         if not (event.announced or event.seen_at is not None):
             return
         notes: list[str] = []
-        if event.ticket_id in waiting:
-            for notice in self.outbox.waiting_notices(event.source, event.ticket_id):
-                delay = profile_for(notice.team, self.teams).rules.delay
-                decision = decide_reopen(notice.resolved_at, event.seen_at, delay)
-                if decision.verdict == "cancel":
-                    reason = f"{decision.reason} ({event.origin}: {event.status})"
-                    cancelled = self.outbox.cancel_notices([notice.resolution_key], now, reason)
-                    report.cancelled += len(cancelled)
-                elif decision.verdict == "keep" or event.announced:
-                    notes.append(decision.reason)
-        elif event.announced:
+        notices = (
+            self.outbox.waiting_notices(event.source, event.ticket_id)
+            if event.ticket_id in waiting
+            else []
+        )
+        for notice in notices:
+            delay = profile_for(notice.team, self.teams).rules.delay
+            decision = decide_reopen(notice.resolved_at, event.seen_at, delay)
+            if decision.verdict == "cancel":
+                reason = f"{decision.reason} ({event.origin}: {event.status})"
+                cancelled = self.outbox.cancel_notices([notice.resolution_key], now, reason)
+                report.cancelled += len(cancelled)
+            elif decision.verdict == "keep" or event.announced:
+                notes.append(decision.reason)
+        if event.announced and not notices:
             notes.append("no notice was waiting")
         for note in notes:
             report.ignored += 1

@@ -142,3 +142,21 @@ def test_the_same_events_in_two_passes_end_the_same_way(
     assert len(server.messages) == 1
     notes = [r for r in service.outbox.audit_records(AuditQuery()) if r.outcome == "ignored"]
     assert len(notes) == 1 and "after the notice was due" in notes[0].reason
+
+
+def test_a_second_reopen_mail_after_the_cancel_is_recorded_as_finding_nothing_waiting(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """Nothing silent: a reopen notification that finds no notice waiting (the first reopen
+    already cancelled it) is still recorded, saying so."""
+    events: list[SourceEvent] = [
+        resolved(T),
+        reopened(T + H / 2, announced=True),
+        reopened(T + H, announced=True),
+    ]
+    server, clock, source = smtp_server(), Clock(READ), ListSource(events)
+    service = service_for(tmp_path, server, clock, source, H)
+    report = service.run_pass()
+    assert (report.cancelled, report.ignored) == (1, 1)
+    (note,) = [r for r in service.outbox.audit_records(AuditQuery()) if r.outcome == "ignored"]
+    assert note.reason == "reopened: Open; no notice was waiting"
