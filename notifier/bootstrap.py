@@ -331,6 +331,9 @@ def build_service(settings: Settings, outbox: Outbox, *, clock: Clock = system_c
         ),
         domain=settings.smtp.from_address.rpartition("@")[2],
         clock=clock,
+        backfill_since={
+            box.name: box.backfill_since for box in settings.imap if box.backfill_since
+        },
     )
 
 

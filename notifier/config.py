@@ -278,6 +278,8 @@ class RuleSettings(_Section):
         ]
     )  # fmt: skip
     # Resolutions older than this when first seen get no notice (backfill guard); 0 = off.
+    # An IMAP source's backfill_since lets its resolutions since that date through
+    # (docs/rules.md, "Old resolutions").
     max_age: Duration = timedelta(days=7)
     # A notice waits this long before it is due, so a reopen can cancel it (teams may override).
     delay: Duration = timedelta(0)

@@ -153,8 +153,19 @@ class Evaluation:
         return next((step for step in self.steps if step.verdict == "suppress"), None)
 
 
-def evaluate(resolution: Resolution, team: str, rules: NoticeRules, now: datetime) -> Evaluation:
-    """Every rule in order; the first suppression wins, but all are recorded for explain."""
+def evaluate(
+    resolution: Resolution,
+    team: str,
+    rules: NoticeRules,
+    now: datetime,
+    *,
+    backfill_since: datetime | None = None,
+) -> Evaluation:
+    """Every rule in order; the first suppression wins, but all are recorded for explain.
+
+    ``backfill_since``: the source's own answer to "how old may a resolution be" (an IMAP
+    source's ``backfill_since``); see :func:`_backfill_guard`.
+    """
     read_field = _field_reader(resolution)
     steps = [
         _protected_recipient(resolution, rules),
@@ -162,7 +173,7 @@ def evaluate(resolution: Resolution, team: str, rules: NoticeRules, now: datetim
         _closure_reason(read_field, rules),
         _requester_pattern(resolution, rules),
         _resolver_is_requester(resolution, read_field, rules),
-        _backfill_guard(resolution, rules, now),
+        _backfill_guard(resolution, rules, now, backfill_since),
     ]
     due = now + rules.delay
     if rules.delay > timedelta(0):
@@ -244,19 +255,34 @@ def _resolver_is_requester(
     return Step("resolver_is_requester", "pass", "resolved by someone else")
 
 
-def _backfill_guard(resolution: Resolution, rules: NoticeRules, now: datetime) -> Step:
-    if rules.max_age is None or resolution.resolved_at is None:
+def _backfill_guard(
+    resolution: Resolution, rules: NoticeRules, now: datetime, since: datetime | None
+) -> Step:
+    """One decision on old resolutions: a resolution passes when it is within ``max_age`` or,
+    for a source with ``backfill_since``, resolved since that date (the user asked for that
+    mail). So backfill_since only ever lets more through, and every verdict names its knob."""
+    limit = rules.max_age
+    resolved = resolution.resolved_at
+    if limit is None and since is None:
+        return Step("max_age", "pass", "no age limit")
+    if resolved is None:
+        return Step("max_age", "pass", "resolution time unknown")
+    age = now - resolved
+    if since is not None and resolved >= since:
         return Step(
             "max_age",
             "pass",
-            "no age limit" if rules.max_age is None else "resolution time unknown",
+            f"resolved {_human(max(age, timedelta(0)))} ago, since this source's backfill_since "
+            f"{since:%Y-%m-%d} (which replaces max_age for the mail it asks for)",
         )
-    age = now - resolution.resolved_at
-    if age > rules.max_age:
+    if limit is not None and age > limit:
+        before = f"before this source's backfill_since {since:%Y-%m-%d} and " if since else ""
         return Step(
             "max_age",
             "suppress",
-            f"resolved {_human(age)} ago, over the {_human(rules.max_age)} limit (backfill guard)",
+            f"resolved {_human(age)} ago, {before}over the {_human(limit)} limit ([rules] "
+            "max_age, the backfill guard; raise it, or set an IMAP source's backfill_since, "
+            "to notify older resolutions)",
         )
     return Step("max_age", "pass", f"resolved {_human(max(age, timedelta(0)))} ago")
 
