@@ -1,0 +1,102 @@
+"""The technician's answer in folder mode: quotes, reply headers, signatures, greetings cut.
+
+tests/data/mail/replies holds replies as Outlook (desktop and web), Gmail, Apple Mail and
+Thunderbird write them in 12 languages, text and HTML-only; each ``<name>.eml`` has the
+answer the requester should read in ``<name>.answer.txt``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from notifier.sources.mailparse import parse_mail
+from notifier.sources.mailreply import extract_reply, strip_quoted
+from notifier.sources.mailrules import FolderInterpreter
+from notifier.sources.mailtypes import TicketFacts
+
+REPLIES = Path(__file__).resolve().parents[1] / "data" / "mail" / "replies"
+SAMPLES = sorted(REPLIES.glob("*.eml"))
+LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt", "pl", "sv", "ru", "ja", "zh")
+
+
+def expected_answer(sample: Path) -> str:
+    return sample.with_name(sample.stem + ".answer.txt").read_text(encoding="utf-8").strip()
+
+
+def test_the_samples_cover_every_language_and_client() -> None:
+    """At least 24 replies, every language twice, and the HTML-only shapes of Outlook and Gmail."""
+    names = [sample.stem for sample in SAMPLES]
+    assert len(names) >= 24
+    for language in LANGUAGES:
+        assert sum(name.startswith(f"{language}-") for name in names) >= 2, language
+    raw = b"".join(sample.read_bytes() for sample in SAMPLES)
+    for marker in (b"divRplyFwdMsg", b"appendonsend", b"gmail_quote", b"X-Mailer: Microsoft"):
+        assert marker in raw.replace(b"=\n", b""), marker
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[sample.stem for sample in SAMPLES])
+def test_folder_mode_note_is_the_answer_alone(sample: Path) -> None:
+    """Through the real parser and the folder interpreter: the note is the technician's answer,
+    without greeting, sign-off, signature, mobile line, legal footer, reply header or quote."""
+    mail = parse_mail(sample.read_bytes(), origin=sample.name)
+    facts = FolderInterpreter().interpret(mail, lambda _message_id: None)
+    assert isinstance(facts, TicketFacts)
+    assert facts.resolution_note == expected_answer(sample)
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        # A greeting with content on the same line is content.
+        ("Hi Ann, the printer works again.\n\nTom", "Hi Ann, the printer works again.\n\nTom"),
+        # "Thanks for ..." is a sentence, not a sign-off.
+        (
+            "Thanks for waiting: the share is back.\nBest,\nTom",
+            "Thanks for waiting: the share is back.",
+        ),
+        # Bottom-posting (Thunderbird's default): the answer below the quote stays.
+        (
+            "On 04.03.24 09:00, Ann wrote:\n> help\n\nFixed the share.\n\n-- \nTom",
+            "Fixed the share.",
+        ),
+        # A list in the answer is not a signature (mail-parser-reply's "- word" rule).
+        ("Done:\n- new toner\n- test page\n\nRegards\nTom", "Done:\n- new toner\n- test page"),
+        # "<who> wrote:" without a date only counts when a quote follows.
+        ("The log wrote: disk full.\nI cleaned it.", "The log wrote: disk full.\nI cleaned it."),
+        ("Cleaned it.\n\nAnn Smith wrote:\n> disk full", "Cleaned it."),
+        # Gmail wraps long attributions over lines.
+        (
+            "Done.\n\nOn Mon, Mar 4, 2024 at 9:12 AM Ann Smith <\nann.smith@example.org> wrote:\n\n> x",
+            "Done.",
+        ),
+        # A reply that is only a sign-off keeps its words rather than becoming empty.
+        ("Thanks,\nTom", "Thanks,\nTom"),
+        ("", ""),
+        # A legal footer only when it closes the mail; a sentence mentioning it stays.
+        (
+            "The confidential e-mail archive is restored.\n\nTom",
+            "The confidential e-mail archive is restored.\n\nTom",
+        ),
+    ],
+)
+def test_extract_reply_edges(text: str, answer: str) -> None:
+    """What must stay and what must go in the cases rules get wrong most easily."""
+    assert extract_reply(text) == answer
+
+
+def test_strip_quoted_keeps_greeting_and_sign_off() -> None:
+    """strip_quoted (used by the presets on notes) removes only quotes, headers and "-- "."""
+    text = "Hi Ann,\n\nDone.\n\nBest regards,\nTom\n\nVon: Ann\nGesendet: Montag\n\nHilfe"
+    assert strip_quoted(text) == "Hi Ann,\n\nDone.\n\nBest regards,\nTom"
+
+
+def test_hostile_lines_cost_linear_time() -> None:
+    """100,000 characters of near-attributions and near-headers are read in well under a second."""
+    line = "On 2024 <" + "a" * 300 + "@" + "b" * 300 + ">" + " wrote " * 30
+    text = "\n".join([line, "From: x", "2024 " * 40 + "<a@b> :", "Am " + "schrieb " * 60] * 60)
+    started = time.perf_counter()
+    extract_reply(text[:100_000])
+    assert time.perf_counter() - started < 1.0
