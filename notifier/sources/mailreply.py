@@ -33,14 +33,14 @@ _QUOTED = re.compile(r"^[ \t]*>")
 # Attribution lines ("On <date>, <who> wrote:"), in the forms of Thunderbird's localised
 # composeMsgs.properties, Gmail, Apple Mail and Outlook for Mac. Each must end the line with a
 # colon; the lead word (On/Am/Le...) and the verb make it specific enough to stand alone.
-_COLON = r"[ \t]*[:：][ \t]*$"
+_COLON = r"\s*[:：]\s*$"  # \s: French puts a no-break space before the colon
 _ATTRIBUTION = re.compile(
     "|".join(
         (
             r"^(?:On|At)\b.{0,300}\b(?:wrote|writes)" + _COLON,  # en
             r"^Am\b.{0,300}\bschrieb\b.{0,200}" + _COLON,  # de
             r"^.{1,200}\bschrieb am\b.{0,200}" + _COLON,  # de, Gmail "X schrieb am Mo., ...:"
-            r"^Le\b.{0,300}\ba[ \t]+écrit" + _COLON,  # fr
+            r"^Le\b.{0,300}\ba\s+écrit" + _COLON,  # fr
             r"^El\b.{0,300}\bescribió" + _COLON,  # es
             r"^Il\b.{0,300}\bha scritto" + _COLON,  # it
             r"^Op\b.{0,300}\b(?:schreef\b.{0,200}|het volgende geschreven)" + _COLON,  # nl
@@ -49,16 +49,20 @@ _ATTRIBUTION = re.compile(
             r"^.{0,300}\d{4}.{0,200}\bnapisał(?:\(a\)|a)?" + _COLON,  # pl, Gmail (dated)
             r"^Den\b.{0,300}\bskrev\b.{0,200}" + _COLON,  # sv (also da, no)
             r"^(?:mån|tis|ons|tors|fre|lör|sön)\b.{0,300}\bskrev\b.{0,200}" + _COLON,  # sv Gmail
-            r"^.{0,300}\b(?:пишет|написал[а]?)" + _COLON,  # ru
+            r"^.{0,300}\b(?:пишет|написал[а]?|пише|написав)" + _COLON,  # ru (uk)
             r"^.{0,300}(?:のメール|のメッセージ)" + _COLON,  # ja, Apple Mail
             r"^.{0,300}(?:写道|寫道)" + _COLON,  # zh
+            # Gmail before 2016: "2016-03-03 17:21 GMT+01:00 Some One <some@x>:" (colon optional)
+            r"^\d{4}-\d{2}-\d{2} \d{1,2}:\d{2} GMT[+-]\d{2}:\d{2} .{1,200}$",
         )
     ),
     re.IGNORECASE,
 )
 _YEAR = re.compile(r"\d{4}")
+_ADDRESS = re.compile(r"<[^<>@\s]{1,64}@[^<>@\s]{1,255}>")
 _MAX_ATTRIBUTION = 400  # characters; real attribution lines are far shorter
-# "<who> wrote:" without a date: only when quoted lines follow (it could be the answer's own).
+# "<who> wrote:" without a date: only when quoted lines follow or it names an address in <>
+# ("Some One <one@x> wrote:"); otherwise it could be a sentence of the answer.
 _WEAK_ATTRIBUTION = re.compile(
     r"^.{1,120}\b(?:wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu|pisze|skrev"
     r"|пишет|写道)" + _COLON,
@@ -155,7 +159,7 @@ _CJK_GREETING = re.compile(
 )
 # Mobile and webmail signatures that close the writer's part.
 _SENT_FROM = re.compile(
-    r"^(?:Sent from my \w+|Sent from (?:Mail|Outlook) for \w+|Get Outlook for \w+"
+    r"^(?:Sent from (?:my )?\w+|Get Outlook for \w+|Sendt fra (?:min )?\w+"
     r"|Von meinem \w+ gesendet|Gesendet von meinem \w+|Envoyé de mon \w+|Envoyé depuis"
     r"|Enviado desde mi \w+|Inviato da(?:l mio)? \w+|Verstuurd vanaf mijn \w+"
     r"|Enviado do meu \w+|Wysłane z (?:mojego )?\w+|Skickat från min \w+|Отправлено с \w+"
@@ -190,7 +194,7 @@ def _is_attribution(lines: Sequence[str], i: int) -> int:
         return 0
     if _ATTRIBUTION.match(line) or _dated_address(line):
         return 1
-    if _WEAK_ATTRIBUTION.match(line) and _quote_follows(lines, i + 1):
+    if _WEAK_ATTRIBUTION.match(line) and (_quote_follows(lines, i + 1) or _ADDRESS.search(line)):
         return 1
     if not re.search(r"\d|<|@", line):
         return 0
@@ -251,7 +255,9 @@ def _unquoted(lines: list[str]) -> list[str]:
         if size:
             i += size
             if not _quote_follows(lines, i):
-                break  # HTML turned to text: the quote carries no ">" marks, it is all the rest
+                if any(line.strip() for line in kept):
+                    break  # HTML turned to text: the quote has no ">" marks, it is all the rest
+                continue  # nothing above it: an inline reply below the attribution (Gmail app)
             while i < len(lines) and (not lines[i].strip() or _QUOTED.match(lines[i])):
                 i += 1
             continue

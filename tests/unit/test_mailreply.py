@@ -72,6 +72,13 @@ def test_folder_mode_note_is_the_answer_alone(sample: Path) -> None:
             "Done.\n\nOn Mon, Mar 4, 2024 at 9:12 AM Ann Smith <\nann.smith@example.org> wrote:\n\n> x",
             "Done.",
         ),
+        # French typography: a no-break space before the colon.
+        ("C'est fait.\n\nLe 4 mars 2024, Claire a\u00a0écrit\u00a0:\n> aide", "C'est fait."),
+        # An address names the writer of the quote even when no ">" follows (HTML turned text).
+        ("Done.\n\nAnn Smith <ann@example.org> wrote:\n\nhelp me", "Done."),
+        # Gmail's app: the attribution on top, the answer inline below it, unmarked.
+        ('On 8 May 2024 17:34, "Ann" <ann@example.org> wrote:\n\nFixed it.', "Fixed it."),
+        ("Fixed.\n\nSent from Outlook Mobile<https://aka.ms/x>\n", "Fixed."),
         # A reply that is only a sign-off keeps its words rather than becoming empty.
         ("Thanks,\nTom", "Thanks,\nTom"),
         ("", ""),
