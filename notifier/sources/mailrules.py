@@ -54,9 +54,12 @@ class Interpreter(Protocol):
 
 # --- shared helpers ------------------------------------------------------------------------
 
-# Reply/forward prefixes in the languages helpdesk users actually write in (en, de, nordic, nl, fr).
+# Reply/forward prefixes as Outlook and Gmail write them: en, de (AW/WG), nordic (SV/VS/VB),
+# nl (Antw/Doorst), fr (TR/RÉF), it (R/RIF), es (RV), pt (RES/ENC), pl (Odp/PD), ru, zh, ja.
 _REPLY_PREFIX = re.compile(
-    r"^\s*(?:re|fwd?|fw|aw|wg|sv|vs|antw|tr|réf)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*", re.IGNORECASE
+    r"^\s*(?:re|fwd?|fw|aw|wg|sv|vs|vb|antw|doorst|tr|réf|rif|r|rv|res|enc|odp|pd|ответ|отв"
+    r"|пересл|回复|回覆|答复|转发|轉寄|返信|転送)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*",
+    re.IGNORECASE,
 )
 # "[tag]", "[#123]", "[rt.example.org #42]", "(Ticket#123)", "(Case #7)" at the start.
 _LEADING_TAG = re.compile(
