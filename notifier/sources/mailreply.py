@@ -52,6 +52,10 @@ _ATTRIBUTION = re.compile(
             r"^.{0,300}\b(?:пишет|написал[а]?|пише|написав)" + _COLON,  # ru (uk)
             r"^.{0,300}(?:のメール|のメッセージ)" + _COLON,  # ja, Apple Mail
             r"^.{0,300}(?:写道|寫道)" + _COLON,  # zh
+            # Neighbours the samples do not cover, cheap to know: cs, fi, hu, tr, ko.
+            r"^Dne\b.{0,300}\bnapsal(?:\(a\)|a)?" + _COLON,
+            r"^.{0,300}\b(?:kirjoitti|írta|yazdı)" + _COLON,
+            r"^.{0,300}(?:작성|님이 작성하였습니다)" + _COLON,
             # Gmail before 2016: "2016-03-03 17:21 GMT+01:00 Some One <some@x>:" (colon optional)
             r"^\d{4}-\d{2}-\d{2} \d{1,2}:\d{2} GMT[+-]\d{2}:\d{2} .{1,200}$",
         )

@@ -79,6 +79,9 @@ def test_folder_mode_note_is_the_answer_alone(sample: Path) -> None:
         # Gmail's app: the attribution on top, the answer inline below it, unmarked.
         ('On 8 May 2024 17:34, "Ann" <ann@example.org> wrote:\n\nFixed it.', "Fixed it."),
         ("Fixed.\n\nSent from Outlook Mobile<https://aka.ms/x>\n", "Fixed."),
+        # Neighbouring languages: cs, fi.
+        ("Hotovo.\n\nDne 4. 3. 2024 v 9:12 Jana Nováková napsal(a):\n> pomoc", "Hotovo."),
+        ("Korjattu.\n\nma 4.3.2024 klo 9.12 Anna Virtanen kirjoitti:\n> apua", "Korjattu."),
         # A reply that is only a sign-off keeps its words rather than becoming empty.
         ("Thanks,\nTom", "Thanks,\nTom"),
         ("", ""),
