@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from notifier.sources.mailparse import parse_mail
 from notifier.sources.mailreply import extract_reply, strip_quoted
@@ -110,3 +112,37 @@ def test_hostile_lines_cost_linear_time() -> None:
     started = time.perf_counter()
     extract_reply(text[:100_000])
     assert time.perf_counter() - started < 1.0
+
+
+_REPLY_LINES = st.sampled_from(
+    [
+        "",
+        "Hi Ann,",
+        "Done.",
+        "> quoted",
+        "On Mon, 4 Mar 2024 at 09:12, Ann <ann@example.org> wrote:",
+        "From: Ann <ann@example.org>",
+        "Sent: Monday",
+        "-- ",
+        "Best regards,",
+        "Tom",
+        "Sent from my iPhone",
+        "CONFIDENTIAL: this e-mail is for the addressee.",
+        "2024年3月4日(月) 9:12 田中 <tanaka@example.jp>:",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_REPLY_LINES, st.text(max_size=60)), max_size=40))
+def test_extract_reply_only_ever_keeps_the_writers_own_lines(lines: list[str]) -> None:
+    """Whatever the body, nothing is invented: every line kept is an input line that is not
+    quoted, and strip_quoted keeps at least what extract_reply keeps."""
+    text = "\n".join(lines)
+    kept = extract_reply(text).split("\n")
+    normalised = text.replace("\r\n", "\n").replace("\r", "\n")
+    source = {line.strip() for line in normalised.split("\n")}
+    for line in kept:
+        assert not line or line.strip() in source
+        assert not line.lstrip().startswith(">")
+    assert len(extract_reply(text)) <= len(strip_quoted(text)) or not strip_quoted(text)
