@@ -164,9 +164,11 @@ _CJK_GREETING = re.compile(
 # Mobile and webmail signatures that close the writer's part.
 _SENT_FROM = re.compile(
     r"^(?:Sent from (?:my )?\w+|Get Outlook for \w+|Sendt fra (?:min )?\w+"
-    r"|Von meinem \w+ gesendet|Gesendet von meinem \w+|Envoyé de mon \w+|Envoyé depuis"
-    r"|Enviado desde mi \w+|Inviato da(?:l mio)? \w+|Verstuurd vanaf mijn \w+"
-    r"|Enviado do meu \w+|Wysłane z (?:mojego )?\w+|Skickat från min \w+|Отправлено с \w+"
+    r"|Von meinem \w+|Gesendet von (?:meinem )?\w+|Envoyé de mon \w+|Envoyé depuis"
+    r"|Envoyé à partir de \w+|Enviado desde (?:mi )?\w+|Inviato da(?:l mio)? \w+"
+    r"|Verstuurd vanaf (?:mijn )?\w+|Verzonden vanuit \w+|Enviado do (?:meu )?\w+"
+    r"|Enviado (?:a partir )?do \w+|Wysłane z (?:mojego )?\w+|Skickat från (?:min )?\w+"
+    r"|Skickades från \w+|Отправлено (?:с|из) \w+"
     r"|\w+から送信|发自我的\w+|從我的 ?\w+ ?傳送)\b.{0,40}$",
     re.IGNORECASE,
 )

@@ -81,6 +81,11 @@ def test_folder_mode_note_is_the_answer_alone(sample: Path) -> None:
         # Gmail's app: the attribution on top, the answer inline below it, unmarked.
         ('On 8 May 2024 17:34, "Ann" <ann@example.org> wrote:\n\nFixed it.', "Fixed it."),
         ("Fixed.\n\nSent from Outlook Mobile<https://aka.ms/x>\n", "Fixed."),
+        # Windows Mail's and phones' lines in other languages.
+        ("Erledigt.\n\nGesendet von Mail für Windows", "Erledigt."),
+        ("C'est réglé.\n\nEnvoyé à partir de Courrier pour Windows", "C'est réglé."),
+        ("Klaar.\n\nVerzonden vanuit Mail voor Windows", "Klaar."),
+        ("Готово.\n\nОтправлено из мобильной Почты", "Готово."),
         # Neighbouring languages: cs, fi.
         ("Hotovo.\n\nDne 4. 3. 2024 v 9:12 Jana Nováková napsal(a):\n> pomoc", "Hotovo."),
         ("Korjattu.\n\nma 4.3.2024 klo 9.12 Anna Virtanen kirjoitti:\n> apua", "Korjattu."),
