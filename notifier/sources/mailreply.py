@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 __all__ = ["extract_reply", "strip_quoted"]
 
-# A line of quoted text (">", "> >", or "|" as some webmails quote).
+# A line of quoted text (">", "> >", ">>").
 _QUOTED = re.compile(r"^[ \t]*>")
 
 # --- where the quoted part starts ------------------------------------------------------------
@@ -249,6 +249,7 @@ def _is_outlook_header(lines: Sequence[str], i: int) -> bool:
 def _unquoted(lines: list[str]) -> list[str]:
     """The writer's lines: reply headers and quoted blocks out, the unmarked history cut off."""
     kept: list[str] = []
+    has_content = False  # any kept line that is not blank
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -261,13 +262,14 @@ def _unquoted(lines: list[str]) -> list[str]:
         if size:
             i += size
             if not _quote_follows(lines, i):
-                if any(line.strip() for line in kept):
+                if has_content:
                     break  # HTML turned to text: the quote has no ">" marks, it is all the rest
                 continue  # nothing above it: an inline reply below the attribution (Gmail app)
             while i < len(lines) and (not lines[i].strip() or _QUOTED.match(lines[i])):
                 i += 1
             continue
         kept.append(line.rstrip())
+        has_content = has_content or bool(line.strip())
         i += 1
     return kept
 
@@ -313,15 +315,21 @@ def _is_footer(paragraph: Sequence[str]) -> bool:
     return bool(_CONFIDENTIAL.search(text) and _MESSAGE_WORD.search(text))
 
 
-def _footers_to_end(lines: Sequence[str], i: int) -> bool:
-    """True when every paragraph from line ``i`` on is a legal footer (they close a mail)."""
-    paragraphs: list[list[str]] = [[]]
-    for line in lines[i:]:
-        if line.strip():
-            paragraphs[-1].append(line)
-        elif paragraphs[-1]:
-            paragraphs.append([])
-    return all(_is_footer(p) for p in paragraphs if p)
+def _footer_start(lines: Sequence[str]) -> int:
+    """Where the closing run of legal-footer paragraphs starts (``len(lines)`` when none):
+    one backward pass, each paragraph read once."""
+    start = len(lines)
+    end = len(lines)
+    while end > 0:
+        while end > 0 and not lines[end - 1].strip():
+            end -= 1
+        begin = end
+        while begin > 0 and lines[begin - 1].strip():
+            begin -= 1
+        if begin == end or not _is_footer(lines[begin:end]):
+            break
+        start, end = begin, begin
+    return start
 
 
 def extract_reply(text: str) -> str:
@@ -344,16 +352,15 @@ def extract_reply(text: str) -> str:
                 start += 1
         else:
             break
-    end = len(lines)
-    for i in range(start, len(lines)):
+    # A legal footer closes the mail; never the first paragraph of the answer.
+    end = _footer_start(lines)
+    if end <= start or not any(line.strip() for line in lines[start:end]):
+        end = len(lines)
+    for i in range(start, end):
         line = lines[i]
         if not line.strip():
             continue
-        first = i == start
-        if _SENT_FROM.match(line.strip()) or (not first and _is_sign_off(line)):
-            end = i
-            break
-        if not first and not lines[i - 1].strip() and _footers_to_end(lines, i):
+        if _SENT_FROM.match(line.strip()) or (i != start and _is_sign_off(line)):
             end = i
             break
     answer = _tidy(lines[start:end])
