@@ -156,6 +156,11 @@ _GREETINGS = (
 _GREETING = re.compile(
     rf"^(?:{_GREETINGS})\b,?(?:[ \t]+[^\s,!?;:]+){{0,4}}[ \t]*[,!:]?$", re.IGNORECASE
 )
+# The same greeting with the answer after it on one line: "Hi Ann, the printer works again."
+_GREETING_BEFORE = re.compile(
+    rf"^(?:{_GREETINGS})\b,?(?P<names>(?:[ \t]+[^\s,!?;:]+){{0,4}})[ \t]*[,!][ \t]+(?P<rest>\S.*)$",
+    re.IGNORECASE,
+)
 _CJK_GREETING = re.compile(
     r"^(?:.{1,20}(?:様|さま|さん|殿|先生|女士|小姐)[,、，]?"
     r"|(?:.{0,20}[,，、]?[ \t]*)?(?:您好|你好|大家好)[!！,，。]?"
@@ -310,6 +315,16 @@ def _is_greeting(line: str) -> bool:
     return bool(_GREETING.match(line) or _CJK_GREETING.match(line))
 
 
+def _without_greeting(line: str) -> str:
+    """``line`` without a leading greeting and name; the line itself when it has none."""
+    found = _GREETING_BEFORE.match(line.strip())
+    if found is None or not all(
+        w[0].isupper() or not w[0].isascii() for w in found["names"].split()
+    ):
+        return line  # "Dear customers, ..." names nobody: a sentence, kept whole
+    return found["rest"]
+
+
 def _is_footer(paragraph: Sequence[str]) -> bool:
     text = " ".join(paragraph)
     return bool(_CONFIDENTIAL.search(text) and _MESSAGE_WORD.search(text))
@@ -352,6 +367,8 @@ def extract_reply(text: str) -> str:
                 start += 1
         else:
             break
+    if start < len(lines):
+        lines[start] = _without_greeting(lines[start])
     # A legal footer closes the mail; never the first paragraph of the answer.
     end = _footer_start(lines)
     if end <= start or not any(line.strip() for line in lines[start:end]):
