@@ -52,6 +52,20 @@ _FILE_NAME = re.compile(
 )
 
 
+def template_languages(directory: Path) -> list[str]:
+    """Languages some team has a ``resolved.<lang>.txt.j2`` for, read from the file names
+    alone (nothing is compiled): the candidates a ticket's text may be identified as."""
+    found: set[str] = set()
+    if directory.is_dir():
+        for team_dir in directory.iterdir():
+            if team_dir.is_dir():
+                for path in team_dir.glob("resolved.*.txt.j2"):
+                    match = _FILE_NAME.match(path.name)
+                    if match and match["lang"]:
+                        found.add(match["lang"])
+    return sorted(found)
+
+
 def language_of(tag: str) -> str:
     """The primary language subtag, lower-case: ``fr-CA`` and ``FR`` both give ``fr``."""
     return tag.strip().replace("_", "-").split("-", 1)[0].lower()

@@ -31,9 +31,9 @@ def request(
     message["Subject"] = subject
     message["Date"] = format_datetime(datetime(2026, 11, 27, 8, 0, n, tzinfo=UTC))
     message["Message-ID"] = f"<lang-request-{n}@example.org>"
-    for name, value in (headers or {}).items():
-        message[name] = value
     message.set_content(body + "\n")
+    for name, value in (headers or {}).items():  # after set_content, which clears Content-*
+        message[name] = value
     return message.as_bytes()
 
 
