@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from notifier.htmltext import html_to_text, strip_tags
+from notifier.language import language_tag
 from notifier.marks import MarkedText, split_marks, strip_marks
 from notifier.model import RenderedMessage
 from notifier.plain import READABILITY_KINDS, Analysis, Finding, Gate, Scores
@@ -65,8 +66,9 @@ def review(
     """``text_language``: the ticket's own language. When the template is in another one (no
     template for it), the text mixes two languages and the gate runs its detectors only."""
     language = rendered.language
-    if text_language and language_of(text_language) != language_of(language):
-        language = f"{language_of(language)}+{language_of(text_language)}"
+    ticket_language = language_tag(text_language)  # "" for a name such as "English"
+    if ticket_language and ticket_language != language_of(language):
+        language = f"{language_of(language)}+{ticket_language}"
     subject = split_marks(rendered.subject)
     text = split_marks(rendered.text)
     subject_analysis = gate.analyze(subject.text, language=language, protected=subject.allowed)
