@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from notifier import language
 from notifier.language import COMMON_LANGUAGES, detect, identify, language_tag
@@ -110,3 +113,16 @@ def test_the_identifier_is_built_once_per_candidate_set() -> None:
     first = language._identifier(frozenset({"en", "fr"}))
     assert language._identifier(frozenset({"fr", "en"})) is first
     assert language._identifier(frozenset({"en", "de"})) is not first
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.text(max_size=200))
+def test_any_header_value_gives_a_tag_or_nothing(value: str) -> None:
+    assert re.fullmatch(r"(?:[a-z]{2,3})?", language_tag(value))
+
+
+@settings(max_examples=100, deadline=None)
+@given(texts=st.lists(st.text(max_size=300), max_size=4))
+def test_any_text_gives_a_candidate_or_nothing_and_a_reason(texts: list[str]) -> None:
+    found = detect([], texts, ("en", "de", "fr", "es"))
+    assert found.code in ("", "en", "de", "fr", "es") and found.how

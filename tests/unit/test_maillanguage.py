@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from notifier.compose import TeamProfile, compose
 from notifier.model import Resolution
 from notifier.render import Renderer, template_languages
@@ -142,3 +144,18 @@ def test_a_ticket_language_without_templates_is_judged_by_detectors_only_once() 
     assert [(n.part, n.severity) for n in notes] == [("text", "info")]
     assert "'en'" in notes[0].suggestion and "'pl'" in notes[0].suggestion
     json.dumps([n.as_dict() for n in notes])  # stored with the notice as JSON
+
+
+def test_an_identifier_that_fails_leaves_the_default_language_and_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The model cannot load (a broken install): the mail is still handled, in the default
+    language, and the reason is kept with the ticket."""
+
+    def broken(*_: object, **__: object) -> None:
+        raise OSError("model.npz.xz: no such file")
+
+    monkeypatch.setattr("notifier.sources.maillanguage.detect", broken)
+    found = with_language(facts(), mail(), Mailbox().find)
+    assert found.language == ""
+    assert found.fields["language_from"].startswith("not identified (OSError: model.npz.xz")
