@@ -79,32 +79,45 @@ def detect(
     languages: Collection[str] = COMMON_LANGUAGES,
     *,
     min_confidence: float = MIN_CONFIDENCE,
+    when_unsure: Iterable[tuple[str, str]] = (),
 ) -> Detected:
-    """The language of a ticket: the first header that names one, else the texts' language.
+    """The language of a ticket: the first header that names one, else the texts' language,
+    else the first of ``when_unsure`` that names one.
 
     ``headers``: (where, value) pairs in the order they are trusted, for example
     ``("Content-Language of the original request", "fr-FR")``. ``texts``: what the requester
     will read (title, note) and what they wrote, joined and clipped to
     :data:`MAX_SAMPLE_CHARS`. ``languages``: the candidates for the text (a header is taken as
-    it is, whatever it names).
+    it is, whatever it names). ``when_unsure``: headers that say less than a confident text
+    (a technician's mail program states its own setting, not the requester's language).
     """
+    found = _from_headers(headers)
+    if found is not None:
+        return found
+    sample = " ".join(" ".join(text.split()) for text in texts if text.strip())
+    guess = identify(sample[:MAX_SAMPLE_CHARS], languages) if sample else None
+    if guess is not None and guess.confidence >= min_confidence:
+        return Detected(guess.code, f"text ({guess.code}, {guess.confidence:.2f})")
+    found = _from_headers(when_unsure)
+    if found is not None:
+        return found
+    if not sample:
+        return Detected("", "no language header and no text: default language")
+    if guess is None:
+        return Detected("", "text: no letters to identify: default language")
+    return Detected(
+        "",
+        f"text: unsure ({guess.code}, {guess.confidence:.2f} < {min_confidence:g}): "
+        "default language",
+    )
+
+
+def _from_headers(headers: Iterable[tuple[str, str]]) -> Detected | None:
     for where, value in headers:
         code = language_tag(value)
         if code:
             return Detected(code, f"{where} ({value.strip()[:40]})")
-    sample = " ".join(" ".join(text.split()) for text in texts if text.strip())
-    if not sample:
-        return Detected("", "no language header and no text: default language")
-    guess = identify(sample[:MAX_SAMPLE_CHARS], languages)
-    if guess is None:
-        return Detected("", "text: no letters to identify: default language")
-    if guess.confidence < min_confidence:
-        return Detected(
-            "",
-            f"text: unsure ({guess.code}, {guess.confidence:.2f} < {min_confidence:g}): "
-            "default language",
-        )
-    return Detected(guess.code, f"text ({guess.code}, {guess.confidence:.2f})")
+    return None
 
 
 def identify(text: str, languages: Collection[str] = COMMON_LANGUAGES) -> Guess | None:

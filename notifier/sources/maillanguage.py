@@ -1,9 +1,12 @@
 """The language of a mail-sourced ticket, from the mails themselves (see notifier.language).
 
 Trusted in this order: ``Content-Language``, then ``Accept-Language`` (Outlook sends both,
-Thunderbird once sent ``X-Accept-Language``) of the requester's original mail, then the same
-headers of the notification (or, in folder mode, the technician's reply); then the text the
-requester will read (title and note) together with what they wrote in their own mail.
+Thunderbird once sent ``X-Accept-Language``) of the requester's original mail; then the text
+the requester will read (title and note) together with what they wrote in their own mail, when
+the identifier is sure of it; then the same headers of the notification (in folder mode, the
+technician's reply), which state the sender's mail program's setting rather than the
+requester's language: a technician with an English Outlook answering in French still sends
+``Content-Language: en-US``.
 """
 
 from __future__ import annotations
@@ -49,20 +52,28 @@ def with_language(
     original = find(facts.original_message_id) if facts.original_message_id else None
     if original is not None and original.sender.address.lower() == mail.sender.address.lower():
         original = None  # the sender's own earlier mail: not the requester's
-    headers = [
-        (f"{name} of {where}", value)
-        for where, message in (("the original request", original), ("the notification", mail))
-        if message is not None
-        for name in LANGUAGE_HEADERS
-        if (value := message.header(name))
-    ]
     texts = [facts.title, facts.resolution_note]
     if original is not None:
         texts.append(original.text[:REQUEST_TEXT_CHARS])
     try:
-        found = detect(headers, texts, languages)
+        found = detect(
+            _headers(original, "the original request"),
+            texts,
+            languages,
+            when_unsure=_headers(mail, "the notification"),
+        )
     except Exception as exc:  # the identifier's model would not load: not this mail's fault
         found = Detected("", f"not identified ({type(exc).__name__}: {exc}): default language")
     return dataclasses.replace(
         facts, language=found.code, fields={**facts.fields, "language_from": found.how}
     )
+
+
+def _headers(message: ParsedMail | None, where: str) -> list[tuple[str, str]]:
+    if message is None:
+        return []
+    return [
+        (f"{name} of {where}", value)
+        for name in LANGUAGE_HEADERS
+        if (value := message.header(name))
+    ]

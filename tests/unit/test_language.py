@@ -59,6 +59,15 @@ def test_the_first_header_that_names_a_language_wins_over_later_ones_and_the_tex
     assert found.how.startswith("Accept-Language of the original request")
 
 
+def test_weaker_headers_decide_only_when_the_text_is_unsure() -> None:
+    weak = [("Content-Language of the notification", "en-US")]
+    sure = detect([], ["Drucker im zweiten Stock druckt nicht"], when_unsure=weak)
+    assert sure.code == "de"
+    unsure = detect([], ["VPN OK"], when_unsure=weak, min_confidence=0.99)
+    assert (unsure.code, unsure.how) == ("en", "Content-Language of the notification (en-US)")
+    assert detect([], [""], when_unsure=weak).code == "en"
+
+
 def test_a_header_language_is_taken_even_without_templates_or_candidates() -> None:
     assert detect([("Content-Language", "ru")], ["Hello"], languages=("en",)).code == "ru"
 

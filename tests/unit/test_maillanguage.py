@@ -50,18 +50,26 @@ def test_the_originals_content_language_comes_first_and_says_so() -> None:
     }
 
 
-def test_then_the_notifications_headers_then_the_text() -> None:
+def test_then_a_sure_text_then_the_notifications_headers() -> None:
+    """A technician's English Outlook labels a French answer en-US: the text is sure it is
+    French, and the requester gets French. Only when the text is unsure does the
+    notification's header decide."""
     plain_original = mail(
-        sender="Mia Roth <mia@example.org>", message_id="<req-1@example.org>", text="Hallo."
+        sender="Mia Roth <mia@example.org>", message_id="<req-1@example.org>", text="Salut."
     )
-    reply = mail(headers={"Accept-Language": "es-ES, en;q=0.5"})
-    assert with_language(facts(), reply, Mailbox(plain_original).find).language == "es"
-    german = facts(
-        title="Drucker im zweiten Stock druckt nicht",
-        resolution_note="Wir haben das Papierfach wieder eingesetzt, er druckt jetzt.",
+    reply = mail(headers={"Content-Language": "en-US", "Accept-Language": "es-ES"})
+    french = facts(
+        title="L'imprimante du deuxième étage n'imprime plus",
+        resolution_note="Le bac à papier était coincé. Vous pouvez de nouveau imprimer.",
     )
-    found = with_language(german, mail(), Mailbox(plain_original).find)
-    assert found.language == "de" and found.fields["language_from"].startswith("text (de, ")
+    found = with_language(french, reply, Mailbox(plain_original).find)
+    assert found.language == "fr" and found.fields["language_from"].startswith("text (fr, ")
+    unsure = facts(title="VPN", resolution_note="OK")
+    found = with_language(unsure, reply, Mailbox(plain_original).find)
+    assert found.language == "en"
+    assert found.fields["language_from"] == "Content-Language of the notification (en-US)"
+    no_headers = with_language(french, mail(), Mailbox(plain_original).find)
+    assert no_headers.language == "fr"
 
 
 def test_a_mail_from_the_replys_own_sender_is_not_the_requesters() -> None:
