@@ -179,6 +179,8 @@ class Gate:
                     found = Familiarity(self.settings.extra_familiar_words, code)
                 except ValueError:
                     found = None
+                if found is None and len(self._word_lists) >= 64:
+                    return None  # languages are ticket data: remember only so many misses
                 self._word_lists[code] = found
             return self._word_lists[code]
 
