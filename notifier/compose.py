@@ -99,6 +99,7 @@ def compose_digest(
         references=tuple(references[-20:]),
         reply_to=team.reply_to,
         template=f"{rendered.template}@{rendered.template_version}",
+        language=rendered.language,
     )
 
 
@@ -210,5 +211,6 @@ def compose(
         references=references,
         reply_to=team.reply_to,
         template=f"{rendered.template}@{rendered.template_version}",
+        language=rendered.language,
     )
     return Composed(notice, checked)

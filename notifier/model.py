@@ -164,6 +164,7 @@ class Notice:
     reply_to: str
     template: str
     attempt: int = 0
+    language: str = ""  # the language the words are written in (Content-Language), if known
 
 
 class DeliveryOutcome(enum.StrEnum):

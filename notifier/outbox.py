@@ -98,7 +98,11 @@ _V5 = """
 CREATE INDEX audit_sent_requester ON audit (requester COLLATE NOCASE, at, message_id)
     WHERE outcome = 'sent';
 """
-MIGRATIONS: tuple[str, ...] = (_NOTICES + audit.SCHEMA, _V2, _V3, _V4, _V5)
+# Version 6: the language a notice is written in, sent as its Content-Language.
+_V6 = """
+ALTER TABLE notices ADD COLUMN language TEXT NOT NULL DEFAULT '';
+"""
+MIGRATIONS: tuple[str, ...] = (_NOTICES + audit.SCHEMA, _V2, _V3, _V4, _V5, _V6)
 
 # Requesters asked about in one query by ``sent_to_since_many`` (SQLite's bound-parameter
 # limit is 32,766 since 3.32, 999 before).
@@ -329,8 +333,8 @@ class Outbox:
                     requester_email, requester_name, resolved_at, origin, state, reason,
                     subject, body_text, body_html, template, message_id, in_reply_to,
                     references_json, reply_to, queued_at, next_attempt_at, updated_at,
-                    findings_json, resolution_json, explain_json)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                    findings_json, resolution_json, explain_json, language)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 (
                     resolution.key,
                     resolution.ticket_id,
@@ -356,6 +360,7 @@ class Outbox:
                     findings,
                     resolution_to_json(resolution),
                     explain,
+                    notice.language if notice else "",
                 ),
             )
             if cursor.rowcount == 0:
@@ -589,12 +594,13 @@ class Outbox:
             if notice is not None:
                 self._db.execute(
                     """UPDATE notices SET subject = ?, body_text = ?, body_html = ?, template = ?,
-                       message_id = ?, in_reply_to = ?, references_json = ?, reply_to = ?
-                       WHERE resolution_key = ?""",
+                       message_id = ?, in_reply_to = ?, references_json = ?, reply_to = ?,
+                       language = ? WHERE resolution_key = ?""",
                     (
                         notice.subject, notice.text, notice.html, notice.template,
                         notice.message_id, notice.in_reply_to,
-                        json.dumps(list(notice.references)), notice.reply_to, key,
+                        json.dumps(list(notice.references)), notice.reply_to, notice.language,
+                        key,
                     ),
                 )  # fmt: skip
             self._db.execute(
@@ -847,7 +853,7 @@ class Outbox:
 _NOTICE_COLUMNS = (
     "id, resolution_key, ticket_id, source, team, requester_email, requester_name, subject, "
     "body_text, body_html, message_id, in_reply_to, references_json, reply_to, template, "
-    "attempts, queued_at"
+    "attempts, queued_at, language"
 )
 
 
@@ -878,7 +884,7 @@ def _digest_reason(digest: Notice | None, reason: str) -> str:
 
 def _queued_notice(row: tuple[object, ...]) -> QueuedNotice:
     (_, key, ticket, source, team, email, name, subject, text, html, message_id, in_reply_to,
-     references, reply_to, template, attempts, queued_at) = row  # fmt: skip
+     references, reply_to, template, attempts, queued_at, language) = row  # fmt: skip
     notice = Notice(
         resolution_key=str(key),
         ticket_id=str(ticket),
@@ -895,6 +901,7 @@ def _queued_notice(row: tuple[object, ...]) -> QueuedNotice:
         reply_to=str(reply_to),
         template=str(template),
         attempt=int(str(attempts)) + 1,
+        language=str(language),
     )
     return QueuedNotice(notice, from_stamp(str(queued_at)))
 

@@ -239,6 +239,10 @@ def _email_message(
     msg.set_content(notice.text, subtype="plain", charset="utf-8")
     if notice.html is not None:
         msg.add_alternative(notice.html, subtype="html", charset="utf-8")
+    # RFC 3282, for mail clients and screen readers. After set_content, which drops every
+    # Content-* header it finds.
+    if language := _language_tag(notice.language):
+        msg["Content-Language"] = language
     return msg
 
 
@@ -411,7 +415,6 @@ _TEXT_PLAIN_HEAD = (
     'Content-Type: text/plain; charset="utf-8"\r\n'
     "Content-Transfer-Encoding: {cte}\r\n"
     "MIME-Version: 1.0\r\n"
-    "\r\n"
 )
 # The email package's own choice and encoding of a text body (7bit, quoted-printable or
 # base64), as set_content calls it. Private, so looked up with a default: without it every
@@ -446,7 +449,17 @@ def _write_fast(notice: Notice, fields: _Fields, from_address: str, from_name: s
         _one_line("References", fields.references) if fields.references else b"",
         _AUTOMATIC_LINES,
     ]
-    return b"".join(head) + _text_body(notice.text)
+    language = _language_tag(notice.language)
+    tail = _one_line("Content-Language", language) if language else b""
+    return b"".join(head) + _text_body(notice.text, tail)
+
+
+_LANGUAGE_TAG_RE = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
+
+
+def _language_tag(language: str) -> str:
+    """``language`` when it is a well-formed language tag (RFC 5646 syntax), else ""."""
+    return language if _LANGUAGE_TAG_RE.fullmatch(language) else ""
 
 
 def _one_line(name: str, value: str) -> bytes:
@@ -472,16 +485,17 @@ def _message_id_line(message_id: str) -> bytes:
     return _one_line("Message-ID", message_id)  # checked by _checked_fields: a plain msg-id
 
 
-def _text_body(text: str) -> bytes:
-    """The body part's headers and the body, as set_content and the generator write them."""
+def _text_body(text: str, last_headers: bytes = b"") -> bytes:
+    """The body part's headers, ``last_headers``, and the body, as set_content and the
+    generator write them."""
     if _encode_text is None:
         raise _NeedsEmailPackage("body")
     cte, payload = _encode_text(text, "utf-8", None, POLICY)
     if not isinstance(payload, str) or not payload.isascii() or "\r" in payload:
         raise _NeedsEmailPackage("body")  # not what the generator gets from set_content
     # The generator ends every payload line with the policy's CRLF.
-    head = _TEXT_PLAIN_HEAD.format(cte=cte)
-    return (head + payload.replace("\n", "\r\n")).encode("ascii")
+    head = _TEXT_PLAIN_HEAD.format(cte=cte).encode("ascii")
+    return head + last_headers + b"\r\n" + payload.replace("\n", "\r\n").encode("ascii")
 
 
 def _registry_line(name: str, header: Any) -> bytes:

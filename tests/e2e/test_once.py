@@ -248,3 +248,32 @@ def test_untrusted_server_certificate_defers_with_a_clear_reason(
     )
     assert "certificate verify failed" in deferred["reason"]
     assert f"{server.host}:{server.port}" in deferred["reason"]
+
+
+def test_a_notice_says_the_language_it_is_written_in(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """Content-Language (RFC 3282) names the language the notice is written in: the French
+    template for a French ticket, the default language for one without a template of its own
+    (Italian here), so mail clients and screen readers read it right."""
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    rows = CSV_HEADER.replace("\r\n", ",Language\r\n")
+    rows += csv_row("HD-1", "ann@example.org", summary="Imprimante en panne").replace(
+        "\r\n", ',"fr"\r\n'
+    )
+    rows += csv_row("HD-2", "bob@example.org", summary="Stampante guasta").replace(
+        "\r\n", ',"it"\r\n'
+    )
+    (exports / "a.csv").write_text(rows, encoding="utf-8")
+    config = write_config(tmp_path, server, exports)
+    config.write_text(
+        config.read_text().replace(
+            'updated_at = "Updated"', 'updated_at = "Updated"\nlanguage = "Language"'
+        )
+    )
+    result = notifier("once", "--config", str(config))
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    said = {m.rcpt_tos[0]: m.message["Content-Language"] for m in server.messages}
+    assert said == {"ann@example.org": "fr", "bob@example.org": "en"}, result.stdout

@@ -357,3 +357,19 @@ def test_a_lone_surrogate_is_a_permanent_refusal_not_a_crash(field: str) -> None
     notice = make_notice(**{field: "Printer \ud800 fixed"})
     with pytest.raises(PermanentDeliveryError, match=field):
         message_bytes(notice, from_address="it@example.org", from_name="IT", now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("language", "header"), [("de", "de"), ("pt-BR", "pt-BR"), ("", None), ("d e\r\nX: y", None)]
+)
+def test_content_language_names_the_notices_language_when_it_is_a_tag(
+    language: str, header: str | None
+) -> None:
+    """Both writers put the same Content-Language (RFC 3282), and nothing for a value that is no
+    language tag (it could not become a header injection either)."""
+    notice = make_notice(language=language)
+    fast = message_bytes(notice, from_address="it@example.org", from_name="IT", now=NOW)
+    slow = build_message(notice, from_address="it@example.org", from_name="IT", now=NOW)
+    assert fast == slow.as_bytes(policy=POLICY)
+    parsed = email.message_from_bytes(fast, policy=email.policy.default)
+    assert parsed["Content-Language"] == header
