@@ -35,7 +35,7 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
@@ -279,8 +279,10 @@ class SystemdInstance:
         input: bytes | str | None = None,
         check: bool = True,
         timeout: float = COMMAND_TIMEOUT,
+        env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run a command inside the instance (all its namespaces, its root) as root."""
+        """Run a command inside the instance (all its namespaces, its root) as root, with a
+        clean environment (``INSIDE_ENV``, plus ``env``)."""
         if not self.pid:
             raise InstanceError("the instance is not running")
         data = input.encode() if isinstance(input, str) else input
@@ -290,7 +292,7 @@ class SystemdInstance:
                 input=data,
                 capture_output=True,
                 timeout=timeout,
-                env=INSIDE_ENV,
+                env={**INSIDE_ENV, **(env or {})},
                 check=False,
             )
         except subprocess.TimeoutExpired as exc:

@@ -49,18 +49,22 @@ REFUSED_RECIPIENT = "gone@example.org"
 DYNAMIC_UIDS = range(61184, 65520)  # systemd's range for DynamicUser= (61184-65519)
 WATCHDOG_DROP_IN = "/etc/systemd/system/notifier.service.d/watchdog-test.conf"
 
-# Exactly these commands are in docs/operations.md ("Running it as a systemd service"); the
-# test runs each of them (the `install /dev/stdin` one with the password on stdin).
-DOCUMENTED_COMMANDS = (
+# The operator's commands in docs/operations.md ("Install", "Running under systemd"). The test
+# runs them as they are written (Host.documented), so the docs and the test cannot drift apart.
+ENVIRONMENT = "export NOTIFIER_CONFIG=/etc/notifier/config.toml CREDENTIALS_DIRECTORY=/etc/notifier"
+INSTALL = (
     "/usr/bin/python3 -m venv /opt/notifier/.venv",
     f"/opt/notifier/.venv/bin/pip install --no-index --find-links {WHEELS} notifier",
     "install -d -m 755 /etc/notifier",
     "install -m 644 /opt/notifier/config.example.toml /etc/notifier/config.toml",
     "install -m 600 /dev/stdin /etc/notifier/smtp-password",
     "install -m 644 smtp-ca.pem /etc/notifier/smtp-ca.pem",
-    "export NOTIFIER_CONFIG=/etc/notifier/config.toml CREDENTIALS_DIRECTORY=/etc/notifier",
+)
+CHECK = (
     "/opt/notifier/.venv/bin/notifier check-config",
     "/opt/notifier/.venv/bin/notifier check-config --connect",
+)
+SYSTEMD = (
     "cp /opt/notifier/systemd/notifier.service /etc/systemd/system/",
     "systemctl daemon-reload",
     "systemctl enable --now notifier",
@@ -68,6 +72,7 @@ DOCUMENTED_COMMANDS = (
     "systemctl reload notifier",
     "journalctl -u notifier -o json -p warning",
 )
+DOCUMENTED_COMMANDS = (*INSTALL, ENVIRONMENT, *CHECK, *SYSTEMD)
 
 
 # -- the wheels (built on the host, installed inside without network) ------------------------
@@ -172,6 +177,19 @@ class Host:
     instance: SystemdInstance
     sink: SmtpTestServer
 
+    def documented(
+        self, command: str, *, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run one of docs/operations.md's commands as written: as root, in /root (where the
+        operator copied the wheels and the CA), after the documented ``export``."""
+        assert command in DOCUMENTED_COMMANDS, command
+        return self.instance.run(
+            "sh", "-c", f"cd /root && {ENVIRONMENT} && {command}",
+            input=input, check=check, timeout=240,
+            # The host's pip configuration (mirrors, constraints) is not the server's.
+            env={"PIP_CONFIG_FILE": "/dev/null"},
+        )  # fmt: skip
+
     def write_config(self, **kwargs: Any) -> None:
         self.instance.write_file(CONFIG, config_text(self.sink.port, **kwargs), 0o644)
 
@@ -215,29 +233,28 @@ class Host:
         return found[0]
 
 
-def install(instance: SystemdInstance, wheels: list[Path], ca_file: Path) -> None:
-    """docs/operations.md's commands, as root inside the instance."""
-    sh = instance.run
+def install(host: Host, wheels: list[Path], ca_file: Path) -> None:
+    """docs/operations.md's install and check commands, as root inside the instance."""
+    instance = host.instance
     # What a checkout of the project brings (git clone ... /opt/notifier): the unit and the
-    # example configuration; the wheels as `pip wheel` built them.
+    # example configuration; and what the operator copied to /root: the wheels, the CA.
     instance.copy_in([ROOT / "systemd" / "notifier.service"], "/opt/notifier/systemd")
     instance.copy_in([ROOT / "config.example.toml"], "/opt/notifier")
     instance.copy_in(wheels, WHEELS)
     instance.copy_in([ca_file], "/root")
-    sh("/usr/bin/python3", "-m", "venv", VENV)
-    # The host's pip configuration (mirrors, constraints) is not the server's: ignore it.
-    sh("env", "PIP_CONFIG_FILE=/dev/null", f"{VENV}/bin/pip", "install", "--quiet",
-       "--disable-pip-version-check", "--no-index", "--find-links", WHEELS, "notifier",
-       timeout=240)  # fmt: skip
-    sh("install", "-d", "-m", "755", "/etc/notifier")
-    sh("install", "-m", "644", "/opt/notifier/config.example.toml", CONFIG)
-    sh("install", "-m", "600", "/dev/stdin", "/etc/notifier/smtp-password", input=PASSWORD + "\n")
-    sh("sh", "-c", f"cd /root && install -m 644 {ca_file.name} /etc/notifier/smtp-ca.pem")
-    sh("install", "-d", "-m", "755", EXPORTS)
+    for command in INSTALL:
+        secret = PASSWORD + "\n" if "/dev/stdin" in command else None
+        host.documented(command, input=secret)
+    host.write_config()  # "then edit it"
+    instance.run("install", "-d", "-m", "755", EXPORTS)
+    for command in CHECK:
+        host.documented(command)
+    host.documented("cp /opt/notifier/systemd/notifier.service /etc/systemd/system/")
+    host.documented("systemctl daemon-reload")
 
 
 @pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory, trustme_ca: trustme.CA) -> Iterator[Host]:
+def installed(tmp_path_factory: pytest.TempPathFactory, trustme_ca: trustme.CA) -> Iterator[Host]:
     work = tmp_path_factory.mktemp("systemd")
     wheels = build_wheels(work / "wheels")
     sink = SmtpTestServer(
@@ -255,25 +272,20 @@ def host(tmp_path_factory: pytest.TempPathFactory, trustme_ca: trustme.CA) -> It
         try:
             ca_file = work / "smtp-ca.pem"
             trustme_ca.cert_pem.write_to_path(str(ca_file))
-            install(instance, wheels, ca_file)
             host = Host(instance, sink)
-            host.write_config()
-            env = (f"NOTIFIER_CONFIG={CONFIG}", "CREDENTIALS_DIRECTORY=/etc/notifier")
-            instance.run("env", *env, f"{VENV}/bin/notifier", "check-config")
-            instance.run("env", *env, f"{VENV}/bin/notifier", "check-config", "--connect")
-            instance.run("cp", "/opt/notifier/systemd/notifier.service", "/etc/systemd/system/")
-            instance.systemctl("daemon-reload")
+            install(host, wheels, ca_file)
             yield host
         finally:
             sink.stop()
 
 
-@pytest.fixture(autouse=True)
-def _journal_on_failure(request: pytest.FixtureRequest, host: Host) -> Iterator[None]:
+@pytest.fixture
+def host(request: pytest.FixtureRequest, installed: Host) -> Iterator[Host]:
+    """The module's instance, for one test; the service's journal is printed if it fails."""
     failed_before = request.session.testsfailed
-    yield
+    yield installed
     if request.session.testsfailed > failed_before:
-        tail = host.instance.run(
+        tail = installed.instance.run(
             "journalctl", "--no-pager", "-u", "notifier", "-n", "80", "-o", "short-monotonic",
             check=False,
         )  # fmt: skip
@@ -318,8 +330,8 @@ def test_the_commands_run_here_are_the_documented_ones() -> None:
 
 def test_start_is_ready_as_a_dynamic_user_in_the_sandbox_with_the_credential(host: Host) -> None:
     instance = host.instance
-    installed = instance.run("cat", f"/etc/systemd/system/{UNIT}").stdout
-    assert installed == (ROOT / "systemd" / UNIT).read_text(encoding="utf-8")  # unchanged
+    unit_text = instance.run("cat", f"/etc/systemd/system/{UNIT}").stdout
+    assert unit_text == (ROOT / "systemd" / UNIT).read_text(encoding="utf-8")  # unchanged
     venv_python = instance.run("readlink", "-f", f"{VENV}/bin/python3").stdout.strip()
     assert not venv_python.startswith(("/root", "/home")), venv_python  # ProtectHome hides those
     pip_show = instance.run(f"{VENV}/bin/pip", "show", "-f", "notifier", check=False).stdout
@@ -327,13 +339,13 @@ def test_start_is_ready_as_a_dynamic_user_in_the_sandbox_with_the_credential(hos
 
     host.drop_export("first.csv", csv_row("HD-100", "ann@example.org"))
     started = time.monotonic()
-    instance.systemctl("enable", "--now", "notifier", timeout=120)
+    host.documented("systemctl enable --now notifier")
     took = time.monotonic() - started
     # Type=notify: `start` returned after READY=1, so the first pass already sent the notice.
     assert host.delivered_to("ann@example.org"), (
         f"nothing delivered when start returned ({took:.1f} s)"
     )
-    status = instance.systemctl("status", "notifier", check=False)
+    status = host.documented("systemctl status notifier", check=False).stdout
     assert "active (running)" in status, status
     assert 'Status: "running: 1 source(s) OK' in status, status
 
@@ -386,7 +398,7 @@ def test_reload_takes_a_good_configuration_and_rejects_a_broken_one(host: Host) 
     pid = host.main_pid()
 
     host.write_config(from_address="service-desk@example.org")
-    host.instance.systemctl("reload", "notifier")
+    host.documented("systemctl reload notifier")
     host.wait_for_event(invocation, "reload_finished")
     host.drop_export("after-reload.csv", csv_row("HD-200", "bea@example.org"))
     assert (
@@ -395,7 +407,7 @@ def test_reload_takes_a_good_configuration_and_rejects_a_broken_one(host: Host) 
     )
 
     host.write_config(from_address="service-desk@example.org", extra='give_up_after = "whenever"\n')
-    host.instance.systemctl("reload", "notifier")
+    host.documented("systemctl reload notifier")
     rejected = host.wait_for_event(invocation, "reload_rejected")
     assert "give_up_after" in rejected["error"], rejected
     host.drop_export("after-broken.csv", csv_row("HD-201", "cem@example.org"))
@@ -411,7 +423,7 @@ def test_reload_takes_a_good_configuration_and_rejects_a_broken_one(host: Host) 
         "MainPID": str(pid),
         "NRestarts": "0",
     }
-    status = host.instance.systemctl("status", "notifier", check=False)
+    status = host.documented("systemctl status notifier", check=False).stdout
     assert "active (running)" in status
 
 
@@ -485,7 +497,7 @@ def test_journal_priorities_let_warnings_and_errors_be_filtered(host: Host) -> N
     host.wait_delivered("fay@example.org")
     host.wait_for_event(invocation, "notice_failed")
     host.write_config(extra='give_up_after = "whenever"\n')
-    host.instance.systemctl("reload", "notifier")
+    host.documented("systemctl reload notifier")
     host.wait_for_event(invocation, "reload_rejected")
 
     everything = host.events(invocation)
@@ -501,9 +513,8 @@ def test_journal_priorities_let_warnings_and_errors_be_filtered(host: Host) -> N
     assert not wrong, wrong
 
     # What an operator types: only warnings and errors, every one of them.
-    out = host.instance.run(
-        "journalctl", "--no-pager", "-u", "notifier", "-o", "json", "-p", "warning"
-    ).stdout
+    host.instance.run("journalctl", "--sync")
+    out = host.documented("journalctl -u notifier -o json -p warning").stdout
     entries = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     mine = [
         e
