@@ -18,11 +18,13 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
 import tomllib
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,10 +115,14 @@ def build_wheels(into: Path) -> list[Path]:
     key = hashlib.sha256(json.dumps([python, sorted(requirements)]).encode()).hexdigest()[:16]
     cache_home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     cache = cache_home / "notifier-tests" / f"wheels-{key}"
-    if not (cache / ".complete").is_file():
+    if not cache.is_dir():  # filled under another name, then renamed: never half there
+        partial = cache.with_name(f"{cache.name}.{os.getpid()}.part")
+        shutil.rmtree(partial, ignore_errors=True)
         pip("download", "--quiet", "--only-binary", ":all:", "--python-version", python,
-            "--dest", str(cache), *requirements)  # fmt: skip
-        (cache / ".complete").touch()
+            "--dest", str(partial), *requirements)  # fmt: skip
+        with suppress(OSError):  # another test run may have finished first: use either
+            partial.rename(cache)
+        shutil.rmtree(partial, ignore_errors=True)
     into.mkdir(parents=True, exist_ok=True)
     pip("wheel", "--quiet", "--no-deps", "--no-index", "--find-links", str(cache),
         "--wheel-dir", str(into), str(ROOT))  # fmt: skip
