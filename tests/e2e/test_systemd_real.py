@@ -33,6 +33,7 @@ import pytest
 import trustme
 
 from tests.e2e.cli import CSV_HEADER, ROOT, csv_row
+from tests.e2e.daemon_support import in_order
 from tests.smtp_server import ReceivedMessage, ServerBehaviour, SmtpTestServer
 from tests.systemd_instance import SystemdInstance, booted
 
@@ -469,14 +470,15 @@ def test_the_watchdog_restarts_a_stopped_process(host: Host) -> None:
 
 def test_stop_during_a_transaction_delivers_once_and_exits_0(host: Host) -> None:
     host.write_config()
-    host.restart()
+    invocation = host.restart()
     host.drop_export("slow.csv", csv_row("HD-400", SLOW_RECIPIENT))
     host.instance.wait_for(lambda: host.sink.handler.in_data > 0, 30, "the slow DATA in flight")
 
     started = time.monotonic()
     host.instance.systemctl("stop", "notifier", timeout=90)
     took = time.monotonic() - started
-    assert 0.5 < took < SINK_HOLDS_DATA + 10, f"stop took {took:.1f} s"  # it waited for the answer
+    # It waited for the sink's answer (held SINK_HOLDS_DATA s), well within TimeoutStopSec.
+    assert 1.0 < took < SINK_HOLDS_DATA + 10, f"stop took {took:.1f} s"
     result = host.instance.show(UNIT, "ActiveState", "Result", "ExecMainCode", "ExecMainStatus")
     # ExecMainCode 1 is CLD_EXITED: it exited by itself, with status 0, not killed.
     assert result == {
@@ -485,13 +487,19 @@ def test_stop_during_a_transaction_delivers_once_and_exits_0(host: Host) -> None
         "ExecMainCode": "1",
         "ExecMainStatus": "0",
     }
+    # The sink records a message only once it answered: the transaction was finished...
     assert len(host.delivered_to(SLOW_RECIPIENT)) == 1
+    said = [f"{e['event']} {e.get('ticket_id', '')}".strip() for e in host.events(invocation)]
+    # ... and recorded before the exit (stop_requested is logged once the loop gets to it).
+    assert in_order(said, ["notice_sent HD-400", "stop_requested", "daemon_stopped"]), said
+    assert said[-1] == "daemon_stopped", said
 
-    # Recorded as sent: the next start does not send it again.
-    host.restart()
+    # Recorded as sent: the next start neither recovers nor sends it again.
+    again = host.restart()
     host.drop_export("after-stop.csv", csv_row("HD-401", "eda@example.org"))
     host.wait_delivered("eda@example.org")
     assert len(host.delivered_to(SLOW_RECIPIENT)) == 1
+    assert not [e for e in host.events(again) if e["event"] == "notice_recovered"]
 
 
 def test_journal_priorities_let_warnings_and_errors_be_filtered(host: Host) -> None:
