@@ -826,7 +826,8 @@ def _plain(record: AuditRecord) -> dict[str, object]:
 
 
 def _table(rows: list[AuditRecord], *, header: bool = True) -> str:
-    headers = ("time (UTC)", "outcome", "ticket", "source", "team", "requester", "detail")
+    # The key is what `explain` and `audit show` take (a ticket id works too).
+    headers = ("time (UTC)", "outcome", "ticket", "source", "team", "requester", "key", "detail")
     lines = [
         (
             record.at.strftime("%Y-%m-%d %H:%M:%S"),
@@ -835,6 +836,7 @@ def _table(rows: list[AuditRecord], *, header: bool = True) -> str:
             printable(record.source or "-"),
             printable(record.team or "-"),
             printable(record.requester or "-"),
+            printable(record.resolution_key or "-"),
             printable(_detail(record)),
         )
         for record in rows

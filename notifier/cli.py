@@ -18,12 +18,16 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from notifier import __version__
 from notifier.config import DEFAULT_CONFIG_PATH, EX_CONFIG, Settings, load_settings
 from notifier.errors import ConfigError, NotifierError
 from notifier.model import Resolution
 from notifier.printable import printable, say
+
+if TYPE_CHECKING:
+    from notifier.service import PassReport, Service
 
 EX_TEMPFAIL = 75
 
@@ -42,6 +46,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`notifier audit | head`): stop quietly, as other tools do. The
+        # unflushed rest must not fail again at exit, so stdout now goes nowhere.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a killed writer
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -166,7 +176,9 @@ def _parser() -> argparse.ArgumentParser:
     explain = command(
         "explain", _explain, "show every rule evaluated for one resolution, and what happened"
     )
-    explain.add_argument("key", help="the resolution key (see notifier audit)")
+    explain.add_argument(
+        "key", help="a resolution key, or a ticket id (explains each of its resolutions)"
+    )
 
     lint_cmd = command(
         "lint",
@@ -261,9 +273,38 @@ def _once(args: argparse.Namespace) -> int:
         service = bootstrap.build_service(settings, outbox)
         service.start()
         report = service.run_pass()
+        _record_once(settings, service, report)
     if report.needs_attention:
         return 1
     return EX_TEMPFAIL if report.deferred else 0
+
+
+def _record_once(settings: Settings, service: Service, report: PassReport) -> None:
+    """Leave what this pass found in status.json, so `notifier status` shows each source."""
+    from notifier.health import DaemonStatus, note_pass, read_status, write_status
+
+    now = datetime.now(UTC)
+    previous = read_status(settings.state.directory)
+    known = previous.sources if previous is not None else {}
+    sources = note_pass(known, service.sources, report.source_errors, now, complete=True)
+    failing = sorted(name for name, health in sources.items() if health.failing)
+    summary = f"notifier once: sent {report.sent}" + (
+        f"; failing: {', '.join(failing)}" if failing else ""
+    )
+    with contextlib.suppress(OSError):  # the pass is done; status is only a view of it
+        write_status(
+            settings.state.directory,
+            DaemonStatus(
+                pid=os.getpid(),
+                state="stopped",
+                summary=summary,
+                started_at=now,
+                updated_at=now,
+                last_pass_at=now,
+                sources=sources,
+                written_by="once",
+            ),
+        )
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -298,8 +339,14 @@ def _preview(args: argparse.Namespace) -> int:
         f"policy: {profile.plain_policy}"
     )
     say(format_preview_review(composed))
-    # The message as it goes on the wire, its CRLF line ends shown as line ends.
-    say(message.as_string().replace("\r\n", "\n"))
+    # The headers decoded, then each text part as the requester reads it: on the wire they are
+    # RFC 2047 words and quoted-printable, which no reviewer can read.
+    for name, value in message.items():
+        say(f"{name}: {printable(value)}")
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            say(f"\n--- {part.get_content_type()} ---")
+            say(part.get_content())
     return 0
 
 
@@ -491,26 +538,37 @@ def _moment(text: str | None, option: str) -> datetime | None:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from notifier import bootstrap
+    from notifier import bootstrap, preflight
 
     settings = _settings(args, required=True)
-    if settings.smtp.username:
-        settings.smtp.resolve_password()
     renderer = bootstrap.build_renderer(settings)
-    problems = renderer.problems()
-    for problem in problems:
-        say(f"template error: {printable(problem)}", err=True)
-    bootstrap.build_sources(settings, _NothingSeen())
-    bootstrap.build_team_profiles(settings)  # rules, working hours, glossaries
-    bootstrap.build_sender(settings)
+    findings = preflight.check_runtime_needs(settings, renderer.problems())
+    if not any(f.severity == "error" and not f.where for f in findings):
+        # Building what the service builds at start finds the rest (presets, rules, TLS files);
+        # it needs the secrets, so only once they could all be read.
+        for build in (
+            lambda: bootstrap.build_sources(settings, _NothingSeen()),
+            lambda: bootstrap.build_team_profiles(settings),  # rules, working hours, glossaries
+            lambda: bootstrap.build_sender(settings),
+        ):
+            try:
+                build()
+            except ConfigError as exc:
+                findings.append(preflight.Finding("error", "", str(exc)))
+    for finding in findings:
+        say(printable(str(finding)), err=True)
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    if errors:
+        say(f"configuration not OK: {errors} error(s), {warnings} warning(s)")
+        return EX_CONFIG
+    noted = f", {warnings} warning(s)" if warnings else ""
     say(
-        f"configuration OK: {len(settings.exports)} export source(s), "
+        f"configuration OK{noted}: {len(settings.exports)} export source(s), "
         f"{len(settings.imap)} IMAP source(s), "
         f"teams: {', '.join(renderer.teams)}, smtp: {settings.smtp.host}:{settings.smtp.effective_port} "
         f"({settings.smtp.security}), state: {settings.state.directory}"
     )
-    if problems:
-        return EX_CONFIG
     if args.connect:
         from notifier import opscli
 
@@ -603,9 +661,21 @@ def _explain(args: argparse.Namespace) -> int:
 
     settings = _settings(args, required=False)
     with bootstrap.open_outbox(settings, exclusive=False) as outbox:
-        record = outbox.explain_record(args.key)
-        history = outbox.audit_records(audit.AuditQuery(resolution_key=args.key))
-    say(format_explanation(record, history))
+        # A resolution key, or a ticket id: then each of the ticket's resolutions.
+        with contextlib.closing(audit.connect(outbox.path)) as connection:
+            keys = audit.find_notices(connection, args.key)
+        if not keys:
+            raise NotifierError(
+                f"{args.key}: no resolution with this key or ticket id (see notifier audit)"
+            )
+        explained = [
+            format_explanation(
+                outbox.explain_record(key),
+                outbox.audit_records(audit.AuditQuery(resolution_key=key)),
+            )
+            for key in keys
+        ]
+    say("\n\n".join(explained))
     return 0
 
 

@@ -9,7 +9,9 @@ credentials (``$CREDENTIALS_DIRECTORY``); a plain-text password in the TOML is r
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic import model_validator as _model_validator
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     SettingsError,
@@ -238,6 +241,11 @@ class WorkingHoursSettings(_Section):
         return frozenset(_DAYS.index(day) for day in self.days)
 
 
+# never_notify entries: a domain of letter/digit/hyphen labels, a local part without spaces.
+_DOMAIN = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)(\.(?!-)[\w-]{1,63}(?<!-))*\.?$")
+_LOCAL_PART = re.compile(r'^[^\s@<>()\[\],;:"]{1,64}$')
+
+
 class RuleSettings(_Section):
     """Notification rules for every team (docs/rules.md); teams may add their own."""
 
@@ -261,6 +269,9 @@ class RuleSettings(_Section):
             "mailer-daemon@*", "postmaster@*",
         ]
     )  # fmt: skip
+    # Addresses ("ceo@example.org") and domains ("@example.net" or "example.net", subdomains
+    # included) that never get a notice, on top of our own (docs/rules.md, protected_recipient).
+    never_notify: list[str] = Field(default_factory=list)
     # Columns naming who resolved the ticket: no notice when that is the requester.
     resolver_fields: list[str] = Field(
         default_factory=lambda: [
@@ -269,12 +280,28 @@ class RuleSettings(_Section):
         ]
     )  # fmt: skip
     # Resolutions older than this when first seen get no notice (backfill guard); 0 = off.
+    # An IMAP source's backfill_since lets its resolutions since that date through
+    # (docs/rules.md, "Old resolutions").
     max_age: Duration = timedelta(days=7)
     # A notice waits this long before it is due, so a reopen can cancel it (teams may override).
     delay: Duration = timedelta(0)
     # At most this many notices per requester per period; more due at once become one digest.
     limit_per_recipient: int = Field(default=3, ge=1)
     limit_period: Duration = timedelta(hours=1)
+
+    @field_validator("never_notify")
+    @classmethod
+    def _addresses_or_domains(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            local, at, domain = entry.strip().rpartition("@")
+            if "@" in local or (at and local and not _LOCAL_PART.match(local)):
+                domain = ""  # refused below
+            if not _DOMAIN.match(domain):
+                raise ValueError(
+                    f"entry {entry!r} is neither an address (helpdesk@example.org) "
+                    "nor a domain (@example.org or example.org)"
+                )
+        return entries
 
 
 class TeamSettings(_Section):
@@ -352,7 +379,10 @@ class ImapSettings(_PasswordMixin):
     folder: str = "INBOX"
     original_folders: list[str] = Field(default_factory=list)
     mode: Literal["folder", "match", "preset"] = "folder"
-    preset: str | None = None
+    preset: str | None = None  # the old spelling of presets = ["<name>"]
+    # "auto" or preset keys: one source reads every listed product's notifications, picking
+    # the product per mail (docs/imap-presets.md). Keys are checked when the source is built.
+    presets: Literal["auto"] | list[str] | None = None
     requester_header: str | None = None
     rules: list[ImapRuleSettings] = Field(default_factory=list)
     trusted_senders: list[str] = Field(default_factory=list)
@@ -372,6 +402,20 @@ class ImapSettings(_PasswordMixin):
             return self.port
         return 993 if self.security == "tls" else 143
 
+    @field_validator("presets", mode="before")
+    @classmethod
+    def _presets_list_or_auto(cls, value: Any) -> Any:
+        if isinstance(value, str) and value != "auto":
+            raise ValueError(f"presets = {value!r}: use a list, presets = [{value!r}], or 'auto'")
+        return value
+
+    @property
+    def preset_keys(self) -> Literal["auto"] | list[str] | None:
+        """``presets``, or ``[preset]`` for the old key; None when no preset is configured."""
+        if self.presets is not None:
+            return self.presets
+        return [self.preset] if self.preset else None
+
     @_model_validator(mode="after")
     def _consistent(self) -> ImapSettings:
         self._check_password_sources()
@@ -381,8 +425,12 @@ class ImapSettings(_PasswordMixin):
         )
         if self.oauth2_token_file is not None and has_password:
             raise ValueError("give either oauth2_token_file or a password, not both")
-        if self.mode == "preset" and not self.preset:
-            raise ValueError("mode = 'preset' needs preset = '<name>'")
+        if self.preset is not None and self.presets is not None:
+            raise ValueError("give preset = '<name>' or presets = [...], not both")
+        if self.presets == []:
+            raise ValueError("presets = [] names no preset; list some or use presets = 'auto'")
+        if self.mode == "preset" and not self.preset_keys:
+            raise ValueError("mode = 'preset' needs presets = ['<name>', ...] or 'auto'")
         if self.mode == "match" and not self.rules:
             raise ValueError("mode = 'match' needs at least one [[imap.rules]]")
         if self.after == "move" and not self.move_to:
@@ -435,7 +483,15 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The TOML document arrives as init arguments; the environment overrides it.
+        # The TOML document arrives as init arguments; the environment overrides it. Variables
+        # naming one entry of a list (NOTIFIER_EXPORTS__0__PATH) were applied to the document
+        # already (load_settings): pydantic-settings would take them as the whole list.
+        if isinstance(env_settings, EnvSettingsSource):
+            env_settings.env_vars = {
+                name: value
+                for name, value in env_settings.env_vars.items()
+                if _INDEXED.match(name.upper()) is None
+            }
         return (env_settings, init_settings)
 
 
@@ -448,6 +504,7 @@ def load_settings(path: Path | None, *, required: bool = True) -> Settings:
     if path is not None:
         document = _read_toml(path, required=required)
     _check_environment_keys()
+    document = _apply_indexed_environment(document)
     try:
         settings = Settings(**document)
     except ValidationError as exc:
@@ -467,11 +524,54 @@ ENVIRONMENT_PREFIX = "NOTIFIER_"
 _NOT_SETTINGS = frozenset({"NOTIFIER_CONFIG"})
 
 
+# NOTIFIER_EXPORTS__<n>__<KEY>: one key of the n-th [[exports]] (or [[imap]]) entry, from 0.
+_INDEXED = re.compile(r"NOTIFIER_(EXPORTS|IMAP)__(\d+)__(.+)")
+_LIST_MODELS: dict[str, type[BaseModel]] = {"exports": ExportSettings, "imap": ImapSettings}
+
+
+def _apply_indexed_environment(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with each NOTIFIER_<LIST>__<n>__<KEY> variable applied to entry n.
+
+    A value starting with ``[`` or ``{`` is read as JSON (a list or a table); any other is a
+    string, which validation turns into the key's type as it does for the other variables.
+    """
+    updated = dict(document)
+    for name in sorted(os.environ):
+        match = _INDEXED.fullmatch(name)
+        if match is None:
+            continue
+        section, index, key = match.group(1).lower(), int(match.group(2)), match.group(3).lower()
+        entries = [dict(entry) for entry in updated.get(section) or []]
+        if index >= len(entries):
+            raise ConfigError(
+                f"environment: {name}: no {section} entry {index} in the file "
+                f"(it has {len(entries)}; they count from 0)"
+            )
+        path = key.split("__")
+        if path[0] not in _LIST_MODELS[section].model_fields:
+            raise ConfigError(f"environment: {name}: unknown key {section}.{path[0]}")
+        raw = os.environ[name]
+        value: Any = raw
+        if raw.lstrip().startswith(("[", "{")):
+            try:
+                value = json.loads(raw)
+            except ValueError as exc:
+                raise ConfigError(f"environment: {name}: not valid JSON: {exc}") from None
+        target = entries[index]
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = value
+        updated[section] = entries
+    return updated
+
+
 def _check_environment_keys() -> None:
     """An unknown NOTIFIER_* variable is a typo: name it, as for unknown TOML keys."""
     for name in sorted(os.environ):
         if not name.startswith(ENVIRONMENT_PREFIX) or name in _NOT_SETTINGS:
             continue
+        if _INDEXED.fullmatch(name):
+            continue  # checked where it is applied
         section, _, key = name[len(ENVIRONMENT_PREFIX) :].lower().partition("__")
         field = Settings.model_fields.get(section)
         if field is None:

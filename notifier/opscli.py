@@ -99,6 +99,10 @@ def show_status(args: argparse.Namespace, settings: Settings) -> int:
     say(f"state: {printable(directory)}")
     if status is None:
         say("daemon: no status file: notifier run has not run with this state directory")
+    elif status.written_by == "once" and not running:
+        say(f"daemon: not running; last pass by notifier once {_ago(status.last_pass_at, now)}")
+        if status.summary:
+            say(f"  {printable(status.summary)}")
     else:
         what = "running" if running else "NOT RUNNING"
         say(
@@ -208,7 +212,12 @@ def check_connections(settings: Settings) -> int:
     if failures:
         say(f"connection check: {failures} problem(s); nothing was sent", err=True)
         return 1
-    say("connection check: every server answered and accepted the login; nothing was sent")
+    # Only what happened: a relay without AUTH accepted no login.
+    accepted = [f"IMAP ({len(settings.imap)})"] if settings.imap else []
+    accepted += ["SMTP"] if smtp.username else []
+    said = f"; logins accepted: {', '.join(accepted)}" if accepted else ""
+    unauthenticated = "" if smtp.username else "; SMTP without AUTH (no username configured)"
+    say(f"connection check: every server answered{said}{unauthenticated}; nothing was sent")
     return 0
 
 

@@ -47,7 +47,7 @@ from notifier.model import (
 )
 from notifier.netio import BoundedTLS, DeadlineReader, StepClock, send_all
 from notifier.sources.export import SourceState
-from notifier.sources.mailnoise import noise_reason
+from notifier.sources.mailnoise import address_problem, noise_reason
 from notifier.sources.mailparse import parse_mail
 from notifier.sources.mailrules import Interpreter
 from notifier.sources.mailtypes import MailLimits, NotAResolution, ParsedMail, TicketFacts
@@ -501,7 +501,11 @@ class ImapSource:
         try:
             verdict = read()
         except InputError as exc:
-            yield InputProblem(self.name, origin, exc.reason)
+            # "invalid address in To" says more than "no requester address" that follows it.
+            broken = address_problem(mail)
+            yield InputProblem(
+                self.name, origin, f"{broken}: {exc.reason}" if broken else exc.reason
+            )
             return
         except (SourceError, IMAPClientError, imaplib.IMAP4.error, OSError):
             raise  # the server or the connection failed looking up the thread: retried

@@ -19,16 +19,17 @@ Order  Rule (first match wins)                                         Trusted  
 4      From local part MAILER-DAEMON, postmaster, mail-daemon, or      noise    RFC 3834 s. 2,
        display name "Mail Delivery Subsystem" / "Mail Delivery                  RFC 5321 s. 4.5.5
        System"
-5      Null return path ``Return-Path: <>``: DSNs and RFC 3834         allowed  RFC 3834 s. 3.3,
-       responses are sent with an empty envelope sender                         RFC 5321 s. 4.5.5
-6      ``Auto-Submitted: auto-replied`` (vacation, other responders)   noise    RFC 3834 s. 5
-7      ``Precedence: auto_reply`` (osTicket, some vacation programs)   noise    de-facto
-8      ``X-Autoreply``, ``X-Autorespond``, ``X-Vacation`` unless "no"  noise    de-facto: vacation,
+5      ``Auto-Submitted: auto-replied`` (vacation, other responders)   noise    RFC 3834 s. 5
+6      ``Precedence: auto_reply`` (osTicket, some vacation programs)   noise    de-facto
+7      ``X-Autoreply``, ``X-Autorespond``, ``X-Vacation`` unless "no"  noise    de-facto: vacation,
                                                                                 cPanel, Zimbra
-9      Subject starts with an out-of-office or bounce prefix           noise    Outlook/Exchange,
+8      Subject starts with an out-of-office or bounce prefix           noise    Outlook/Exchange,
        ("Automatic reply:", "Out of Office:", "Autoreply:",                     Gmail, Postfix,
        "Abwesenheitsnotiz:", "Réponse automatique :", "Undeliverable:",         Exim
        ...; :data:`OUT_OF_OFFICE_SUBJECTS`, :data:`BOUNCE_SUBJECTS`)
+9      Null return path ``Return-Path: <>``: DSNs and RFC 3834         allowed  RFC 3834 s. 3.3,
+       responses are sent with an empty envelope sender; after 5-8,             RFC 5321 s. 4.5.5
+       so a responder's own mark names the reason
 10     ``Auto-Submitted`` any other value but ``no``                   allowed  RFC 3834 s. 5,
        (auto-generated, auto-notified)                                          RFC 5436
 11     ``X-Auto-Response-Suppress`` other than ``None``: it asks that  allowed  [MS-OXCMAIL]
@@ -62,7 +63,7 @@ from collections.abc import Collection
 
 from notifier.sources.mailtypes import ParsedMail
 
-__all__ = ["BOUNCE_SUBJECTS", "OUT_OF_OFFICE_SUBJECTS", "noise_reason"]
+__all__ = ["BOUNCE_SUBJECTS", "OUT_OF_OFFICE_SUBJECTS", "address_problem", "noise_reason"]
 
 # Lower-case; matched at the start of the subject, never after "Re:" (a person answering one).
 OUT_OF_OFFICE_SUBJECTS: tuple[str, ...] = (
@@ -158,16 +159,14 @@ def noise_reason(
         return f"From {local.upper() if local == 'mailer-daemon' else local}"
     if mail.sender.name.strip().lower() in _DAEMON_NAMES:
         return f"From {mail.sender.name.strip()}"
-    if mail.return_path == "" and not trusted:
-        return "null return path (bounce)"
 
-    # 6. RFC 3834 responders.
+    # 5. RFC 3834 responders.
     auto_submitted = mail.header("auto-submitted")
     keyword = _token(auto_submitted)
     if keyword == "auto-replied":
         return f"auto-replied: Auto-Submitted: {auto_submitted}"
 
-    # 7-9. Vacation programs and out-of-office replies.
+    # 6-8. Vacation programs and out-of-office replies.
     precedence = mail.header("precedence")
     if _token(precedence) in ("auto_reply", "auto-reply"):
         return f"auto-replied: Precedence: {precedence}"
@@ -179,6 +178,9 @@ def noise_reason(
         return f"out of office: Subject {subject[:80]!r}"
     if subject.lower().startswith(BOUNCE_SUBJECTS):
         return f"bounce: Subject {subject[:80]!r}"
+    # 9. Last of these, as the least specific: responders send with it too (RFC 3834 s. 3.3).
+    if mail.return_path == "" and not trusted:
+        return "null return path (bounce)"
 
     # 10-12. Other automatic mail; helpdesk systems mark their notifications this way.
     if not trusted:
@@ -217,3 +219,22 @@ _DISPLAY_NAMES = {
 
 def _display(name: str) -> str:
     return _DISPLAY_NAMES.get(name, name)
+
+
+_ADDRESS_FIELDS = ("From", "Sender", "To", "Cc", "Reply-To")
+
+
+def address_problem(mail: ParsedMail) -> str | None:
+    """ "invalid address in From, To" when the parser found address fields it could not read.
+
+    Recorded in front of an interpreter's "no requester address": the mail did name someone,
+    in a form no one can be written to, which says more than that nobody was found.
+    """
+    broken = {
+        defect.partition(":")[0]
+        for defect in mail.defects
+        if defect.endswith((": invalid address", ": unparseable address list"))
+    }
+    fields = [name for name in _ADDRESS_FIELDS if name in broken]
+    fields += sorted(broken - set(fields))
+    return f"invalid address in {', '.join(fields)}" if fields else None

@@ -7,7 +7,11 @@ the requester's address. Where each format comes from, and what an admin must co
 watched mailbox receives the right copy, is in ``docs/imap-presets.md``.
 
 The requester is taken from the notification's own content (a line naming them, the To of the copy
-addressed to them, or the requester's original mail in the same thread), never from Reply-To.
+addressed to them, or the requester's original mail in the same thread), never from Reply-To, and
+never is one of ``not_requesters`` (the watched mailbox, notifier's From, trusted senders): when
+no place names them with confidence the mail is an :class:`InputError` naming the ticket.
+Picking the preset for each mail of a mailbox shared by several products is
+:mod:`notifier.sources.mailproducts`.
 """
 
 from __future__ import annotations
@@ -19,20 +23,20 @@ from types import MappingProxyType
 from typing import Literal
 
 from notifier.errors import InputError
+from notifier.sources.addresses import AddressListError, single_address
 from notifier.sources.mailrules import (
     FindOriginal,
-    Interpreter,
     clean_title,
     find_thread_original,
     request_sender,
     requester_text,
     strip_quoted,
 )
-from notifier.sources.mailtypes import NotAResolution, ParsedMail, TicketFacts
+from notifier.sources.mailtypes import MailAddress, NotAResolution, ParsedMail, TicketFacts
 
 Kind = Literal["resolved", "reopened", "update"]
 
-__all__ = ["PRESETS", "PresetInterpreter", "Reading"]
+__all__ = ["PRESETS", "PresetInterpreter", "Reading", "line_ends"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Reading:
     requester_name: str = ""  # the name the notification gives the requester
     note: str = ""
     fields: Mapping[str, str] = field(default_factory=dict)
+    to_customer: bool = False  # a mail the product sends the customer: To is the requester
 
 
 @dataclass(frozen=True)
@@ -65,16 +70,22 @@ class PresetInterpreter:
     requester_from_to: bool = True
     requester_from_thread: bool = False
     root_is_request: bool = False
+    # Never the requester: the watched mailbox, notifier's own From, trusted helpdesk senders.
+    not_requesters: frozenset[str] = frozenset()
 
     def interpret(
         self, mail: ParsedMail, find_original: FindOriginal
     ) -> TicketFacts | NotAResolution:
-        # Templates are matched line by line; CRLF from the wire must not defeat "$".
-        if "\r" in mail.text:
-            mail = replace(mail, text=mail.text.replace("\r\n", "\n").replace("\r", "\n"))
+        mail = line_ends(mail)
         reading = self.read(mail)
         if reading is None:
             return NotAResolution("no_match", f"not a {self.product} notification")
+        return self.decide(mail, reading, find_original)
+
+    def decide(
+        self, mail: ParsedMail, reading: Reading, find_original: FindOriginal
+    ) -> TicketFacts | NotAResolution:
+        """What ``reading`` (of ``mail``, by this preset) means: facts, or why not."""
         where = f"{self.product} ticket {reading.ticket_id}"
         if reading.kind == "update":
             return NotAResolution("update", f"{where}: {reading.reason}", reading.ticket_id)
@@ -87,7 +98,7 @@ class PresetInterpreter:
         return TicketFacts(
             ticket_id=reading.ticket_id,
             requester_email=email,
-            requester_name=name,
+            requester_name=_person(name),  # a name field holding an address is no name
             title=reading.title,
             resolved_at=mail.date,
             resolution_note=reading.note,
@@ -98,43 +109,103 @@ class PresetInterpreter:
     def _requester(
         self, mail: ParsedMail, reading: Reading, find_original: FindOriginal
     ) -> tuple[str, str] | NotAResolution:
+        """The requester from every place the product puts them, most explicit first: the
+        preset's own reading, a "Reporter:"/"Requester:" line holding an address (text, then
+        HTML part), the To of the requester's copy (first, for mail the product sends to the
+        customer), the requester's mail in the thread. An address of the watched mailbox,
+        notifier's From or a helpdesk sender never counts."""
         requester_text(mail, reading.requester_email, f"the {self.product} notification")
-        if _is_address(reading.requester_email):
+        where = f"{self.product} resolved notification for ticket {reading.ticket_id}"
+        if _is_address(reading.requester_email) and self._may_be_requester(
+            reading.requester_email, mail
+        ):
             return reading.requester_email, reading.requester_name
         looked = ["the notification text"]
-        if self.requester_from_thread:
-            looked.append("the requester's mail in the thread (In-Reply-To/References)")
-            original = find_thread_original(mail, find_original)
-            if original is not None and _is_address(original.sender.address):
-                asked = request_sender(mail, original)
-                return asked.address, asked.name or reading.requester_name
-        if self.requester_from_to:
-            looked.append("To")
-            sender = mail.sender.address.lower()
-            candidates = [
-                a for a in mail.to if _is_address(a.address) and a.address.lower() != sender
-            ]
-            if candidates and reading.requester_name:
-                # The product mails every recipient their own copy; take the requester's only.
-                for addr in candidates:
-                    if _same_name(addr.name, reading.requester_name):
-                        return addr.address, addr.name
-                if all(addr.name for addr in candidates):
-                    names = ", ".join(repr(a.name) for a in candidates)
-                    return NotAResolution(
-                        "no_match",
-                        f"{self.product} ticket {reading.ticket_id}: a copy addressed to {names}, "
-                        f"not to the requester {reading.requester_name!r}",
-                        reading.ticket_id,
-                    )
-            if candidates:
-                return candidates[0].address, candidates[0].name or reading.requester_name
+        for text in (mail.text, mail.html_text):
+            for found in requester_lines(text):
+                if self._may_be_requester(found.address, mail):
+                    return found.address, found.name or _person(reading.requester_name)
+        looked.append("its Reporter/Requester lines")
+        refused: list[str] = []
+        steps = ["to", "thread"] if reading.to_customer else ["thread", "to"]
+        for step in steps:
+            got: tuple[str, str] | NotAResolution | None = None
+            if step == "thread" and self.requester_from_thread:
+                looked.append("the requester's mail in the thread (In-Reply-To/References)")
+                got = self._from_thread(mail, reading, find_original)
+            elif step == "to" and (self.requester_from_to or reading.to_customer):
+                looked.append("To")
+                got = self._from_to(mail, reading, where, refused)
+            if got is not None:
+                return got
         named = f" (named {reading.requester_name!r})" if reading.requester_name else ""
+        copy = ""
+        if refused:
+            copy = (
+                f"; the copy is addressed to {', '.join(refused)}: the watched mailbox, "
+                "notifier's From or a helpdesk address, never the requester"
+            )
         raise InputError(
             mail.origin,
-            f"{self.product} resolved notification for ticket {reading.ticket_id}: "
-            f"no requester address{named}; looked in {', '.join(looked)}",
+            f"{where}: no requester address{named}; looked in {', '.join(looked)}{copy}",
         )
+
+    def _from_thread(
+        self, mail: ParsedMail, reading: Reading, find_original: FindOriginal
+    ) -> tuple[str, str] | None:
+        original = find_thread_original(mail, find_original)
+        if original is not None and _is_address(original.sender.address):
+            asked = request_sender(mail, original)
+            if self._may_be_requester(asked.address, mail):
+                return asked.address, asked.name or reading.requester_name
+        return None
+
+    def _from_to(
+        self, mail: ParsedMail, reading: Reading, where: str, refused: list[str]
+    ) -> tuple[str, str] | NotAResolution | None:
+        """The requester's own copy: the one To that may be the requester (``refused`` gets
+        the others); a copy for someone else named is no_match."""
+        candidates = []
+        for addr in mail.to:
+            if not _is_address(addr.address):
+                continue
+            # "jane@example.org" <helpdesk@…> is a copy for the helpdesk, not for Jane.
+            other = (
+                _is_address(addr.name) and addr.name.strip("\"' ").lower() != addr.address.lower()
+            )
+            if self._may_be_requester(addr.address, mail) and not other:
+                candidates.append(addr)
+            else:
+                refused.append(addr.address)
+        if candidates and reading.requester_name:
+            # The product mails every recipient their own copy; take the requester's only.
+            for addr in candidates:
+                if _same_name(addr.name, reading.requester_name):
+                    return addr.address, addr.name
+            if all(addr.name for addr in candidates):
+                names = ", ".join(repr(a.name) for a in candidates)
+                return NotAResolution(
+                    "no_match",
+                    f"{self.product} ticket {reading.ticket_id}: a copy addressed to {names}, "
+                    f"not to the requester {reading.requester_name!r}",
+                    reading.ticket_id,
+                )
+        if len(candidates) == 1:
+            return candidates[0].address, candidates[0].name or reading.requester_name
+        if len(candidates) > 1:
+            raise InputError(
+                mail.origin,
+                f"{where}: To names {len(candidates)} people and nothing says which one "
+                "is the requester",
+            )
+        return None
+
+    def _may_be_requester(self, address: str, mail: ParsedMail) -> bool:
+        """Not the watched mailbox, notifier's From, a trusted helpdesk sender, the product's
+        own sender or the Reply-To it asks answers to go to."""
+        address = address.lower()
+        own = {mail.sender.address.lower(), *(a.address.lower() for a in mail.reply_to)}
+        return address not in self.not_requesters and address not in own
 
     def _request_message_id(self, mail: ParsedMail, email: str, find_original: FindOriginal) -> str:
         """The requester's own mail in this thread, so the notice threads under it."""
@@ -149,9 +220,64 @@ class PresetInterpreter:
         return ""
 
 
+def line_ends(mail: ParsedMail) -> ParsedMail:
+    """``mail`` with LF line ends: templates are matched line by line, and CRLF from the wire
+    must not defeat "$"."""
+    if "\r" not in mail.text:
+        return mail
+    return replace(mail, text=mail.text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _unquoted(text: str) -> str:
+    """``text`` without its quoted (">") lines: a reply quoting a notification is not one."""
+    return "\n".join(line for line in text.split("\n") if not line.lstrip().startswith(">"))
+
+
 def _is_address(value: str) -> bool:
     local, _, domain = value.partition("@")
     return bool(local) and "." in domain and not any(c.isspace() for c in value)
+
+
+# Where products name the requester: RT "Requestors:", Jira "Reporter:", GLPI "Requester :",
+# ServiceNow "Caller:", django-helpdesk "Submitter:", ... (docs/helpdesk-mail-formats.md).
+_REQUESTER_LINE = re.compile(
+    r"^[ \t>*\u2022-]*(?:Reporter|Requesters?|Requestors?|Customer|Caller|Submitter|"
+    r"Requested (?:by|for))[ \t]*:[ \t]*(?P<value>[^\n]*?)[ \t]*$",
+    re.MULTILINE | re.IGNORECASE,
+)
+_NAME_PAREN_ADDRESS = re.compile(
+    r"^(?P<name>[^()<>@]*?)\s*\(\s*(?P<address>[^()\s]+@[^()\s]+)\s*\)$"
+)
+
+
+def requester_lines(text: str) -> list[MailAddress]:
+    """Each requester line of ``text`` that names one person by address ("Jane <a@b>",
+    "Jane (a@b)", "a@b"); lines with a name only, or with an address list, are passed over."""
+    found: list[MailAddress] = []
+    for match in _REQUESTER_LINE.finditer(text[:_SCAN_CHARS]):
+        value = match.group("value")
+        if "@" not in value:
+            continue
+        paren = _NAME_PAREN_ADDRESS.match(value)
+        if paren:
+            name, address = paren.group("name"), paren.group("address")
+        else:
+            try:
+                name, address = single_address(value)
+            except AddressListError:
+                continue
+        if _is_address(address):
+            found.append(MailAddress(name=_person(name), address=address))
+    return found
+
+
+_SCAN_CHARS = 50_000  # requester lines are looked for in the first part of a body only
+
+
+def _person(name: str) -> str:
+    """A display name, or "" when it is an address: a greeting never reads an address."""
+    name = name.strip().strip('"').strip()
+    return "" if "@" in name else name
 
 
 def _same_name(a: str, b: str) -> bool:
@@ -165,6 +291,27 @@ def _one_line(subject: str) -> str:
 def _first(pattern: re.Pattern[str], text: str, group: str) -> str:
     match = pattern.search(text)
     return match.group(group).strip() if match else ""
+
+
+def _note_block(text: str, label: re.Pattern[str], stop: re.Pattern[str]) -> str:
+    """A note that starts after ``label`` and runs, over lines and paragraphs, to the first line
+    matching ``stop`` (the template's next field or sentence), so a wrapped note is never cut.
+
+    ``label`` must match up to where the note's first line starts."""
+    found = label.search(text)
+    if found is None:
+        return ""
+    first, _, rest = text[found.end() :].partition("\n")
+    lines = [first.strip()]
+    for line in rest.split("\n"):
+        if stop.match(line):
+            break
+        lines.append(line.strip())
+    out: list[str] = []
+    for line in lines:  # blank-line runs collapse to one; the ends are trimmed
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip()
 
 
 # --- Request Tracker -----------------------------------------------------------------------
@@ -204,15 +351,34 @@ def _read_rt(mail: ParsedMail) -> Reading | None:
 
 
 # --- osTicket ------------------------------------------------------------------------------
-# Default templates (include/i18n/en_US/templates/email/): ticket.reply "Re: %{ticket.subject}
-# [#%{ticket.number}]", ticket.autoclose "Re: %{ticket.subject} [#%{ticket.number}] Closed" with
-# "...we have resolved and closed your ticket <number>". Both are mailed to the ticket's user.
+# Default template ticket.reply (include/i18n/en_US/templates/email/ticket.reply.yaml): subject
+# "Re: %{ticket.subject} [#%{ticket.number}]", body "Dear %{recipient.name.first}," %{response}
+# "Your %{company.name} Team," %{signature}; mailed to the ticket's user. Ticket::postReply sets
+# the reply's status before rendering it, so a "Status: %{ticket.status}" line an admin adds to
+# the template reads "Resolved" or "Closed" (include/i18n/en_US/ticket_status.yaml); the default
+# template has none. "[#n] Closed" with "...resolved and closed your ticket" is
+# ticket.autoclose.yaml from osTicket's unreleased auto-close work (docs/imap-presets.md).
 
 _OST_SUBJECT = re.compile(
     r"^(?P<title>.*?)\s*\[#(?P<id>[A-Za-z0-9][A-Za-z0-9-]*)\](?P<closed>\s+Closed)?\s*$",
     re.IGNORECASE,
 )
 _OST_CLOSED_BODY = re.compile(r"\bresolved and closed your ticket\b", re.IGNORECASE)
+_OST_STATUS = re.compile(
+    r"^[ \t]*(?:Ticket[ \t]+)?Status[ \t]*:[ \t]*(?P<status>[^\n]+?)[ \t]*$", re.M | re.I
+)
+_OST_DONE = frozenset({"resolved", "closed"})
+_OST_GREETING = re.compile(r"^[ \t#*]*Dear\b[^\n]*,[ \t*]*$", re.MULTILINE)
+_OST_TEAM = re.compile(r"^[ \t]*Your\b[^\n]*\bTeam,[ \t]*$", re.MULTILINE)
+
+
+def _osticket_response(text: str) -> str:
+    """%{response}: between the greeting and the team's sign-off, without the status line."""
+    start = _OST_GREETING.search(text)
+    body = text[start.end() :] if start else text
+    end = _OST_TEAM.search(body)
+    body = body[: end.start()] if end else body
+    return strip_quoted(_OST_STATUS.sub("", body))
 
 
 def _read_osticket(mail: ParsedMail) -> Reading | None:
@@ -222,6 +388,12 @@ def _read_osticket(mail: ParsedMail) -> Reading | None:
     ticket_id, title = match.group("id"), clean_title(match.group("title"))
     if match.group("closed") or _OST_CLOSED_BODY.search(mail.text):
         return Reading(ticket_id, "resolved", "ticket closed notice", title=title)
+    visible = _unquoted(mail.text)
+    status = _OST_STATUS.search(visible)
+    if status and status.group("status").lower() in _OST_DONE:
+        word = status.group("status")
+        note = _osticket_response(visible)
+        return Reading(ticket_id, "resolved", f"reply with status {word}", title=title, note=note)
     return Reading(ticket_id, "update", "reply or alert", title=title)
 
 
@@ -238,8 +410,38 @@ _ZAMMAD_STATE = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _ZAMMAD_TITLE = re.compile(r"\((?P<title>.*)\)\s*$")
-_ZAMMAD_INFO = re.compile(r"^\s*Information:[ \t]*\n(?P<quote>(?:[ \t]*>.*(?:\n|$))+)", re.M)
+# The quoted article: ">" lines, with blank lines between its paragraphs.
+_ZAMMAD_INFO = re.compile(
+    r"^\s*Information:[ \t]*\n(?P<quote>(?:[ \t]*>.*(?:\n|$)|[ \t]*\n(?=[ \t]*\n*[ \t]*>))+)", re.M
+)
 _CLOSED_STATES = frozenset({"closed", "geschlossen"})
+
+
+# Mail to the customer: Zammad seeds no trigger for a closed ticket (db/seeds/triggers.rb has
+# the new-ticket auto reply, the follow-up reply and the owner-change notice only); a trigger an
+# admin adds (state changed to closed, recipient customer) is sent as a System article with the
+# hook in the subject and words of the admin's choosing, read here when they say so.
+_ZAMMAD_CUSTOMER_CLOSED = re.compile(
+    r"\b(?:has been|have been|was|is now|is)\s+(?:closed|resolved|solved)\b|"
+    r"\b(?:wurde|ist)\s+(?:geschlossen|gelöst|erledigt)\b|"
+    r"^[ \t]*(?:State|Status|Zustand)[ \t]*:[ \t]*(?:closed|geschlossen)[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_ZAMMAD_CUSTOMER_REOPENED = re.compile(
+    r"\b(?:has been|was|wurde)\s+(?:re-?opened|wieder eröffnet)\b", re.I
+)
+
+
+def _read_zammad_customer(mail: ParsedMail, ticket_id: str, title: str) -> Reading:
+    """A mail Zammad sent the customer: a trigger's notice or an agent's article."""
+    visible = _unquoted(f"{_one_line(mail.subject)}\n{mail.text[:_SCAN_CHARS]}")
+    if _ZAMMAD_CUSTOMER_REOPENED.search(visible):
+        return Reading(ticket_id, "reopened", "customer notice: reopened", title=title)
+    if _ZAMMAD_CUSTOMER_CLOSED.search(visible):
+        return Reading(
+            ticket_id, "resolved", "customer notice: closed", title=title, to_customer=True
+        )
+    return Reading(ticket_id, "update", "mail to the customer without a state", title=title)
 
 
 def _read_zammad(mail: ParsedMail) -> Reading | None:
@@ -252,6 +454,10 @@ def _read_zammad(mail: ParsedMail) -> Reading | None:
     rest = _ZAMMAD_HOOK.sub("", subject, count=1).strip()
     titled = _ZAMMAD_TITLE.search(rest)
     title = titled.group("title").strip() if titled else clean_title(rest)
+    if not mail.message_id.startswith("<notification."):
+        # Agent notifications have <notification.…> Message-IDs (NotificationFactory::Mailer);
+        # everything else Zammad mails is an article to the customer.
+        return _read_zammad_customer(mail, ticket_id, title)
     state = _ZAMMAD_STATE.search(mail.text)
     if state is None:
         return Reading(ticket_id, "update", "no state change", title=title)
@@ -298,9 +504,64 @@ def _jira_note(text: str) -> str:
     return strip_quoted("\n".join(lines))
 
 
+# Service projects mail the customer their own notifications instead (Atlassian, "Managing
+# service project notifications": Request resolved, Request reopened, Public comment added,
+# Customer-visible status changed...). A real one (Jira Cloud, archived on oss-security,
+# 2026-08-11): subject "<KEY-1> <summary>", body "—-—-—-—" / "Reply above this line.",
+# "<agent> commented:" and the comment, "View request: …/servicedesk/customer/portal/<n>/<KEY-1>…",
+# "This is shared with …", footer "Powered by Jira Service Management". The wording of the
+# resolved and reopened lines is not published; the forms below are read.
+_JSM_MARKS = re.compile(
+    r"^[ \t]*Reply above this line\.|Powered by Jira Service Management|"
+    r"/servicedesk/customer/portal/\d+/",
+    re.MULTILINE,
+)
+_JSM_SUBJECT = re.compile(
+    r"^(?:(?:re|fwd?|aw)\s*:\s*)*(?P<key>[A-Z][A-Z0-9_]*-\d+)\s+(?P<title>.+)$"
+)
+_JSM_RESOLVED = re.compile(
+    rf"\bresolved this\b|\bhas been resolved\b|^[ \t]*Request resolved[ \t.]*$|"
+    rf"\bstatus (?:has )?changed to:?\s+\*?{_JIRA_DONE}\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+_JSM_REOPENED = re.compile(
+    r"\breopened this\b|\bhas been reopened\b|^[ \t]*Request reopened[ \t.]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_JSM_COMMENT = re.compile(r"^[^\n]{1,120}\bcommented:[ \t]*$", re.MULTILINE)
+_JSM_NOTE_END = re.compile(
+    r"[ \t]*(?:View request\b|Turn off this request|This is shared with\b|-{6,}|"
+    r"Your request status\b|[^\n]*\b(?:resolved this|reopened this)\b|"
+    r"[^\n]*\bstatus (?:has )?changed to\b)",
+    re.IGNORECASE,
+)
+
+
+def _read_jsm_customer(mail: ParsedMail) -> Reading | None:
+    """A service project's notification to the customer (see above)."""
+    text = _unquoted(mail.text)
+    match = _JSM_SUBJECT.match(_one_line(mail.subject))
+    if match is None or not _JSM_MARKS.search(text):
+        return None
+    key, title = match.group("key"), match.group("title").strip()
+    if _JSM_REOPENED.search(text):
+        return Reading(key, "reopened", "customer notification: request reopened", title=title)
+    if not _JSM_RESOLVED.search(text):
+        return Reading(key, "update", "customer notification: comment or status", title=title)
+    note = _note_block(text, _JSM_COMMENT, _JSM_NOTE_END) if _JSM_COMMENT.search(text) else ""
+    return Reading(
+        key, "resolved", "customer notification: request resolved", title, note=note,
+        to_customer=True,
+    )  # fmt: skip
+
+
 def _read_jira(mail: ParsedMail) -> Reading | None:
     subject = _one_line(mail.subject)
     match = _JIRA_SUBJECT.match(subject)
+    if match is None and not mail.header("x-jira-fingerprint"):
+        customer = _read_jsm_customer(mail)
+        if customer is not None:
+            return customer
     if match is not None:
         key, title = match.group("key"), match.group("title").strip()
     elif mail.header("x-jira-fingerprint") and (found := _JIRA_KEY.search(subject)):
@@ -337,7 +598,12 @@ _SN_REOPENED = re.compile(rf"\b{_SN_NUMBER}\b[^\n]*?\bhas been reopened\b", re.I
 _SN_WATERMARK = re.compile(r"\bRef:(?P<mark>[A-Za-z]+\d{4,}(?:_[A-Za-z0-9]+)?)")
 _SN_SHORT = re.compile(r"^[ \t]*Short description:[ \t]*(?P<title>.+?)\s*$", re.M | re.I)
 _SN_NOTE = re.compile(
-    r"^[ \t]*(?:Resolution notes|Close notes|Resolution)[ \t]*:[ \t]*(?P<note>.+?)\s*$", re.M | re.I
+    r"^[ \t]*(?:Resolution notes|Close notes|Resolution)[ \t]*:[ \t]*", re.M | re.I
+)
+# Where the note ends: the next "Field name:" line, a sentence of the template, the watermark.
+_SN_NOTE_END = re.compile(
+    r"[ \t]*(?:[A-Z][a-z]*(?:[ \t][a-z][A-Za-z]*){0,3}[ \t]*:(?:[ \t]|$)|If you feel\b|"
+    r"Click here\b|To view\b|Thank you\b|Ref:[A-Za-z]+\d)"
 )
 
 
@@ -356,7 +622,7 @@ def _read_servicenow(mail: ParsedMail) -> Reading | None:
     if reopened:
         return Reading(ticket_id, "reopened", "has been reopened", title=title)
     if resolved:
-        note = _first(_SN_NOTE, mail.text, "note")
+        note = _note_block(mail.text, _SN_NOTE, _SN_NOTE_END)
         return Reading(ticket_id, "resolved", "has been resolved", title, note=note, fields=fields)
     return Reading(ticket_id, "update", "opened, commented or assigned", title=title)
 
@@ -461,9 +727,9 @@ _GLPI_ACTIONS: Mapping[str, Kind] = MappingProxyType(
 )
 _GLPI_TITLE = re.compile(r"^[ \t]*Title[ \t]*:[ \t]*(?P<title>.+?)\s*$", re.MULTILINE)
 _GLPI_REQUESTER = re.compile(r"^[ \t]*Requesters?[ \t]*:[ \t]*(?P<name>.+?)\s*$", re.MULTILINE)
-_GLPI_SOLUTION = re.compile(
-    r"^[ \t]*Solution description[ \t]*:[ \t]*(?P<note>.+?)(?:\n[ \t]*\n|\Z)", re.M | re.S
-)
+_GLPI_SOLUTION = re.compile(r"^[ \t]*Solution description[ \t]*:[ \t]*", re.M)
+# The default template goes on with the "Description" heading, then " Label : value" lines.
+_GLPI_SOLUTION_END = re.compile(r"[ \t]*(?:Description[ \t]*$|[A-Z][\w ]{0,40}[ \t]:(?:[ \t]|$))")
 
 
 def _read_glpi(mail: ParsedMail) -> Reading | None:
@@ -483,7 +749,7 @@ def _read_glpi(mail: ParsedMail) -> Reading | None:
     if kind != "resolved":
         return Reading(ticket_id, kind, reason, title=title)
     requester = _first(_GLPI_REQUESTER, mail.text, "name").split(",")[0].strip()
-    note = " ".join(_first(_GLPI_SOLUTION, mail.text, "note").split())
+    note = _note_block(mail.text, _GLPI_SOLUTION, _GLPI_SOLUTION_END)
     return Reading(ticket_id, "resolved", reason, title=title, requester_name=requester, note=note)
 
 
@@ -542,7 +808,7 @@ def _read_freescout(mail: ParsedMail) -> Reading | None:
 
 # --- the table -----------------------------------------------------------------------------
 
-PRESETS: Mapping[str, Interpreter] = MappingProxyType(
+PRESETS: Mapping[str, PresetInterpreter] = MappingProxyType(
     {
         "rt": PresetInterpreter("rt", "Request Tracker", _read_rt, root_is_request=True),
         "osticket": PresetInterpreter("osticket", "osTicket", _read_osticket),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from notifier.errors import ConfigError
-from notifier.sources.parse import FIELDS, ColumnMapping, normalise_status
+from notifier.sources.parse import FIELDS, ColumnMapping, Sideload, normalise_status
 from notifier.sources.timestamps import load_zone
 
 DEFAULT_RESOLVED = ("resolved", "closed", "done", "solved")
@@ -31,6 +31,7 @@ class Preset:
     notes: str
     delimiter: str = ","
     numeric_dates: str = ""
+    sideloads: tuple[Sideload, ...] = ()
 
 
 JIRA = Preset(
@@ -58,9 +59,10 @@ JIRA = Preset(
         "Jira 'Export > CSV (all fields)' from the issue navigator: 'Summary', 'Issue key', "
         "'Issue id', 'Status', 'Resolution', 'Reporter', 'Created', 'Resolved', 'Component/s', "
         "custom fields as 'Custom field (Name)'; dates like '05/Mar/24 2:22 PM' in the exporting "
-        "user's time zone (set default_timezone). 'Reporter' is a display name, not an email: "
-        "add the email as a custom field (for example 'Custom field (Reporter email)') or map "
-        "requester_email to your own column. Repeated columns (Labels, Comment) are joined."
+        "user's time zone (set the export's timezone). 'Reporter' is usually a display name: add "
+        "the email as a custom field ('Custom field (Reporter email)') or map requester_email "
+        "to your own column; a 'Reporter' cell holding one address is used as it is. Repeated "
+        "columns (Labels, Comment) are joined."
     ),
 )
 
@@ -85,14 +87,25 @@ ZENDESK = Preset(
         "original_message_id": ("Message-ID", "message_id"),
     },
     resolved_statuses=("Solved", "Closed"),
+    # The incremental ticket export (GET /api/v2/incremental/tickets.json) and the Tickets API
+    # with include=users,metric_sets write the related records as top-level arrays beside
+    # "tickets" (developer.zendesk.com/documentation/ticketing/using-the-zendesk-api/
+    # side_loading/): users[] by id (the ticket's requester_id), metric_sets[] by ticket_id
+    # (api-reference/ticketing/tickets/ticket_metrics/: "solved_at").
+    sideloads=(
+        Sideload(array="users", key="id", ref="requester_id", into="requester"),
+        Sideload(array="metric_sets", key="ticket_id", ref="id", into="metric_set"),
+    ),
     notes=(
         "Zendesk admin CSV export ('Id', 'Requester', 'Requester email', 'Group', 'Subject', "
         "'Status', 'Created at', 'Solved at', ...) and the JSON shapes of the full JSON export "
-        "and the Tickets API ({\"tickets\": [...]}, fields 'id', 'subject', 'status'). A ticket "
-        "object carries 'requester_id', not the email: sideload users ('requester.email'), or "
-        "the email-channel sender 'via.source.from.address' is used. Neither export carries "
+        "and the Tickets API ({\"tickets\": [...]}, fields 'id', 'subject', 'status'), and the "
+        "incremental ticket export. A ticket object carries 'requester_id', not the email: "
+        "export with include=users,metric_sets and the users[] and metric_sets[] sideloads are "
+        "joined ('requester.email', 'metric_set.solved_at'); otherwise the email-channel sender "
+        "'via.source.from.address' is used. Neither export carries "
         "comments: map resolution_note to a custom field if you want the agent's words. Dates "
-        "without a zone are in the account's time zone (set default_timezone)."
+        "without a zone are in the account's time zone (set the export's timezone)."
     ),
 )
 
@@ -120,7 +133,7 @@ SERVICENOW = Preset(
         "'assignment_group'. The caller's email needs a dot-walked field: request "
         "sysparm_fields=...,caller_id.email,caller_id.name. With sysparm_display_value=all each "
         'value is {"display_value", "value"}: names and groups use the display value, dates '
-        "use 'value' (UTC, so keep default_timezone = UTC)."
+        "use 'value' (UTC, so keep timezone = UTC)."
     ),
 )
 
@@ -145,7 +158,7 @@ FRESHDESK = Preset(
         "Freshdesk 'Tickets > Export' CSV: 'Ticket ID', 'Subject', 'Status', 'Priority', "
         "'Group', 'Agent', 'Created time', 'Resolved time', 'Closed time', ...; the requester "
         "appears only when contact fields are ticked in the export dialog ('Full name', "
-        "'Email'). Times are in the helpdesk time zone (set default_timezone)."
+        "'Email'). Times are in the helpdesk time zone (set the export's timezone)."
     ),
 )
 
@@ -211,6 +224,7 @@ def build_mapping(
         base: Mapping[str, tuple[str, ...]] = {name: (name,) for name in FIELDS}
         statuses: Sequence[str] = DEFAULT_RESOLVED
         chosen_delimiter, numeric_dates = ",", ""
+        sideloads: tuple[Sideload, ...] = ()
     else:
         found = PRESETS.get(preset)
         if found is None:
@@ -219,6 +233,7 @@ def build_mapping(
             )
         base, statuses = found.columns, found.resolved_statuses
         chosen_delimiter, numeric_dates = found.delimiter, found.numeric_dates
+        sideloads = found.sideloads
 
     merged = {name: tuple(base.get(name, ())) for name in FIELDS}
     for name, column in columns.items():
@@ -248,4 +263,5 @@ def build_mapping(
         delimiter=chosen_delimiter,
         default_timezone=default_timezone,
         numeric_dates=numeric_dates,
+        sideloads=sideloads,
     )

@@ -255,3 +255,26 @@ def test_the_time_window_of_prune_is_relative_to_now(tmp_path: Path) -> None:
     rows = json.loads(audit(config, "--format", "json").stdout)
     assert [r["outcome"] for r in rows] == ["rejected", "pruned"]
     assert "through #1" in rows[1]["origin"]
+
+
+def test_explain_takes_a_ticket_id_and_the_table_shows_keys(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """The audit table showed no resolution key, and explain wanted nothing else; now explain
+    takes a ticket id, as `audit show` does, and the table has a key column to copy from."""
+    config = delivered(tmp_path, smtp_server())
+    table = audit(config, "--format", "table")
+    assert table.returncode == 0, table.stderr
+    key = next(
+        r["resolution_key"]
+        for r in json.loads(audit(config, "--format", "json").stdout)
+        if r["ticket_id"] == "HD-2"
+    )
+    assert key in table.stdout
+    by_ticket = notifier("explain", "--config", str(config), "HD-2")
+    by_key = notifier("explain", "--config", str(config), key)
+    assert by_ticket.returncode == 0, by_ticket.stderr
+    assert by_ticket.stdout == by_key.stdout and "HD-2" in by_ticket.stdout
+    unknown = notifier("explain", "--config", str(config), "HD-404")
+    assert unknown.returncode == 1 and "HD-404" in unknown.stderr
+    assert "Traceback" not in unknown.stderr

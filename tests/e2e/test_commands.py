@@ -55,17 +55,24 @@ def test_preview_of_a_bad_ticket_file_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_check_config_accepts_the_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The shipped example passes check-config once its credential exists."""
+    """The shipped example passes check-config once its credential and export folder exist
+    (here under tmp_path: the example's own folder is /var/spool/notifier/jira)."""
     credentials = tmp_path / "creds"
     credentials.mkdir()
     (credentials / "smtp-password").write_text("x")
     (credentials / "imap-password").write_text("y")
+    spool = tmp_path / "spool"
+    (spool / "jira").mkdir(parents=True)
+    example = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    assert '"/var/spool/notifier/jira"' in example
+    config = tmp_path / "config.toml"
+    config.write_text(example.replace("/var/spool/notifier", str(spool)), encoding="utf-8")
     import os
     import subprocess
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-m", "notifier", "check-config", "--config", str(ROOT / "config.example.toml")],
+        [sys.executable, "-m", "notifier", "check-config", "--config", str(config)],
         capture_output=True, text=True, check=False, cwd=ROOT,
         env={**os.environ, "CREDENTIALS_DIRECTORY": str(credentials)},
     )  # fmt: skip
@@ -78,3 +85,44 @@ def test_every_command_has_help(command: str) -> None:
     """Every command answers --help."""
     result = notifier(command, "--help")
     assert result.returncode == 0 and "usage: notifier" in result.stdout
+
+
+def test_output_piped_to_head_ends_quietly(tmp_path: Path) -> None:
+    """`notifier demo | head -3`: the reader goes away; no BrokenPipeError traceback, no
+    'Exception ignored' noise at exit."""
+    import os
+    import subprocess
+    import sys
+
+    command = f"{sys.executable} -m notifier demo | head -3"
+    result = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, check=False, cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"}, timeout=120,
+    )  # fmt: skip
+    assert len(result.stdout.splitlines()) == 3
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+    assert "Exception ignored" not in result.stderr, result.stderr
+
+
+def test_preview_shows_the_words_not_their_transfer_encoding(tmp_path: Path) -> None:
+    """Non-ASCII words went out quoted-printable ("J=C3=BCrgen") and preview printed them so;
+    it shows the headers decoded and each text part as the requester will read it."""
+    ticket = tmp_path / "ticket.json"
+    ticket.write_text(
+        json.dumps(
+            {
+                "ticket_id": "HD-8",
+                "requester_email": "juergen@example.org",
+                "requester_name": "Jürgen Weiß",
+                "title": "Drucker läuft nicht",
+                "resolution_note": "Wir haben den Drucker repariert – alles läuft wieder.",
+                "resolved_at": "2026-11-27T10:00:00+01:00",
+            }
+        )
+    )
+    result = notifier("preview", str(ticket))
+    assert result.returncode == 0, result.stderr
+    assert "Hello Jürgen," in result.stdout
+    assert "Wir haben den Drucker repariert – alles läuft wieder." in result.stdout
+    assert "Subject: Done: Drucker läuft nicht" in result.stdout
+    assert "=C3=" not in result.stdout and "=?utf-8?" not in result.stdout

@@ -99,9 +99,8 @@ def hostile_state(tmp_path: Path, server: SmtpTestServer, *, log_format: str = "
     return config
 
 
-# `preview` prints the message as it would go on the wire, after its own "# " lines: the body
-# is the ticket's words (quoted-printable), line breaks included. Control characters are still
-# checked there.
+# `preview` prints the message after its own "# " lines: the body is the ticket's words, line
+# breaks included. Control characters are still checked there.
 MESSAGE_ON_STDOUT = ("preview",)
 
 

@@ -81,3 +81,19 @@ class Harness:
         for source in self.service.sources:
             source.close()
         self.outbox.close()
+
+
+def multi_imap_settings(
+    tmp_path: Path,
+    dovecot: DovecotServer,
+    smtp: SmtpTestServer,
+    blocks: list[dict[str, Any]],
+    plain_policy: str = "warn",
+    top: dict[str, Any] | None = None,
+) -> Settings:
+    """Like :func:`imap_settings`, with one ``[[imap]]`` block per entry of ``blocks`` (each
+    given the same defaults, then its own keys: at least ``name`` and ``folder``)."""
+    document = imap_settings(tmp_path, dovecot, smtp, plain_policy, top).model_dump()
+    default = document["imap"][0]
+    document["imap"] = [{**default, **block} for block in blocks]
+    return Settings.model_validate(document)

@@ -94,14 +94,14 @@ def interpret_failing(
     """Reading a mail with a preset fails with ``error`` for the mails ``when`` picks."""
     from notifier.sources.mailpresets import PresetInterpreter
 
-    real = PresetInterpreter.interpret
+    real = PresetInterpreter.decide
 
-    def interpret(self: PresetInterpreter, mail: Any, find: Any) -> Any:
+    def decide(self: PresetInterpreter, mail: Any, reading: Any, find: Any) -> Any:
         if when(mail):
             raise error
-        return real(self, mail, find)
+        return real(self, mail, reading, find)
 
-    monkeypatch.setattr(PresetInterpreter, "interpret", interpret)
+    monkeypatch.setattr(PresetInterpreter, "decide", decide)
 
 
 def glpi_harness(tmp_path: Path, dovecot: DovecotServer, sink: SmtpTestServer) -> Harness:
@@ -166,5 +166,167 @@ def test_the_same_fault_mail_after_mail_stops_the_pass_and_loses_nothing(
         time.sleep(2.2)  # the source backs off 2 s after one failed pass
         again = harness.service.run_pass()
         assert (again.sent, again.rejected, again.source_errors) == (4, 0, [])
+    finally:
+        harness.close()
+
+
+# --- one mailbox, many products (issue 15 item 4) -------------------------------------------
+
+MIXED = [
+    "rt-resolved.eml",
+    "zammad-resolved.eml",
+    "glpi-resolved.eml",
+    "freescout-resolved.eml",
+    "jsm-reopened.eml",
+    "osticket-updated.eml",
+    "servicenow-resolved.eml",
+]
+MIXED_SENT = {"rt", "zammad", "glpi", "freescout", "servicenow"}
+# Zammad's customer is the sender of her original mail in INBOX; the others name Jane Doe.
+MIXED_REQUESTERS = sorted(["jane.doe@example.org"] * 4 + ["jane.shared@example.org"])
+LUNCH = (
+    b"From: Sam Lee <sam.lee@example.org>\r\nTo: notifier@it.example.org\r\n"
+    b"Subject: Lunch?\r\nMessage-ID: <lunch-1@example.org>\r\n"
+    b"Date: Mon, 04 Mar 2024 12:00:00 +0000\r\n\r\nPizza at noon?\r\n"
+)
+
+
+def mixed_harness(
+    tmp_path: Path, dovecot: DovecotServer, sink: SmtpTestServer, **imap: Any
+) -> Harness:
+    """One source over a 'Resolved' folder holding several products' notifications."""
+    dovecot.create_folder("Resolved")
+    raws = [(PRESETS / name).read_bytes() for name in MIXED]
+    settings = imap_settings(
+        tmp_path, dovecot, sink, trusted_senders=sorted({sender_of(raw) for raw in raws}), **imap
+    )
+    harness = Harness(settings)
+    harness.service.run_pass()  # the first pass marks where reading starts
+    dovecot.append("INBOX", (ORIGINALS / "zammad.eml").read_bytes())
+    for raw in raws:
+        dovecot.append("Resolved", raw)
+    return harness
+
+
+def queued_requesters(harness: Harness) -> list[str]:
+    """Whom the notices read in the pass are for (several may share one digest mail)."""
+    queued = harness.outbox.audit_records(AuditQuery(source="mail", outcome="queued"))
+    return sorted(record.requester for record in queued)
+
+
+def intake_rows(harness: Harness) -> dict[str, list[str]]:
+    """Per mail (origin), the outcomes recorded when it was read."""
+    rows: dict[str, list[str]] = {}
+    for record in harness.outbox.audit_records(AuditQuery(source="mail")):
+        if record.outcome in ("ignored", "rejected", "queued"):
+            rows.setdefault(record.origin, []).append(record.outcome)
+    return rows
+
+
+@pytest.mark.parametrize("presets", ["auto", ["rt", "zammad", "glpi", "freescout", "jsm",
+                                               "osticket", "servicenow"]])  # fmt: skip
+def test_one_source_reads_several_products_once_each_and_moves_them(
+    tmp_path: Path, dovecot: DovecotServer, smtp_server: SmtpServerFactory, presets: Any
+) -> None:
+    """One [[imap]] block, several products in one folder: each mail is fetched once, gets one
+    audit row and the right preset; every mail the pass read is moved, which one block per
+    preset could not do."""
+    sink = smtp_server()
+    harness = mixed_harness(
+        tmp_path, dovecot, sink, mode="preset", presets=presets, after="move", move_to="Done"
+    )
+    try:
+        dovecot.append("Resolved", LUNCH)
+        report = harness.service.run_pass()
+        assert harness.source.bodies_fetched == len(MIXED) + 1
+        rows = intake_rows(harness)
+        assert len(rows) == len(MIXED) + 1 and all(len(r) == 1 for r in rows.values()), rows
+        assert report.sent == len(MIXED_SENT), rows
+        assert queued_requesters(harness) == MIXED_REQUESTERS
+        ignored = harness.outbox.audit_records(AuditQuery(source="mail", outcome="ignored"))
+        reasons = sorted(r.reason for r in ignored)
+        assert any(r.startswith("reopened") and "ITHELP-57" in r for r in reasons), reasons
+        assert any(r.startswith("update") and "482913" in r for r in reasons), reasons
+        assert any(r.startswith("no_match") for r in reasons), reasons
+        assert dovecot.uids("Resolved") == []
+        assert len(dovecot.uids("Done")) == len(MIXED) + 1
+    finally:
+        harness.close()
+
+
+def test_folder_mode_with_presets_reads_replies_and_notifications_in_one_folder(
+    tmp_path: Path, dovecot: DovecotServer, smtp_server: SmtpServerFactory
+) -> None:
+    """mode = "folder" plus presets: the products' notifications are read by their presets,
+    a technician's own reply in the same folder is a resolution of the request it answers."""
+    sink = smtp_server()
+    harness = mixed_harness(tmp_path, dovecot, sink, mode="folder", presets="auto")
+    try:
+        reply = (
+            b"From: Tom Tech <tom@it.example.org>\r\nTo: Sam Lee <sam.lee@example.org>\r\n"
+            b"Subject: Re: Monitor flickers\r\nMessage-ID: <reply-9@it.example.org>\r\n"
+            b"In-Reply-To: <sam-request-9@example.org>\r\n"
+            b"Date: Mon, 04 Mar 2024 15:00:00 +0000\r\n\r\nI swapped the cable; it is fine now.\r\n"
+        )
+        dovecot.append("Resolved", reply)
+        report = harness.service.run_pass()
+        rows = intake_rows(harness)
+        assert len(rows) == len(MIXED) + 1 and all(len(r) == 1 for r in rows.values()), rows
+        assert report.sent == len(MIXED_SENT) + 1
+        assert queued_requesters(harness) == sorted([*MIXED_REQUESTERS, "sam.lee@example.org"])
+    finally:
+        harness.close()
+
+
+def test_an_invalid_address_is_named_in_the_input_problem(
+    tmp_path: Path, dovecot: DovecotServer, smtp_server: SmtpServerFactory
+) -> None:
+    """A reply whose To and From hold no valid address is rejected naming the invalid fields,
+    not only 'no requester address' (issue 15 item 5)."""
+    hostile = Path(__file__).resolve().parents[1] / "data" / "mail" / "hostile"
+    dovecot.create_folder("Resolved")
+    harness = Harness(imap_settings(tmp_path, dovecot, smtp_server()))
+    try:
+        harness.service.run_pass()
+        raw = (hostile / "invalid_addresses.eml").read_bytes().replace(b"\n", b"\r\n")
+        dovecot.append("Resolved", raw)
+        harness.service.run_pass()
+        (record,) = harness.outbox.audit_records(AuditQuery(outcome="rejected"))
+        assert record.reason.startswith("invalid address in From, To: no requester address")
+    finally:
+        harness.close()
+
+
+def test_a_watcher_copy_to_a_helpdesk_address_sends_nothing_and_is_recorded(
+    tmp_path: Path, dovecot: DovecotServer, smtp_server: SmtpServerFactory
+) -> None:
+    """Jira's copy To "<requester address>" <notifier's own From>, the reporter named without an
+    address: no notice to the helpdesk; an input problem names the ticket and the reason
+    (issue 15 item 1)."""
+    jira = (PRESETS / "jsm-resolved.eml").read_bytes()
+    copy = jira.replace(
+        b"To: Jane Doe <jane.doe@example.org>",
+        b'To: "jane.doe@example.org" <it-helpdesk@example.org>',
+    ).replace(b"Message-ID: <JIRA.", b"Message-ID: <copy.JIRA.")
+    sink = smtp_server()
+    dovecot.create_folder("Resolved")
+    harness = Harness(
+        imap_settings(
+            tmp_path,
+            dovecot,
+            sink,
+            mode="preset",
+            preset="jsm",
+            trusted_senders=[sender_of(jira)],
+        )
+    )
+    try:
+        harness.service.run_pass()
+        dovecot.append("Resolved", copy)
+        report = harness.service.run_pass()
+        assert (report.sent, sink.messages) == (0, [])
+        (record,) = harness.outbox.audit_records(AuditQuery(outcome="rejected"))
+        assert "ticket ITHELP-57: no requester address" in record.reason
+        assert "it-helpdesk@example.org" in record.reason
     finally:
         harness.close()

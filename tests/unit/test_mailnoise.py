@@ -229,3 +229,54 @@ def test_list_mail_from_a_trusted_sender_is_still_noise() -> None:
     """List-Id means a list copy, not the helpdesk's own notification."""
     mail = inline("List-Id: <x.example.org>\r\n", sender="helpdesk@servicedesk.example.org")
     assert reason(mail) == "list mail: List-Id <x.example.org>"
+
+
+@pytest.mark.parametrize(
+    ("headers", "subject", "expected"),
+    [
+        # Gmail and Exchange responders send with the null return path (RFC 3834 s. 3.3); the
+        # responder's own mark says more than the envelope.
+        (
+            "Return-Path: <>\r\nAuto-Submitted: auto-replied\r\n",
+            "Re: ticket",
+            "auto-replied: Auto-Submitted: auto-replied",
+        ),
+        (
+            "Return-Path: <>\r\nX-Auto-Response-Suppress: All\r\n",
+            "Automatic reply: Your IT request is done",
+            "out of office: Subject 'Automatic reply: Your IT request is done'",
+        ),
+        (
+            "Return-Path: <>\r\nX-Autoreply: yes\r\n",
+            "Re: ticket",
+            "out of office: X-Autoreply: yes",
+        ),
+        (
+            "Return-Path: <>\r\n",
+            "Undeliverable: Your IT request is done",
+            "bounce: Subject 'Undeliverable: Your IT request is done'",
+        ),
+    ],
+)
+def test_an_auto_reply_with_a_null_return_path_is_named_as_what_it_is(
+    headers: str, subject: str, expected: str
+) -> None:
+    """The null return path is the last, least specific reason: a vacation or out-of-office reply
+    that also has one is recorded as the auto-reply it is, not as a bounce."""
+    raw = (
+        "From: Anna Berg <anna.berg@example.org>\r\nTo: it-helpdesk@example.org\r\n"
+        f"Subject: {subject}\r\n{headers}\r\nI am away until Monday.\r\n"
+    )
+    assert reason(parse_mail(raw.encode(), origin="inline")) == expected
+
+
+def test_invalid_addresses_are_named_as_the_reason() -> None:
+    """A mail whose To and From hold no valid address: the reason names the invalid fields,
+    so the record says why no requester could be found."""
+    from notifier.sources.mailnoise import address_problem
+
+    hostile = parse_mail(
+        (NOISE.parent / "hostile" / "invalid_addresses.eml").read_bytes(), origin="x"
+    )
+    assert address_problem(hostile) == "invalid address in From, To"
+    assert address_problem(sample("gmail_vacation.eml")) is None

@@ -5,12 +5,13 @@ from __future__ import annotations
 import email
 from dataclasses import replace
 from email import policy
+from typing import Any
 
 import pytest
 
 from notifier.errors import InputError
 from notifier.sources.mailpresets import PRESETS, Reading
-from notifier.sources.mailtypes import NotAResolution, TicketFacts
+from notifier.sources.mailtypes import NotAResolution, ParsedMail, TicketFacts
 
 from .mailbuilders import SAMPLES, Mailbox, addr, load_sample, mail, nothing
 
@@ -37,6 +38,20 @@ RESOLVED = [
     ("freescout-resolved.eml", "208", JANE, "Keyboard is missing two keys"),
     # A customer with a name: the text part names her, only the HTML part has her address.
     ("freescout-named-resolved.eml", "208", JANE, "Keyboard is missing two keys"),
+    # Mails the products send the customer (issue 15 item 3).
+    ("osticket-reply-resolved.eml", "482913", JANE, "VPN disconnects every hour"),
+    (
+        "zammad-trigger-resolved.eml",
+        "31001",
+        "jane.shared@example.org",
+        "Cannot open shared mailbox",
+    ),
+    (
+        "jsm-customer-resolved.eml",
+        "ITHELP-57",
+        JANE,
+        "Laptop docking station not detecting monitors",
+    ),
 ]
 
 NOT_RESOLVED = [
@@ -381,3 +396,225 @@ def test_a_requester_address_list_read_from_the_notification_is_rejected() -> No
     )
     with pytest.raises(InputError, match=r"requester in the .* notification: .* address list"):
         preset.interpret(mail(origin="Helpdesk uid 7"), nothing)
+
+
+# --- item 7: a note is read to its real end ------------------------------------------------
+
+SN_NOTE = (
+    "We found a print job stuck in the queue of your printer.\n"
+    "We cleared it and you\n"
+    "can print again.\n"
+    "\n"
+    "If it happens again, restart the printer first."
+)
+GLPI_NOTE = (
+    "Replaced the HDMI cable behind the wall plate.\n"
+    "\n"
+    "The projector shows the laptop picture again; the old cable is in the cupboard."
+)
+JIRA_NOTE = (
+    "Updated the dock's firmware.\n\nBoth monitors are detected again;\nplease restart once."
+)
+ZAMMAD_NOTE = "I added your permission again.\n\nIt shows up in Outlook after a restart."
+
+
+def _with_text(sample: str, old: str, new: str) -> ParsedMail:
+    parsed = load_sample(sample)
+    assert old in parsed.text, sample
+    return replace(parsed, text=parsed.text.replace(old, new))
+
+
+@pytest.mark.parametrize(
+    ("sample", "old", "new", "note"),
+    [
+        (
+            "servicenow-resolved.eml",
+            "Cleared the cached credentials and registered MFA again; sign-in works.",
+            SN_NOTE,
+            SN_NOTE,
+        ),
+        (
+            "glpi-resolved.eml",
+            "Replaced the HDMI cable behind the wall plate; the projector shows the laptop "
+            "picture again.",
+            GLPI_NOTE,
+            GLPI_NOTE,
+        ),
+        (
+            "jsm-resolved.eml",
+            "Updated the dock's firmware; both monitors are detected again.",
+            JIRA_NOTE,
+            JIRA_NOTE,
+        ),
+        (
+            "zammad-resolved.eml",
+            "> I added your permission on the shared mailbox again; it shows up in Outlook "
+            "after a restart.",
+            "> I added your permission again.\n\n> It shows up in Outlook after a restart.",
+            ZAMMAD_NOTE,
+        ),
+    ],
+)
+def test_a_multi_line_note_is_read_to_its_end(sample: str, old: str, new: str, note: str) -> None:
+    """A technician's note of several lines and paragraphs is kept whole, line breaks and all,
+    and nothing of the template after it is taken in."""
+    verdict = PRESETS[preset_of(sample)].interpret(
+        _with_text(sample, old, new), Mailbox(ZAMMAD_ORIGINAL).find
+    )
+    assert isinstance(verdict, TicketFacts), verdict
+    assert verdict.resolution_note == note
+
+
+# --- item 1: the requester, never the watched mailbox --------------------------------------
+
+MAILBOX = "notifier@it.example.org"
+NOT_REQUESTERS = frozenset({MAILBOX, "it-helpdesk@example.org", "helpdesk@rt.example.org"})
+
+
+def guarded(key: str) -> Any:
+    return replace(PRESETS[key], not_requesters=NOT_REQUESTERS)
+
+
+def test_a_watcher_copy_to_the_mailbox_uses_the_reporter_address_in_the_body() -> None:
+    """Jira's copy addressed to the watched mailbox, display name the reporter's address, and
+    the reporter given only as an address: the notice goes to that address, not to the mailbox."""
+    jira = load_sample("jsm-resolved.eml")
+    copy = replace(
+        jira,
+        to=(addr(f'"{JANE}" <{MAILBOX}>'),),
+        text=jira.text.replace("Reporter: Jane Doe", f"Reporter: {JANE}"),
+    )
+    facts = guarded("jsm").interpret(copy, nothing)
+    assert isinstance(facts, TicketFacts), facts
+    assert facts.requester_email == JANE
+
+
+def test_a_copy_to_the_mailbox_under_the_requesters_name_is_not_the_requester() -> None:
+    """GLPI's copy To "Jane Doe" <the watched mailbox>, the body naming her without an address:
+    nobody can be told with confidence, so it is an input problem naming the ticket and why."""
+    glpi = load_sample("glpi-resolved.eml")
+    copy = replace(glpi, to=(addr(f"Jane Doe <{MAILBOX}>"),))
+    with pytest.raises(InputError, match=r"ticket 317: no requester address.*'Jane Doe'"):
+        guarded("glpi").interpret(copy, nothing)
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        "IT Helpdesk <it-helpdesk@example.org>",  # notifier's own From
+        "RT <helpdesk@rt.example.org>",  # a trusted helpdesk sender
+        f'"{JANE}" <support@rt.example.org>',  # a display name that is another address
+    ],
+)
+def test_the_to_of_a_helpdesk_copy_is_never_the_requester(to: str) -> None:
+    """RT's resolved mail blind-copied with To rewritten to a helpdesk address: no fallback."""
+    rt = load_sample("rt-resolved.eml")
+    with pytest.raises(InputError, match="ticket 1234: no requester address"):
+        guarded("rt").interpret(replace(rt, to=(addr(to),)), nothing)
+
+
+def test_a_to_whose_display_name_is_its_own_address_is_the_requester() -> None:
+    """Outlook writes "jane.doe@example.org" <jane.doe@example.org>: that is still Jane."""
+    rt = load_sample("rt-resolved.eml")
+    facts = guarded("rt").interpret(replace(rt, to=(addr(f'"{JANE}" <{JANE}>'),)), nothing)
+    assert isinstance(facts, TicketFacts), facts
+    assert (facts.requester_email, facts.requester_name) == (JANE, "")
+
+
+def test_the_requester_in_the_html_part_is_used() -> None:
+    """A copy to the mailbox whose HTML part names the caller with her address."""
+    sn = load_sample("servicenow-resolved.eml")
+    copy = replace(
+        sn,
+        to=(addr(f"IT Notifier <{MAILBOX}>"),),
+        html_text=sn.html_text + "\nCaller: Jane Doe <jane.doe@example.org>\n",
+    )
+    facts = guarded("servicenow").interpret(copy, nothing)
+    assert isinstance(facts, TicketFacts), facts
+    assert (facts.requester_email, facts.requester_name) == (JANE, "Jane Doe")
+
+
+def test_a_requester_line_with_an_address_wins_over_to() -> None:
+    """ "Requester : Jane Doe <address>" in GLPI's body is the requester, whatever To says."""
+    glpi = load_sample("glpi-resolved.eml")
+    copy = replace(
+        glpi,
+        to=(addr("Tom Tech <tom@it.example.org>"),),
+        text=glpi.text.replace("Requester : Jane Doe", f"Requester : Jane Doe <{JANE}>"),
+    )
+    facts = guarded("glpi").interpret(copy, nothing)
+    assert isinstance(facts, TicketFacts), facts
+    assert (facts.requester_email, facts.requester_name) == (JANE, "Jane Doe")
+
+
+# --- item 3: what the products send the customer -------------------------------------------
+
+
+def test_customer_facing_resolutions_carry_the_technicians_words() -> None:
+    """osTicket's reply and the JSM customer notification carry the agent's text as the note;
+    the Zammad trigger's text is the admin's template, so it gives none."""
+    notes = {
+        "osticket-reply-resolved.eml": "The VPN profile on your laptop was out of date, so the "
+        "tunnel was\nrenewed every hour and dropped.\nI installed the new profile; the "
+        "connection has now held for two hours.",
+        "jsm-customer-resolved.eml": "Updated the dock's firmware.\nBoth monitors are detected "
+        "again; restart once if one stays dark.",
+        "zammad-trigger-resolved.eml": "",
+    }
+    for sample, note in notes.items():
+        facts = interpret(sample)
+        assert isinstance(facts, TicketFacts), facts
+        assert facts.resolution_note == note, sample
+
+
+@pytest.mark.parametrize("status", ["Open", "Pending"])
+def test_an_osticket_reply_with_another_status_is_an_update(status: str) -> None:
+    """Only Resolved or Closed in the reply's status line resolves; quoted lines never do."""
+    reply = load_sample("osticket-reply-resolved.eml")
+    other = replace(reply, text=reply.text.replace("Ticket status: Resolved", f"Status: {status}"))
+    verdict = PRESETS["osticket"].interpret(other, nothing)
+    assert isinstance(verdict, NotAResolution) and verdict.kind == "update"
+    quoted = replace(
+        reply, text=reply.text.replace("Ticket status: Resolved", "> Status: Resolved")
+    )
+    verdict = PRESETS["osticket"].interpret(quoted, nothing)
+    assert isinstance(verdict, NotAResolution) and verdict.kind == "update"
+
+
+def test_the_default_osticket_reply_without_a_status_line_is_an_update() -> None:
+    """osTicket's default ticket.reply has no status: a reply alone is never taken for done."""
+    reply = load_sample("osticket-reply-resolved.eml")
+    plain = replace(reply, text=reply.text.replace("Ticket status: Resolved", ""))
+    verdict = PRESETS["osticket"].interpret(plain, nothing)
+    assert isinstance(verdict, NotAResolution) and verdict.kind == "update"
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("Tom Tech resolved this as Done.", "resolved"),
+        ("Request resolved", "resolved"),
+        ("Your request status changed to Done.", "resolved"),
+        ("Your request status changed to Waiting for customer.", "update"),
+        ("Tom Tech reopened this request.", "reopened"),
+    ],
+)
+def test_jsm_customer_notification_wordings(line: str, kind: str) -> None:
+    """The customer notification's status sentence decides; a comment alone is an update."""
+    sample = load_sample("jsm-customer-resolved.eml")
+    text = sample.text.replace("Your request status changed to Resolved.", line)
+    verdict = PRESETS["jsm"].interpret(replace(sample, text=text), nothing)
+    got = "resolved" if isinstance(verdict, TicketFacts) else verdict.kind
+    assert got == kind, verdict
+
+
+def test_a_zammad_reply_to_the_customer_without_closing_is_an_update() -> None:
+    """An agent's article mailed to the customer says nothing about the state."""
+    trigger = load_sample("zammad-trigger-resolved.eml")
+    reply = replace(
+        trigger,
+        subject="RE: Cannot open shared mailbox [Ticket#31001]",
+        text="Could you send a screenshot of the error?\n\nTom Tech",
+    )
+    verdict = PRESETS["zammad"].interpret(reply, Mailbox(ZAMMAD_ORIGINAL).find)
+    assert isinstance(verdict, NotAResolution) and verdict.kind == "update"
