@@ -1,9 +1,16 @@
-"""structlog set-up: JSON lines on stdout for journald, readable lines on a terminal."""
+"""structlog set-up: JSON lines on stdout for journald, readable lines on a terminal.
+
+When stdout is the journal, each line starts with its level's syslog priority (``<4>`` for a
+warning): journald takes it as the entry's PRIORITY (``SyslogLevelPrefix=``, on by default) and
+strips it, so ``journalctl -p warning`` shows exactly the warnings and errors. Anywhere else the
+line is left as it is, so piping it to ``jq`` keeps working.
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from collections.abc import MutableMapping
 from typing import Any, TextIO
@@ -18,6 +25,8 @@ _LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
+# syslog(3) priorities, the numbers journald reads from a "<N>" line prefix.
+_SYSLOG_PRIORITIES = {"debug": 7, "info": 6, "warning": 4, "error": 3, "critical": 2}
 # Belt and braces: no code path logs a secret, and this processor blanks one if a future one does.
 _SECRET_WORDS = ("password", "token", "secret", "credential")
 
@@ -56,6 +65,32 @@ def _console_renderer() -> structlog.typing.Processor:
     return render
 
 
+def _is_journal(stream: TextIO) -> bool:
+    """Whether ``stream`` is the journal stream systemd connected ($JOURNAL_STREAM, "dev:ino").
+
+    Compared with the file itself, not merely present: a child process or an operator's
+    redirect inherits the variable, but not the file it names.
+    """
+    expected = os.environ.get("JOURNAL_STREAM", "")
+    try:
+        stat = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError):  # no descriptor (StringIO), or closed
+        return False
+    return expected == f"{stat.st_dev}:{stat.st_ino}"
+
+
+def _with_priority(renderer: structlog.typing.Processor) -> structlog.typing.Processor:
+    """The renderer's text, each line prefixed with the event's syslog priority for journald
+    (journald makes one entry per line: a console traceback stays at the event's priority)."""
+
+    def render(logger: Any, name: str, event: MutableMapping[str, Any]) -> str:
+        prefix = f"<{_SYSLOG_PRIORITIES.get(str(event.get('level', name)), 6)}>"
+        text = str(renderer(logger, name, event))  # both renderers here return str
+        return "\n".join(prefix + line for line in text.split("\n"))
+
+    return render
+
+
 def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
     """Configure structlog once per process; ``fmt`` is auto, json or console."""
     output = stream or sys.stdout
@@ -63,6 +98,8 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer(serializer=json_text) if use_json else _console_renderer()
     )
+    if _is_journal(output):
+        renderer = _with_priority(renderer)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
