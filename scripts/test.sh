@@ -6,13 +6,16 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh dev
 
 # Real components the tests start or call, from Debian when missing: Dovecot (IMAP tests),
-# the sqlite3 shell (audit tamper tests), Chromium (HTML report test) and systemd-analyze
-# (unit-file tests). Tests that need them fail, never skip, when they are absent.
+# the sqlite3 shell (audit tamper tests), Chromium (HTML report test), systemd (unit-file tests
+# and a real systemd booted in namespaces) and python3-venv (the production install). Tests that
+# need them fail, never skip, when they are absent.
 missing=()
 [ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+# The real-systemd test installs notifier as docs/operations.md says: a venv from Debian's python3.
+/usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "--- installing ${missing[*]} (waiting for apt's lock if another apt holds it)"
     scripts/apt-install.sh "${missing[@]}"
