@@ -806,6 +806,242 @@ def _read_freescout(mail: ParsedMail) -> Reading | None:
     )
 
 
+# --- Znuny (OTRS) --------------------------------------------------------------------------
+# Kernel/System/Email.pm: X-Mailer "<Product> Mail Service (<version>)", X-Powered-By "OTRS
+# (https://otrs.com/)"; the subject carries the hook "[Ticket#<number>]". Znuny's default
+# notifications (scripts/database/initial_insert.xml) go to agents only, and closing a ticket
+# mails the customer nothing: the agent's answer (standard salutation "Dear <name>,", "Thank you
+# for your request.", signature "Your Ticket-Team") is read as resolved when it says the state
+# it leaves the ticket in ("Ticket state: closed successful", docs/imap-presets.md).
+
+_ZNUNY_BRAND = re.compile(r"\b(?:znuny|otrs)\b", re.IGNORECASE)
+_ZNUNY_HOOK = re.compile(r"\[[^\[\]]*?#[:\s]*(?P<id>\d+)\]")
+_ZNUNY_STATE = re.compile(
+    r"^[ \t]*(?:Ticket[ \t]+)?(?:state|status|zustand)[ \t]*:[ \t]*(?P<state>[^\n]+?)[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_ZNUNY_SOLVED = frozenset({"closed successful", "erfolgreich geschlossen"})
+_ZNUNY_GREETING = re.compile(
+    r"\A\s*(?:Dear|Hello|Hi|Hallo|Sehr geehrte[rs]?|Liebe[rs]?)\b[^\n]*,[ \t]*\n"
+)
+_ZNUNY_THANKS = re.compile(
+    r"^[ \t]*(?:Thank you for your request|Vielen Dank für Ihre Anfrage)\.?[ \t]*$", re.M | re.I
+)
+# Where the answer ends: the state line, the signature, the attribution of the quoted mail.
+_ZNUNY_END = re.compile(
+    r"[ \t]*(?:(?:Ticket[ \t]+)?(?:state|status|zustand)[ \t]*:|Your Ticket-Team\b|"
+    r"Ihr Ticket-Team\b|--[ \t]*$|[^\n]*\b(?:wrote|schrieb):[ \t]*$)",
+    re.IGNORECASE,
+)
+
+
+def _znuny_answer(text: str) -> str:
+    body = _ZNUNY_THANKS.sub("", _ZNUNY_GREETING.sub("", text, count=1), count=1)
+    lines: list[str] = []
+    for line in body.split("\n"):
+        if _ZNUNY_END.match(line):
+            break
+        lines.append(line)
+    return strip_quoted("\n".join(lines)).strip()
+
+
+def _read_znuny(mail: ParsedMail) -> Reading | None:
+    brand = f"{mail.header('x-mailer')} {mail.header('x-powered-by')}"
+    hook = _ZNUNY_HOOK.search(_one_line(mail.subject))
+    if not _ZNUNY_BRAND.search(brand) or hook is None:
+        return None
+    ticket_id = hook.group("id")
+    title = clean_title(_ZNUNY_HOOK.sub("", _one_line(mail.subject), count=1))
+    visible = _unquoted(mail.text)
+    state = _first(_ZNUNY_STATE, visible, "state")
+    if not state:
+        return Reading(
+            ticket_id,
+            "update",
+            "notification, auto response or answer without a state",
+            title=title,
+        )
+    if state.lower() not in _ZNUNY_SOLVED:
+        return Reading(ticket_id, "update", f"state {state}", title=title)
+    return Reading(
+        ticket_id, "resolved", f"state {state}", title=title, note=_znuny_answer(visible),
+        to_customer=True,
+    )  # fmt: skip
+
+
+# --- Redmine -------------------------------------------------------------------------------
+# app/models/mailer.rb: X-Mailer "Redmine", X-Redmine-Issue-Id, List-Id, one mail per recipient;
+# subject "[<project> - <tracker> #<id>] (<status>) <subject>". issue_edit.text.erb: "Issue #<id>
+# has been updated by <user>.", the journal details ("Status changed from In Progress to
+# Resolved", config/locales: text_journal_changed), the notes, a dashed line, then the issue
+# with "* Author: <name>". Default statuses: New, In Progress, Resolved, Feedback, Closed,
+# Rejected (lib/redmine/default_data/loader.rb); Resolved is followed by Closed.
+
+_RM_SUBJECT = re.compile(
+    r"\[(?P<project>[^\[\]]+?) - (?P<tracker>[^\[\]]+?) #(?P<id>\d+)\]\s*(?P<rest>.*)$"
+)
+_RM_STATUS_PAREN = re.compile(r"^\([^()]*\)\s*")
+_RM_STATUS_CHANGE = re.compile(
+    r"^[ \t*]*(?:Status changed from (?P<en_old>.+?) to (?P<en_new>.+?)|"
+    r"Status wurde von (?P<de_old>.+?) zu (?P<de_new>.+?) geändert|"
+    r"Statut changé de (?P<fr_old>.+?) à (?P<fr_new>.+?)|"
+    r"Estado cambiado de (?P<es_old>.+?) a (?P<es_new>.+?))[ \t]*$",
+    re.MULTILINE,
+)
+_RM_RESOLVED = frozenset({"resolved", "gelöst", "résolu", "resuelta"})
+_RM_CLOSED = frozenset({"closed", "erledigt", "fermé", "cerrada"})
+_RM_REJECTED = frozenset({"rejected", "abgewiesen", "rejeté", "rechazada"})
+_RM_AUTHOR = re.compile(
+    r"^[ \t]*\*[ \t]*(?:Author|Autor|Auteur)[ \t]*:[ \t]*(?P<name>.+?)\s*$", re.M
+)
+_RM_UPDATED = re.compile(r"^[^\n]*#\d+[^\n]*$", re.MULTILINE)
+# Journal detail lines ("Priority changed from Normal to High", "Assignee set to Tom Tech",
+# "File x.png added") are not the technician's note.
+_RM_DETAIL = re.compile(
+    r"^[ \t*]*\S[^\n]*\b(?:changed from .+ to .+|set to .+|deleted \(.*\)|added)[ \t]*$|"
+    r"^[ \t*]*(?:Status wurde von|Statut changé de|Estado cambiado de)\b"
+)
+
+
+def _redmine_note(text: str) -> str:
+    """The journal notes: after the "has been updated by" line and the details, up to the
+    dashed line that starts the issue block."""
+    head = text.split("\n----------------------------------------", 1)[0]
+    first = _RM_UPDATED.search(head)
+    body = head[first.end() :] if first else head
+    return "\n".join(ln for ln in body.split("\n") if not _RM_DETAIL.match(ln)).strip()
+
+
+def _redmine_kind(old: str, new: str) -> tuple[Kind, str]:
+    done = _RM_RESOLVED | _RM_CLOSED | _RM_REJECTED
+    change = f"status {old} -> {new}"
+    old, new = old.lower(), new.lower()
+    if new in _RM_REJECTED:
+        return "update", f"{change} (rejected, not resolved)"
+    if new in _RM_RESOLVED or new in _RM_CLOSED:
+        if old in _RM_RESOLVED:  # Resolved, then Closed: the requester was told already
+            return "update", f"{change} (closed after being resolved)"
+        if old in done:
+            return "update", change
+        return "resolved", change
+    if old in done:
+        return "reopened", change
+    return "update", change
+
+
+def _read_redmine(mail: ParsedMail) -> Reading | None:
+    subject = _one_line(mail.subject)
+    match = _RM_SUBJECT.search(subject)
+    issue_id = mail.header("x-redmine-issue-id").strip()
+    if match is None and not issue_id.isdigit():
+        return None
+    if match is None and mail.header("x-mailer").strip().lower() != "redmine":
+        return None
+    ticket_id = issue_id if issue_id.isdigit() else match.group("id") if match else ""
+    title = clean_title(_RM_STATUS_PAREN.sub("", match.group("rest"))) if match else ""
+    status = _RM_STATUS_CHANGE.search(mail.text)
+    if status is None:
+        return Reading(ticket_id, "update", "note or other change, status unchanged", title=title)
+    lang = next(k[:2] for k, v in status.groupdict().items() if v is not None)
+    kind, reason = _redmine_kind(status.group(f"{lang}_old"), status.group(f"{lang}_new"))
+    if kind != "resolved":
+        return Reading(ticket_id, kind, reason, title=title)
+    author = _first(_RM_AUTHOR, mail.text, "name")
+    note = _redmine_note(mail.text)
+    return Reading(ticket_id, "resolved", reason, title, requester_name=author, note=note)
+
+
+# --- django-helpdesk -----------------------------------------------------------------------
+# src/helpdesk/fixtures/emailtemplate.json: subject "[<queue>-<id>] <title> (<state>)" with
+# the state word per template and locale (resolved_*: Resolved, Gelöst, Résolu, Resuelto,
+# Risolto, ...; closed_*: Closed, Geschlossen, Fermé, cerrado, ...); resolved_submitter says
+# "The following resolution was added to ticket [<id>]:", resolved_cc/owner "The resolution
+# provided was:" and "Submitter: <address>". Only Django's own headers: the subject and the
+# ticket reference in the text are the marks. The submitter is mailed first; the queue's own
+# address never.
+
+DH_SUBJECT = re.compile(
+    r"^\[(?P<id>[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*-\d+)\]\s*(?P<title>.*?)\s*\((?P<state>[^()]+)\)\s*$"
+)
+_DH_RESOLVED = frozenset(
+    {
+        "resolved",
+        "gelöst",
+        "résolu",
+        "resuelto",
+        "risolto",
+        "rozwiązane",
+        "rozřešeno",
+        "ratkaistu",
+        "解决",
+    }
+)
+_DH_CLOSED = frozenset(
+    {"closed", "geschlossen", "fermé", "cerrado", "zamknięte", "uzavřeno", "valmistunut", "已关闭"}
+)
+_DH_NOTE = re.compile(
+    r"^[^\n]*\b(?:resolution was added to ticket|resolution provided was)\b[^\n]*:[ \t]*$",
+    re.M | re.I,
+)
+_DH_NOTE_END = re.compile(
+    r"[ \t]*(?:Can you please confirm\b|This resolution has been e-mailed\b|If you (?:wish|believe|need)\b|"
+    r"Regards,|The original ticket description\b)"
+)
+
+
+def _read_django_helpdesk(mail: ParsedMail) -> Reading | None:
+    match = DH_SUBJECT.match(_one_line(mail.subject))
+    if match is None:
+        return None
+    ticket_id, title = match.group("id"), match.group("title").strip()
+    state = match.group("state").split(" - ", 1)[0].strip()
+    word = state.casefold()
+    if word in _DH_CLOSED:
+        # closed_submitter follows resolved_submitter when the submitter confirms: told already.
+        return Reading(ticket_id, "update", f"({state}): closed after being resolved", title=title)
+    if word not in _DH_RESOLVED:
+        return Reading(ticket_id, "update", f"({state})", title=title)
+    note = _note_block(mail.text, _DH_NOTE, _DH_NOTE_END)
+    return Reading(ticket_id, "resolved", f"({state})", title=title, note=note)
+
+
+# --- Roundup -------------------------------------------------------------------------------
+# roundup/roundupdb.py (nosymessage, send_message): one mail per nosy recipient, subject
+# "[issue<id>] <title>", headers X-Roundup-Name, X-Roundup-issue-Id, X-Roundup-issue-status;
+# body "<name> <address> added the comment:" (or "New submission from ...:"), the message, then
+# the change note after "----------" ("status: chatting -> resolved") and the tracker's
+# signature between "____" lines. The classic schema's done statuses are resolved and done-cbb
+# (its statusauditor reopens them to chatting on a new message).
+
+_RU_SUBJECT = re.compile(r"\[(?P<id>[A-Za-z_]+\d+)\]\s*(?P<title>.*)$")
+_RU_STATUS = re.compile(
+    r"^status:[ \t]*(?P<old>[^\n]*?)[ \t]*->[ \t]*(?P<new>[^\n]*?)[ \t]*$", re.M
+)
+_RU_DONE = frozenset({"resolved", "done-cbb"})
+_RU_AUTHOR_LINE = re.compile(r"\A\s*[^\n]*:[ \t]*$", re.MULTILINE)
+_RU_NOTE_END = re.compile(r"-{10}[ \t]*$|_{20,}[ \t]*$")
+
+
+def _read_roundup(mail: ParsedMail) -> Reading | None:
+    if not any(name.startswith("x-roundup-") for name in mail.headers):
+        return None
+    match = _RU_SUBJECT.search(_one_line(mail.subject))
+    if match is None:
+        return None
+    ticket_id, title = match.group("id"), clean_title(match.group("title"))
+    change = _RU_STATUS.search(mail.text)
+    if change is None:
+        return Reading(ticket_id, "update", "message without a status change", title=title)
+    old, new = change.group("old").lower(), change.group("new").lower()
+    reason = f"status {old} -> {new}"
+    if new in _RU_DONE and old not in _RU_DONE:
+        note = strip_quoted(_note_block(mail.text, _RU_AUTHOR_LINE, _RU_NOTE_END))
+        return Reading(ticket_id, "resolved", reason, title=title, note=note)
+    if old in _RU_DONE and new not in _RU_DONE:
+        return Reading(ticket_id, "reopened", reason, title=title)
+    return Reading(ticket_id, "update", reason, title=title)
+
+
 # --- the table -----------------------------------------------------------------------------
 
 PRESETS: Mapping[str, PresetInterpreter] = MappingProxyType(
@@ -832,5 +1068,11 @@ PRESETS: Mapping[str, PresetInterpreter] = MappingProxyType(
             requester_from_to=False,  # user notifications are addressed to agents
             requester_from_thread=True,
         ),
+        "znuny": PresetInterpreter("znuny", "Znuny (OTRS)", _read_znuny),
+        "redmine": PresetInterpreter("redmine", "Redmine", _read_redmine),
+        "django-helpdesk": PresetInterpreter(
+            "django-helpdesk", "django-helpdesk", _read_django_helpdesk
+        ),
+        "roundup": PresetInterpreter("roundup", "Roundup", _read_roundup),
     }
 )
