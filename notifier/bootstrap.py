@@ -20,7 +20,14 @@ from notifier.plain import Gate, GateSettings, load_glossary
 from notifier.policy import RetryPolicy
 from notifier.ports import Source
 from notifier.render import Renderer
-from notifier.rules import DEFAULT_TEAM, NoticeRules, TeamRoute, WorkingHours
+from notifier.rules import (
+    DEFAULT_TEAM,
+    NoticeRules,
+    OwnAddresses,
+    TeamRoute,
+    WorkingHours,
+    mailbox_key,
+)
 from notifier.service import DeliveryLimits, Service
 from notifier.sources.export import ExportSource, SourceState
 
@@ -185,12 +192,46 @@ def build_routes(settings: Settings) -> list[TeamRoute]:
     ]
 
 
-def build_rules(settings: Settings, team: TeamSettings | None) -> NoticeRules:
+def own_addresses(settings: Settings) -> OwnAddresses:
+    """Every address a notice must never go to, for every source: the From address, the
+    teams' Reply-To, each watched mailbox's login when it is an address, the trusted
+    helpdesk senders and ``[rules] never_notify`` (docs/rules.md)."""
+    addresses: dict[str, str] = {}
+    exact_domains: dict[str, str] = {}
+    domains: dict[str, str] = {}
+
+    def address(value: str, what: str) -> None:
+        local, domain = mailbox_key(value)
+        if local and domain:
+            addresses.setdefault(f"{local}@{domain}", f"{what} ({value.strip()})")
+
+    for entry in settings.rules.never_notify:
+        if entry.strip().startswith("@") or "@" not in entry:
+            domain = mailbox_key("x@" + entry.strip().lstrip("@"))[1]
+            domains.setdefault(domain, f"under [rules] never_notify {entry.strip()!r}")
+        else:
+            address(entry, "listed in [rules] never_notify")
+    address(settings.smtp.from_address, "our From address, smtp.from_address")
+    for name, team in settings.teams.items():
+        if team.reply_to:
+            address(team.reply_to, f"the reply_to of team {name!r}")
+    for box in settings.imap:
+        if "@" in box.username:
+            address(box.username, f"the mailbox [[imap]] {box.name!r} watches")
+        for sender in box.trusted_senders:
+            what = f"a trusted sender of [[imap]] {box.name!r}, trusted_senders"
+            if sender.strip().startswith("@"):
+                exact_domains.setdefault(mailbox_key("x" + sender)[1], f"{what} {sender.strip()!r}")
+            else:
+                address(sender, what)
+    return OwnAddresses(addresses, exact_domains, domains)
+
+
+def build_rules(
+    settings: Settings, team: TeamSettings | None, own: OwnAddresses | None = None
+) -> NoticeRules:
     """The global [rules] merged with one team's own settings."""
     rules = settings.rules
-    own = {settings.smtp.from_address.lower()} | {
-        t.reply_to.lower() for t in settings.teams.values() if t.reply_to
-    }
     hours = team.working_hours if team is not None else None
     return NoticeRules(
         notify=team.notify if team is not None else True,
@@ -214,12 +255,13 @@ def build_rules(settings: Settings, team: TeamSettings | None) -> NoticeRules:
             days=hours.day_numbers(),
             zone=ZoneInfo(hours.timezone),
         ),
-        own_addresses=frozenset(own),
+        own_addresses=own_addresses(settings) if own is None else own,
     )
 
 
 def build_team_profiles(settings: Settings) -> dict[str, TeamProfile]:
     shared = build_gate(settings)
+    own = own_addresses(settings)
     profiles = {
         name: TeamProfile(
             name,
@@ -227,7 +269,7 @@ def build_team_profiles(settings: Settings) -> dict[str, TeamProfile]:
             team.reply_to or "",
             team.plain_policy or settings.plain.policy,
             build_gate(settings, name) if team.glossary else shared,
-            build_rules(settings, team),
+            build_rules(settings, team, own),
             team.reply_hint or "",
         )
         for name, team in settings.teams.items()
@@ -240,7 +282,7 @@ def build_team_profiles(settings: Settings) -> dict[str, TeamProfile]:
             "",
             settings.plain.policy,
             shared,
-            build_rules(settings, None),
+            build_rules(settings, None, own),
         ),
     )
     return profiles
@@ -289,6 +331,9 @@ def build_service(settings: Settings, outbox: Outbox, *, clock: Clock = system_c
         ),
         domain=settings.smtp.from_address.rpartition("@")[2],
         clock=clock,
+        backfill_since={
+            box.name: box.backfill_since for box in settings.imap if box.backfill_since
+        },
     )
 
 

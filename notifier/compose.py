@@ -14,6 +14,7 @@ from typing import Any
 from notifier.delivery.message import message_id_for, thread_reference_for
 from notifier.marks import unmarked
 from notifier.model import Notice, Resolution
+from notifier.names import person_name
 from notifier.plain import Gate
 from notifier.render import DIGEST, Renderer
 from notifier.review import PolicyMode, Review, review
@@ -132,16 +133,28 @@ def clip(text: str, limit: int) -> str:
     return (cut[:space] if space > 0 else cut).rstrip() + "\u2026"
 
 
+def requester_name(resolution: Resolution) -> str:
+    """The name templates greet: never an address (:func:`person_name`; the To header is
+    cleaned the same way where it is written, in delivery.message)."""
+    return person_name(clip(resolution.requester_name, MAX_NAME_CHARS), resolution.requester_email)
+
+
+def shown_reference(ticket_id: str) -> str:
+    """The ticket id as the requester's reference; "" for a Message-ID (folder mode keys a
+    thread by it), which means nothing to a person: templates leave the line out."""
+    return "" if "@" in ticket_id else ticket_id
+
+
 def template_context(resolution: Resolution, team: TeamProfile) -> dict[str, Any]:
     """The variables a template sees; docs/templates.md lists them.
 
     Ticket text is cleaned of the private-use characters rendering uses as marks, so input
     can never claim to be text a template allowed, and clipped (see :data:`MAX_NOTE_CHARS`).
     """
-    name = clip(resolution.requester_name, MAX_NAME_CHARS)
+    name = requester_name(resolution)
     return {
         "ticket": {
-            "id": unmarked(resolution.ticket_id),
+            "id": unmarked(shown_reference(resolution.ticket_id)),
             "title": unmarked(clip(resolution.title, MAX_TITLE_CHARS)),
             "status": unmarked(resolution.status),
             "resolved_at": resolution.resolved_at,

@@ -10,6 +10,7 @@ credentials (``$CREDENTIALS_DIRECTORY``); a plain-text password in the TOML is r
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from datetime import date, timedelta
 from pathlib import Path
@@ -238,6 +239,11 @@ class WorkingHoursSettings(_Section):
         return frozenset(_DAYS.index(day) for day in self.days)
 
 
+# never_notify entries: a domain of letter/digit/hyphen labels, a local part without spaces.
+_DOMAIN = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)(\.(?!-)[\w-]{1,63}(?<!-))*\.?$")
+_LOCAL_PART = re.compile(r'^[^\s@<>()\[\],;:"]{1,64}$')
+
+
 class RuleSettings(_Section):
     """Notification rules for every team (docs/rules.md); teams may add their own."""
 
@@ -261,6 +267,9 @@ class RuleSettings(_Section):
             "mailer-daemon@*", "postmaster@*",
         ]
     )  # fmt: skip
+    # Addresses ("ceo@example.org") and domains ("@example.net" or "example.net", subdomains
+    # included) that never get a notice, on top of our own (docs/rules.md, protected_recipient).
+    never_notify: list[str] = Field(default_factory=list)
     # Columns naming who resolved the ticket: no notice when that is the requester.
     resolver_fields: list[str] = Field(
         default_factory=lambda: [
@@ -269,12 +278,28 @@ class RuleSettings(_Section):
         ]
     )  # fmt: skip
     # Resolutions older than this when first seen get no notice (backfill guard); 0 = off.
+    # An IMAP source's backfill_since lets its resolutions since that date through
+    # (docs/rules.md, "Old resolutions").
     max_age: Duration = timedelta(days=7)
     # A notice waits this long before it is due, so a reopen can cancel it (teams may override).
     delay: Duration = timedelta(0)
     # At most this many notices per requester per period; more due at once become one digest.
     limit_per_recipient: int = Field(default=3, ge=1)
     limit_period: Duration = timedelta(hours=1)
+
+    @field_validator("never_notify")
+    @classmethod
+    def _addresses_or_domains(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            local, at, domain = entry.strip().rpartition("@")
+            if "@" in local or (at and local and not _LOCAL_PART.match(local)):
+                domain = ""  # refused below
+            if not _DOMAIN.match(domain):
+                raise ValueError(
+                    f"entry {entry!r} is neither an address (helpdesk@example.org) "
+                    "nor a domain (@example.org or example.org)"
+                )
+        return entries
 
 
 class TeamSettings(_Section):

@@ -208,7 +208,12 @@ def check_connections(settings: Settings) -> int:
     if failures:
         say(f"connection check: {failures} problem(s); nothing was sent", err=True)
         return 1
-    say("connection check: every server answered and accepted the login; nothing was sent")
+    # Only what happened: a relay without AUTH accepted no login.
+    accepted = [f"IMAP ({len(settings.imap)})"] if settings.imap else []
+    accepted += ["SMTP"] if smtp.username else []
+    said = f"; logins accepted: {', '.join(accepted)}" if accepted else ""
+    unauthenticated = "" if smtp.username else "; SMTP without AUTH (no username configured)"
+    say(f"connection check: every server answered{said}{unauthenticated}; nothing was sent")
     return 0
 
 

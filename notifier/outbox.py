@@ -118,6 +118,15 @@ class HeldNotice:
     held_since: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class WaitingNotice:
+    """A notice not yet attempted: what deciding on a reopen of its ticket needs."""
+
+    resolution_key: str
+    team: str
+    resolved_at: datetime | None
+
+
 _RESOLUTION_FIELDS = tuple(f.name for f in fields(Resolution))
 
 
@@ -396,6 +405,18 @@ class Outbox:
         row = self._db.execute("SELECT 1 FROM notices WHERE resolution_key = ?", (key,)).fetchone()
         return row is not None
 
+    def waiting_notices(self, source: str, ticket_id: str) -> list[WaitingNotice]:
+        """A ticket's notices not yet attempted (queued or held), oldest first."""
+        rows = self._db.execute(
+            "SELECT resolution_key, team, resolved_at FROM notices WHERE source = ? "
+            "AND ticket_id = ? AND state IN ('queued', 'held') AND attempts = 0 ORDER BY id",
+            (source, ticket_id),
+        ).fetchall()
+        return [
+            WaitingNotice(str(key), str(team), from_stamp(str(at)) if at else None)
+            for key, team, at in rows
+        ]
+
     def cancel_waiting(
         self,
         source: str,
@@ -409,7 +430,7 @@ class Outbox:
         """Cancel a ticket's notices not yet attempted (queued or held), except ``keep``.
 
         With ``resolved_before``, only notices for resolutions older than that moment (or of
-        unknown time): an older open row or an older resolution never cancels a newer one.
+        unknown time): an older resolution never cancels a newer one.
         """
         with self.transaction():
             rows = self._db.execute(
@@ -424,14 +445,33 @@ class Outbox:
                     to_stamp(resolved_before) if resolved_before else None,
                 ),
             ).fetchall()
-            for row_id, _ in rows:
-                self._db.execute(
-                    "UPDATE notices SET state = 'cancelled', next_attempt_at = NULL, reason = ?, "
-                    "updated_at = ? WHERE id = ?",
-                    (reason, to_stamp(now), row_id),
+            return self._cancel_rows(rows, now, reason)
+
+    def cancel_notices(self, keys: Sequence[str], now: datetime, reason: str) -> list[str]:
+        """Cancel these notices if they are still not attempted (queued or held)."""
+        with self.transaction():
+            rows = [
+                row
+                for key in keys
+                for row in self._db.execute(
+                    "SELECT id, resolution_key FROM notices WHERE resolution_key = ? "
+                    "AND state IN ('queued', 'held') AND attempts = 0",
+                    (key,),
                 )
-                self._audit_row(row_id, now, "cancelled", reason)
-            return [str(key) for _, key in rows]
+            ]
+            return self._cancel_rows(rows, now, reason)
+
+    def _cancel_rows(
+        self, rows: Sequence[tuple[int, str]], now: datetime, reason: str
+    ) -> list[str]:
+        for row_id, _ in rows:
+            self._db.execute(
+                "UPDATE notices SET state = 'cancelled', next_attempt_at = NULL, reason = ?, "
+                "updated_at = ? WHERE id = ?",
+                (reason, to_stamp(now), row_id),
+            )
+            self._audit_row(row_id, now, "cancelled", reason)
+        return [str(key) for _, key in rows]
 
     # -- per-recipient limit -----------------------------------------------------------------
 

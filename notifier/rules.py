@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -79,6 +80,47 @@ class WorkingHours:
     zone: ZoneInfo
 
 
+def mailbox_key(address: str) -> tuple[str, str]:
+    """``(local part, domain)`` of an address as a mail server routes it: case folded, without
+    a ``+tag`` (``helpdesk+42@x`` reaches ``helpdesk@x``), quotes, brackets or a trailing dot,
+    the domain in its ASCII (IDNA) form so ``bücher.example`` is ``xn--bcher-kva.example``."""
+    local, _, domain = address.strip().strip("<>").strip().casefold().rpartition("@")
+    domain = domain.rstrip(".")
+    if not domain.isascii():
+        with contextlib.suppress(UnicodeError):
+            domain = domain.encode("idna").decode("ascii")
+    return local.strip('"').split("+", 1)[0], domain
+
+
+@dataclass(frozen=True, slots=True)
+class OwnAddresses:
+    """Addresses that never get a notice, each with what makes it ours (for the record).
+
+    ``addresses``: ``local@domain`` keys (:func:`mailbox_key` form) -> what it is.
+    ``exact_domains``: every address at exactly this domain (trusted ``@domain`` senders).
+    ``domains``: this domain and its subdomains (``never_notify``).
+    """
+
+    addresses: Mapping[str, str] = field(default_factory=dict)
+    exact_domains: Mapping[str, str] = field(default_factory=dict)
+    domains: Mapping[str, str] = field(default_factory=dict)
+
+    def why(self, address: str) -> str | None:
+        """What protects ``address``, or None when it may get a notice."""
+        local, domain = mailbox_key(address)
+        if not domain:
+            return None
+        found = self.addresses.get(f"{local}@{domain}") or self.exact_domains.get(domain)
+        if found:
+            return found
+        labels = domain.split(".")
+        for start in range(len(labels)):
+            found = self.domains.get(".".join(labels[start:]))
+            if found:
+                return found
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class NoticeRules:
     """The rules for one team (the global ones merged with the team's own)."""
@@ -91,7 +133,7 @@ class NoticeRules:
     max_age: timedelta | None = None
     delay: timedelta = timedelta(0)
     working_hours: WorkingHours | None = None
-    own_addresses: frozenset[str] = field(default_factory=frozenset)
+    own_addresses: OwnAddresses = field(default_factory=OwnAddresses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,15 +153,27 @@ class Evaluation:
         return next((step for step in self.steps if step.verdict == "suppress"), None)
 
 
-def evaluate(resolution: Resolution, team: str, rules: NoticeRules, now: datetime) -> Evaluation:
-    """Every rule in order; the first suppression wins, but all are recorded for explain."""
+def evaluate(
+    resolution: Resolution,
+    team: str,
+    rules: NoticeRules,
+    now: datetime,
+    *,
+    backfill_since: datetime | None = None,
+) -> Evaluation:
+    """Every rule in order; the first suppression wins, but all are recorded for explain.
+
+    ``backfill_since``: the source's own answer to "how old may a resolution be" (an IMAP
+    source's ``backfill_since``); see :func:`_backfill_guard`.
+    """
     read_field = _field_reader(resolution)
     steps = [
+        _protected_recipient(resolution, rules),
         _team_opt_out(team, rules),
         _closure_reason(read_field, rules),
         _requester_pattern(resolution, rules),
         _resolver_is_requester(resolution, read_field, rules),
-        _backfill_guard(resolution, rules, now),
+        _backfill_guard(resolution, rules, now, backfill_since),
     ]
     due = now + rules.delay
     if rules.delay > timedelta(0):
@@ -149,6 +203,20 @@ def evaluate(resolution: Resolution, team: str, rules: NoticeRules, now: datetim
     return Evaluation(tuple(steps), due)
 
 
+def _protected_recipient(resolution: Resolution, rules: NoticeRules) -> Step:
+    """The last line: whatever a source read, never the helpdesk's own addresses. First, so
+    the record names it even when another rule would also suppress."""
+    why = rules.own_addresses.why(resolution.requester_email)
+    if why is not None:
+        # Names the protected entry, not the requester (a domain entry covers people).
+        return Step(
+            "protected_recipient",
+            "suppress",
+            f"ticket {resolution.ticket_id}: the requester address is {why}; never notified",
+        )
+    return Step("protected_recipient", "pass", "not one of our own addresses")
+
+
 def _team_opt_out(team: str, rules: NoticeRules) -> Step:
     if not rules.notify:
         return Step(
@@ -167,8 +235,6 @@ def _closure_reason(read_field: Callable[[str], str], rules: NoticeRules) -> Ste
 
 def _requester_pattern(resolution: Resolution, rules: NoticeRules) -> Step:
     address = resolution.requester_email.strip().lower()
-    if address in rules.own_addresses:
-        return Step("requester_address", "suppress", f"{address} is one of our own addresses")
     for pattern in rules.suppress_requesters:
         if fnmatch.fnmatchcase(address, pattern):
             return Step("requester_address", "suppress", f"{address} matches {pattern!r}")
@@ -189,19 +255,34 @@ def _resolver_is_requester(
     return Step("resolver_is_requester", "pass", "resolved by someone else")
 
 
-def _backfill_guard(resolution: Resolution, rules: NoticeRules, now: datetime) -> Step:
-    if rules.max_age is None or resolution.resolved_at is None:
+def _backfill_guard(
+    resolution: Resolution, rules: NoticeRules, now: datetime, since: datetime | None
+) -> Step:
+    """One decision on old resolutions: a resolution passes when it is within ``max_age`` or,
+    for a source with ``backfill_since``, resolved since that date (the user asked for that
+    mail). So backfill_since only ever lets more through, and every verdict names its knob."""
+    limit = rules.max_age
+    resolved = resolution.resolved_at
+    if limit is None and since is None:
+        return Step("max_age", "pass", "no age limit")
+    if resolved is None:
+        return Step("max_age", "pass", "resolution time unknown")
+    age = now - resolved
+    if since is not None and resolved >= since:
         return Step(
             "max_age",
             "pass",
-            "no age limit" if rules.max_age is None else "resolution time unknown",
+            f"resolved {_human(max(age, timedelta(0)))} ago, since this source's backfill_since "
+            f"{since:%Y-%m-%d} (which replaces max_age for the mail it asks for)",
         )
-    age = now - resolution.resolved_at
-    if age > rules.max_age:
+    if limit is not None and age > limit:
+        before = f"before this source's backfill_since {since:%Y-%m-%d} and " if since else ""
         return Step(
             "max_age",
             "suppress",
-            f"resolved {_human(age)} ago, over the {_human(rules.max_age)} limit (backfill guard)",
+            f"resolved {_human(age)} ago, {before}over the {_human(limit)} limit ([rules] "
+            "max_age, the backfill guard; raise it, or set an IMAP source's backfill_since, "
+            "to notify older resolutions)",
         )
     return Step("max_age", "pass", f"resolved {_human(max(age, timedelta(0)))} ago")
 

@@ -13,13 +13,14 @@ import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import structlog
 
 from notifier.clock import CLOCK_TOLERANCE, Clock
 from notifier.compose import DigestHeld, TeamProfile, compose, compose_digest, profile_for
 from notifier.errors import FaultStreak, NotifierError, SendInterrupted, StateError, TemplateError
+from notifier.hold import decide_reopen
 from notifier.model import (
     Checkpoint,
     Ignored,
@@ -165,6 +166,25 @@ class _Units:
             return [unit for run in self._runs for unit in run.units]
 
 
+class _Reopens:
+    """The dated reopens one source yielded in this pass, by ticket, so that a resolution read
+    after its reopen is judged as if read in order. Bounded: past the cap, no more are kept."""
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self._by_ticket: dict[str, list[Reopened]] = {}
+        self._count = 0
+
+    def remember(self, event: Reopened) -> None:
+        if event.seen_at is not None and self._count < self.LIMIT:
+            self._by_ticket.setdefault(event.ticket_id, []).append(event)
+            self._count += 1
+
+    def of(self, ticket_id: str) -> list[Reopened]:
+        return self._by_ticket.get(ticket_id, [])
+
+
 def _requester(unit: Unit) -> str:
     return unit[0][0].notice.to_email.lower()
 
@@ -204,6 +224,7 @@ class Service:
         domain: str,
         clock: Clock,
         rng: random.Random | None = None,
+        backfill_since: Mapping[str, date] | None = None,
     ) -> None:
         self.sources = list(sources)
         self.outbox = outbox
@@ -216,6 +237,11 @@ class Service:
         self.domain = domain
         self.clock = clock
         self.rng = rng or random.Random()  # jitter, not security
+        # Per source: resolutions since this day (UTC) pass the age check whatever max_age says.
+        self.backfill_since = {
+            name: datetime.combine(day, time(0), UTC)
+            for name, day in (backfill_since or {}).items()
+        }
         self._tally = threading.Lock()
         self._compose_faults = FaultStreak("composing notices")
 
@@ -268,14 +294,16 @@ class Service:
         pending = 0
         now = self.clock()
         waiting = self.outbox.waiting_tickets(source.name)
+        opened = _Reopens()
         events = source.poll(now)
         while True:
             with self.outbox.transaction():
                 for event in events:
                     if isinstance(event, Resolution):
                         report.seen += 1
-                        self._accept(event, report, now, waiting)
+                        self._accept(event, report, now, waiting, opened)
                     elif isinstance(event, Reopened):
+                        opened.remember(event)
                         self._reopened(event, report, now, waiting)
                     elif isinstance(event, InputProblem):
                         report.rejected += 1
@@ -296,14 +324,25 @@ class Service:
                 return
 
     def _accept(
-        self, resolution: Resolution, report: PassReport, now: datetime, waiting: set[str]
+        self,
+        resolution: Resolution,
+        report: PassReport,
+        now: datetime,
+        waiting: set[str],
+        opened: _Reopens | None = None,
     ) -> None:
         if self.outbox.known(resolution.key):
             report.already_known += 1  # re-reading input is always safe, and cheap
             return
         team_name = route(resolution, self.routes)
         profile = profile_for(team_name, self.teams)
-        evaluation = evaluate(resolution, team_name, profile.rules, now)
+        evaluation = evaluate(
+            resolution,
+            team_name,
+            profile.rules,
+            now,
+            backfill_since=self.backfill_since.get(resolution.source),
+        )
         # Plain dicts, the same keys and order as the Step fields (asdict deep-copies: slower).
         trace = [
             {"rule": step.rule, "verdict": step.verdict, "detail": step.detail}
@@ -345,6 +384,7 @@ class Service:
             report.held += 1
             self._supersede(resolution, report, now, waiting)
             waiting.add(resolution.ticket_id)
+            self._reopened_before(resolution, team_name, report, now, opened)
             return
         self._compose_faults.reset()
         checked = composed.review
@@ -387,6 +427,28 @@ class Service:
             report.queued += 1
         self._supersede(resolution, report, now, waiting)
         waiting.add(resolution.ticket_id)
+        self._reopened_before(resolution, team_name, report, now, opened)
+
+    def _reopened_before(
+        self,
+        resolution: Resolution,
+        team: str,
+        report: PassReport,
+        now: datetime,
+        opened: _Reopens | None,
+    ) -> None:
+        """A reopen read earlier in this pass (an export listed newest first) but dated inside
+        this resolution's hold window cancels its notice, as if read in order. Only with both
+        times known: an open row before a resolution of unknown time is a log read in order."""
+        if opened is None or resolution.resolved_at is None:
+            return
+        delay = profile_for(team, self.teams).rules.delay
+        for event in opened.of(resolution.ticket_id):
+            decision = decide_reopen(resolution.resolved_at, event.seen_at, delay)
+            if decision.verdict == "cancel":
+                reason = f"{decision.reason} ({event.origin}: {event.status})"
+                report.cancelled += len(self.outbox.cancel_notices([resolution.key], now, reason))
+                return
 
     def _supersede(
         self, resolution: Resolution, report: PassReport, now: datetime, waiting: set[str]
@@ -408,27 +470,33 @@ class Service:
     def _reopened(
         self, event: Reopened, report: PassReport, now: datetime, waiting: set[str]
     ) -> None:
-        """A ticket is open again: a notice still waiting for it must not go out."""
+        """A ticket is open again: a notice still waiting for it is cancelled if the reopen
+        came before the notice was due, by the events' own times (see notifier.hold)."""
         # An export row must say when it was open: an older open row read again (a file that
         # grew, an older snapshot) is not a reopen. A reopen notification always is.
-        if event.ticket_id in waiting and (event.announced or event.seen_at is not None):
-            cancelled = self.outbox.cancel_waiting(
-                event.source,
-                event.ticket_id,
-                now,
-                f"ticket reopened before the notice was due ({event.origin}: {event.status})",
-                resolved_before=event.seen_at,
-            )
-            report.cancelled += len(cancelled)
-            if cancelled or not event.announced:
-                return
-        if event.announced:
+        if not (event.announced or event.seen_at is not None):
+            return
+        notes: list[str] = []
+        notices = (
+            self.outbox.waiting_notices(event.source, event.ticket_id)
+            if event.ticket_id in waiting
+            else []
+        )
+        for notice in notices:
+            delay = profile_for(notice.team, self.teams).rules.delay
+            decision = decide_reopen(notice.resolved_at, event.seen_at, delay)
+            if decision.verdict == "cancel":
+                reason = f"{decision.reason} ({event.origin}: {event.status})"
+                cancelled = self.outbox.cancel_notices([notice.resolution_key], now, reason)
+                report.cancelled += len(cancelled)
+            elif decision.verdict == "keep" or event.announced:
+                notes.append(decision.reason)
+        if event.announced and not notices:
+            notes.append("no notice was waiting")
+        for note in notes:
             report.ignored += 1
             self.outbox.ignore(
-                Ignored(
-                    event.source, event.origin, f"reopened: {event.status}; no notice was waiting"
-                ),
-                now,
+                Ignored(event.source, event.origin, f"reopened: {event.status}; {note}"), now
             )
 
     # -- delivery ----------------------------------------------------------------------------

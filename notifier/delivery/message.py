@@ -29,6 +29,7 @@ from typing import Any
 
 from notifier.errors import PermanentDeliveryError
 from notifier.model import Notice
+from notifier.names import person_name
 
 __all__ = [
     "POLICY",
@@ -283,7 +284,10 @@ def _checked_fields(notice: Notice, from_address: str, from_name: str, now: date
     _refuse_unencodable(notice)
     if not _OWN_MSG_ID_RE.fullmatch(notice.message_id):
         raise PermanentDeliveryError(f"message_id: {notice.message_id!r} is not a Message-ID")
-    to_addr = parse_address(notice.to_email, "to_email", notice.to_name)
+    # The source's name field may hold an address ("requester@..." <helpdesk@...>): never shown.
+    to_addr = parse_address(
+        notice.to_email, "to_email", person_name(notice.to_name, notice.to_email)
+    )
     _from_header(from_address, from_name)  # raises for a bad From address (cached when good)
     reply_to = parse_address(notice.reply_to, "reply_to") if notice.reply_to.strip() else None
 

@@ -29,19 +29,24 @@ from typing import BinaryIO, Protocol
 from notifier.errors import ConfigError, InputError, SourceError
 from notifier.model import Checkpoint, InputProblem, Reopened, SourceEvent
 from notifier.sources.parse import (
+    MAX_SIDELOAD_CHARS,
+    MAX_SIDELOAD_ITEMS,
     BadRecord,
     ColumnMapping,
     CsvHeader,
     CsvItem,
     Mark,
     Record,
+    SideloadIndex,
     Unfinished,
     iter_csv_records,
     iter_json_records,
     iter_jsonl_records,
+    join_sideloads,
     open_ticket,
     prefix_digest,
     row_to_resolution,
+    scan_sideloads,
 )
 
 FORMATS = frozenset({"auto", "csv", "json", "jsonl"})
@@ -339,12 +344,26 @@ class ExportSource:
         """Each record's event (if any) and the Mark after it; then an Unfinished record or a
         _HeaderUnusable, when there is one."""
         items: Iterator[CsvItem]
+        index: SideloadIndex | None = None
         if file_format == "csv":
             items = iter_csv_records(fh, self.mapping.delimiter, start)
         elif file_format == "jsonl":
             items = iter_jsonl_records(fh, start)
         else:
-            items = iter_json_records(fh)
+            if self.mapping.sideloads:
+                # Sideloads may follow the records (Zendesk writes users[] after tickets[]):
+                # read them first, then the records from the start.
+                index = scan_sideloads(fh, self.mapping)
+                fh.seek(0)
+                if index.overflow:
+                    yield InputProblem(
+                        self.name,
+                        display(path),
+                        f"{display(path)}: more sideloaded items than the {MAX_SIDELOAD_ITEMS:,} "
+                        f"(or {MAX_SIDELOAD_CHARS:,} characters) kept per file: tickets whose "
+                        "requester or metric set came later are not joined",
+                    )
+            items = iter_json_records(fh, skip=self.mapping.sideload_arrays)
         mapping = self.mapping
         for item in items:
             if isinstance(item, CsvHeader):
@@ -362,25 +381,30 @@ class ExportSource:
                 return
             elif start is None or item.end.offset > start.offset:
                 # (A JSON file is parsed from its start: records before ``start`` were read.)
-                event = self._event(path, item, mapping)
+                event = self._event(path, item, mapping, index)
                 if event is not None:
                     yield event
                 yield item.end
 
     def _event(
-        self, path: str, item: Record | BadRecord, mapping: ColumnMapping
+        self,
+        path: str,
+        item: Record | BadRecord,
+        mapping: ColumnMapping,
+        index: SideloadIndex | None = None,
     ) -> SourceEvent | None:
         """The event for one record: a resolution, a problem, or Reopened for a row not resolved."""
         origin = f"{display(path)}:{item.line}"
         if isinstance(item, BadRecord):
             return InputProblem(self.name, origin, item.reason)
+        data = item.data if index is None else join_sideloads(item.data, mapping, index)
         try:
-            resolution = row_to_resolution(item.data, mapping, source=self.name, origin=origin)
+            resolution = row_to_resolution(data, mapping, source=self.name, origin=origin)
             if resolution is not None:
                 return resolution
             # Not resolved (any more): a notice for this ticket still in its hold window must
             # not go out. The service cancels it, or ignores this when nothing is waiting.
-            still_open = open_ticket(item.data, mapping)
+            still_open = open_ticket(data, mapping)
             if still_open is None:
                 return None
             ticket_id, status, updated = still_open

@@ -71,6 +71,19 @@ def normalise_status(value: str) -> str:
     return " ".join(value.split()).casefold()
 
 
+@dataclass(frozen=True, slots=True)
+class Sideload:
+    """Related records a JSON export carries in a top-level array of their own, joined onto
+    each record. Zendesk's ``include=users`` puts the requester in ``users[]``: the item whose
+    ``id`` (``key``) equals the ticket's ``requester_id`` (``ref``) is read as ``requester``
+    (``into``), so ``requester.email`` finds the address."""
+
+    array: str
+    key: str
+    ref: str
+    into: str
+
+
 @dataclass(frozen=True)
 class ColumnMapping:
     """How one export's columns (or JSON keys) map onto ticket fields.
@@ -86,9 +99,25 @@ class ColumnMapping:
     delimiter: str = ","
     default_timezone: str = "UTC"
     numeric_dates: str = ""  # "dmy" / "mdy" when the product writes all-numeric dates that way
+    sideloads: tuple[Sideload, ...] = ()  # related records a JSON export carries beside them
 
     def candidates(self, name: str) -> tuple[str, ...]:
         return self.columns.get(name, ())
+
+    @property
+    def sideload_arrays(self) -> frozenset[str]:
+        return frozenset(sideload.array for sideload in self.sideloads)
+
+    def joined_fields(self, into: str) -> frozenset[str]:
+        """The fields of a sideload joined as ``into`` that some candidate reads
+        (``requester.email`` -> ``email``): only those are kept from each item."""
+        prefix = f"{into}."
+        return frozenset(
+            column[len(prefix) :].split(".")[0]
+            for names in self.columns.values()
+            for column in names
+            if column.startswith(prefix)
+        )
 
     def is_resolved(self, status: str) -> bool:
         return not self.resolved_statuses or normalise_status(status) in self.resolved_statuses
@@ -107,12 +136,21 @@ class ColumnMapping:
                 by_key[k] for k in (" ".join(c.split()).casefold() for c in wanted) if k in by_key
             ]
             narrowed[name] = tuple(dict.fromkeys(present))
+        # A requester-name column may hold the address itself (see row_to_resolution).
+        satisfied = {name for name, found in narrowed.items() if found}
+        if "requester_name" in satisfied:
+            satisfied.add("requester_email")
         missing = [
             f"{name.replace('_', ' ')} (expected a column named "
             + " or ".join(repr(c) for c in self.candidates(name))
+            + (
+                " or a requester name column holding the address"
+                if name == "requester_email"
+                else ""
+            )
             + ")"
             for name in self.required_fields()
-            if not narrowed.get(name)
+            if name not in satisfied
         ]
         return replace(self, columns=narrowed), missing
 
@@ -273,11 +311,17 @@ def row_to_resolution(
             f"than the {MAX_ID_CHARS} allowed (is the right column mapped?)",
         )
 
-    name, _, _ = _pick(row, mapping, "requester_name")
+    name, name_column, _ = _pick(row, mapping, "requester_name")
     raw_email, email_column, _ = _pick(row, mapping, "requester_email")
+    if not raw_email and "@" in name:
+        # No email column (or an empty one), and the name column holds the address itself:
+        # Jira's 'Reporter', GLPI's 'Requester' for users named by their address.
+        raw_email, email_column, name = name, name_column, ""
     if not raw_email:
         detail = _describe_missing(mapping, "requester_email", email_column)
-        raise InputError(origin, f"missing requester email: {detail}")
+        if name:
+            detail += f", and column {name_column!r} holds a name, not an address"
+        raise InputError(origin, f"missing requester email: {detail}{_unjoined(row, mapping)}")
     # Most exports hold a bare address; only "Name <addr>" forms need the (slow) full parser.
     try:
         display, email = (
@@ -322,6 +366,116 @@ def row_to_resolution(
         origin=origin,
         fields=fields,
     )
+
+
+def _unjoined(row: Mapping[str, object], mapping: ColumnMapping) -> str:
+    """Why a sideload that would give the requester's address was not joined, or ""."""
+    for sideload in mapping.sideloads:
+        wanted = any(
+            c.startswith(f"{sideload.into}.") for c in mapping.candidates("requester_email")
+        )
+        if wanted and sideload.into not in row and sideload.ref in row:
+            return (
+                f"; {sideload.ref} {_text(row[sideload.ref])} has no entry in the file's "
+                f"{sideload.array}[] (export with include={sideload.array})"
+            )
+    return ""
+
+
+# --- sideloads: related records beside the records ------------------------------------------
+
+# What is kept of one file's sideloads, in items and in characters of the fields kept: the
+# join must not let a file take the daemon's memory. A Zendesk incremental page holds at most
+# 1,000 tickets and their users and metric sets.
+MAX_SIDELOAD_ITEMS = 50_000
+MAX_SIDELOAD_CHARS = 16 * 1024 * 1024
+
+
+@dataclass
+class SideloadIndex:
+    """The sideloaded items of one file: ``into`` -> the item's key as text -> kept fields."""
+
+    items: dict[str, dict[str, Mapping[str, object]]] = field(default_factory=dict)
+    overflow: bool = False  # a cap was reached: later items were not kept
+
+
+def scan_sideloads(
+    stream: BinaryIO, mapping: ColumnMapping, chunk_size: int = 64 * 1024
+) -> SideloadIndex:
+    """Read a JSON export's top-level sideload arrays (item by item, within the caps), before
+    its records are read: Zendesk may write ``users[]`` after ``tickets[]``. Anything the
+    reading pass will report (malformed or truncated JSON) just ends the scan."""
+    index = SideloadIndex()
+    wanted: dict[str, tuple[Sideload, frozenset[str]]] = {}
+    for sideload in mapping.sideloads:
+        used = mapping.joined_fields(sideload.into)
+        if used:
+            wanted[sideload.array] = (sideload, used)
+            index.items[sideload.into] = {}
+    if not wanted:
+        return index
+    cursor = _JsonCursor(stream, chunk_size)
+    chars = 0
+    try:
+        while cursor.peek() == "{":
+            cursor.expect("{", "'{'")
+            if cursor.peek() == "}":
+                cursor.pos += 1
+                continue
+            while True:
+                key = cursor.value()
+                cursor.expect(":", "':' after an object key")
+                found = wanted.get(key) if isinstance(key, str) else None
+                if cursor.peek() != "[":
+                    cursor.value()
+                else:
+                    for item in _array_values(cursor):
+                        if found is not None and isinstance(item, dict):
+                            chars = _keep(index, *found, item, chars)
+                if cursor.expect(",}", "',' or '}' in an object") == "}":
+                    break
+    except (_Truncated, _Malformed):
+        pass
+    return index
+
+
+def _keep(
+    index: SideloadIndex,
+    sideload: Sideload,
+    fields: frozenset[str],
+    item: Mapping[str, object],
+    chars: int,
+) -> int:
+    """Keep the used ``fields`` of one sideloaded item, within the caps; the characters kept."""
+    item_key = _text(item.get(sideload.key))
+    if not item_key:
+        return chars
+    kept = {name: item[name] for name in fields if name in item}
+    size = len(item_key) + sum(len(_text(value)) for value in kept.values())
+    if (
+        sum(len(items) for items in index.items.values()) >= MAX_SIDELOAD_ITEMS
+        or chars + size > MAX_SIDELOAD_CHARS
+    ):
+        index.overflow = True
+        return chars
+    index.items[sideload.into][item_key] = kept
+    return chars + size
+
+
+def join_sideloads(
+    row: Mapping[str, object], mapping: ColumnMapping, index: SideloadIndex
+) -> Mapping[str, object]:
+    """``row`` with each sideloaded item it refers to under its ``into`` name (a record that
+    already embeds one, as the Tickets API with ``include=users`` can, keeps its own)."""
+    joined: dict[str, object] | None = None
+    for sideload in mapping.sideloads:
+        if sideload.into in row or sideload.ref not in row:
+            continue
+        item = index.items.get(sideload.into, {}).get(_text(row[sideload.ref]))
+        if item is not None:
+            joined = joined if joined is not None else dict(row)
+            joined[sideload.into] = item
+    return joined if joined is not None else row
 
 
 # --- byte streams -> records ----------------------------------------------------------------
@@ -841,7 +995,9 @@ class _JsonCursor:
             raise _Truncated
 
 
-def iter_json_records(stream: BinaryIO, chunk_size: int = 64 * 1024) -> Iterator[JsonItem]:
+def iter_json_records(
+    stream: BinaryIO, chunk_size: int = 64 * 1024, *, skip: frozenset[str] = frozenset()
+) -> Iterator[JsonItem]:
     """Stream the records of a JSON export without loading the whole file.
 
     Accepted shapes: an array of objects; an object holding such an array under one of
@@ -850,7 +1006,8 @@ def iter_json_records(stream: BinaryIO, chunk_size: int = 64 * 1024) -> Iterator
     yielded as their closing brace is read; a malformed stream ends with one :class:`BadRecord`
     at the line where the unreadable part starts (records after it cannot be found reliably),
     a stream cut before its end with one :class:`Unfinished`. A record larger than
-    :data:`MAX_RECORD_BYTES` characters is malformed.
+    :data:`MAX_RECORD_BYTES` characters is malformed. Top-level arrays under a ``skip`` key
+    (sideloads, see :func:`scan_sideloads`) are read through item by item and not kept.
     """
     cursor = _JsonCursor(stream, chunk_size)
     try:
@@ -860,7 +1017,7 @@ def iter_json_records(stream: BinaryIO, chunk_size: int = 64 * 1024) -> Iterator
         if first == "[":
             yield from _array(cursor)
         elif first == "{":
-            yield from _objects(cursor)
+            yield from _objects(cursor, skip)
         else:
             raise _Malformed(f"expected '[' or '{{' at the start, found {first!r}")
         cursor.record_line = cursor.line()
@@ -877,6 +1034,18 @@ def iter_json_records(stream: BinaryIO, chunk_size: int = 64 * 1024) -> Iterator
 
 
 _TRUNCATED = "truncated JSON: the file ends in the middle of a record or before the closing bracket"
+
+
+def _array_values(cursor: _JsonCursor) -> Iterator[object]:
+    """The values of the array at the cursor, one at a time (never the whole array)."""
+    cursor.expect("[", "'['")
+    if cursor.peek() == "]":
+        cursor.pos += 1
+        return
+    while True:
+        yield cursor.value()
+        if cursor.expect(",]", "',' or ']' after an array item") == "]":
+            return
 
 
 def _array(cursor: _JsonCursor) -> Iterator[JsonItem]:
@@ -899,7 +1068,7 @@ def _array(cursor: _JsonCursor) -> Iterator[JsonItem]:
             return
 
 
-def _objects(cursor: _JsonCursor) -> Iterator[JsonItem]:
+def _objects(cursor: _JsonCursor, skip: frozenset[str]) -> Iterator[JsonItem]:
     """Top-level objects: a wrapper holding the record array, or records themselves."""
     while cursor.peek() == "{":
         line = cursor.line()
@@ -918,6 +1087,9 @@ def _objects(cursor: _JsonCursor) -> Iterator[JsonItem]:
             if key in RECORD_KEYS and cursor.peek() == "[":
                 wrapper = True
                 yield from _array(cursor)
+            elif key in skip and cursor.peek() == "[":
+                for _ in _array_values(cursor):  # a sideload: scan_sideloads keeps what is used
+                    pass
             else:
                 head[key] = cursor.value()
             cursor.peek()

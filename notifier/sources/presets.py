@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from notifier.errors import ConfigError
-from notifier.sources.parse import FIELDS, ColumnMapping, normalise_status
+from notifier.sources.parse import FIELDS, ColumnMapping, Sideload, normalise_status
 from notifier.sources.timestamps import load_zone
 
 DEFAULT_RESOLVED = ("resolved", "closed", "done", "solved")
@@ -31,6 +31,7 @@ class Preset:
     notes: str
     delimiter: str = ","
     numeric_dates: str = ""
+    sideloads: tuple[Sideload, ...] = ()
 
 
 JIRA = Preset(
@@ -85,12 +86,23 @@ ZENDESK = Preset(
         "original_message_id": ("Message-ID", "message_id"),
     },
     resolved_statuses=("Solved", "Closed"),
+    # The incremental ticket export (GET /api/v2/incremental/tickets.json) and the Tickets API
+    # with include=users,metric_sets write the related records as top-level arrays beside
+    # "tickets" (developer.zendesk.com/documentation/ticketing/using-the-zendesk-api/
+    # side_loading/): users[] by id (the ticket's requester_id), metric_sets[] by ticket_id
+    # (api-reference/ticketing/tickets/ticket_metrics/: "solved_at").
+    sideloads=(
+        Sideload(array="users", key="id", ref="requester_id", into="requester"),
+        Sideload(array="metric_sets", key="ticket_id", ref="id", into="metric_set"),
+    ),
     notes=(
         "Zendesk admin CSV export ('Id', 'Requester', 'Requester email', 'Group', 'Subject', "
         "'Status', 'Created at', 'Solved at', ...) and the JSON shapes of the full JSON export "
-        "and the Tickets API ({\"tickets\": [...]}, fields 'id', 'subject', 'status'). A ticket "
-        "object carries 'requester_id', not the email: sideload users ('requester.email'), or "
-        "the email-channel sender 'via.source.from.address' is used. Neither export carries "
+        "and the Tickets API ({\"tickets\": [...]}, fields 'id', 'subject', 'status'), and the "
+        "incremental ticket export. A ticket object carries 'requester_id', not the email: "
+        "export with include=users,metric_sets and the users[] and metric_sets[] sideloads are "
+        "joined ('requester.email', 'metric_set.solved_at'); otherwise the email-channel sender "
+        "'via.source.from.address' is used. Neither export carries "
         "comments: map resolution_note to a custom field if you want the agent's words. Dates "
         "without a zone are in the account's time zone (set default_timezone)."
     ),
@@ -211,6 +223,7 @@ def build_mapping(
         base: Mapping[str, tuple[str, ...]] = {name: (name,) for name in FIELDS}
         statuses: Sequence[str] = DEFAULT_RESOLVED
         chosen_delimiter, numeric_dates = ",", ""
+        sideloads: tuple[Sideload, ...] = ()
     else:
         found = PRESETS.get(preset)
         if found is None:
@@ -219,6 +232,7 @@ def build_mapping(
             )
         base, statuses = found.columns, found.resolved_statuses
         chosen_delimiter, numeric_dates = found.delimiter, found.numeric_dates
+        sideloads = found.sideloads
 
     merged = {name: tuple(base.get(name, ())) for name in FIELDS}
     for name, column in columns.items():
@@ -248,4 +262,5 @@ def build_mapping(
         delimiter=chosen_delimiter,
         default_timezone=default_timezone,
         numeric_dates=numeric_dates,
+        sideloads=sideloads,
     )

@@ -152,8 +152,8 @@ def test_suppressed_resolutions_appear_in_audit_with_their_rule(
 
     explained = notifier("explain", "--config", str(config), key_of(config, "HD-1", "suppressed"))
     assert "SUPPRESSED" in explained.stdout
-    assert "2. closure_reason: SUPPRESSED - resolution is 'Duplicate'" in explained.stdout
-    assert "3. requester_address: ok" in explained.stdout  # later rules still shown
+    assert "3. closure_reason: SUPPRESSED - resolution is 'Duplicate'" in explained.stdout
+    assert "4. requester_address: ok" in explained.stdout  # later rules still shown
     sent = notifier("explain", "--config", str(config), key_of(config, "HD-3", "sent"))
     assert "now: SENT" in sent.stdout and "what happened:" in sent.stdout
     assert "sent: 250" in sent.stdout
@@ -223,3 +223,26 @@ def test_audit_show_prints_the_digest_a_member_went_out_in(
     assert "4 of your requests are done" in shown.stdout and "Request 0" in shown.stdout
     assert notifier("audit", "--config", str(config), "verify").returncode == 0
     assert digest.message["Subject"] == "4 of your requests are done"
+
+
+def test_a_reopen_dated_after_the_notice_was_due_does_not_cancel_it(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """Issue 15 item 9: resolved, and reopened three days later, both rows read in one pass
+    with no hold window. The notice was due at the resolution, before the reopen: it is sent,
+    and the reopen is recorded as coming after the notice was due."""
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    config = write_config(tmp_path, server, exports)
+    reopened = csv_row("HD-1", "ann@example.org", status="In Progress", resolved="",
+                       updated="2026-11-30T09:00:00Z")  # fmt: skip
+    (exports / "1.csv").write_text(
+        CSV_HEADER + csv_row("HD-1", "ann@example.org") + reopened, encoding="utf-8"
+    )
+    assert notifier("once", "--config", str(config)).returncode == 0
+    assert [m.rcpt_tos for m in server.messages] == [("ann@example.org",)]
+    history = audit(config, "--ticket", "HD-1")
+    assert [r["outcome"] for r in history] == ["queued", "sent"]
+    (note,) = [r for r in audit(config, "--status", "ignored") if "1.csv:3" in str(r["origin"])]
+    assert "after the notice was due" in str(note["reason"])

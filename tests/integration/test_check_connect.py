@@ -164,3 +164,25 @@ def test_a_non_ascii_password_is_checked_without_traceback_or_echo(
         assert "login failed" in imap_line
         assert "auth FAILED" in out and "535" in out
     assert smtp.data_attempts == 0
+
+
+def test_without_smtp_auth_it_does_not_claim_a_login(
+    tmp_path: Path,
+    dovecot_factory: DovecotFactory,
+    smtp_server: SmtpServerFactory,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A relay without AUTH: the auth step is 'skipped', and the verdict must not say the
+    login was accepted (it said "every server answered and accepted the login")."""
+    imap = dovecot_factory(security="starttls")
+    smtp = smtp_server(security="starttls")
+    config = write_config(tmp_path, imap, smtp)
+    text = config.read_text(encoding="utf-8")
+    text = text.replace(f'username = "{SMTP_AUTH[0]}"\npassword_file = "smtp-password"\n', "")
+    config.write_text(text, encoding="utf-8")
+    code, out = run_check(config, capsys)
+    assert code == 0, out
+    assert ": auth ok: skipped" in out
+    verdict = next(line for line in out.splitlines() if line.startswith("connection check:"))
+    assert "accepted the login" not in verdict and "nothing was sent" in verdict
+    assert "SMTP without AUTH" in verdict

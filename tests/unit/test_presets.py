@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from notifier.errors import ConfigError
+from notifier.errors import ConfigError, InputError
 from notifier.model import Resolution
 from notifier.sources.parse import (
     ColumnMapping,
@@ -310,3 +310,44 @@ def test_header_missing_required_columns_lists_them() -> None:
     assert narrowed.candidates("ticket_id") == ("id",)
     assert len(missing) == 1
     assert missing[0].startswith("requester email (expected a column named 'Requester email'")
+
+
+# Jira's 'Export > CSV' writes the reporter's display name; where users are named by their
+# address (customers created from mail, Jira Service Management portal-only customers) the
+# 'Reporter' cell holds the address itself, and the export has no email column at all.
+JIRA_REPORTER_IS_ADDRESS = (
+    "Summary,Issue key,Issue id,Status,Resolution,Reporter,Created,Resolved\r\n"
+    "VPN drops,ITSD-7,10007,Done,Done,maria@example.org,04/Mar/24 9:00 AM,05/Mar/24 2:22 PM\r\n"
+    'Printer,ITSD-8,10008,Done,Done,"Bo Berg <bo@example.org>",04/Mar/24 9:00 AM,'
+    "05/Mar/24 2:22 PM\r\n"
+)
+# GLPI names a requester created by the mail collector by its address (login = address).
+GLPI_REQUESTER_IS_ADDRESS = (
+    "ID;Titre;Statut;Date de résolution;Demandeur - Demandeur\r\n"
+    "1 024;Imprimante HS;Résolu;05-03-2024 15:22;lea@example.org\r\n"
+)
+
+
+def test_a_reporter_column_holding_the_address_gives_the_requester() -> None:
+    """Issue 15 item 12: no email column, the 'Reporter' / 'Demandeur' cell is the address."""
+    jira = from_csv(JIRA_REPORTER_IS_ADDRESS, build_mapping("jira", {}, None, None, "UTC"))
+    assert [(r.requester_email, r.requester_name) for r in jira if r is not None] == [
+        ("maria@example.org", ""),  # never greet by the address
+        ("bo@example.org", "Bo Berg"),
+    ]
+    (glpi,) = from_csv(GLPI_REQUESTER_IS_ADDRESS, build_mapping("glpi", {}, None, None, "UTC"))
+    assert glpi is not None and glpi.requester_email == "lea@example.org"
+
+
+def test_a_reporter_column_holding_an_address_list_or_a_name_is_rejected() -> None:
+    """Only one address counts; a list is rejected, and a plain name still is no address."""
+    mapping, missing = build_mapping("jira", {}, None, None, "UTC").for_header(
+        ["Issue key", "Status", "Reporter"]
+    )
+    assert missing == []
+    listed = {"Issue key": "ITSD-9", "Status": "Done", "Reporter": "a@example.org, b@example.org"}
+    with pytest.raises(InputError, match=r"column 'Reporter'.*address list"):
+        row_to_resolution(listed, mapping, source="s", origin="x:2")
+    named = {"Issue key": "ITSD-9", "Status": "Done", "Reporter": "Maria Lopez"}
+    with pytest.raises(InputError, match=r"missing requester email.*'Reporter' holds a name"):
+        row_to_resolution(named, mapping, source="s", origin="x:2")

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from notifier.model import Resolution
-from notifier.rules import NoticeRules, WorkingHours, evaluate, next_working_time
+from notifier.rules import NoticeRules, OwnAddresses, WorkingHours, evaluate, next_working_time
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # a Friday
 RULES = NoticeRules(
@@ -17,7 +17,7 @@ RULES = NoticeRules(
     suppress_requesters=("noreply@*", "*@internal.example.org"),
     resolver_fields=("assignee",),
     max_age=timedelta(days=7),
-    own_addresses=frozenset({"it-helpdesk@example.org"}),
+    own_addresses=OwnAddresses({"it-helpdesk@example.org": "our From address"}),
 )
 
 
@@ -50,7 +50,12 @@ def ticket(**changes: object) -> Resolution:
             "requester_address",
             "internal",
         ),
-        (ticket(requester_email="it-helpdesk@example.org"), RULES, "requester_address", "our own"),
+        (
+            ticket(requester_email="It-Helpdesk@example.org"),
+            RULES,
+            "protected_recipient",
+            "ticket T-1: the requester address is our From address",
+        ),
         (
             ticket(fields={"Assignee": "ann lee"}),
             RULES,
@@ -80,8 +85,8 @@ def test_suppression_table(
         assert suppressed is not None and suppressed.rule == rule
         assert detail in suppressed.detail
     # Every rule is evaluated and recorded, in a fixed order, whatever happened.
-    assert [s.rule for s in evaluation.steps][:5] == [
-        "team_opt_out", "closure_reason", "requester_address", "resolver_is_requester", "max_age",
+    assert [s.rule for s in evaluation.steps][:6] == [
+        "protected_recipient", "team_opt_out", "closure_reason", "requester_address", "resolver_is_requester", "max_age",
     ]  # fmt: skip
 
 
@@ -126,3 +131,32 @@ def test_working_hours_appear_in_the_evaluation() -> None:
     assert evaluation.due_at == datetime(2026, 11, 30, 8, 0, tzinfo=BERLIN)
     step = next(s for s in evaluation.steps if s.rule == "working_hours")
     assert step.verdict == "delay" and "Mon 2026-11-30 08:00" in step.detail
+
+
+SINCE = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("resolved_at", "max_age", "since", "verdict", "words"),
+    [
+        (NOW - timedelta(days=20), timedelta(days=7), SINCE, "pass", "backfill_since 2026-11-01"),
+        (NOW - timedelta(days=40), timedelta(days=7), SINCE, "suppress", "before this source's"),
+        (NOW - timedelta(days=2), timedelta(days=7), NOW, "pass", "resolved 2 days ago"),
+        (NOW - timedelta(days=40), None, SINCE, "pass", "resolved 40 days ago"),
+        (NOW - timedelta(days=8), timedelta(days=7), None, "suppress", "[rules] max_age"),
+        (NOW - timedelta(days=8), None, None, "pass", "no age limit"),
+    ],
+)
+def test_old_resolutions_are_one_decision_of_max_age_and_backfill_since(
+    resolved_at: datetime,
+    max_age: timedelta | None,
+    since: datetime | None,
+    verdict: str,
+    words: str,
+) -> None:
+    """A resolution passes when within max_age or, for a source with backfill_since, resolved
+    since that date: backfill_since only lets more through, and each verdict names its knob."""
+    rules = NoticeRules(max_age=max_age)
+    evaluation = evaluate(ticket(resolved_at=resolved_at), "t", rules, NOW, backfill_since=since)
+    (step,) = [s for s in evaluation.steps if s.rule == "max_age"]
+    assert step.verdict == verdict and words in step.detail
