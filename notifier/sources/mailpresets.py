@@ -381,10 +381,30 @@ def _osticket_response(text: str) -> str:
     return strip_quoted(_OST_STATUS.sub("", body))
 
 
+# Staff alerts (ticket.alert, message.alert, note.alert, assigned.alert, transfer.alert,
+# ticket.overdue.yaml) have subjects without the [#number] tag; their text names the ticket:
+# "New ticket #%{ticket.number} created", "New message appended to ticket #...".
+_OST_ALERT_SUBJECT = re.compile(
+    r"^(?:New Ticket Alert|New Message Alert|New Internal Activity Alert|Ticket Assigned to you|"
+    r"Stale Ticket Alert|Ticket #\S+ transfer\b)",
+    re.IGNORECASE,
+)
+_OST_ALERT_TICKET = re.compile(r"\bticket\s+#(?P<id>[A-Za-z0-9][A-Za-z0-9-]*)", re.IGNORECASE)
+
+
+def _read_osticket_alert(mail: ParsedMail) -> Reading | None:
+    subject = _one_line(mail.subject)
+    if "osticket" not in mail.header("x-mailer").lower() or not _OST_ALERT_SUBJECT.match(subject):
+        return None
+    found = _OST_ALERT_TICKET.search(subject) or _OST_ALERT_TICKET.search(mail.text)
+    ticket_id = found.group("id") if found else ""
+    return Reading(ticket_id, "update", f"staff alert: {subject}")
+
+
 def _read_osticket(mail: ParsedMail) -> Reading | None:
     match = _OST_SUBJECT.match(_one_line(mail.subject))
     if match is None:
-        return None
+        return _read_osticket_alert(mail)
     ticket_id, title = match.group("id"), clean_title(match.group("title"))
     if match.group("closed") or _OST_CLOSED_BODY.search(mail.text):
         return Reading(ticket_id, "resolved", "ticket closed notice", title=title)
@@ -432,15 +452,27 @@ _ZAMMAD_CUSTOMER_REOPENED = re.compile(
 )
 
 
+# A trigger quoting the article (#{article.body_as_html}) under "<agent> wrote:"; the trigger's
+# own closing lines ("If ... reply to this email", "Your ... Team") end it.
+_ZAMMAD_WROTE = re.compile(r"^[^\n]{1,80}\b(?:wrote|schrieb):[ \t]*$", re.MULTILINE)
+_ZAMMAD_CUSTOMER_END = re.compile(
+    r"[^\n]*\b(?:reply to this (?:e-?mail|message)|antworten Sie auf diese)|"
+    r"[ \t]*(?:Your|Ihr)\b[^\n]*\bTeam\b|[ \t]*--[ \t]*$",
+    re.IGNORECASE,
+)
+
+
 def _read_zammad_customer(mail: ParsedMail, ticket_id: str, title: str) -> Reading:
     """A mail Zammad sent the customer: a trigger's notice or an agent's article."""
     visible = _unquoted(f"{_one_line(mail.subject)}\n{mail.text[:_SCAN_CHARS]}")
     if _ZAMMAD_CUSTOMER_REOPENED.search(visible):
         return Reading(ticket_id, "reopened", "customer notice: reopened", title=title)
     if _ZAMMAD_CUSTOMER_CLOSED.search(visible):
+        note = _note_block(mail.text, _ZAMMAD_WROTE, _ZAMMAD_CUSTOMER_END)
         return Reading(
-            ticket_id, "resolved", "customer notice: closed", title=title, to_customer=True
-        )
+            ticket_id, "resolved", "customer notice: closed", title=title, note=note,
+            to_customer=True,
+        )  # fmt: skip
     return Reading(ticket_id, "update", "mail to the customer without a state", title=title)
 
 
@@ -525,10 +557,15 @@ _JSM_RESOLVED = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _JSM_REOPENED = re.compile(
-    r"\breopened this\b|\bhas been reopened\b|^[ \t]*Request reopened[ \t.]*$",
+    r"\breopened this\b|\bhas been reopened\b|^[ \t]*Request reopened[ \t.]*$|"
+    r"\bstatus (?:has )?changed to:?\s+\*?Re-?opened\b",
     re.IGNORECASE | re.MULTILINE,
 )
 _JSM_COMMENT = re.compile(r"^[^\n]{1,120}\bcommented:[ \t]*$", re.MULTILINE)
+_JSM_STATUS_LINE = re.compile(
+    rf"^[^\n]*\bstatus (?:has )?changed to:?\s+\*?{_JIRA_DONE}\b[^\n]*$", re.I | re.M
+)
+_JSM_SPEAKER = re.compile(r"\A[^\n:]{1,60}:[ \t]+")
 _JSM_NOTE_END = re.compile(
     r"[ \t]*(?:View request\b|Turn off this request|This is shared with\b|-{6,}|"
     r"Your request status\b|[^\n]*\b(?:resolved this|reopened this)\b|"
@@ -548,7 +585,10 @@ def _read_jsm_customer(mail: ParsedMail) -> Reading | None:
         return Reading(key, "reopened", "customer notification: request reopened", title=title)
     if not _JSM_RESOLVED.search(text):
         return Reading(key, "update", "customer notification: comment or status", title=title)
-    note = _note_block(text, _JSM_COMMENT, _JSM_NOTE_END) if _JSM_COMMENT.search(text) else ""
+    if _JSM_COMMENT.search(text):
+        note = _note_block(text, _JSM_COMMENT, _JSM_NOTE_END)
+    else:  # the comment follows the status line, as "<agent>: <comment>"
+        note = _JSM_SPEAKER.sub("", _note_block(text, _JSM_STATUS_LINE, _JSM_NOTE_END), count=1)
     return Reading(
         key, "resolved", "customer notification: request resolved", title, note=note,
         to_customer=True,
@@ -558,7 +598,7 @@ def _read_jsm_customer(mail: ParsedMail) -> Reading | None:
 def _read_jira(mail: ParsedMail) -> Reading | None:
     subject = _one_line(mail.subject)
     match = _JIRA_SUBJECT.match(subject)
-    if match is None and not mail.header("x-jira-fingerprint"):
+    if match is None:  # the portal mail carries X-JIRA-FingerPrint too
         customer = _read_jsm_customer(mail)
         if customer is not None:
             return customer
@@ -593,7 +633,9 @@ def _read_jira(mail: ParsedMail) -> Reading | None:
 
 _SN_NUMBER = r"(?P<id>(?:INC|RITM|REQ|SCTASK|TASK|CS|PRB|CHG)\d{7,})"
 _SN_ANY = re.compile(rf"\b{_SN_NUMBER}\b")
-_SN_RESOLVED = re.compile(rf"\b{_SN_NUMBER}\b[^\n]*?\bhas been (?:resolved|closed)\b", re.I)
+_SN_RESOLVED = re.compile(rf"\b{_SN_NUMBER}\b[^\n]*?\bhas been resolved\b", re.I)
+# Sent when a resolved incident closes (by the caller, or auto-close days later): told already.
+_SN_CLOSED = re.compile(rf"\b{_SN_NUMBER}\b[^\n]*?\bhas been closed\b", re.I)
 _SN_REOPENED = re.compile(rf"\b{_SN_NUMBER}\b[^\n]*?\bhas been reopened\b", re.I)
 _SN_WATERMARK = re.compile(r"\bRef:(?P<mark>[A-Za-z]+\d{4,}(?:_[A-Za-z0-9]+)?)")
 _SN_SHORT = re.compile(r"^[ \t]*Short description:[ \t]*(?P<title>.+?)\s*$", re.M | re.I)
@@ -613,14 +655,17 @@ def _read_servicenow(mail: ParsedMail) -> Reading | None:
     watermark = _SN_WATERMARK.search(mail.text)
     resolved = _SN_RESOLVED.search(subject)
     reopened = _SN_REOPENED.search(subject)
+    closed = _SN_CLOSED.search(subject)
     from_sn = mail.sender.address.lower().endswith(".service-now.com")
-    if number is None or not (watermark or from_sn or resolved or reopened):
+    if number is None or not (watermark or from_sn or resolved or reopened or closed):
         return None
     ticket_id = number.group("id")
     title = _first(_SN_SHORT, mail.text, "title")
     fields = {"watermark": watermark.group("mark")} if watermark else {}
     if reopened:
         return Reading(ticket_id, "reopened", "has been reopened", title=title)
+    if closed and not resolved:
+        return Reading(ticket_id, "update", "closed after being resolved", title=title)
     if resolved:
         note = _note_block(mail.text, _SN_NOTE, _SN_NOTE_END)
         return Reading(ticket_id, "resolved", "has been resolved", title, note=note, fields=fields)
@@ -680,6 +725,34 @@ _ZD_REQUEST_SUBJECT = re.compile(
 )
 
 
+# {{ticket.comments_formatted}} / the latest comment: "<author> (<organisation>)", a date line
+# "Mar 4, 2024, 15:03 UTC", the comment; newest first, the requester's request last, then the
+# "[XXXXXX-XXXX]" mail tag.
+_ZD_DATE = re.compile(
+    r"^[ \t]*[A-Z][a-z]{2,8}\.? \d{1,2}, \d{4},? (?:at )?\d{1,2}:\d{2}(?:[ \t]?[AP]M)?"
+    r"(?:[ \t]+[A-Z]{2,5}(?:[+-]\d{1,2})?)?[ \t]*$"
+)
+_ZD_TAG = re.compile(r"^[ \t]*\[[A-Z0-9]{4,8}-[A-Z0-9]{4,8}\][ \t]*$")
+
+
+def _zendesk_note(text: str) -> str:
+    """The newest comment: between the first date line and the next comment's author line."""
+    lines = _unquoted(text).split("\n")
+    starts = [i for i, line in enumerate(lines) if _ZD_DATE.match(line)]
+    if not starts:
+        return ""
+    body: list[str] = []
+    for i in range(starts[0] + 1, len(lines)):
+        if _ZD_TAG.match(lines[i]) or i in starts:
+            break
+        body.append(lines[i])
+    if any(i > starts[0] for i in starts):  # the next comment's author line is not the note
+        while body and not body[-1].strip():
+            body.pop()
+        body = body[:-1]
+    return "\n".join(body).strip()
+
+
 def _read_zendesk(mail: ParsedMail) -> Reading | None:
     zendesk = (
         any(name.startswith("x-zendesk") for name in mail.headers)
@@ -697,7 +770,8 @@ def _read_zendesk(mail: ParsedMail) -> Reading | None:
     if _ZD_REOPENED.search(both):
         return Reading(ticket_id, "reopened", "ticket reopened", title=title)
     if _ZD_SOLVED.search(both):
-        return Reading(ticket_id, "resolved", "ticket solved", title=title)
+        note = _zendesk_note(mail.text)
+        return Reading(ticket_id, "resolved", "ticket solved", title=title, note=note)
     return Reading(ticket_id, "update", "received or comment update", title=title)
 
 
@@ -770,6 +844,24 @@ _FS_REPLYING = re.compile(
     r"Replying to this notification will email (?P<name>[^(\n]*?)\s*\(\s*(?P<email>[^()\s]+@[^()\s]+)\s*\)"
 )
 _FS_STARTED = re.compile(r"^#+\s*(?P<who>.+?)\s+started the conversation\b", re.MULTILINE)
+# notification_text.blade.php: each thread as "## <person> replied, on <date>:" and its text,
+# between dashed lines, newest first ("added a note" threads are internal: never the note).
+_FS_REPLIED = re.compile(r"^#+[ \t]*(?P<who>.+?)[ \t]+replied, on [^\n]*:[ \t]*$", re.M)
+_FS_RULE = re.compile(r"-{10,}[ \t]*$")
+
+
+def _freescout_note(text: str, customer: str) -> str:
+    """The newest reply that is not the customer's."""
+    for found in _FS_REPLIED.finditer(text):
+        if customer and _same_name(found.group("who"), customer):
+            continue
+        lines: list[str] = []
+        for line in text[found.end() :].split("\n")[1:]:
+            if _FS_RULE.match(line) or line.startswith("#"):
+                break
+            lines.append(line)
+        return strip_quoted("\n".join(lines)).strip()
+    return ""
 
 
 def _read_freescout(mail: ParsedMail) -> Reading | None:
@@ -801,9 +893,11 @@ def _read_freescout(mail: ParsedMail) -> Reading | None:
         email = who
     elif not name:
         name = who
+    note = _freescout_note(mail.text, who)
     return Reading(
-        ticket_id, "resolved", "marked as Closed", title, requester_email=email, requester_name=name
-    )
+        ticket_id, "resolved", "marked as Closed", title, requester_email=email,
+        requester_name=name, note=note,
+    )  # fmt: skip
 
 
 # --- Znuny (OTRS) --------------------------------------------------------------------------
