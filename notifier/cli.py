@@ -18,12 +18,16 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from notifier import __version__
 from notifier.config import DEFAULT_CONFIG_PATH, EX_CONFIG, Settings, load_settings
 from notifier.errors import ConfigError, NotifierError
 from notifier.model import Resolution
 from notifier.printable import printable, say
+
+if TYPE_CHECKING:
+    from notifier.service import PassReport, Service
 
 EX_TEMPFAIL = 75
 
@@ -269,9 +273,38 @@ def _once(args: argparse.Namespace) -> int:
         service = bootstrap.build_service(settings, outbox)
         service.start()
         report = service.run_pass()
+        _record_once(settings, service, report)
     if report.needs_attention:
         return 1
     return EX_TEMPFAIL if report.deferred else 0
+
+
+def _record_once(settings: Settings, service: Service, report: PassReport) -> None:
+    """Leave what this pass found in status.json, so `notifier status` shows each source."""
+    from notifier.health import DaemonStatus, note_pass, read_status, write_status
+
+    now = datetime.now(UTC)
+    previous = read_status(settings.state.directory)
+    known = previous.sources if previous is not None else {}
+    sources = note_pass(known, service.sources, report.source_errors, now, complete=True)
+    failing = sorted(name for name, health in sources.items() if health.failing)
+    summary = f"notifier once: sent {report.sent}" + (
+        f"; failing: {', '.join(failing)}" if failing else ""
+    )
+    with contextlib.suppress(OSError):  # the pass is done; status is only a view of it
+        write_status(
+            settings.state.directory,
+            DaemonStatus(
+                pid=os.getpid(),
+                state="stopped",
+                summary=summary,
+                started_at=now,
+                updated_at=now,
+                last_pass_at=now,
+                sources=sources,
+                written_by="once",
+            ),
+        )
 
 
 def _demo(args: argparse.Namespace) -> int:

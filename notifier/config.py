@@ -9,6 +9,7 @@ credentials (``$CREDENTIALS_DIRECTORY``); a plain-text password in the TOML is r
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic import model_validator as _model_validator
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     SettingsError,
@@ -481,7 +483,15 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The TOML document arrives as init arguments; the environment overrides it.
+        # The TOML document arrives as init arguments; the environment overrides it. Variables
+        # naming one entry of a list (NOTIFIER_EXPORTS__0__PATH) were applied to the document
+        # already (load_settings): pydantic-settings would take them as the whole list.
+        if isinstance(env_settings, EnvSettingsSource):
+            env_settings.env_vars = {
+                name: value
+                for name, value in env_settings.env_vars.items()
+                if _INDEXED.match(name.upper()) is None
+            }
         return (env_settings, init_settings)
 
 
@@ -494,6 +504,7 @@ def load_settings(path: Path | None, *, required: bool = True) -> Settings:
     if path is not None:
         document = _read_toml(path, required=required)
     _check_environment_keys()
+    document = _apply_indexed_environment(document)
     try:
         settings = Settings(**document)
     except ValidationError as exc:
@@ -513,11 +524,54 @@ ENVIRONMENT_PREFIX = "NOTIFIER_"
 _NOT_SETTINGS = frozenset({"NOTIFIER_CONFIG"})
 
 
+# NOTIFIER_EXPORTS__<n>__<KEY>: one key of the n-th [[exports]] (or [[imap]]) entry, from 0.
+_INDEXED = re.compile(r"NOTIFIER_(EXPORTS|IMAP)__(\d+)__(.+)")
+_LIST_MODELS: dict[str, type[BaseModel]] = {"exports": ExportSettings, "imap": ImapSettings}
+
+
+def _apply_indexed_environment(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with each NOTIFIER_<LIST>__<n>__<KEY> variable applied to entry n.
+
+    A value starting with ``[`` or ``{`` is read as JSON (a list or a table); any other is a
+    string, which validation turns into the key's type as it does for the other variables.
+    """
+    updated = dict(document)
+    for name in sorted(os.environ):
+        match = _INDEXED.fullmatch(name)
+        if match is None:
+            continue
+        section, index, key = match.group(1).lower(), int(match.group(2)), match.group(3).lower()
+        entries = [dict(entry) for entry in updated.get(section) or []]
+        if index >= len(entries):
+            raise ConfigError(
+                f"environment: {name}: no {section} entry {index} in the file "
+                f"(it has {len(entries)}; they count from 0)"
+            )
+        path = key.split("__")
+        if path[0] not in _LIST_MODELS[section].model_fields:
+            raise ConfigError(f"environment: {name}: unknown key {section}.{path[0]}")
+        raw = os.environ[name]
+        value: Any = raw
+        if raw.lstrip().startswith(("[", "{")):
+            try:
+                value = json.loads(raw)
+            except ValueError as exc:
+                raise ConfigError(f"environment: {name}: not valid JSON: {exc}") from None
+        target = entries[index]
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = value
+        updated[section] = entries
+    return updated
+
+
 def _check_environment_keys() -> None:
     """An unknown NOTIFIER_* variable is a typo: name it, as for unknown TOML keys."""
     for name in sorted(os.environ):
         if not name.startswith(ENVIRONMENT_PREFIX) or name in _NOT_SETTINGS:
             continue
+        if _INDEXED.fullmatch(name):
+            continue  # checked where it is applied
         section, _, key = name[len(ENVIRONMENT_PREFIX) :].lower().partition("__")
         field = Settings.model_fields.get(section)
         if field is None:

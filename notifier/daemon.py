@@ -54,7 +54,7 @@ from notifier.health import (
     QueueSnapshot,
     SourceHealth,
     StateReader,
-    source_outcome,
+    note_pass,
     write_status,
 )
 from notifier.metrics import Metrics
@@ -376,19 +376,18 @@ class Daemon:
         now = self._clock()
         interrupted = self.signals.stop.is_set() or self.signals.reload.is_set()
         names = [source.name for source in self.service.sources]
-        known = self.status.sources
-        self.status.sources = {name: known.get(name, SourceHealth()) for name in names}
+        if report is None:  # the state database failed: nothing is known about the sources
+            known = self.status.sources
+            self.status.sources = {name: known.get(name, SourceHealth()) for name in names}
+        else:
+            self.status.sources = note_pass(
+                self.status.sources,
+                self.service.sources,
+                report.source_errors,
+                now,
+                complete=not interrupted,
+            )
         failing: list[str] = []
-        if report is not None:
-            for source in self.service.sources:
-                health = self.status.sources[source.name]
-                outcome, reason = source_outcome(source.name, source, report.source_errors)
-                if outcome == "error":
-                    health.last_error, health.last_error_at, health.failing = reason, now, True
-                elif outcome == "backoff":
-                    health.failing = True
-                elif not interrupted:  # an interrupted pass may not have reached every source
-                    health.last_success_at, health.failing = now, False
         for name, health in self.status.sources.items():
             if health.failing:
                 failing.append(f"{name}: {health.last_error or 'unreachable'}")

@@ -93,6 +93,7 @@ class DaemonStatus:
     last_reload_at: datetime | None = None
     last_reload_result: str = ""  # ok, rejected
     last_reload_error: str = ""
+    written_by: str = "run"  # or "once": one pass, no daemon
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -108,6 +109,7 @@ class DaemonStatus:
             "last_reload_at": _stamp(self.last_reload_at),
             "last_reload_result": self.last_reload_result,
             "last_reload_error": self.last_reload_error,
+            "written_by": self.written_by,
         }
 
     @classmethod
@@ -129,6 +131,7 @@ class DaemonStatus:
             last_reload_at=_moment(data.get("last_reload_at")),
             last_reload_result=str(data.get("last_reload_result") or ""),
             last_reload_error=str(data.get("last_reload_error") or ""),
+            written_by=str(data.get("written_by") or "run"),
         )
 
 
@@ -169,6 +172,28 @@ def source_outcome(name: str, source: object, errors: Sequence[str]) -> tuple[st
     if getattr(source, "retry_at", None) is not None:
         return "backoff", ""
     return "ok", ""
+
+
+def note_pass(
+    known: Mapping[str, SourceHealth],
+    sources: Sequence[Any],
+    errors: Sequence[str],
+    now: datetime,
+    *,
+    complete: bool,
+) -> dict[str, SourceHealth]:
+    """Each source's health after a pass (``complete``: it was not cut short by a stop)."""
+    health = {source.name: known.get(source.name, SourceHealth()) for source in sources}
+    for source in sources:
+        entry = health[source.name]
+        outcome, reason = source_outcome(source.name, source, errors)
+        if outcome == "error":
+            entry.last_error, entry.last_error_at, entry.failing = reason, now, True
+        elif outcome == "backoff":
+            entry.failing = True
+        elif complete:  # an interrupted pass may not have reached every source
+            entry.last_success_at, entry.failing = now, False
+    return health
 
 
 def process_alive(pid: int) -> bool:

@@ -99,6 +99,10 @@ def show_status(args: argparse.Namespace, settings: Settings) -> int:
     say(f"state: {printable(directory)}")
     if status is None:
         say("daemon: no status file: notifier run has not run with this state directory")
+    elif status.written_by == "once" and not running:
+        say(f"daemon: not running; last pass by notifier once {_ago(status.last_pass_at, now)}")
+        if status.summary:
+            say(f"  {printable(status.summary)}")
     else:
         what = "running" if running else "NOT RUNNING"
         say(

@@ -14,10 +14,8 @@ command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ "${#missing[@]}" -gt 0 ]; then
-    as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-    echo "--- installing ${missing[*]}"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    echo "--- installing ${missing[*]} (waiting for apt's lock if another apt holds it)"
+    scripts/apt-install.sh "${missing[@]}"
 fi
 
 echo "--- ruff check"

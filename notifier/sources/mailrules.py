@@ -24,6 +24,7 @@ from typing import Protocol
 
 from notifier.errors import ConfigError, InputError
 from notifier.sources.addresses import AddressListError, check_single
+from notifier.sources.mailreply import extract_reply, strip_quoted
 from notifier.sources.mailtypes import MailAddress, NotAResolution, ParsedMail, TicketFacts
 
 FindOriginal = Callable[[str], ParsedMail | None]
@@ -37,6 +38,7 @@ __all__ = [
     "build_interpreter",
     "clean_title",
     "compile_rule",
+    "extract_reply",
     "find_thread_original",
     "strip_quoted",
 ]
@@ -52,9 +54,12 @@ class Interpreter(Protocol):
 
 # --- shared helpers ------------------------------------------------------------------------
 
-# Reply/forward prefixes in the languages helpdesk users actually write in (en, de, nordic, nl, fr).
+# Reply/forward prefixes as Outlook and Gmail write them: en, de (AW/WG), nordic (SV/VS/VB),
+# nl (Antw/Doorst), fr (TR/RÉF), it (R/RIF), es (RV), pt (RES/ENC), pl (Odp/PD), ru, zh, ja.
 _REPLY_PREFIX = re.compile(
-    r"^\s*(?:re|fwd?|fw|aw|wg|sv|vs|antw|tr|réf)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*", re.IGNORECASE
+    r"^\s*(?:re|fwd?|fw|aw|wg|sv|vs|vb|antw|doorst|tr|réf|rif|r|rv|res|enc|odp|pd|ответ|отв"
+    r"|пересл|回复|回覆|答复|转发|轉寄|返信|転送)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*",
+    re.IGNORECASE,
 )
 # "[tag]", "[#123]", "[rt.example.org #42]", "(Ticket#123)", "(Case #7)" at the start.
 _LEADING_TAG = re.compile(
@@ -75,41 +80,6 @@ def clean_title(subject: str) -> str:
         if stripped == title:
             return title.strip()
         title = stripped
-
-
-# Where the quoted part of a reply starts. Each pattern matches at the start of a line.
-_QUOTE_HEADERS = (
-    # "On Mon, 4 Mar 2024 at 10:00, Jane <jane@x> wrote:" (may be wrapped over two lines)
-    re.compile(r"^On\b[^\n]{0,200}(?:\n[^\n]{0,200})?\bwrote:[ \t]*$", re.MULTILINE),
-    # "Am 04.03.2024 um 10:00 schrieb Jane Doe <jane@x>:"
-    re.compile(r"^Am\b[^\n]{0,200}(?:\n[^\n]{0,200})?\bschrieb\b[^\n]*:[ \t]*$", re.MULTILINE),
-    re.compile(
-        r"^[ \t]*-{2,}[ \t]*(?:Original Message|Ursprüngliche Nachricht|Message d'origine)"
-        r"[ \t]*-{2,}",
-        re.MULTILINE | re.IGNORECASE,
-    ),
-    # Outlook's header block: "From: ..." then "Sent: ..." within a few lines (en/de).
-    re.compile(r"^(?:From|Von):[^\n]*\n(?:[^\n]*\n){0,3}?(?:Sent|Gesendet):", re.MULTILINE),
-    re.compile(r"^_{10,}[ \t]*\n(?:From|Von):", re.MULTILINE),
-)
-_SIGNATURE = re.compile(r"^-- ?$", re.MULTILINE)
-
-
-def strip_quoted(text: str) -> str:
-    """The new part of a reply: quoted history, ``>`` lines and the signature removed."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    cut = len(text)
-    for pattern in (*_QUOTE_HEADERS, _SIGNATURE):
-        match = pattern.search(text)
-        if match and match.start() < cut:
-            cut = match.start()
-    kept = [line.rstrip() for line in text[:cut].split("\n") if not line.lstrip().startswith(">")]
-    # Collapse runs of blank lines; trim the ends.
-    out: list[str] = []
-    for line in kept:
-        if line or (out and out[-1]):
-            out.append(line)
-    return "\n".join(out).strip()
 
 
 def find_thread_original(
@@ -235,7 +205,7 @@ class FolderInterpreter:
             requester_name=requester.name,
             title=title,
             resolved_at=mail.date,
-            resolution_note=strip_quoted(mail.text),
+            resolution_note=extract_reply(mail.text),
             # The requester's own mail when we have it; else the message the reply answers,
             # which is still in the requester's thread.
             original_message_id=(original.message_id if original else mail.in_reply_to),
@@ -395,7 +365,7 @@ class MatchInterpreter:
             title=title,
             resolved_at=mail.date,
             team=groups.get("team", ""),
-            resolution_note=groups.get("resolution_note") or strip_quoted(mail.text),
+            resolution_note=groups.get("resolution_note") or extract_reply(mail.text),
             original_message_id=original.message_id if original else mail.in_reply_to,
             fields={"mode": "match", "rule": rule.name},
         )

@@ -59,9 +59,10 @@ JIRA = Preset(
         "Jira 'Export > CSV (all fields)' from the issue navigator: 'Summary', 'Issue key', "
         "'Issue id', 'Status', 'Resolution', 'Reporter', 'Created', 'Resolved', 'Component/s', "
         "custom fields as 'Custom field (Name)'; dates like '05/Mar/24 2:22 PM' in the exporting "
-        "user's time zone (set default_timezone). 'Reporter' is a display name, not an email: "
-        "add the email as a custom field (for example 'Custom field (Reporter email)') or map "
-        "requester_email to your own column. Repeated columns (Labels, Comment) are joined."
+        "user's time zone (set the export's timezone). 'Reporter' is usually a display name: add "
+        "the email as a custom field ('Custom field (Reporter email)') or map requester_email "
+        "to your own column; a 'Reporter' cell holding one address is used as it is. Repeated "
+        "columns (Labels, Comment) are joined."
     ),
 )
 
@@ -104,7 +105,7 @@ ZENDESK = Preset(
         "joined ('requester.email', 'metric_set.solved_at'); otherwise the email-channel sender "
         "'via.source.from.address' is used. Neither export carries "
         "comments: map resolution_note to a custom field if you want the agent's words. Dates "
-        "without a zone are in the account's time zone (set default_timezone)."
+        "without a zone are in the account's time zone (set the export's timezone)."
     ),
 )
 
@@ -132,7 +133,7 @@ SERVICENOW = Preset(
         "'assignment_group'. The caller's email needs a dot-walked field: request "
         "sysparm_fields=...,caller_id.email,caller_id.name. With sysparm_display_value=all each "
         'value is {"display_value", "value"}: names and groups use the display value, dates '
-        "use 'value' (UTC, so keep default_timezone = UTC)."
+        "use 'value' (UTC, so keep timezone = UTC)."
     ),
 )
 
@@ -157,7 +158,7 @@ FRESHDESK = Preset(
         "Freshdesk 'Tickets > Export' CSV: 'Ticket ID', 'Subject', 'Status', 'Priority', "
         "'Group', 'Agent', 'Created time', 'Resolved time', 'Closed time', ...; the requester "
         "appears only when contact fields are ticked in the export dialog ('Full name', "
-        "'Email'). Times are in the helpdesk time zone (set default_timezone)."
+        "'Email'). Times are in the helpdesk time zone (set the export's timezone)."
     ),
 )
 

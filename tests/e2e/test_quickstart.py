@@ -37,3 +37,29 @@ def test_the_demo_command_runs_as_written() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("=== delivered message") >= 3
     assert "=== audit trail" in result.stdout
+
+
+def test_the_package_install_waits_for_apts_lock() -> None:
+    """Another apt holding dpkg's lock (unattended-upgrades on a fresh VM) made the test
+    command fail at once with "Could not get lock"; scripts/apt-install.sh waits for it. Here
+    the lock is held for 3 s while an installed package is installed again (no network)."""
+    import fcntl
+    import threading
+    import time
+    from pathlib import Path
+
+    lock = Path("/var/lib/dpkg/lock-frontend")
+    released = threading.Event()
+    with lock.open("w") as handle:
+        fcntl.lockf(handle, fcntl.LOCK_EX)  # the kind of lock apt and dpkg take
+        threading.Timer(3.0, lambda: (fcntl.lockf(handle, fcntl.LOCK_UN), released.set())).start()
+        started = time.monotonic()
+        result = subprocess.run(
+            [str(ROOT / "scripts" / "apt-install.sh"), "--no-update", "sqlite3"],
+            capture_output=True, text=True, timeout=120, check=False,
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "APT_LOCK_TIMEOUT": "60"},
+        )  # fmt: skip
+        waited = time.monotonic() - started
+        released.wait(10)
+    assert result.returncode == 0, result.stderr
+    assert waited >= 2.5, f"it did not wait for the lock ({waited:.1f} s)"

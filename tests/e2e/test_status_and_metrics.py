@@ -160,3 +160,24 @@ def test_metrics_refuses_anything_but_loopback(text: str) -> None:
     """The endpoint is never exposed beyond loopback (nor on a nonsense port)."""
     with pytest.raises(ConfigError, match="--metrics"):
         parse_listen(text)
+
+
+def test_status_after_once_shows_each_source_as_polled(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """After `notifier once`, status said "not polled yet" for every source; it now shows the
+    pass `once` made: the good source polled, the missing one failing with its error."""
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "a.csv").write_text(CSV_HEADER + csv_row("HD-1", "a@example.org"), "utf-8")
+    missing = MISSING_SOURCE.format(path=tmp_path / "nowhere")
+    config = write_config(tmp_path, server, exports, extra=missing)
+    assert notifier("once", "--config", str(config)).returncode == 1  # the missing source
+    status = notifier("status", "--config", str(config))
+    assert "not polled yet" not in status.stdout, status.stdout
+    assert "last pass by notifier once" in status.stdout
+    desk = next(line for line in status.stdout.splitlines() if line.strip().startswith("desk:"))
+    assert "ok; last successful poll" in desk
+    gone = next(line for line in status.stdout.splitlines() if line.strip().startswith("missing:"))
+    assert "FAILING" in gone

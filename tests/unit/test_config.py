@@ -197,3 +197,44 @@ def test_a_team_reply_to_holding_an_address_list_is_a_config_error(tmp_path: Pat
     with pytest.raises(ConfigError, match=r"teams\.net\.reply_to: .* is an address list"):
         load_settings(path)
     assert load_settings(write(tmp_path, '[teams.net]\nreply_to = "desk@example.org"\n'))
+
+
+EXPORTS_TWO = """
+[[exports]]
+name = "jira"
+path = "/srv/jira"
+preset = "jira"
+[[exports]]
+name = "glpi"
+path = "/srv/glpi"
+preset = "glpi"
+settle_seconds = 5
+"""
+
+
+def test_an_environment_variable_overrides_one_key_of_a_listed_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NOTIFIER_EXPORTS__1__PATH changes that export's path and nothing else (it was refused:
+    pydantic-settings took it as the whole list, "exports: Input should be a valid list")."""
+    monkeypatch.setenv("NOTIFIER_EXPORTS__1__PATH", "/data/glpi")
+    monkeypatch.setenv("NOTIFIER_EXPORTS__1__SETTLE_SECONDS", "2.5")
+    settings = load_settings(write(tmp_path, EXPORTS_TWO))
+    assert [e.path for e in settings.exports] == ["/srv/jira", "/data/glpi"]
+    assert settings.exports[1].settle_seconds == 2.5 and settings.exports[1].preset == "glpi"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("NOTIFIER_EXPORTS__2__PATH", "no exports entry 2 in the file"),
+        ("NOTIFIER_EXPORTS__0__PAHT", "unknown key exports.paht"),
+        ("NOTIFIER_IMAP__0__HOST", "no imap entry 0 in the file"),
+    ],
+)
+def test_an_environment_override_of_a_missing_entry_or_key_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, message: str
+) -> None:
+    monkeypatch.setenv(name, "x")
+    with pytest.raises(ConfigError, match=f"environment: {name}: {message}"):
+        load_settings(write(tmp_path, EXPORTS_TWO))
