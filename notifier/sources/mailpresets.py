@@ -17,7 +17,7 @@ Picking the preset for each mail of a mailbox shared by several products is
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
@@ -735,22 +735,26 @@ _ZD_DATE = re.compile(
 _ZD_TAG = re.compile(r"^[ \t]*\[[A-Z0-9]{4,8}-[A-Z0-9]{4,8}\][ \t]*$")
 
 
-def _zendesk_note(text: str) -> str:
-    """The newest comment: between the first date line and the next comment's author line."""
+def _zendesk_note(text: str, requester: Collection[str]) -> str:
+    """The newest comment not written by the requester (``requester``: their names and
+    addresses, casefolded): from its date line to the next comment's author line."""
     lines = _unquoted(text).split("\n")
-    starts = [i for i, line in enumerate(lines) if _ZD_DATE.match(line)]
-    if not starts:
-        return ""
-    body: list[str] = []
-    for i in range(starts[0] + 1, len(lines)):
-        if _ZD_TAG.match(lines[i]) or i in starts:
-            break
-        body.append(lines[i])
-    if any(i > starts[0] for i in starts):  # the next comment's author line is not the note
-        while body and not body[-1].strip():
-            body.pop()
-        body = body[:-1]
-    return "\n".join(body).strip()
+    dates = [i for i, line in enumerate(lines) if _ZD_DATE.match(line)]
+    for n, start in enumerate(dates):
+        author = next((ln for ln in reversed(lines[:start]) if ln.strip()), "")
+        if re.sub(r"\s*\([^()]*\)\s*$", "", author).strip().casefold() in requester:
+            continue
+        end = dates[n + 1] if n + 1 < len(dates) else len(lines)
+        body = lines[start + 1 : end]
+        tag = next((i for i, ln in enumerate(body) if _ZD_TAG.match(ln)), None)
+        if tag is not None:
+            body = body[:tag]
+        elif n + 1 < len(dates):  # the next comment's author line is not the note
+            while body and not body[-1].strip():
+                body.pop()
+            body = body[:-1]
+        return "\n".join(body).strip()
+    return ""
 
 
 def _read_zendesk(mail: ParsedMail) -> Reading | None:
@@ -770,7 +774,8 @@ def _read_zendesk(mail: ParsedMail) -> Reading | None:
     if _ZD_REOPENED.search(both):
         return Reading(ticket_id, "reopened", "ticket reopened", title=title)
     if _ZD_SOLVED.search(both):
-        note = _zendesk_note(mail.text)
+        requester = {v.casefold() for a in mail.to for v in (a.name, a.address) if v}
+        note = _zendesk_note(mail.text, requester)
         return Reading(ticket_id, "resolved", "ticket solved", title=title, note=note)
     return Reading(ticket_id, "update", "received or comment update", title=title)
 
@@ -857,7 +862,7 @@ def _freescout_note(text: str, customer: str) -> str:
             continue
         lines: list[str] = []
         for line in text[found.end() :].split("\n")[1:]:
-            if _FS_RULE.match(line) or line.startswith("#"):
+            if _FS_RULE.match(line):
                 break
             lines.append(line)
         return strip_quoted("\n".join(lines)).strip()
@@ -989,21 +994,17 @@ _RM_AUTHOR = re.compile(
     r"^[ \t]*\*[ \t]*(?:Author|Autor|Auteur)[ \t]*:[ \t]*(?P<name>.+?)\s*$", re.M
 )
 _RM_UPDATED = re.compile(r"^[^\n]*#\d+[^\n]*$", re.MULTILINE)
-# Journal detail lines ("Priority changed from Normal to High", "Assignee set to Tom Tech",
-# "File x.png added") are not the technician's note.
-_RM_DETAIL = re.compile(
-    r"^[ \t*]*\S[^\n]*\b(?:changed from .+ to .+|set to .+|deleted \(.*\)|added)[ \t]*$|"
-    r"^[ \t*]*(?:Status wurde von|Statut changé de|Estado cambiado de)\b"
-)
 
 
 def _redmine_note(text: str) -> str:
-    """The journal notes: after the "has been updated by" line and the details, up to the
-    dashed line that starts the issue block."""
+    """The journal notes: issue_edit.text.erb writes the header line, a blank line, the details
+    one per line, a blank line, the notes, a blank line and the dashed line of the issue."""
     head = text.split("\n----------------------------------------", 1)[0]
     first = _RM_UPDATED.search(head)
-    body = head[first.end() :] if first else head
-    return "\n".join(ln for ln in body.split("\n") if not _RM_DETAIL.match(ln)).strip()
+    lines = (head[first.end() :] if first else head).split("\n")[2:]  # its end, the blank
+    while lines and lines[0].strip():  # the details block (none: a second blank line)
+        lines.pop(0)
+    return "\n".join(lines).strip()
 
 
 def _redmine_kind(old: str, new: str) -> tuple[Kind, str]:
@@ -1055,7 +1056,8 @@ def _read_redmine(mail: ParsedMail) -> Reading | None:
 # address never.
 
 DH_SUBJECT = re.compile(
-    r"^\[(?P<id>[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*-\d+)\]\s*(?P<title>.*?)\s*\((?P<state>[^()]+)\)\s*$"
+    r"^\[(?P<id>[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*-\d+)\]\s*"
+    r"(?P<title>.*?)\s*\((?P<state>[^()]+)\)\s*$"
 )
 _DH_RESOLVED = frozenset(
     {
@@ -1071,14 +1073,24 @@ _DH_RESOLVED = frozenset(
     }
 )
 _DH_CLOSED = frozenset(
-    {"closed", "geschlossen", "fermé", "cerrado", "zamknięte", "uzavřeno", "valmistunut", "已关闭"}
+    {
+        "closed",
+        "geschlossen",
+        "fermé",
+        "cerrado",
+        "zamknięte",
+        "uzavřeno",
+        "valmistunut",
+        "已关闭",
+    }
 )
 _DH_NOTE = re.compile(
     r"^[^\n]*\b(?:resolution was added to ticket|resolution provided was)\b[^\n]*:[ \t]*$",
     re.M | re.I,
 )
 _DH_NOTE_END = re.compile(
-    r"[ \t]*(?:Can you please confirm\b|This resolution has been e-mailed\b|If you (?:wish|believe|need)\b|"
+    r"[ \t]*(?:Can you please confirm\b|This resolution has been e-mailed\b|"
+    r"If you (?:wish|believe|need)\b|"
     r"Regards,|The original ticket description\b)"
 )
 

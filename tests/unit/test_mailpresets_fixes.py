@@ -101,3 +101,24 @@ def test_osticket_staff_alerts_are_updates_of_the_ticket_they_name(
         verdict = interpreter.interpret(load(name), nothing)
         assert isinstance(verdict, NotAResolution), verdict
         assert (verdict.kind, verdict.ticket_id) == ("update", ticket_id)
+
+
+def test_a_zendesk_note_is_never_the_requesters_own_comment() -> None:
+    """When the requester wrote last, the newest comment by someone else is the note."""
+    sample = load_sample("zendesk-resolved.eml")
+    own = "Jane Doe\n\nMar 4, 2024, 15:10 UTC\n\nThanks, I can see it now.\n\n"
+    text = sample.text.replace("Tom Tech (Example IT)", own + "Tom Tech (Example IT)", 1)
+    facts = PRESETS["zendesk"].interpret(replace(sample, text=text), nothing)
+    assert isinstance(facts, TicketFacts)
+    assert facts.resolution_note == (
+        "You now have read access to the finance share; it can take a few minutes to appear."
+    )
+
+
+def test_a_freescout_reply_line_starting_with_a_hash_stays_in_the_note() -> None:
+    sample = load_sample("freescout-named-resolved.eml")
+    old = "A new keyboard is on your desk; the old one went to recycling."
+    text = sample.text.replace(old, f"{old}\n#2 of the old keys is in the drawer.")
+    facts = PRESETS["freescout"].interpret(replace(sample, text=text), nothing)
+    assert isinstance(facts, TicketFacts)
+    assert facts.resolution_note == f"{old}\n#2 of the old keys is in the drawer."

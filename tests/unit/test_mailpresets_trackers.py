@@ -232,3 +232,20 @@ def test_a_mailing_list_sending_as_the_trusted_address_is_still_list_mail() -> N
     listed = replace(redmine, headers=headers)
     reason = noise_reason(listed, own_addresses=(), trusted_senders=[REDMINE])
     assert reason is not None and reason.startswith("list mail")
+
+
+def test_redmine_note_keeps_its_lines_and_drops_only_the_journal_details() -> None:
+    """The details are the block after "has been updated by"; the notes follow a blank line,
+    whatever their words ("... was added")."""
+    mail = load("redmine/resolved.eml")
+    old = "Status changed from In Progress to Resolved\n"
+    details = old + "Assignee changed from Tom Tech to Ann Admin\nFile router.png added\n"
+    text = mail.text.replace(old, details).replace(
+        "you can connect again.", "you can connect again.\nA firewall rule was added"
+    )
+    facts = PRESETS["redmine"].interpret(replace(mail, text=text), nothing)
+    assert isinstance(facts, TicketFacts), facts
+    assert facts.resolution_note == (
+        "Your home router blocked the VPN port; after the firmware update you can connect "
+        "again.\nA firewall rule was added"
+    )
