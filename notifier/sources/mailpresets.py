@@ -738,10 +738,13 @@ _ZD_TAG = re.compile(r"^[ \t]*\[[A-Z0-9]{4,8}-[A-Z0-9]{4,8}\][ \t]*$")
 def _zendesk_note(text: str, requester: Collection[str]) -> str:
     """The newest comment not written by the requester (``requester``: their names and
     addresses, casefolded): from its date line to the next comment's author line."""
-    lines = _unquoted(text).split("\n")
+    lines = _unquoted(text[:_SCAN_CHARS]).split("\n")
     dates = [i for i, line in enumerate(lines) if _ZD_DATE.match(line)]
     for n, start in enumerate(dates):
-        author = next((ln for ln in reversed(lines[:start]) if ln.strip()), "")
+        above = start - 1  # the author line: the last non-blank line above the date
+        while above >= 0 and not lines[above].strip():
+            above -= 1
+        author = lines[above] if above >= 0 else ""
         if re.sub(r"\s*\([^()]*\)\s*$", "", author).strip().casefold() in requester:
             continue
         end = dates[n + 1] if n + 1 < len(dates) else len(lines)
@@ -857,6 +860,7 @@ _FS_RULE = re.compile(r"-{10,}[ \t]*$")
 
 def _freescout_note(text: str, customer: str) -> str:
     """The newest reply that is not the customer's."""
+    text = text[:_SCAN_CHARS]
     for found in _FS_REPLIED.finditer(text):
         if customer and _same_name(found.group("who"), customer):
             continue
@@ -999,7 +1003,7 @@ _RM_UPDATED = re.compile(r"^[^\n]*#\d+[^\n]*$", re.MULTILINE)
 def _redmine_note(text: str) -> str:
     """The journal notes: issue_edit.text.erb writes the header line, a blank line, the details
     one per line, a blank line, the notes, a blank line and the dashed line of the issue."""
-    head = text.split("\n----------------------------------------", 1)[0]
+    head = text[:_SCAN_CHARS].split("\n----------------------------------------", 1)[0]
     first = _RM_UPDATED.search(head)
     lines = (head[first.end() :] if first else head).split("\n")[2:]  # its end, the blank
     while lines and lines[0].strip():  # the details block (none: a second blank line)
