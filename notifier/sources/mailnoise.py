@@ -37,9 +37,9 @@ Order  Rule (first match wins)                                         Trusted  
        out-of-office replies and by automated senders
 12     ``X-MS-Exchange-Inbox-Rules-Loop`` (made or forwarded by an     allowed  Microsoft message
        inbox rule), ``X-MS-Exchange-Generated-Message-Source``                  headers
-13     ``List-Id`` (any mailing list), except Redmine's own: a trusted  noise    RFC 2919;
-       sender with X-Redmine-* headers and List-Id "<[project.]From             Redmine
-       address with @ as .>"                                                    mailer.rb
+13     ``List-Id`` (any mailing list), except Redmine's own: from a    noise    RFC 2919;
+       trusted sender, with X-Redmine-* headers and List-Id                     Redmine
+       "<[project.]From address with @ as .>"                                   mailer.rb
 14     ``Precedence: list`` or ``junk`` (with or without               noise    RFC 3834 s. 2,
        ``List-Unsubscribe``)                                                    RFC 2369
 15     ``Precedence: bulk``                                            allowed  RFC 3834 s. 2
