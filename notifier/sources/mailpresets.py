@@ -1000,10 +1000,14 @@ _RM_AUTHOR = re.compile(
 _RM_UPDATED = re.compile(r"^[^\n]*#\d+[^\n]*$", re.MULTILINE)
 
 
-def _redmine_note(text: str) -> str:
-    """The journal notes: issue_edit.text.erb writes the header line, a blank line, the details
-    one per line, a blank line, the notes, a blank line and the dashed line of the issue."""
-    head = text[:_SCAN_CHARS].split("\n----------------------------------------", 1)[0]
+def _redmine_journal(text: str) -> str:
+    """What issue_edit.text.erb writes above the dashed line of the issue block: the header
+    line, a blank line, the details one per line, a blank line, the notes."""
+    return text[:_SCAN_CHARS].split("\n----------------------------------------", 1)[0]
+
+
+def _redmine_note(head: str) -> str:
+    """The journal notes of ``head`` (:func:`_redmine_journal`)."""
     first = _RM_UPDATED.search(head)
     lines = (head[first.end() :] if first else head).split("\n")[2:]  # its end, the blank
     while lines and lines[0].strip():  # the details block (none: a second blank line)
@@ -1038,7 +1042,8 @@ def _read_redmine(mail: ParsedMail) -> Reading | None:
         return None
     ticket_id = issue_id if issue_id.isdigit() else match.group("id") if match else ""
     title = clean_title(_RM_STATUS_PAREN.sub("", match.group("rest"))) if match else ""
-    status = _RM_STATUS_CHANGE.search(mail.text)
+    journal = _redmine_journal(mail.text)
+    status = _RM_STATUS_CHANGE.search(journal)
     if status is None:
         return Reading(ticket_id, "update", "note or other change, status unchanged", title=title)
     lang = next(k[:2] for k, v in status.groupdict().items() if v is not None)
@@ -1046,7 +1051,7 @@ def _read_redmine(mail: ParsedMail) -> Reading | None:
     if kind != "resolved":
         return Reading(ticket_id, kind, reason, title=title)
     author = _first(_RM_AUTHOR, mail.text, "name")
-    note = _redmine_note(mail.text)
+    note = _redmine_note(journal)
     return Reading(ticket_id, "resolved", reason, title, requester_name=author, note=note)
 
 
@@ -1139,7 +1144,12 @@ def _read_roundup(mail: ParsedMail) -> Reading | None:
     if match is None:
         return None
     ticket_id, title = match.group("id"), clean_title(match.group("title"))
-    change = _RU_STATUS.search(mail.text)
+    # The change note: after the last "----------" line, above the "____" signature.
+    before_signature = re.split(r"^_{20,}[ \t]*$", mail.text[:_SCAN_CHARS], maxsplit=1, flags=re.M)[
+        0
+    ]
+    notes = re.split(r"^-{10}[ \t]*$", before_signature, flags=re.M)
+    change = _RU_STATUS.search(notes[-1]) if len(notes) > 1 else None
     if change is None:
         return Reading(ticket_id, "update", "message without a status change", title=title)
     old, new = change.group("old").lower(), change.group("new").lower()

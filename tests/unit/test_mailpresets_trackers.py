@@ -249,3 +249,25 @@ def test_redmine_note_keeps_its_lines_and_drops_only_the_journal_details() -> No
         "Your home router blocked the VPN port; after the firmware update you can connect "
         "again.\nA firewall rule was added"
     )
+
+
+def test_a_status_line_in_the_issue_description_is_not_a_redmine_status_change() -> None:
+    """Only the journal above the issue block says what changed."""
+    mail = load("redmine/updated-note.eml")
+    text = mail.text.replace(
+        "The VPN client times out at home, in the office it works.",
+        "Pasted from the other issue:\nStatus changed from New to Resolved",
+    )
+    verdict = PRESETS["redmine"].interpret(replace(mail, text=text), nothing)
+    assert isinstance(verdict, NotAResolution) and verdict.kind == "update", verdict
+
+
+def test_a_status_line_in_a_roundup_message_is_not_its_change_note() -> None:
+    """The change note is the block after the message's "----------" line."""
+    mail = load("roundup/comment.eml")
+    text = mail.text.replace(
+        "Does it happen on Wi-Fi only?",
+        "Does it happen on Wi-Fi only? Last time it said\nstatus: chatting -> resolved",
+    )
+    verdict = PRESETS["roundup"].interpret(replace(mail, text=text), nothing)
+    assert isinstance(verdict, NotAResolution) and verdict.kind == "update", verdict
