@@ -271,3 +271,20 @@ def test_a_status_line_in_a_roundup_message_is_not_its_change_note() -> None:
     )
     verdict = PRESETS["roundup"].interpret(replace(mail, text=text), nothing)
     assert isinstance(verdict, NotAResolution) and verdict.kind == "update", verdict
+
+
+@pytest.mark.parametrize(
+    ("mailer", "powered"),
+    [
+        ("Znuny Mail Service (6.5.6)", "OTRS (https://otrs.com/)"),
+        ("OTRS Mail Service (6.0.30)", "OTRS (https://otrs.com/)"),
+        ("OTRS Mail Service (5.0.1)", "OTRS - Open Ticket Request System (http://otrs.org/)"),
+    ],
+)
+def test_znuny_and_otrs_banners_name_the_product(mailer: str, powered: str) -> None:
+    """Kernel/System/Email.pm: "<Product> Mail Service (<version>)" and the OTRS banner."""
+    mail = load("znuny/answer-closed-successful.eml")
+    headers = {**mail.headers, "x-mailer": (mailer,), "x-powered-by": (powered,)}
+    mail = replace(mail, headers=headers)
+    assert products_of(mail) == ("znuny",)
+    assert isinstance(PRESETS["znuny"].interpret(mail, nothing), TicketFacts)
