@@ -14,7 +14,7 @@ from notifier.errors import TemplateError
 from notifier.model import Resolution
 from notifier.plain import Analysis, Gate, Scores
 from notifier.printable import json_text, printable
-from notifier.render import Renderer
+from notifier.render import Renderer, language_of
 from notifier.review import ReviewedFinding, describe_finding
 
 # Sample tickets every template is rendered with by `notifier lint`: a plain note, the kind
@@ -47,6 +47,45 @@ SAMPLE_TICKETS = (
 )  # fmt: skip
 
 
+def _sample(ticket_id: str, title: str, note: str = "", name: str = "") -> Resolution:
+    """A sample like the English one with the same id, in another language's words."""
+    english = next(t for t in SAMPLE_TICKETS if t.ticket_id == ticket_id)
+    return Resolution(
+        **{**asdict(english), "title": title, "resolution_note": note,
+           "requester_name": name or english.requester_name},
+    )  # fmt: skip
+
+
+# The same samples in the languages that ship templates and word lists: a template in German
+# is judged with German words, so its samples must be German too (see docs/language.md).
+SAMPLE_TICKETS_BY_LANGUAGE = {
+    "de": (
+        _sample("HD-1001", "Drucker im dritten Stock hat Papierstau",
+                "Wir haben ein abgenutztes Teil ersetzt. Der Drucker geht wieder."),
+        _sample("INC0012345", "VPN bricht ständig ab", SAMPLE_TICKETS[1].resolution_note),
+        _sample("HD-1003", "Neuer Mitarbeiter braucht ein Konto"),
+        _sample("HD-1004", "Bitte mein Tischtelefon und meinen zweiten Bildschirm in Raum B12 "
+                "bringen", "Ihr Telefon und Ihr Bildschirm sind jetzt in Raum B12."),
+    ),
+    "fr": (
+        _sample("HD-1001", "L'imprimante du troisième étage se bloque",
+                "Nous avons changé une pièce usée. L'imprimante marche de nouveau."),
+        _sample("INC0012345", "Le VPN coupe sans arrêt", SAMPLE_TICKETS[1].resolution_note),
+        _sample("HD-1003", "Un nouvel arrivant a besoin d'un compte"),
+        _sample("HD-1004", "Merci de déplacer mon téléphone de bureau et mon deuxième écran "
+                "en salle B12", "Votre téléphone et votre écran sont maintenant en salle B12."),
+    ),
+    "es": (
+        _sample("HD-1001", "La impresora de la tercera planta se atasca",
+                "Hemos cambiado una pieza gastada. La impresora vuelve a funcionar."),
+        _sample("INC0012345", "La VPN se corta todo el rato", SAMPLE_TICKETS[1].resolution_note),
+        _sample("HD-1003", "Una persona nueva necesita una cuenta"),
+        _sample("HD-1004", "Por favor, lleven mi teléfono de mesa y mi segunda pantalla a la "
+                "sala B12", "Su teléfono y su pantalla ya están en la sala B12."),
+    ),
+}  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class LintResult:
     team: str
@@ -69,7 +108,7 @@ def lint(
     for team in renderer.teams if only_team is None else [only_team]:
         profile = profile_for(team, teams)
         for language in renderer.languages(team):
-            for ticket in SAMPLE_TICKETS:
+            for ticket in SAMPLE_TICKETS_BY_LANGUAGE.get(language_of(language), SAMPLE_TICKETS):
                 sample = Resolution(**{**asdict(ticket), "language": language})
                 try:
                     composed = compose(sample, _warn_only(profile), renderer, domain=domain)

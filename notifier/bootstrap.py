@@ -15,11 +15,12 @@ from notifier.clock import Clock, system_clock
 from notifier.compose import TeamProfile
 from notifier.config import ImapSettings, Settings, TeamSettings
 from notifier.delivery.smtp import SmtpOptions, SmtpSender, tls_context
+from notifier.language import COMMON_LANGUAGES
 from notifier.outbox import Outbox
 from notifier.plain import Gate, GateSettings, load_glossary
 from notifier.policy import RetryPolicy
 from notifier.ports import Source
-from notifier.render import Renderer
+from notifier.render import Renderer, template_languages
 from notifier.rules import (
     DEFAULT_TEAM,
     NoticeRules,
@@ -159,6 +160,11 @@ def build_imap_source(settings: Settings, box: ImapSettings, state: SourceState)
         limits=MailLimits(max_bytes=box.max_message_bytes),
         own_addresses=(settings.smtp.from_address,),
         trusted_senders=tuple(box.trusted_senders),
+        languages=(
+            *COMMON_LANGUAGES,
+            settings.plain.default_language,
+            *template_languages(templates_directory(settings)),
+        ),
     )
     return ImapSource(
         box.name,

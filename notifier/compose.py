@@ -73,7 +73,7 @@ def compose_digest(
     context["tickets"] = [template_context(member, team)["ticket"] for member in members]
     context["count"] = len(members)
     rendered = renderer.render(team.name, context, first.language, kind=DIGEST)
-    checked = review(rendered, team.gate, team.plain_policy)
+    checked = review(rendered, team.gate, team.plain_policy, first.language)
     if checked.hold_reason:
         raise DigestHeld(checked.hold_reason)
     keys = sorted(member.key for member in members)
@@ -188,7 +188,7 @@ def compose(
     plain-language policy holds the notice; the notice carries the words that would be sent.
     """
     rendered = renderer.render(team.name, template_context(resolution, team), resolution.language)
-    checked = review(rendered, team.gate, team.plain_policy)
+    checked = review(rendered, team.gate, team.plain_policy, resolution.language)
     original = resolution.original_message_id.strip()
     if original:
         in_reply_to, references = original, (original,)

@@ -11,7 +11,8 @@ Layout: ``<directory>/<team>/resolved.subject.j2``, ``resolved.txt.j2`` and opti
 Language variants are ``resolved.<lang>.txt.j2`` (``fr``, ``de``...): for a requester whose
 language is known the order is the team's variant, default's variant, then the team's and
 default's files without a language, so a requester is addressed in their language before a
-team's wording is preferred.
+team's wording is preferred. An HTML part is only taken in the notice's language: a German text
+never goes out beside an English HTML part (it goes out as plain text instead).
 
 Rendered text carries invisible marks saying which parts are ticket data and which values the
 template allowed as they are (``| allow_jargon``); see :mod:`notifier.marks`.
@@ -50,6 +51,20 @@ REQUIRED_DEFAULTS = ("subject", "txt")
 _FILE_NAME = re.compile(
     r"^(?P<kind>resolved|digest)\.(?:(?P<lang>[a-z]{2,3})\.)?(?P<part>subject|txt|html)\.j2$"
 )
+
+
+def template_languages(directory: Path) -> list[str]:
+    """Languages some team has a ``resolved.<lang>.txt.j2`` for, read from the file names
+    alone (nothing is compiled): the candidates a ticket's text may be identified as."""
+    found: set[str] = set()
+    if directory.is_dir():
+        for team_dir in directory.iterdir():
+            if team_dir.is_dir():
+                for path in team_dir.glob("resolved.*.txt.j2"):
+                    match = _FILE_NAME.match(path.name)
+                    if match and match["lang"]:
+                        found.add(match["lang"])
+    return sorted(found)
 
 
 def language_of(tag: str) -> str:
@@ -154,7 +169,13 @@ class Renderer:
             wanted = ""
         text_template, used_language = self._pick_with_language(team, kind, wanted, "txt")
         subject_template = self._pick(team, kind, used_language, "subject")
-        html_template = self._pick(team, kind, used_language, "html", required=False)
+        # An HTML part in the notice's language, or none: never the default language's HTML
+        # beside a text in the requester's language (the mail then goes out as plain text).
+        html_template = (
+            self._pick_in(team, kind, used_language, "html")
+            if used_language
+            else self._pick(team, kind, "", "html", required=False)
+        )
         subject = " ".join(self._render(subject_template, context).split())
         if not subject:
             raise TemplateError(f"{subject_template.name}: the subject rendered empty")
@@ -179,6 +200,16 @@ class Renderer:
                 if (owner, kind, language, part) in self._compiled:
                     return self._pick(owner, kind, language, part), language
         return self._pick(team, kind, "", part), ""
+
+    def _pick_in(self, team: str, kind: str, language: str, part: str) -> _Compiled | None:
+        """The team's or default's file of exactly this language, or None."""
+        for owner in (team, DEFAULT_TEAM):
+            found = self._compiled.get((owner, kind, language, part))
+            if found is not None:
+                if found.error:
+                    raise TemplateError(found.error)
+                return found
+        return None
 
     def _pick(
         self, team: str, kind: str, language: str, part: str, *, required: bool = True

@@ -23,10 +23,12 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from notifier.htmltext import html_to_text, strip_tags
+from notifier.language import language_tag
 from notifier.marks import MarkedText, split_marks, strip_marks
 from notifier.model import RenderedMessage
 from notifier.plain import READABILITY_KINDS, Analysis, Finding, Gate, Scores
 from notifier.printable import printable
+from notifier.render import language_of
 
 PolicyMode = Literal["warn", "hold", "rewrite"]
 
@@ -58,8 +60,15 @@ class Review:
     html_left_out: bool = False  # the template has an HTML part, and it is not sent
 
 
-def review(rendered: RenderedMessage, gate: Gate, mode: PolicyMode) -> Review:
+def review(
+    rendered: RenderedMessage, gate: Gate, mode: PolicyMode, text_language: str = ""
+) -> Review:
+    """``text_language``: the ticket's own language. When the template is in another one (no
+    template for it), the text mixes two languages and the gate runs its detectors only."""
     language = rendered.language
+    ticket_language = language_tag(text_language)  # "" for a name such as "English"
+    if ticket_language and ticket_language != language_of(language):
+        language = f"{language_of(language)}+{ticket_language}"
     subject = split_marks(rendered.subject)
     text = split_marks(rendered.text)
     subject_analysis = gate.analyze(subject.text, language=language, protected=subject.allowed)
@@ -102,9 +111,12 @@ def review(rendered: RenderedMessage, gate: Gate, mode: PolicyMode) -> Review:
     send_html = rendered.html is not None and not (
         rewritten or (mode == "rewrite" and html_needs_rewrite)
     )
-    findings = _reviewed("subject", subject, subject_analysis.findings) + _reviewed(
-        "text", text, text_analysis.findings
-    )
+    findings = _reviewed(
+        "subject",
+        subject,
+        # The detectors-only note is about the notice's language: said once, for the text.
+        [f for f in subject_analysis.findings if f.kind != "detectors_only"],
+    ) + _reviewed("text", text, text_analysis.findings)
     # An HTML part that is left out cannot hold the notice: the requester does not get it.
     counted = findings + html_findings if send_html else findings
     blocked = [f for f in counted if f.severity == "block"]

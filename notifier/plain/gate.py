@@ -26,7 +26,7 @@ from notifier.plain.detectors import (
 )
 from notifier.plain.glossary import Glossary, load_glossary
 from notifier.plain.textcache import text_cache
-from notifier.plain.words import ALPHA_WORD_RE, Familiarity, everyday_acronyms
+from notifier.plain.words import ALPHA_WORD_RE, Familiarity, everyday_acronyms, product_names
 
 # Analyses kept per gate for identical texts (see Gate.analyze).
 ANALYSIS_CACHE_SIZE = 256
@@ -86,8 +86,35 @@ class Analysis:
 
 
 def is_english(language: str) -> bool:
-    """True for "en", "en-GB", "en_US" and the like: the word lists are English."""
-    return language.lower().replace("_", "-").split("-")[0] == "en"
+    """True for "en", "en-GB", "en_US" and the like: the glossary and grade are English."""
+    return primary_language(language) == "en"
+
+
+def is_product(word: str) -> bool:
+    return word.lower() in product_names()
+
+
+def primary_language(language: str) -> str:
+    """ "fr" for "fr-CA" or "FR"; a mixed "en+ru" (template+ticket text) stays as it is."""
+    return language.strip().lower().replace("_", "-").split("-")[0]
+
+
+def detectors_only_note(language: str) -> Finding:
+    """The note recorded when no word list fits the text: what was and was not checked."""
+    template, _, text = language.partition("+")
+    why = (
+        f"the template is in '{template}' and the ticket text in '{text}': no one word list fits"
+        if text
+        else f"no word list for '{language}'"
+    )
+    return Finding(
+        "detectors_only",
+        language,
+        -1,
+        -1,
+        f"{why}: detectors only (no unfamiliar-word share, no reading grade)",
+        "info",
+    )
 
 
 @dataclass(frozen=True)
@@ -108,6 +135,9 @@ class Gate:
             self.glossary = load_glossary()
         self._glossary: Glossary = self.glossary
         self._familiar = Familiarity(self.settings.extra_familiar_words)
+        # Word lists of the other languages, loaded when a notice in that language comes.
+        self._word_lists: dict[str, Familiarity | None] = {"en": self._familiar}
+        self._word_lists_lock = threading.Lock()
         self._everyday = everyday_acronyms() | frozenset(self.settings.everyday_acronyms)
         # analyze() is pure and Analysis immutable: identical texts (a subject line, a repeated
         # note) are analysed once. Bounded, least recently used first out.
@@ -140,8 +170,23 @@ class Gate:
                 self._analyses.popitem(last=False)
         return analysis
 
+    def word_list(self, language: str) -> Familiarity | None:
+        """The familiar-word test for ``language``, None when there is no list for it."""
+        code = primary_language(language)
+        with self._word_lists_lock:
+            if code not in self._word_lists:
+                try:
+                    found = Familiarity(self.settings.extra_familiar_words, code)
+                except ValueError:
+                    found = None
+                if found is None and len(self._word_lists) >= 64:
+                    return None  # languages are ticket data: remember only so many misses
+                self._word_lists[code] = found
+            return self._word_lists[code]
+
     def _analyze(self, text: str, language: str, protected: Sequence[tuple[int, int]]) -> Analysis:
         english = is_english(language)
+        familiar = self.word_list(language)
         scan = _blank(text, protected) if protected else text
         links = find_links(scan)
         candidates: list[Finding] = []
@@ -162,7 +207,7 @@ class Gate:
 
         counts = readability.count(text, language if not english else "en")
         scores, whole_text = self._scores(
-            text, counts, language, english, findings, protected, links
+            text, counts, language, english, familiar is not None, findings, protected, links
         )
         return Analysis(tuple(findings) + tuple(whole_text), scores)
 
@@ -194,6 +239,7 @@ class Gate:
         counts: readability.Counts,
         language: str,
         english: bool,
+        word_lists: bool,
         findings: Sequence[Finding],
         protected: Sequence[tuple[int, int]],
         links: Sequence[tuple[int, int]],
@@ -220,8 +266,10 @@ class Gate:
                 )
         share: float | None = None
         unfamiliar: tuple[str, ...] = ()
-        if english:
-            unfamiliar = self._unfamiliar(text, counts, findings, protected, links)
+        if not word_lists:
+            extra.append(detectors_only_note(language))
+        if word_lists:
+            unfamiliar = self._unfamiliar(text, counts, language, findings, protected, links)
             share = len(unfamiliar) / words if words else 0.0
             if share > settings.unfamiliar_share_block:
                 short = words < settings.min_words_for_share
@@ -236,7 +284,7 @@ class Gate:
                         "warn" if short else "block",
                     )
                 )
-            if grade > settings.grade_warn:
+            if english and grade > settings.grade_warn:
                 extra.append(
                     Finding(
                         "grade",
@@ -258,7 +306,7 @@ class Gate:
             unfamiliar_share=None if share is None else round(share, 4),
             unfamiliar_words=unfamiliar,
             language=language,
-            word_lists=english,
+            word_lists=word_lists,
         )
         return scores, extra
 
@@ -266,6 +314,7 @@ class Gate:
         self,
         text: str,
         counts: readability.Counts,
+        language: str,
         findings: Sequence[Finding],
         protected: Sequence[tuple[int, int]],
         links: Sequence[tuple[int, int]],
@@ -277,20 +326,26 @@ class Gate:
         skip.extend(links)
         found: list[str] = []
         for sentence in counts.sentences:
-            words = self._sentence_unfamiliar(text[sentence.start : sentence.end])
+            words = self._sentence_unfamiliar(
+                text[sentence.start : sentence.end], primary_language(language)
+            )
             for offset, word in words:
                 if not _inside(sentence.start + offset, skip):
                     found.append(word)
         return tuple(found)
 
-    def _unfamiliar_in_sentence(self, sentence: str) -> tuple[tuple[int, str], ...]:
+    def _unfamiliar_in_sentence(self, sentence: str, language: str) -> tuple[tuple[int, str], ...]:
         """(offset, word) of the words of one sentence that are not familiar, names and
         acronyms left out. Pure for a given gate, so cached per gate (see textcache)."""
-        familiar = self._familiar.is_familiar
+        lists = self.word_list(language)
+        assert lists is not None
+        familiar = lists.is_familiar
+        # German writes every noun with a capital: there a capital does not mark a name.
+        names_by_capital = language != "de"
         found: list[tuple[int, str]] = []
         for index, match in enumerate(ALPHA_WORD_RE.finditer(sentence)):
             word = match.group()
-            if word[0].isupper() and index > 0:
+            if word[0].isupper() and index > 0 and (names_by_capital or is_product(word)):
                 continue  # a name (Sam, Outlook, Teams): not counted as unfamiliar
             if word.isupper() and len(word) > 1:
                 continue  # acronyms have their own rule

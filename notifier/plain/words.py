@@ -18,6 +18,13 @@ WORD_RE = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*")
 ALPHA_WORD_RE = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 
 _PREFIXES = ("re", "un", "pre")
+# Languages other than English with a frequency list (words.<lang>.txt) and an everyday list.
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
+# French and Italian elisions: "l'imprimante" is "imprimante".
+_ELISION = re.compile(r"^(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|un|dell|all|dall|nell|sull)['’]")
+# German inflection endings, longest first; and the linking sounds of compounds (Arbeitsplatz).
+_GERMAN_ENDINGS = ("ern", "en", "em", "er", "es", "e", "n", "s")
+_GERMAN_LINKS = ("", "s", "es", "n", "en")
 
 
 def _data_lines(name: str) -> list[str]:
@@ -58,6 +65,44 @@ def product_names() -> frozenset[str]:
     return frozenset(word.lower() for word in _data_lines("products.txt"))
 
 
+@lru_cache(maxsize=8)
+def familiar_words(language: str) -> frozenset[str] | None:
+    """The everyday words of a language, lower-case: for ``en`` Dale-Chall and the everyday
+    list; for another language its frequency list and everyday list; None when there is none
+    (the gate then runs its detectors only)."""
+    if language == "en":
+        return dale_chall_words() | everyday_words()
+    if not _LANGUAGE_CODE.match(language):
+        return None
+    try:
+        lines = _data_lines(f"words.{language}.txt") + _data_lines(f"everyday.{language}.txt")
+    except FileNotFoundError:
+        return None
+    return frozenset(word.lower() for word in lines)
+
+
+def other_forms(word: str, language: str) -> Iterable[str]:
+    """Candidate listed forms of an inflected word in a language other than English.
+
+    The frequency lists hold inflected forms already ("imprimé", "gedruckt"), so little is
+    needed: elisions, plurals, German endings. Over-generation is harmless (only looked up)."""
+    yield word
+    if language in ("fr", "it"):
+        bare = _ELISION.sub("", word)
+        if bare != word:
+            yield bare
+            word = bare
+    n = len(word)
+    if language in ("fr", "es", "pt", "it") and n > 3 and word[-1] in "sx":
+        yield word[:-1]
+        if language == "es" and word.endswith("es"):
+            yield word[:-2]
+    if language == "de":
+        for ending in _GERMAN_ENDINGS:
+            if n > len(ending) + 3 and word.endswith(ending):
+                yield word[: -len(ending)]
+
+
 def base_forms(word: str) -> Iterable[str]:
     """Candidate dictionary forms of an inflected English word, cheapest guess first.
 
@@ -95,12 +140,16 @@ def base_forms(word: str) -> Iterable[str]:
 
 
 class Familiarity:
-    """Decides whether a word is familiar: Dale-Chall plus the everyday list plus extras."""
+    """Decides whether a word is familiar: the language's everyday words plus extras."""
 
-    __slots__ = ("_cache", "_words")
+    __slots__ = ("_cache", "_language", "_words")
 
-    def __init__(self, extra: Iterable[str] = ()) -> None:
-        self._words = dale_chall_words() | everyday_words() | {w.lower() for w in extra}
+    def __init__(self, extra: Iterable[str] = (), language: str = "en") -> None:
+        words = familiar_words(language)
+        if words is None:
+            raise ValueError(f"no word list for language {language!r}")
+        self._language = language
+        self._words = words | {w.lower() for w in extra}
         self._cache: dict[str, bool] = {}
 
     def __contains__(self, word: str) -> bool:
@@ -125,10 +174,28 @@ class Familiarity:
 
     def _known(self, word: str) -> bool:
         words = self._words
+        if self._language != "en":
+            if any(form in words for form in other_forms(word, self._language)):
+                return True
+            return self._language == "de" and self._compound(word)
         if any(form in words for form in base_forms(word)):
             return True
         for prefix in _PREFIXES:
             rest = word[len(prefix) :]
             if word.startswith(prefix) and len(rest) > 3:
                 return any(form in words for form in base_forms(rest))
+        return False
+
+    def _compound(self, word: str) -> bool:
+        """A German compound of two known words: "Druckertreiber", "Arbeitsplatz"."""
+        words = self._words
+        for cut in range(3, len(word) - 2):
+            head, tail = word[:cut], word[cut:]
+            if not any(form in words for form in other_forms(tail, "de")):
+                continue
+            for link in _GERMAN_LINKS:
+                if head.endswith(link) and len(head) - len(link) >= 3:
+                    stem = head[: len(head) - len(link)]
+                    if stem in words:
+                        return True
         return False

@@ -47,6 +47,7 @@ from notifier.model import (
 )
 from notifier.netio import BoundedTLS, DeadlineReader, StepClock, send_all
 from notifier.sources.export import SourceState
+from notifier.sources.maillanguage import COMMON_LANGUAGES, remembering, with_language
 from notifier.sources.mailnoise import address_problem, noise_reason
 from notifier.sources.mailparse import parse_mail
 from notifier.sources.mailrules import Interpreter
@@ -257,6 +258,7 @@ class FolderPolicy:
     limits: MailLimits = field(default_factory=MailLimits)
     own_addresses: tuple[str, ...] = ()
     trusted_senders: tuple[str, ...] = ()
+    languages: tuple[str, ...] = COMMON_LANGUAGES  # candidates for a text's language
 
 
 class ImapSource:
@@ -487,7 +489,7 @@ class ImapSource:
             return
         if mail.message_id:
             yield Checkpoint(self.name, f"msgid:{mail.message_id}", origin)
-        find = self._finder(client)
+        find = remembering(self._finder(client))
 
         def read() -> str | TicketFacts | NotAResolution:
             """Why this mail is noise, or what it says about a ticket."""
@@ -529,6 +531,7 @@ class ImapSource:
         if isinstance(verdict, NotAResolution):
             yield Ignored(self.name, origin, f"{verdict.kind}: {verdict.reason}")
             return
+        verdict = with_language(verdict, mail, find, self.policy.languages)
         fields = {"folder": self.policy.folder, "subject": mail.subject, **verdict.fields}
         try:
             yield Resolution(

@@ -124,15 +124,62 @@ def test_rewrite_never_touches_protected_spans(gate: Gate) -> None:
     )
 
 
-def test_other_languages_run_detectors_only(gate: Gate) -> None:
-    """For French the detectors run, the glossary and word lists do not, and it says so."""
-    analysis = gate.analyze(
-        "Votre imprimante 10.0.0.5 fonctionne. Le cache est vide.", language="fr"
-    )
-    assert [f.kind for f in analysis.findings] == ["ipv4"]
+def test_languages_without_word_lists_run_detectors_only_and_say_so(gate: Gate) -> None:
+    """For Italian (no word list ships) the detectors run, the glossary and word lists do not,
+    and an info note says so; the same for a notice that mixes a template's language with a
+    ticket text in another."""
+    analysis = gate.analyze("La sua stampante 10.0.0.5 funziona. La cache è vuota.", language="it")
+    assert [f.kind for f in analysis.findings] == ["ipv4", "detectors_only"]
+    note = analysis.findings[-1]
+    assert note.severity == "info" and "no word list for 'it'" in note.suggestion
     assert analysis.scores.word_lists is False
     assert analysis.scores.unfamiliar_share is None
+    mixed = gate.analyze("Hello. Принтер снова работает.", language="en+ru").findings
+    assert [f.kind for f in mixed] == ["detectors_only"]
+    assert "the template is in 'en' and the ticket text in 'ru'" in mixed[0].suggestion
     assert gate.analyze("Hello.", language="en-GB").scores.word_lists is True
+
+
+@pytest.mark.parametrize(
+    ("language", "plain", "jargon"),
+    [
+        (
+            "fr",
+            "Bonjour Claire, le bac à papier était coincé. Nous l'avons remis en place et "
+            "nous avons imprimé une page de test. Vous pouvez de nouveau imprimer.",
+            "Nous avons purgé le cache du spouleur, réinstancié la file d'attente et "
+            "resynchronisé l'annuaire après propagation des stratégies de groupe.",
+        ),
+        (
+            "de",
+            "Hallo Jonas, das Papierfach hatte sich verklemmt. Wir haben es wieder richtig "
+            "eingesetzt und eine Testseite gedruckt. Sie können jetzt wieder drucken.",
+            "Wir haben den Spooler-Dienst terminiert, die Warteschlange reinitialisiert und "
+            "die Gruppenrichtlinienobjekte nach Replikation der Domänencontroller propagiert.",
+        ),
+        (
+            "es",
+            "Hola Lucía, la bandeja del papel estaba atascada. La hemos vuelto a colocar y "
+            "hemos impreso una página de prueba. Ya puede volver a imprimir.",
+            "Hemos purgado la caché del spooler, reinstanciado la cola de impresión y "
+            "resincronizado el directorio tras la propagación de las directivas de grupo.",
+        ),
+    ],
+)
+def test_german_french_spanish_texts_are_judged_with_their_own_word_lists(
+    gate: Gate, language: str, plain: str, jargon: str
+) -> None:
+    """A plain note passes on its language's everyday words; a jargon-heavy one in the same
+    language is over the unfamiliar-word share (which English lists could not tell apart)."""
+    passed = gate.analyze(plain, language=language)
+    assert passed.scores.word_lists is True and passed.scores.language == language
+    assert passed.scores.unfamiliar_share is not None
+    assert passed.scores.unfamiliar_share <= 0.15, passed.scores.unfamiliar_words
+    assert not passed.blocked
+    failed = gate.analyze(jargon, language=language)
+    assert failed.scores.unfamiliar_share is not None
+    assert failed.scores.unfamiliar_share > 0.15, failed.scores.unfamiliar_words
+    assert "unfamiliar_words" in {f.kind for f in failed.findings}
 
 
 def test_unfamiliar_share_blocks_long_texts_and_warns_short_ones(gate: Gate) -> None:

@@ -214,3 +214,22 @@ def test_language_variant_then_default_language(tmp_path: Path) -> None:
     other = renderer.render("network", context, "sw")
     assert (strip_marks(other.text), other.language) == ("Network hello\n", "en")
     assert renderer.languages("network") == ["en", "fr"]
+
+
+def test_a_notice_in_another_language_never_carries_an_english_html_part() -> None:
+    """The service-desk team has an English HTML part only: a German notice in default's
+    German text goes out as plain text, not with the team's English HTML beside it."""
+    renderer = Renderer.load(Path(__file__).resolve().parents[2] / "templates")
+    context = template_context(
+        Resolution(
+            source="mail", ticket_id="T-1", requester_email="jonas@example.org",
+            requester_name="Jonas", title="Drucker druckt nicht", language="de",
+            resolution_note="Das Papierfach war verklemmt.",
+        ),
+        TeamProfile("service-desk", "Service Desk"),
+    )  # fmt: skip
+    german = renderer.render("service-desk", context, "de")
+    assert german.language == "de" and strip_marks(german.subject).startswith("Erledigt:")
+    assert german.html is None
+    english = renderer.render("service-desk", context, "")
+    assert english.html is not None and english.language == "en"
