@@ -52,6 +52,7 @@ class Reading:
     note: str = ""
     fields: Mapping[str, str] = field(default_factory=dict)
     to_customer: bool = False  # a mail the product sends the customer: To is the requester
+    actors: tuple[str, ...] = ()  # addresses named as the one who acted: never the requester
 
 
 @dataclass(frozen=True)
@@ -117,13 +118,13 @@ class PresetInterpreter:
         requester_text(mail, reading.requester_email, f"the {self.product} notification")
         where = f"{self.product} resolved notification for ticket {reading.ticket_id}"
         if _is_address(reading.requester_email) and self._may_be_requester(
-            reading.requester_email, mail
+            reading.requester_email, mail, reading
         ):
             return reading.requester_email, reading.requester_name
         looked = ["the notification text"]
         for text in (mail.text, mail.html_text):
             for found in requester_lines(text):
-                if self._may_be_requester(found.address, mail):
+                if self._may_be_requester(found.address, mail, reading):
                     return found.address, found.name or _person(reading.requester_name)
         looked.append("its Reporter/Requester lines")
         refused: list[str] = []
@@ -156,7 +157,7 @@ class PresetInterpreter:
         original = find_thread_original(mail, find_original)
         if original is not None and _is_address(original.sender.address):
             asked = request_sender(mail, original)
-            if self._may_be_requester(asked.address, mail):
+            if self._may_be_requester(asked.address, mail, reading):
                 return asked.address, asked.name or reading.requester_name
         return None
 
@@ -173,7 +174,7 @@ class PresetInterpreter:
             other = (
                 _is_address(addr.name) and addr.name.strip("\"' ").lower() != addr.address.lower()
             )
-            if self._may_be_requester(addr.address, mail) and not other:
+            if self._may_be_requester(addr.address, mail, reading) and not other:
                 candidates.append(addr)
             else:
                 refused.append(addr.address)
@@ -200,11 +201,12 @@ class PresetInterpreter:
             )
         return None
 
-    def _may_be_requester(self, address: str, mail: ParsedMail) -> bool:
+    def _may_be_requester(self, address: str, mail: ParsedMail, reading: Reading) -> bool:
         """Not the watched mailbox, notifier's From, a trusted helpdesk sender, the product's
-        own sender or the Reply-To it asks answers to go to."""
+        own sender, the Reply-To it asks answers to go to, or the person who acted."""
         address = address.lower()
         own = {mail.sender.address.lower(), *(a.address.lower() for a in mail.reply_to)}
+        own |= {actor.lower() for actor in reading.actors}
         return address not in self.not_requesters and address not in own
 
     def _request_message_id(self, mail: ParsedMail, email: str, find_original: FindOriginal) -> str:
@@ -923,6 +925,9 @@ _ZNUNY_STATE = re.compile(
     r"^[ \t]*(?:Ticket[ \t]+)?(?:state|status|zustand)[ \t]*:[ \t]*(?P<state>[^\n]+?)[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
+# Agent notifications link the ticket in the agent interface (<OTRS_CONFIG_HttpType>://...
+# index.pl?Action=AgentTicketZoom;TicketID=...); mail to the customer never does.
+_ZNUNY_AGENT_LINK = re.compile(r"\bAction=AgentTicketZoom\b")
 _ZNUNY_SOLVED = frozenset({"closed successful", "erfolgreich geschlossen"})
 _ZNUNY_GREETING = re.compile(
     r"\A\s*(?:Dear|Hello|Hi|Hallo|Sehr geehrte[rs]?|Liebe[rs]?)\b[^\n]*,[ \t]*\n"
@@ -956,6 +961,8 @@ def _read_znuny(mail: ParsedMail) -> Reading | None:
     ticket_id = hook.group("id")
     title = clean_title(_ZNUNY_HOOK.sub("", _one_line(mail.subject), count=1))
     visible = _unquoted(mail.text)
+    if _ZNUNY_AGENT_LINK.search(visible):  # a notification for agents, whatever it says
+        return Reading(ticket_id, "update", "agent notification", title=title)
     state = _first(_ZNUNY_STATE, visible, "state")
     if not state:
         return Reading(
@@ -1134,6 +1141,7 @@ _RU_STATUS = re.compile(
 )
 _RU_DONE = frozenset({"resolved", "done-cbb"})
 _RU_AUTHOR_LINE = re.compile(r"\A\s*[^\n]*:[ \t]*$", re.MULTILINE)
+_RU_AUTHOR = re.compile(r"\A\s*[^\n<]*<(?P<address>[^<>\s]+@[^<>\s]+)>[^\n]*:[ \t]*$", re.MULTILINE)
 _RU_NOTE_END = re.compile(r"-{10}[ \t]*$|_{20,}[ \t]*$")
 
 
@@ -1156,7 +1164,11 @@ def _read_roundup(mail: ParsedMail) -> Reading | None:
     reason = f"status {old} -> {new}"
     if new in _RU_DONE and old not in _RU_DONE:
         note = strip_quoted(_note_block(mail.text, _RU_AUTHOR_LINE, _RU_NOTE_END))
-        return Reading(ticket_id, "resolved", reason, title=title, note=note)
+        author = _first(_RU_AUTHOR, mail.text, "address")
+        return Reading(
+            ticket_id, "resolved", reason, title=title, note=note,
+            actors=(author,) if author else (),
+        )  # fmt: skip
     if old in _RU_DONE and new not in _RU_DONE:
         return Reading(ticket_id, "reopened", reason, title=title)
     return Reading(ticket_id, "update", reason, title=title)
@@ -1193,6 +1205,13 @@ PRESETS: Mapping[str, PresetInterpreter] = MappingProxyType(
         "django-helpdesk": PresetInterpreter(
             "django-helpdesk", "django-helpdesk", _read_django_helpdesk
         ),
-        "roundup": PresetInterpreter("roundup", "Roundup", _read_roundup),
+        "roundup": PresetInterpreter(
+            "roundup",
+            "Roundup",
+            _read_roundup,
+            # Every nosy member gets a copy and none names the requester; In-Reply-To is the
+            # issue's first message, the requester's own when they opened it by mail.
+            requester_from_thread=True,
+        ),
     }
 )

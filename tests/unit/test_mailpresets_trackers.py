@@ -17,7 +17,7 @@ from notifier.sources.mailpresets import PRESETS
 from notifier.sources.mailproducts import build_presets, products_of
 from notifier.sources.mailtypes import NotAResolution, ParsedMail, TicketFacts
 
-from .mailbuilders import Mailbox, nothing, parse_eml
+from .mailbuilders import Mailbox, addr, nothing, parse_eml
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "mail" / "corpus"
 HELPDESK = "notifier@it.example.org"
@@ -288,3 +288,43 @@ def test_znuny_and_otrs_banners_name_the_product(mailer: str, powered: str) -> N
     mail = replace(mail, headers=headers)
     assert products_of(mail) == ("znuny",)
     assert isinstance(PRESETS["znuny"].interpret(mail, nothing), TicketFacts)
+
+
+def test_a_znuny_agent_notification_with_a_state_line_is_not_for_the_customer() -> None:
+    """An agent notification (link to AgentTicketZoom, "Hi <agent>,") an admin gave a state
+    line goes to agents: never a notice to its To."""
+    mail = load("znuny/agent-follow-up.eml")
+    text = mail.text.replace(
+        "received a follow-up.", "received a follow-up.\n\nState: closed successful"
+    )
+    verdict = PRESETS["znuny"].interpret(replace(mail, text=text), nothing)
+    assert isinstance(verdict, NotAResolution) and verdict.kind == "update", verdict
+
+
+ROUNDUP_FIRST = parse_eml(
+    b"From: Hugo Dubois <hugo.dubois@example.org>\r\n"
+    b"To: tracker@roundup.example.org\r\n"
+    b"Subject: Network drive asks for my password every hour\r\n"
+    b"Message-ID: <1709539200.ABCDEFGH.issue42@roundup.example.org>\r\n"
+    b"Date: Mon, 04 Mar 2024 08:00:00 +0000\r\n\r\nIt asks every hour.\r\n",
+    origin="INBOX uid 1",
+)
+
+
+def test_roundup_finds_the_requester_through_the_issues_first_message() -> None:
+    """Roundup mails every nosy member; a copy to a technician names the requester only through
+    In-Reply-To, the issue's first message."""
+    mail = load("roundup/resolved.eml")
+    copy = replace(mail, to=(addr("Ann Admin <ann@it.example.org>"),))
+    facts = PRESETS["roundup"].interpret(copy, Mailbox(ROUNDUP_FIRST).find)
+    assert isinstance(facts, TicketFacts), facts
+    assert facts.requester_email == "hugo.dubois@example.org"
+
+
+def test_roundup_the_author_of_the_comment_is_never_the_requester() -> None:
+    """ "Tom Tech <tom@…> added the comment:" names the actor; his copy (MESSAGES_TO_AUTHOR) is
+    no notice to him."""
+    mail = load("roundup/resolved.eml")
+    copy = replace(mail, to=(addr("Tom Tech <tom@it.example.org>"),))
+    with pytest.raises(InputError, match="issue42"):
+        PRESETS["roundup"].interpret(copy, nothing)
