@@ -37,7 +37,9 @@ Order  Rule (first match wins)                                         Trusted  
        out-of-office replies and by automated senders
 12     ``X-MS-Exchange-Inbox-Rules-Loop`` (made or forwarded by an     allowed  Microsoft message
        inbox rule), ``X-MS-Exchange-Generated-Message-Source``                  headers
-13     ``List-Id`` (any mailing list)                                  noise    RFC 2919
+13     ``List-Id`` (any mailing list), except Redmine's own: from a    noise    RFC 2919;
+       trusted sender, with X-Redmine-* headers and List-Id                     Redmine
+       "<[project.]From address with @ as .>"                                   mailer.rb
 14     ``Precedence: list`` or ``junk`` (with or without               noise    RFC 3834 s. 2,
        ``List-Unsubscribe``)                                                    RFC 2369
 15     ``Precedence: bulk``                                            allowed  RFC 3834 s. 2
@@ -196,7 +198,7 @@ def noise_reason(
 
     # 13-15. Mailing lists and bulk mail.
     list_id = mail.header("list-id")
-    if "list-id" in mail.headers:
+    if "list-id" in mail.headers and not (trusted and _redmine_list_id(mail, address)):
         return f"list mail: List-Id {list_id}".rstrip()
     level = _token(precedence)
     if level in ("list", "junk"):
@@ -206,6 +208,16 @@ def noise_reason(
     if level == "bulk" and not trusted:
         return f"Precedence: {precedence}"
     return None
+
+
+def _redmine_list_id(mail: ParsedMail, address: str) -> bool:
+    """Redmine's notifications carry List-Id "<project.redmine.example.org>" for From
+    redmine@example.org (app/models/mailer.rb), and X-Redmine-* headers no list sets."""
+    if not any(name.startswith("x-redmine-") for name in mail.headers):
+        return False
+    own = address.replace("@", ".")
+    value = mail.header("list-id").strip().strip("<>").lower()
+    return bool(own) and (value == own or value.endswith("." + own))
 
 
 _DISPLAY_NAMES = {

@@ -17,7 +17,7 @@ Picking the preset for each mail of a mailbox shared by several products is
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
@@ -52,6 +52,7 @@ class Reading:
     note: str = ""
     fields: Mapping[str, str] = field(default_factory=dict)
     to_customer: bool = False  # a mail the product sends the customer: To is the requester
+    actors: tuple[str, ...] = ()  # addresses named as the one who acted: never the requester
 
 
 @dataclass(frozen=True)
@@ -117,13 +118,13 @@ class PresetInterpreter:
         requester_text(mail, reading.requester_email, f"the {self.product} notification")
         where = f"{self.product} resolved notification for ticket {reading.ticket_id}"
         if _is_address(reading.requester_email) and self._may_be_requester(
-            reading.requester_email, mail
+            reading.requester_email, mail, reading
         ):
             return reading.requester_email, reading.requester_name
         looked = ["the notification text"]
         for text in (mail.text, mail.html_text):
             for found in requester_lines(text):
-                if self._may_be_requester(found.address, mail):
+                if self._may_be_requester(found.address, mail, reading):
                     return found.address, found.name or _person(reading.requester_name)
         looked.append("its Reporter/Requester lines")
         refused: list[str] = []
@@ -156,7 +157,7 @@ class PresetInterpreter:
         original = find_thread_original(mail, find_original)
         if original is not None and _is_address(original.sender.address):
             asked = request_sender(mail, original)
-            if self._may_be_requester(asked.address, mail):
+            if self._may_be_requester(asked.address, mail, reading):
                 return asked.address, asked.name or reading.requester_name
         return None
 
@@ -173,7 +174,7 @@ class PresetInterpreter:
             other = (
                 _is_address(addr.name) and addr.name.strip("\"' ").lower() != addr.address.lower()
             )
-            if self._may_be_requester(addr.address, mail) and not other:
+            if self._may_be_requester(addr.address, mail, reading) and not other:
                 candidates.append(addr)
             else:
                 refused.append(addr.address)
@@ -200,11 +201,12 @@ class PresetInterpreter:
             )
         return None
 
-    def _may_be_requester(self, address: str, mail: ParsedMail) -> bool:
+    def _may_be_requester(self, address: str, mail: ParsedMail, reading: Reading) -> bool:
         """Not the watched mailbox, notifier's From, a trusted helpdesk sender, the product's
-        own sender or the Reply-To it asks answers to go to."""
+        own sender, the Reply-To it asks answers to go to, or the person who acted."""
         address = address.lower()
         own = {mail.sender.address.lower(), *(a.address.lower() for a in mail.reply_to)}
+        own |= {actor.lower() for actor in reading.actors}
         return address not in self.not_requesters and address not in own
 
     def _request_message_id(self, mail: ParsedMail, email: str, find_original: FindOriginal) -> str:
@@ -381,10 +383,30 @@ def _osticket_response(text: str) -> str:
     return strip_quoted(_OST_STATUS.sub("", body))
 
 
+# Staff alerts (ticket.alert, message.alert, note.alert, assigned.alert, transfer.alert,
+# ticket.overdue.yaml) have subjects without the [#number] tag; their text names the ticket:
+# "New ticket #%{ticket.number} created", "New message appended to ticket #...".
+_OST_ALERT_SUBJECT = re.compile(
+    r"^(?:New Ticket Alert|New Message Alert|New Internal Activity Alert|Ticket Assigned to you|"
+    r"Stale Ticket Alert|Ticket #\S+ transfer\b)",
+    re.IGNORECASE,
+)
+_OST_ALERT_TICKET = re.compile(r"\bticket\s+#(?P<id>[A-Za-z0-9][A-Za-z0-9-]*)", re.IGNORECASE)
+
+
+def _read_osticket_alert(mail: ParsedMail) -> Reading | None:
+    subject = _one_line(mail.subject)
+    if "osticket" not in mail.header("x-mailer").lower() or not _OST_ALERT_SUBJECT.match(subject):
+        return None
+    found = _OST_ALERT_TICKET.search(subject) or _OST_ALERT_TICKET.search(mail.text)
+    ticket_id = found.group("id") if found else ""
+    return Reading(ticket_id, "update", f"staff alert: {subject}")
+
+
 def _read_osticket(mail: ParsedMail) -> Reading | None:
     match = _OST_SUBJECT.match(_one_line(mail.subject))
     if match is None:
-        return None
+        return _read_osticket_alert(mail)
     ticket_id, title = match.group("id"), clean_title(match.group("title"))
     if match.group("closed") or _OST_CLOSED_BODY.search(mail.text):
         return Reading(ticket_id, "resolved", "ticket closed notice", title=title)
@@ -432,15 +454,27 @@ _ZAMMAD_CUSTOMER_REOPENED = re.compile(
 )
 
 
+# A trigger quoting the article (#{article.body_as_html}) under "<agent> wrote:"; the trigger's
+# own closing lines ("If ... reply to this email", "Your ... Team") end it.
+_ZAMMAD_WROTE = re.compile(r"^[^\n]{1,80}\b(?:wrote|schrieb):[ \t]*$", re.MULTILINE)
+_ZAMMAD_CUSTOMER_END = re.compile(
+    r"[^\n]*\b(?:reply to this (?:e-?mail|message)|antworten Sie auf diese)|"
+    r"[ \t]*(?:Your|Ihr)\b[^\n]*\bTeam\b|[ \t]*--[ \t]*$",
+    re.IGNORECASE,
+)
+
+
 def _read_zammad_customer(mail: ParsedMail, ticket_id: str, title: str) -> Reading:
     """A mail Zammad sent the customer: a trigger's notice or an agent's article."""
     visible = _unquoted(f"{_one_line(mail.subject)}\n{mail.text[:_SCAN_CHARS]}")
     if _ZAMMAD_CUSTOMER_REOPENED.search(visible):
         return Reading(ticket_id, "reopened", "customer notice: reopened", title=title)
     if _ZAMMAD_CUSTOMER_CLOSED.search(visible):
+        note = _note_block(mail.text, _ZAMMAD_WROTE, _ZAMMAD_CUSTOMER_END)
         return Reading(
-            ticket_id, "resolved", "customer notice: closed", title=title, to_customer=True
-        )
+            ticket_id, "resolved", "customer notice: closed", title=title, note=note,
+            to_customer=True,
+        )  # fmt: skip
     return Reading(ticket_id, "update", "mail to the customer without a state", title=title)
 
 
@@ -525,10 +559,15 @@ _JSM_RESOLVED = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _JSM_REOPENED = re.compile(
-    r"\breopened this\b|\bhas been reopened\b|^[ \t]*Request reopened[ \t.]*$",
+    r"\breopened this\b|\bhas been reopened\b|^[ \t]*Request reopened[ \t.]*$|"
+    r"\bstatus (?:has )?changed to:?\s+\*?Re-?opened\b",
     re.IGNORECASE | re.MULTILINE,
 )
 _JSM_COMMENT = re.compile(r"^[^\n]{1,120}\bcommented:[ \t]*$", re.MULTILINE)
+_JSM_STATUS_LINE = re.compile(
+    rf"^[^\n]*\bstatus (?:has )?changed to:?\s+\*?{_JIRA_DONE}\b[^\n]*$", re.I | re.M
+)
+_JSM_SPEAKER = re.compile(r"\A[^\n:]{1,60}:[ \t]+")
 _JSM_NOTE_END = re.compile(
     r"[ \t]*(?:View request\b|Turn off this request|This is shared with\b|-{6,}|"
     r"Your request status\b|[^\n]*\b(?:resolved this|reopened this)\b|"
@@ -548,7 +587,10 @@ def _read_jsm_customer(mail: ParsedMail) -> Reading | None:
         return Reading(key, "reopened", "customer notification: request reopened", title=title)
     if not _JSM_RESOLVED.search(text):
         return Reading(key, "update", "customer notification: comment or status", title=title)
-    note = _note_block(text, _JSM_COMMENT, _JSM_NOTE_END) if _JSM_COMMENT.search(text) else ""
+    if _JSM_COMMENT.search(text):
+        note = _note_block(text, _JSM_COMMENT, _JSM_NOTE_END)
+    else:  # the comment follows the status line, as "<agent>: <comment>"
+        note = _JSM_SPEAKER.sub("", _note_block(text, _JSM_STATUS_LINE, _JSM_NOTE_END), count=1)
     return Reading(
         key, "resolved", "customer notification: request resolved", title, note=note,
         to_customer=True,
@@ -558,7 +600,7 @@ def _read_jsm_customer(mail: ParsedMail) -> Reading | None:
 def _read_jira(mail: ParsedMail) -> Reading | None:
     subject = _one_line(mail.subject)
     match = _JIRA_SUBJECT.match(subject)
-    if match is None and not mail.header("x-jira-fingerprint"):
+    if match is None:  # the portal mail carries X-JIRA-FingerPrint too
         customer = _read_jsm_customer(mail)
         if customer is not None:
             return customer
@@ -593,7 +635,9 @@ def _read_jira(mail: ParsedMail) -> Reading | None:
 
 _SN_NUMBER = r"(?P<id>(?:INC|RITM|REQ|SCTASK|TASK|CS|PRB|CHG)\d{7,})"
 _SN_ANY = re.compile(rf"\b{_SN_NUMBER}\b")
-_SN_RESOLVED = re.compile(rf"\b{_SN_NUMBER}\b[^\n]*?\bhas been (?:resolved|closed)\b", re.I)
+_SN_RESOLVED = re.compile(rf"\b{_SN_NUMBER}\b[^\n]*?\bhas been resolved\b", re.I)
+# Sent when a resolved incident closes (by the caller, or auto-close days later): told already.
+_SN_CLOSED = re.compile(rf"\b{_SN_NUMBER}\b[^\n]*?\bhas been closed\b", re.I)
 _SN_REOPENED = re.compile(rf"\b{_SN_NUMBER}\b[^\n]*?\bhas been reopened\b", re.I)
 _SN_WATERMARK = re.compile(r"\bRef:(?P<mark>[A-Za-z]+\d{4,}(?:_[A-Za-z0-9]+)?)")
 _SN_SHORT = re.compile(r"^[ \t]*Short description:[ \t]*(?P<title>.+?)\s*$", re.M | re.I)
@@ -613,14 +657,17 @@ def _read_servicenow(mail: ParsedMail) -> Reading | None:
     watermark = _SN_WATERMARK.search(mail.text)
     resolved = _SN_RESOLVED.search(subject)
     reopened = _SN_REOPENED.search(subject)
+    closed = _SN_CLOSED.search(subject)
     from_sn = mail.sender.address.lower().endswith(".service-now.com")
-    if number is None or not (watermark or from_sn or resolved or reopened):
+    if number is None or not (watermark or from_sn or resolved or reopened or closed):
         return None
     ticket_id = number.group("id")
     title = _first(_SN_SHORT, mail.text, "title")
     fields = {"watermark": watermark.group("mark")} if watermark else {}
     if reopened:
         return Reading(ticket_id, "reopened", "has been reopened", title=title)
+    if closed and not resolved:
+        return Reading(ticket_id, "update", "closed after being resolved", title=title)
     if resolved:
         note = _note_block(mail.text, _SN_NOTE, _SN_NOTE_END)
         return Reading(ticket_id, "resolved", "has been resolved", title, note=note, fields=fields)
@@ -680,6 +727,41 @@ _ZD_REQUEST_SUBJECT = re.compile(
 )
 
 
+# {{ticket.comments_formatted}} / the latest comment: "<author> (<organisation>)", a date line
+# "Mar 4, 2024, 15:03 UTC", the comment; newest first, the requester's request last, then the
+# "[XXXXXX-XXXX]" mail tag.
+_ZD_DATE = re.compile(
+    r"^[ \t]*[A-Z][a-z]{2,8}\.? \d{1,2}, \d{4},? (?:at )?\d{1,2}:\d{2}(?:[ \t]?[AP]M)?"
+    r"(?:[ \t]+[A-Z]{2,5}(?:[+-]\d{1,2})?)?[ \t]*$"
+)
+_ZD_TAG = re.compile(r"^[ \t]*\[[A-Z0-9]{4,8}-[A-Z0-9]{4,8}\][ \t]*$")
+
+
+def _zendesk_note(text: str, requester: Collection[str]) -> str:
+    """The newest comment not written by the requester (``requester``: their names and
+    addresses, casefolded): from its date line to the next comment's author line."""
+    lines = _unquoted(text[:_SCAN_CHARS]).split("\n")
+    dates = [i for i, line in enumerate(lines) if _ZD_DATE.match(line)]
+    for n, start in enumerate(dates):
+        above = start - 1  # the author line: the last non-blank line above the date
+        while above >= 0 and not lines[above].strip():
+            above -= 1
+        author = lines[above] if above >= 0 else ""
+        if re.sub(r"\s*\([^()]*\)\s*$", "", author).strip().casefold() in requester:
+            continue
+        end = dates[n + 1] if n + 1 < len(dates) else len(lines)
+        body = lines[start + 1 : end]
+        tag = next((i for i, ln in enumerate(body) if _ZD_TAG.match(ln)), None)
+        if tag is not None:
+            body = body[:tag]
+        elif n + 1 < len(dates):  # the next comment's author line is not the note
+            while body and not body[-1].strip():
+                body.pop()
+            body = body[:-1]
+        return "\n".join(body).strip()
+    return ""
+
+
 def _read_zendesk(mail: ParsedMail) -> Reading | None:
     zendesk = (
         any(name.startswith("x-zendesk") for name in mail.headers)
@@ -697,7 +779,9 @@ def _read_zendesk(mail: ParsedMail) -> Reading | None:
     if _ZD_REOPENED.search(both):
         return Reading(ticket_id, "reopened", "ticket reopened", title=title)
     if _ZD_SOLVED.search(both):
-        return Reading(ticket_id, "resolved", "ticket solved", title=title)
+        requester = {v.casefold() for a in mail.to for v in (a.name, a.address) if v}
+        note = _zendesk_note(mail.text, requester)
+        return Reading(ticket_id, "resolved", "ticket solved", title=title, note=note)
     return Reading(ticket_id, "update", "received or comment update", title=title)
 
 
@@ -770,6 +854,25 @@ _FS_REPLYING = re.compile(
     r"Replying to this notification will email (?P<name>[^(\n]*?)\s*\(\s*(?P<email>[^()\s]+@[^()\s]+)\s*\)"
 )
 _FS_STARTED = re.compile(r"^#+\s*(?P<who>.+?)\s+started the conversation\b", re.MULTILINE)
+# notification_text.blade.php: each thread as "## <person> replied, on <date>:" and its text,
+# between dashed lines, newest first ("added a note" threads are internal: never the note).
+_FS_REPLIED = re.compile(r"^#+[ \t]*(?P<who>.+?)[ \t]+replied, on [^\n]*:[ \t]*$", re.M)
+_FS_RULE = re.compile(r"-{10,}[ \t]*$")
+
+
+def _freescout_note(text: str, customer: str) -> str:
+    """The newest reply that is not the customer's."""
+    text = text[:_SCAN_CHARS]
+    for found in _FS_REPLIED.finditer(text):
+        if customer and _same_name(found.group("who"), customer):
+            continue
+        lines: list[str] = []
+        for line in text[found.end() :].split("\n")[1:]:
+            if _FS_RULE.match(line):
+                break
+            lines.append(line)
+        return strip_quoted("\n".join(lines)).strip()
+    return ""
 
 
 def _read_freescout(mail: ParsedMail) -> Reading | None:
@@ -801,9 +904,274 @@ def _read_freescout(mail: ParsedMail) -> Reading | None:
         email = who
     elif not name:
         name = who
+    note = _freescout_note(mail.text, who)
     return Reading(
-        ticket_id, "resolved", "marked as Closed", title, requester_email=email, requester_name=name
-    )
+        ticket_id, "resolved", "marked as Closed", title, requester_email=email,
+        requester_name=name, note=note,
+    )  # fmt: skip
+
+
+# --- Znuny (OTRS) --------------------------------------------------------------------------
+# Kernel/System/Email.pm: X-Mailer "<Product> Mail Service (<version>)", X-Powered-By "OTRS
+# (https://otrs.com/)"; the subject carries the hook "[Ticket#<number>]". Znuny's default
+# notifications (scripts/database/initial_insert.xml) go to agents only, and closing a ticket
+# mails the customer nothing: the agent's answer (standard salutation "Dear <name>,", "Thank you
+# for your request.", signature "Your Ticket-Team") is read as resolved when it says the state
+# it leaves the ticket in ("Ticket state: closed successful", docs/imap-presets.md).
+
+_ZNUNY_BRAND = re.compile(r"\b(?:znuny|otrs)\b", re.IGNORECASE)
+_ZNUNY_HOOK = re.compile(r"\[[^\[\]]*?#[:\s]*(?P<id>\d+)\]")
+_ZNUNY_STATE = re.compile(
+    r"^[ \t]*(?:Ticket[ \t]+)?(?:state|status|zustand)[ \t]*:[ \t]*(?P<state>[^\n]+?)[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+# Agent notifications link the ticket in the agent interface (<OTRS_CONFIG_HttpType>://...
+# index.pl?Action=AgentTicketZoom;TicketID=...); mail to the customer never does.
+_ZNUNY_AGENT_LINK = re.compile(r"\bAction=AgentTicketZoom\b")
+_ZNUNY_SOLVED = frozenset({"closed successful", "erfolgreich geschlossen"})
+_ZNUNY_GREETING = re.compile(
+    r"\A\s*(?:Dear|Hello|Hi|Hallo|Sehr geehrte[rs]?|Liebe[rs]?)\b[^\n]*,[ \t]*\n"
+)
+_ZNUNY_THANKS = re.compile(
+    r"^[ \t]*(?:Thank you for your request|Vielen Dank für Ihre Anfrage)\.?[ \t]*$", re.M | re.I
+)
+# Where the answer ends: the state line, the signature, the attribution of the quoted mail.
+_ZNUNY_END = re.compile(
+    r"[ \t]*(?:(?:Ticket[ \t]+)?(?:state|status|zustand)[ \t]*:|Your Ticket-Team\b|"
+    r"Ihr Ticket-Team\b|--[ \t]*$|[^\n]*\b(?:wrote|schrieb):[ \t]*$)",
+    re.IGNORECASE,
+)
+
+
+def _znuny_answer(text: str) -> str:
+    body = _ZNUNY_THANKS.sub("", _ZNUNY_GREETING.sub("", text, count=1), count=1)
+    lines: list[str] = []
+    for line in body.split("\n"):
+        if _ZNUNY_END.match(line):
+            break
+        lines.append(line)
+    return strip_quoted("\n".join(lines)).strip()
+
+
+def _read_znuny(mail: ParsedMail) -> Reading | None:
+    brand = f"{mail.header('x-mailer')} {mail.header('x-powered-by')}"
+    hook = _ZNUNY_HOOK.search(_one_line(mail.subject))
+    if not _ZNUNY_BRAND.search(brand) or hook is None:
+        return None
+    ticket_id = hook.group("id")
+    title = clean_title(_ZNUNY_HOOK.sub("", _one_line(mail.subject), count=1))
+    visible = _unquoted(mail.text)
+    if _ZNUNY_AGENT_LINK.search(visible):  # a notification for agents, whatever it says
+        return Reading(ticket_id, "update", "agent notification", title=title)
+    state = _first(_ZNUNY_STATE, visible, "state")
+    if not state:
+        return Reading(
+            ticket_id,
+            "update",
+            "notification, auto response or answer without a state",
+            title=title,
+        )
+    if state.lower() not in _ZNUNY_SOLVED:
+        return Reading(ticket_id, "update", f"state {state}", title=title)
+    return Reading(
+        ticket_id, "resolved", f"state {state}", title=title, note=_znuny_answer(visible),
+        to_customer=True,
+    )  # fmt: skip
+
+
+# --- Redmine -------------------------------------------------------------------------------
+# app/models/mailer.rb: X-Mailer "Redmine", X-Redmine-Issue-Id, List-Id, one mail per recipient;
+# subject "[<project> - <tracker> #<id>] (<status>) <subject>". issue_edit.text.erb: "Issue #<id>
+# has been updated by <user>.", the journal details ("Status changed from In Progress to
+# Resolved", config/locales: text_journal_changed), the notes, a dashed line, then the issue
+# with "* Author: <name>". Default statuses: New, In Progress, Resolved, Feedback, Closed,
+# Rejected (lib/redmine/default_data/loader.rb); Resolved is followed by Closed.
+
+_RM_SUBJECT = re.compile(
+    r"\[(?P<project>[^\[\]]+?) - (?P<tracker>[^\[\]]+?) #(?P<id>\d+)\]\s*(?P<rest>.*)$"
+)
+_RM_STATUS_PAREN = re.compile(r"^\([^()]*\)\s*")
+_RM_STATUS_CHANGE = re.compile(
+    r"^[ \t*]*(?:Status changed from (?P<en_old>.+?) to (?P<en_new>.+?)|"
+    r"Status wurde von (?P<de_old>.+?) zu (?P<de_new>.+?) geändert|"
+    r"Statut changé de (?P<fr_old>.+?) à (?P<fr_new>.+?)|"
+    r"Estado cambiado de (?P<es_old>.+?) a (?P<es_new>.+?))[ \t]*$",
+    re.MULTILINE,
+)
+_RM_RESOLVED = frozenset({"resolved", "gelöst", "résolu", "resuelta"})
+_RM_CLOSED = frozenset({"closed", "erledigt", "fermé", "cerrada"})
+_RM_REJECTED = frozenset({"rejected", "abgewiesen", "rejeté", "rechazada"})
+_RM_AUTHOR = re.compile(
+    r"^[ \t]*\*[ \t]*(?:Author|Autor|Auteur)[ \t]*:[ \t]*(?P<name>.+?)\s*$", re.M
+)
+_RM_UPDATED = re.compile(r"^[^\n]*#\d+[^\n]*$", re.MULTILINE)
+
+
+def _redmine_journal(text: str) -> str:
+    """What issue_edit.text.erb writes above the dashed line of the issue block: the header
+    line, a blank line, the details one per line, a blank line, the notes."""
+    return text[:_SCAN_CHARS].split("\n----------------------------------------", 1)[0]
+
+
+def _redmine_note(head: str) -> str:
+    """The journal notes of ``head`` (:func:`_redmine_journal`)."""
+    first = _RM_UPDATED.search(head)
+    lines = (head[first.end() :] if first else head).split("\n")[2:]  # its end, the blank
+    while lines and lines[0].strip():  # the details block (none: a second blank line)
+        lines.pop(0)
+    return "\n".join(lines).strip()
+
+
+def _redmine_kind(old: str, new: str) -> tuple[Kind, str]:
+    done = _RM_RESOLVED | _RM_CLOSED | _RM_REJECTED
+    change = f"status {old} -> {new}"
+    old, new = old.lower(), new.lower()
+    if new in _RM_REJECTED:
+        return "update", f"{change} (rejected, not resolved)"
+    if new in _RM_RESOLVED or new in _RM_CLOSED:
+        if old in _RM_RESOLVED:  # Resolved, then Closed: the requester was told already
+            return "update", f"{change} (closed after being resolved)"
+        if old in done:
+            return "update", change
+        return "resolved", change
+    if old in done:
+        return "reopened", change
+    return "update", change
+
+
+def _read_redmine(mail: ParsedMail) -> Reading | None:
+    subject = _one_line(mail.subject)
+    match = _RM_SUBJECT.search(subject)
+    issue_id = mail.header("x-redmine-issue-id").strip()
+    if match is None and not issue_id.isdigit():
+        return None
+    if match is None and mail.header("x-mailer").strip().lower() != "redmine":
+        return None
+    ticket_id = issue_id if issue_id.isdigit() else match.group("id") if match else ""
+    title = clean_title(_RM_STATUS_PAREN.sub("", match.group("rest"))) if match else ""
+    journal = _redmine_journal(mail.text)
+    status = _RM_STATUS_CHANGE.search(journal)
+    if status is None:
+        return Reading(ticket_id, "update", "note or other change, status unchanged", title=title)
+    lang = next(k[:2] for k, v in status.groupdict().items() if v is not None)
+    kind, reason = _redmine_kind(status.group(f"{lang}_old"), status.group(f"{lang}_new"))
+    if kind != "resolved":
+        return Reading(ticket_id, kind, reason, title=title)
+    author = _first(_RM_AUTHOR, mail.text, "name")
+    note = _redmine_note(journal)
+    return Reading(ticket_id, "resolved", reason, title, requester_name=author, note=note)
+
+
+# --- django-helpdesk -----------------------------------------------------------------------
+# src/helpdesk/fixtures/emailtemplate.json: subject "[<queue>-<id>] <title> (<state>)" with
+# the state word per template and locale (resolved_*: Resolved, Gelöst, Résolu, Resuelto,
+# Risolto, ...; closed_*: Closed, Geschlossen, Fermé, cerrado, ...); resolved_submitter says
+# "The following resolution was added to ticket [<id>]:", resolved_cc/owner "The resolution
+# provided was:" and "Submitter: <address>". Only Django's own headers: the subject and the
+# ticket reference in the text are the marks. The submitter is mailed first; the queue's own
+# address never.
+
+DH_SUBJECT = re.compile(
+    r"^\[(?P<id>[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*-\d+)\]\s*"
+    r"(?P<title>.*?)\s*\((?P<state>[^()]+)\)\s*$"
+)
+_DH_RESOLVED = frozenset(
+    {
+        "resolved",
+        "gelöst",
+        "résolu",
+        "resuelto",
+        "risolto",
+        "rozwiązane",
+        "rozřešeno",
+        "ratkaistu",
+        "解决",
+    }
+)
+_DH_CLOSED = frozenset(
+    {
+        "closed",
+        "geschlossen",
+        "fermé",
+        "cerrado",
+        "zamknięte",
+        "uzavřeno",
+        "valmistunut",
+        "已关闭",
+    }
+)
+_DH_NOTE = re.compile(
+    r"^[^\n]*\b(?:resolution was added to ticket|resolution provided was)\b[^\n]*:[ \t]*$",
+    re.M | re.I,
+)
+_DH_NOTE_END = re.compile(
+    r"[ \t]*(?:Can you please confirm\b|This resolution has been e-mailed\b|"
+    r"If you (?:wish|believe|need)\b|"
+    r"Regards,|The original ticket description\b)"
+)
+
+
+def _read_django_helpdesk(mail: ParsedMail) -> Reading | None:
+    match = DH_SUBJECT.match(_one_line(mail.subject))
+    if match is None:
+        return None
+    ticket_id, title = match.group("id"), match.group("title").strip()
+    state = match.group("state").split(" - ", 1)[0].strip()
+    word = state.casefold()
+    if word in _DH_CLOSED:
+        # closed_submitter follows resolved_submitter when the submitter confirms: told already.
+        return Reading(ticket_id, "update", f"({state}): closed after being resolved", title=title)
+    if word not in _DH_RESOLVED:
+        return Reading(ticket_id, "update", f"({state})", title=title)
+    note = _note_block(mail.text, _DH_NOTE, _DH_NOTE_END)
+    return Reading(ticket_id, "resolved", f"({state})", title=title, note=note)
+
+
+# --- Roundup -------------------------------------------------------------------------------
+# roundup/roundupdb.py (nosymessage, send_message): one mail per nosy recipient, subject
+# "[issue<id>] <title>", headers X-Roundup-Name, X-Roundup-issue-Id, X-Roundup-issue-status;
+# body "<name> <address> added the comment:" (or "New submission from ...:"), the message, then
+# the change note after "----------" ("status: chatting -> resolved") and the tracker's
+# signature between "____" lines. The classic schema's done statuses are resolved and done-cbb
+# (its statusauditor reopens them to chatting on a new message).
+
+_RU_SUBJECT = re.compile(r"\[(?P<id>[A-Za-z_]+\d+)\]\s*(?P<title>.*)$")
+_RU_STATUS = re.compile(
+    r"^status:[ \t]*(?P<old>[^\n]*?)[ \t]*->[ \t]*(?P<new>[^\n]*?)[ \t]*$", re.M
+)
+_RU_DONE = frozenset({"resolved", "done-cbb"})
+_RU_AUTHOR_LINE = re.compile(r"\A\s*[^\n]*:[ \t]*$", re.MULTILINE)
+_RU_AUTHOR = re.compile(r"\A\s*[^\n<]*<(?P<address>[^<>\s]+@[^<>\s]+)>[^\n]*:[ \t]*$", re.MULTILINE)
+_RU_NOTE_END = re.compile(r"-{10}[ \t]*$|_{20,}[ \t]*$")
+
+
+def _read_roundup(mail: ParsedMail) -> Reading | None:
+    if not any(name.startswith("x-roundup-") for name in mail.headers):
+        return None
+    match = _RU_SUBJECT.search(_one_line(mail.subject))
+    if match is None:
+        return None
+    ticket_id, title = match.group("id"), clean_title(match.group("title"))
+    # The change note: after the last "----------" line, above the "____" signature.
+    before_signature = re.split(r"^_{20,}[ \t]*$", mail.text[:_SCAN_CHARS], maxsplit=1, flags=re.M)[
+        0
+    ]
+    notes = re.split(r"^-{10}[ \t]*$", before_signature, flags=re.M)
+    change = _RU_STATUS.search(notes[-1]) if len(notes) > 1 else None
+    if change is None:
+        return Reading(ticket_id, "update", "message without a status change", title=title)
+    old, new = change.group("old").lower(), change.group("new").lower()
+    reason = f"status {old} -> {new}"
+    if new in _RU_DONE and old not in _RU_DONE:
+        note = strip_quoted(_note_block(mail.text, _RU_AUTHOR_LINE, _RU_NOTE_END))
+        author = _first(_RU_AUTHOR, mail.text, "address")
+        return Reading(
+            ticket_id, "resolved", reason, title=title, note=note,
+            actors=(author,) if author else (),
+        )  # fmt: skip
+    if old in _RU_DONE and new not in _RU_DONE:
+        return Reading(ticket_id, "reopened", reason, title=title)
+    return Reading(ticket_id, "update", reason, title=title)
 
 
 # --- the table -----------------------------------------------------------------------------
@@ -830,6 +1198,19 @@ PRESETS: Mapping[str, PresetInterpreter] = MappingProxyType(
             "FreeScout",
             _read_freescout,
             requester_from_to=False,  # user notifications are addressed to agents
+            requester_from_thread=True,
+        ),
+        "znuny": PresetInterpreter("znuny", "Znuny (OTRS)", _read_znuny),
+        "redmine": PresetInterpreter("redmine", "Redmine", _read_redmine),
+        "django-helpdesk": PresetInterpreter(
+            "django-helpdesk", "django-helpdesk", _read_django_helpdesk
+        ),
+        "roundup": PresetInterpreter(
+            "roundup",
+            "Roundup",
+            _read_roundup,
+            # Every nosy member gets a copy and none names the requester; In-Reply-To is the
+            # issue's first message, the requester's own when they opened it by mail.
             requester_from_thread=True,
         ),
     }

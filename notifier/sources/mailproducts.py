@@ -20,7 +20,13 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from notifier.errors import ConfigError
-from notifier.sources.mailpresets import PRESETS, PresetInterpreter, Reading, line_ends
+from notifier.sources.mailpresets import (
+    DH_SUBJECT,
+    PRESETS,
+    PresetInterpreter,
+    Reading,
+    line_ends,
+)
 from notifier.sources.mailrules import FindOriginal, Interpreter
 from notifier.sources.mailtypes import NotAResolution, ParsedMail, TicketFacts
 
@@ -33,11 +39,15 @@ AUTO = "auto"
 TRIAL_ORDER = (
     "rt",
     "zammad",
+    "znuny",
+    "redmine",
+    "roundup",
     "freescout",
     "jsm",
     "zendesk",
     "glpi",
     "servicenow",
+    "django-helpdesk",
     "freshdesk",
     "osticket",
 )
@@ -46,6 +56,20 @@ TRIAL_ORDER = (
 # reply quoting a notification is not that product's mail.
 _SN_WATERMARK = re.compile(r"^(?![ \t]*>)[^\n]*\bRef:MSG\d{4,}", re.MULTILINE)
 _JSM_FOOTER = re.compile(r"^[ \t]*Powered by Jira Service Management", re.MULTILINE)
+
+
+_OTRS_BRAND = re.compile(r"\b(?:znuny|otrs)\b")
+
+
+def _django_helpdesk(mail: ParsedMail) -> bool:
+    """Django sets no product header: the "[queue-id] title (state)" subject and the same
+    ticket named in the text ("[it-57]", "?ticket=it-57") as every template does."""
+    match = DH_SUBJECT.match(" ".join(mail.subject.split()))
+    if match is None:
+        return False
+    ticket = re.escape(match.group("id"))
+    named = re.compile(rf"^(?![ \t]*>)[^\n]*(?:\[{ticket}\]|[?&]ticket={ticket}\b)", re.M)
+    return bool(named.search(mail.text))
 
 
 def _domain(address: str) -> str:
@@ -93,6 +117,13 @@ def _marks(mail: ParsedMail) -> Mapping[str, bool]:
         or msgid.endswith("freshdesk.com>"),
         # NotificationTarget::getMessageIdForEvent: <GLPI_<uuid>-Ticket-<id>/<event>…>
         "glpi": msgid.startswith("<glpi_") or "glpi" in mailer,
+        # Kernel/System/Email.pm: "<Product> Mail Service (<version>)", "OTRS (https://otrs.com/)"
+        "znuny": bool(_OTRS_BRAND.search(mailer)),
+        # app/models/mailer.rb: X-Mailer: Redmine, X-Redmine-* on every mail
+        "redmine": _header_prefix(mail, "x-redmine-") or mail.header("x-mailer") == "Redmine",
+        # roundup/roundupdb.py: X-Roundup-Name, X-Roundup-Loop, X-Roundup-<class>-Id, ...
+        "roundup": _header_prefix(mail, "x-roundup-"),
+        "django-helpdesk": _django_helpdesk(mail),
         # the instance's domain, and the watermark every notification ends with
         "servicenow": _in_domain(sender, "service-now.com")
         or msgid.endswith("service-now.com>")

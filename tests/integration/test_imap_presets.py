@@ -16,6 +16,7 @@ from notifier.audit import AuditQuery
 from tests.dovecot import DovecotServer
 from tests.integration.imap_service import Harness, imap_settings
 from tests.smtp_server import SmtpServerFactory, SmtpTestServer
+from tests.unit.test_mailpresets import preset_of
 
 PRESETS = Path(__file__).resolve().parents[1] / "data" / "mail" / "presets"
 SAMPLES = sorted(PRESETS.glob("*.eml"))
@@ -36,7 +37,7 @@ def test_preset_sample_through_a_real_mailbox(
 ) -> None:
     """A resolved notification gives exactly one notice; an update or reopen gives none."""
     # <preset>[-<variant>]-<kind>.eml, for example freescout-named-resolved.eml
-    preset, kind = sample.stem.split("-", 1)[0], sample.stem.rsplit("-", 1)[1]
+    preset, kind = preset_of(sample.name), sample.stem.rsplit("-", 1)[1]
     raw = sample.read_bytes()
     sink = smtp_server()
     dovecot.create_folder("Resolved")

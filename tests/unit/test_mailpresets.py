@@ -52,6 +52,11 @@ RESOLVED = [
         JANE,
         "Laptop docking station not detecting monitors",
     ),
+    # The four trackers of issue 15 (their corpus mails, addressed to Jane).
+    ("znuny-resolved.eml", "2024030510000021", JANE, "Outlook crashes on start"),
+    ("redmine-resolved.eml", "512", JANE, "Cannot connect to the VPN from home"),
+    ("django-helpdesk-resolved.eml", "it-57", JANE, "Laptop does not charge"),
+    ("roundup-resolved.eml", "issue42", JANE, "Network drive asks for my password every hour"),
 ]
 
 NOT_RESOLVED = [
@@ -66,11 +71,16 @@ NOT_RESOLVED = [
     ("zendesk-updated.eml", "update", "5107"),
     ("glpi-reopened.eml", "reopened", "317"),
     ("freescout-reopened.eml", "reopened", "208"),
+    ("znuny-updated.eml", "update", "2024030510000021"),
+    ("redmine-reopened.eml", "reopened", "512"),
+    ("django-helpdesk-updated.eml", "update", "it-57"),
+    ("roundup-reopened.eml", "reopened", "issue42"),
 ]
 
 
 def preset_of(sample: str) -> str:
-    return sample.split("-", 1)[0]
+    """The preset a sample is for: its name is <preset>[-<variant>]-<kind>.eml."""
+    return max((key for key in PRESETS if sample.startswith(f"{key}-")), key=len)
 
 
 def interpret(sample: str, mailbox: Mailbox | None = None) -> TicketFacts | NotAResolution:
@@ -78,8 +88,8 @@ def interpret(sample: str, mailbox: Mailbox | None = None) -> TicketFacts | NotA
     return PRESETS[preset_of(sample)].interpret(load_sample(sample), box.find)
 
 
-def test_presets_cover_the_nine_products() -> None:
-    """The preset table offers exactly the products the IMAP issue names."""
+def test_presets_cover_the_thirteen_products() -> None:
+    """The preset table offers exactly the products the IMAP issues name."""
     assert set(PRESETS) == {
         "rt",
         "osticket",
@@ -90,6 +100,10 @@ def test_presets_cover_the_nine_products() -> None:
         "zendesk",
         "glpi",
         "freescout",
+        "znuny",
+        "redmine",
+        "django-helpdesk",
+        "roundup",
     }
 
 
