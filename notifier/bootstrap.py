@@ -122,7 +122,10 @@ def build_imap_source(settings: Settings, box: ImapSettings, state: SourceState)
     chosen = box.preset_keys
     if chosen is None:
         interpreter = build_interpreter(
-            box.mode, rules=rules, requester_header=box.requester_header
+            box.mode,
+            rules=rules,
+            requester_header=box.requester_header,
+            not_requesters=_not_requesters(settings, box),
         )
     else:
         # Presets read the products' notifications; in folder or match mode the rest of the
@@ -130,7 +133,10 @@ def build_imap_source(settings: Settings, box: ImapSettings, state: SourceState)
         otherwise = None
         if box.mode != "preset":
             otherwise = build_interpreter(
-                box.mode, rules=rules, requester_header=box.requester_header
+                box.mode,
+                rules=rules,
+                requester_header=box.requester_header,
+                not_requesters=_not_requesters(settings, box),
             )
         interpreter = build_presets(
             chosen,
@@ -179,7 +185,7 @@ def build_imap_source(settings: Settings, box: ImapSettings, state: SourceState)
 
 
 def _not_requesters(settings: Settings, box: ImapSettings) -> tuple[str, ...]:
-    """Addresses a preset never takes for the requester: the watched mailbox (its user name,
+    """Addresses a preset or folder mode never takes for the requester: the watched mailbox (its user name,
     when that is an address), notifier's From, the teams' Reply-To and the trusted helpdesk
     senders (exact addresses: a trusted domain may be the requesters' own)."""
     from email.utils import parseaddr

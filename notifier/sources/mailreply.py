@@ -124,7 +124,9 @@ _SIGN_OFFS = (
     "|atenciosamente|cumprimentos|melhores cumprimentos|abraço|abraços|obrigado|obrigada"
     "|saudações|att"
     # pl
-    "|pozdrawiam|serdecznie pozdrawiam|z poważaniem|z wyrazami szacunku|pozdrowienia|dziękuję"
+    # (the longer forms first: "pozdrawiam" alone would take "serdecznie" for a name)
+    "|pozdrawiam serdecznie|serdecznie pozdrawiam|serdeczne pozdrowienia|pozdrawiam"
+    "|z poważaniem|z wyrazami szacunku|pozdrowienia|dziękuję"
     # sv
     "|med vänliga hälsningar|vänliga hälsningar|bästa hälsningar|hälsningar|mvh|tack"
     # ru

@@ -17,7 +17,7 @@ resolution but cannot be used (the reason names what is missing).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from email.utils import getaddresses
 from typing import Protocol
@@ -105,11 +105,12 @@ def find_thread_original(
     return None
 
 
-def first_recipient(mail: ParsedMail) -> MailAddress | None:
-    """The first To address that is not the sender itself."""
+def first_recipient(mail: ParsedMail, *, skip: Set[str] = frozenset()) -> MailAddress | None:
+    """The first To address that is not the sender itself, nor one in ``skip`` (lower case)."""
     sender = mail.sender.address.lower()
     for addr in mail.to:
-        if addr.address and "@" in addr.address and addr.address.lower() != sender:
+        address = addr.address.lower()
+        if address and "@" in address and address != sender and address not in skip:
             return addr
     return None
 
@@ -173,9 +174,12 @@ class FolderInterpreter:
 
     Requester and title come from the original request (found through In-Reply-To, then
     References newest first), else from the reply's To, else from ``requester_header``.
+    ``not_requesters``: the helpdesk's own addresses (the watched mailbox, the From address,
+    trusted senders), never taken from To.
     """
 
     requester_header: str | None = None
+    not_requesters: tuple[str, ...] = ()
 
     def interpret(
         self, mail: ParsedMail, find_original: FindOriginal
@@ -184,15 +188,19 @@ class FolderInterpreter:
         requester: MailAddress | None = None
         if original is not None and _valid_address(original.sender.address):
             requester = request_sender(mail, original)
+        ours = {address.lower() for address in self.not_requesters}
+        passed_over = ""
         if requester is None:
-            requester = first_recipient(mail)
+            requester = first_recipient(mail, skip=ours)
+            if requester is None and first_recipient(mail) is not None:
+                passed_over = " (its To is only the helpdesk's own address)"
         if requester is None and self.requester_header:
             requester = address_from_header(mail, self.requester_header)
         if requester is None or not _valid_address(requester.address):
             looked = "the original request (In-Reply-To/References), the reply's To"
             if self.requester_header:
                 looked += f", the {self.requester_header} header"
-            raise InputError(mail.origin, f"no requester address: looked in {looked}")
+            raise InputError(mail.origin, f"no requester address: looked in {looked}{passed_over}")
 
         ticket_id = (original.message_id if original else "") or mail.in_reply_to
         ticket_id = ticket_id or mail.message_id
@@ -382,10 +390,13 @@ def build_interpreter(
     preset: str | None = None,
     rules: Sequence[MatchRule] = (),
     requester_header: str | None = None,
+    not_requesters: Sequence[str] = (),
 ) -> Interpreter:
     """The interpreter for one ``[[imap]]`` block; ConfigError names the bad mode or preset."""
     if mode == "folder":
-        return FolderInterpreter(requester_header=requester_header)
+        return FolderInterpreter(
+            requester_header=requester_header, not_requesters=tuple(not_requesters)
+        )
     if mode == "match":
         if not rules:
             raise ConfigError("imap.rules: mode = 'match' needs at least one [[imap.rules]] entry")

@@ -44,35 +44,7 @@ NOTICE_OUTCOMES = frozenset({"queued", "sent", "held", "deferred", "failed", "po
 
 # presets = "auto": file -> why it still fails. Filled in when the features land; a listed case
 # that starts to pass fails the run (strict), so the list is kept true.
-KNOWN_FAILURES: dict[str, str] = {
-    "corpus/django-helpdesk/closed-submitter.eml": "not yet: expected no notice, got one (to [('oliver.smith@example.org',)]; queued: <171014760019.8850.1201@dh.example.org>; sent: <171014760019.8850.1201@dh.example.org>)",
-    "corpus/django-helpdesk/resolved-cc-helpdesk.eml": "not yet: expected one notice to grace.lee@example.org, got 0 (suppressed: rule protected_recipient: ticket <170973180013.8815.1161@dh.example.org>: the requester address is the mailbox [[imap]] 'mail'",
-    "corpus/django-helpdesk/resolved-submitter.eml": "not yet: ticket ['170972640012.8812.1150@dh.example.org'], expected it-57",
-    "corpus/django-helpdesk/updated-submitter.eml": "not yet: expected no notice, got one (to [('oliver.smith@example.org',)]; queued: plain-language findings: 1 (machine_name); sent: <170965440011.8810.1140@dh.example.org>)",
-    "corpus/freescout/closed.eml": "not yet: missing 'I pushed the new one, please restart once'",
-    "corpus/jsm/customer-request-reopened.eml": "not yet: expected reopened (), got: ignored: update: Jira Service Management ticket ITSD-88: issue updated or commented",
-    "corpus/jsm/customer-request-resolved.eml": "not yet: expected one notice to hanna.nowak@example.org, got 0 (ignored: update: Jira Service Management ticket ITSD-88: issue updated or commented)",
-    "corpus/osticket/new-message-alert.eml": "not yet: expected update (), got: ignored: no_match: a osTicket mail, but not a notification the preset reads",
-    "corpus/osticket/new-ticket-alert.eml": "not yet: expected update (), got: ignored: no_match: a osTicket mail, but not a notification the preset reads",
-    "corpus/redmine/reopened.eml": "not yet: expected reopened (), got: ignored: list mail: List-Id <redmine.redmine.example.org>",
-    "corpus/redmine/resolved-watcher-helpdesk.eml": "not yet: expected problem (), got: ignored: list mail: List-Id <redmine.redmine.example.org>",
-    "corpus/redmine/resolved.eml": "not yet: expected one notice to chloe.martin@example.org, got 0 (ignored: list mail: List-Id <redmine.redmine.example.org>)",
-    "corpus/redmine/updated-note.eml": "not yet: expected update (), got: ignored: list mail: List-Id <redmine.redmine.example.org>",
-    "corpus/replies/en-no-original-to-helpdesk.eml": "not yet: expected problem (), got: suppressed: rule protected_recipient: ticket <GV1PR08MB7788Unknown99@GV1PR08MB7788.eurprd08.prod.outlook.com>: the requester address is the mailbox [[imap]] 'mail' w",
-    "corpus/replies/pl-outlook.eml": "not yet: must not say 'tel. 22'",
-    "corpus/roundup/comment.eml": "not yet: expected no notice, got one (to [('hugo.dubois@example.org',)]; queued: <1709539200.ABCDEFGH.issue42@roundup.example.org>; sent: <1709539200.ABCDEFGH.issue42@roundup.example.org>)",
-    "corpus/roundup/reopened.eml": "not yet: expected no notice, got one (to [('hugo.dubois@example.org',)]; queued: <1709539200.ABCDEFGH.issue42@roundup.example.org>; sent: <1709539200.ABCDEFGH.issue42@roundup.example.org>)",
-    "corpus/roundup/resolved.eml": "not yet: ticket ['1709539200.abcdefgh.issue42@roundup.example.org'], expected issue42",
-    "corpus/servicenow/closed-after-resolved.eml": "not yet: expected no notice, got one (to [('jane.doe@example.org',)]; queued: plain-language findings: 2 (glossary); sent: INC0010023)",
-    "corpus/zammad/customer-close-trigger.eml": "not yet: missing 'cleaned it and updated the BIOS'",
-    "corpus/zendesk/solved-address-as-name.eml": "not yet: missing 'charges your laptop again'",
-    "corpus/znuny/agent-follow-up.eml": "not yet: expected no notice, got one (to [('tom@it.example.org',)]; queued: plain-language findings: 1 (grade); sent: <1709712840.2210844.1203@znuny.example.org>)",
-    "corpus/znuny/agent-ticket-created.eml": "not yet: expected no notice, got one (to [('tom@it.example.org',)]; queued: plain-language findings: 1 (glossary); sent: <1709629270.2210831.8812@znuny.example.org>)",
-    "corpus/znuny/answer-closed-successful.eml": "not yet: ticket ['db8pr02mb5531elifoutlook@db8pr02mb5531.eurprd02.prod.outlook.com'], expected 2024030510000021",
-    "corpus/znuny/customer-auto-response.eml": "not yet: expected no notice, got one (to [('elif.demir@example.org',)]; queued: <DB8PR02MB5531ElifOutlook@DB8PR02MB5531.eurprd02.prod.outlook.com>; sent: <DB8PR02MB5531ElifOutlook@DB8PR02MB5531.eurprd",
-    "presets/freescout-named-resolved.eml": "not yet: missing 'A new keyboard is on your desk'",
-    "presets/zendesk-resolved.eml": "not yet: missing 'read access to the finance share'",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,8 @@ def test_folder_mode_note_is_the_answer_alone(sample: Path) -> None:
         # Gmail's app: the attribution on top, the answer inline below it, unmarked.
         ('On 8 May 2024 17:34, "Ann" <ann@example.org> wrote:\n\nFixed it.', "Fixed it."),
         ("Fixed.\n\nSent from Outlook Mobile<https://aka.ms/x>\n", "Fixed."),
+        # "Pozdrawiam serdecznie" (kind regards): the adverb is no name.
+        ("Działa.\n\nPozdrawiam serdecznie\nTomasz\nDział IT, tel. 22 123 44 10", "Działa."),
         # Windows Mail's and phones' lines in other languages.
         ("Erledigt.\n\nGesendet von Mail für Windows", "Erledigt."),
         ("C'est réglé.\n\nEnvoyé à partir de Courrier pour Windows", "C'est réglé."),

@@ -185,6 +185,19 @@ def test_folder_without_any_requester_is_input_error() -> None:
         )
 
 
+def test_folder_never_takes_a_helpdesk_address_from_to() -> None:
+    """With the original gone and the reply addressed to the helpdesk only, the To is no
+    requester: an input problem says why, instead of a notice meant for the helpdesk (which
+    the last-line guard then suppressed, hiding that the requester was never found)."""
+    interpreter = FolderInterpreter(not_requesters=("helpdesk@it.example.org",))
+    message = reply(to=["IT Helpdesk <HelpDesk@it.example.org>"], in_reply_to="", references=[])
+    with pytest.raises(InputError, match=r"no requester address.*helpdesk's own"):
+        interpreter.interpret(message, nothing)
+    also = reply(to=["IT Helpdesk <helpdesk@it.example.org>", "Jane Doe <jane@example.org>"])
+    facts = interpreter.interpret(also, nothing)
+    assert isinstance(facts, TicketFacts) and facts.requester_email == "jane@example.org"
+
+
 def test_folder_standalone_message_uses_its_own_message_id() -> None:
     """A message answering nothing is its own ticket; its Date is the resolution time."""
     facts = FolderInterpreter().interpret(
