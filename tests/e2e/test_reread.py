@@ -41,7 +41,9 @@ def test_a_file_rejected_for_a_wrong_column_is_read_again_once_the_mapping_is_fi
 
     wrong = notifier("once", "--config", str(config))
     assert wrong.returncode == 1, wrong.stderr + wrong.stdout
-    assert [r["reason"].split(":")[0] for r in rejected(config)] == ["missing requester email"] * 2
+    reasons = [r["reason"] for r in rejected(config)]
+    assert [r.split(":")[0] for r in reasons] == ["missing requester email"] * 2
+    assert "no column mapped to it is in this file" in reasons[0]
     assert server.messages == []
 
     config.write_text(good, encoding="utf-8")  # the fix
