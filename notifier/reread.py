@@ -21,16 +21,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import structlog
-
 from notifier.config import ImapSettings, Settings
 from notifier.errors import NotifierError, StateError
 from notifier.model import Checkpoint
 from notifier.outbox import Outbox
 from notifier.printable import printable, say
 from notifier.sources.export import REPORTED, FileMark, display
-
-log = structlog.get_logger()
 
 
 def reread(settings: Settings, name: str, since: datetime | None, now: datetime) -> int:
@@ -55,7 +51,6 @@ def reread(settings: Settings, name: str, since: datetime | None, now: datetime)
             lines = _reread_export(outbox, name, since)
     for line in lines:
         say(printable(line))
-    log.info("reread", source=name, since=since.isoformat() if since else None)
     return 0
 
 
@@ -71,11 +66,11 @@ def _reread_export(outbox: Outbox, name: str, since: datetime | None) -> list[st
     shown = {display(path) for path in files}
     reported = [k for k, v in checkpoints.items() if k.startswith(REPORTED) and v in shown]
     outbox.forget_checkpoints(name, files + reported)
-    when = f"modified since {since:%Y-%m-%d %H:%M %Z}" if since else "read so far"
+    when = f" modified since {since:%Y-%m-%d %H:%M %Z}" if since else ""
     if not files:
-        return [f"{name}: no file {when} is remembered; nothing to read again"]
+        return [f"{name}: no file{when} was read; nothing to read again"]
     return [
-        f"{name}: the next pass reads these {len(files)} file(s) {when} again from the start "
+        f"{name}: the next pass reads {len(files)} file(s){when} again from the start "
         "(resolutions already known are not sent twice; their problems are recorded again):",
         *(f"  {display(path)}" for path in sorted(files)),
     ]
