@@ -4,9 +4,9 @@ After an upgrade or a configuration fix, input that was read (and perhaps reject
 through again. Re-reading is safe: every resolution has a key and the outbox keeps one notice
 per key, so what was already seen is counted as ``already_known`` and not sent twice.
 
-The command changes the state database, so it takes the state directory's lock: it refuses
-while ``notifier run`` holds it (see :class:`notifier.outbox._StateLock`), and a daemon started
-meanwhile waits for nothing: it is refused until this command ends.
+The command changes the state database, so it takes the state directory's lock (see
+:class:`notifier.outbox._StateLock`): it changes nothing while ``notifier run`` or ``once``
+holds it, and a daemon starting meanwhile is refused until this command ends.
 
 - An export source: the checkpoints of its files are dropped (of the files whose version that
   was read was modified at or after TIME, or of all), and so is the memory of their reported

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
+import time
 from pathlib import Path
 
-from tests.e2e.cli import CSV_HEADER, csv_row, notifier, write_config
+from tests.e2e.cli import CSV_HEADER, csv_row, notifier, start_notifier, write_config
 from tests.smtp_server import SmtpServerFactory
 
 
@@ -80,3 +82,36 @@ def test_a_rewritten_export_reports_each_bad_row_once(
     reasons = [r["reason"] for r in rejected(config) if "not-an-address" in r["reason"]]
     assert len(reasons) == 1, reasons
     assert second.returncode == 0, second.stderr + second.stdout
+
+
+def test_the_running_daemon_reads_the_file_again_after_a_reload_with_the_fix(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """Under `run`: the wrong mapping rejects the file; SIGHUP with the fixed configuration
+    and the requesters are told, without touching the file or restarting."""
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "monday.csv").write_text(
+        CSV_HEADER + csv_row("HD-1", "ann@example.org"), encoding="utf-8"
+    )
+    config = write_config(tmp_path, server, exports)
+    good = config.read_text(encoding="utf-8")
+    config.write_text(good.replace('ticket_id = "Key"', 'ticket_id = "Issue key"'))
+    log = tmp_path / "run.log"
+    daemon = start_notifier("run", "--config", str(config), log=log)
+    try:
+        deadline = time.monotonic() + 30
+        while '"input_rejected"' not in log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        config.write_text(good, encoding="utf-8")
+        daemon.send_signal(signal.SIGHUP)
+        while not server.messages:
+            assert time.monotonic() < deadline + 30, log.read_text()
+            time.sleep(0.2)
+        assert list(server.messages[0].rcpt_tos) == ["ann@example.org"]
+        assert '"export_read_again"' in log.read_text()
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
