@@ -95,6 +95,7 @@ def build_sources(settings: Settings, seen: SourceState) -> list[Source]:
                 seen,
                 file_format=export.format,
                 settle_seconds=export.settle_seconds,
+                young_file_seconds=export.young_file_seconds,
             )
         )
     for box in settings.imap:

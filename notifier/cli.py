@@ -195,6 +195,10 @@ def _parser() -> argparse.ArgumentParser:
     plain.add_argument("--language", default="en", help="the text's language (default en)")
     plain.add_argument("--team", help="use this team's glossary")
 
+    reread = command("reread", _reread, "read a source's input again on the next pass")
+    reread.add_argument("source", help="the name of an [[exports]] or [[imap]] source")
+    reread.add_argument("--since", help="only input from this time: ISO date/time, or an age (7d)")
+
     # Operations: status, send-test, check-config --connect, run --metrics (notifier/opscli.py).
     from notifier import opscli
 
@@ -535,6 +539,13 @@ def _moment(text: str | None, option: str) -> datetime | None:
             f"{option}: {text!r} is neither an ISO date/time nor an age like 2h or 7d"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _reread(args: argparse.Namespace) -> int:
+    from notifier.reread import reread
+
+    since = _moment(args.since, "--since")
+    return reread(_settings(args, required=True), args.source, since, datetime.now(UTC))
 
 
 def _check_config(args: argparse.Namespace) -> int:

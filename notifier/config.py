@@ -351,8 +351,19 @@ class ExportSettings(_Section):
     delimiter: str | None = Field(default=None, min_length=1, max_length=1)
     timezone: str = "UTC"
     settle_seconds: float = Field(default=5.0, ge=0)
+    # Unset: the longer of 60 s and ten times settle_seconds (see docs/exports.md).
+    young_file_seconds: float | None = Field(default=None, ge=0, le=86400)
 
     _known_zone = field_validator("timezone")(_check_zone)
+
+    @_model_validator(mode="after")
+    def _young_after_settled(self) -> ExportSettings:
+        if self.young_file_seconds is not None and self.young_file_seconds < self.settle_seconds:
+            raise ValueError(
+                f"young_file_seconds ({self.young_file_seconds:g}) must not be less than "
+                f"settle_seconds ({self.settle_seconds:g})"
+            )
+        return self
 
 
 class ImapRuleSettings(_Section):

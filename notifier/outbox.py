@@ -849,6 +849,21 @@ class Outbox:
                 self._audit(audit.pruned_record(result, now))
         return result
 
+    # -- reading input again (notifier reread) -----------------------------------------------
+
+    def source_checkpoints(self, source: str) -> dict[str, str]:
+        """Every committed checkpoint of ``source``: key -> value."""
+        rows = self._db.execute("SELECT key, value FROM source_state WHERE source = ?", (source,))
+        return {str(key): str(value) for key, value in rows}
+
+    def forget_checkpoints(self, source: str, keys: Sequence[str]) -> None:
+        """Drop these checkpoints of ``source``: its next pass reads that input again."""
+        with self.transaction():
+            self._db.executemany(
+                "DELETE FROM source_state WHERE source = ? AND key = ?",
+                [(source, key) for key in keys],
+            )
+
 
 _NOTICE_COLUMNS = (
     "id, resolution_key, ticket_id, source, team, requester_email, requester_name, subject, "

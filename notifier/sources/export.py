@@ -13,11 +13,19 @@ mtime, the record boundary reached, a checksum of the bytes before it), committe
 events before it; the store remembers it (see :class:`SourceState`). An unchanged file is not
 read twice; a file that grew is read on from its last complete record; a rewritten one (the
 bytes before that record changed) is read again from the start, and the outbox deduplicates.
+
+Input rejected because of the configuration must not stay lost once the operator fixes it: the
+mark of a file that had rejected records carries a fingerprint of the settings that read it
+(:func:`reading_fingerprint`), and a file marked under other settings is read again from the
+start. Each rejected record is recorded once, ever (a ``reported:`` checkpoint per problem):
+a file written again, or read again under the same settings, does not repeat it.
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -25,6 +33,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, Protocol
+
+import structlog
 
 from notifier.errors import ConfigError, InputError, SourceError
 from notifier.model import Checkpoint, InputProblem, Reopened, SourceEvent
@@ -62,7 +72,16 @@ MTIME_FUTURE_TOLERANCE = timedelta(seconds=2)
 # record): a restart goes on from the last one committed instead of from the start.
 MARK_EVERY = 200
 
+# How long a file with an unfinished last record may still be being written (a writer pausing
+# between two rows): its last record is reported only once the file is older. The default,
+# unless ``young_file_seconds`` is set: the longer of this and ten times ``settle_seconds``.
+YOUNG_FILE_SECONDS = 60.0
+# Key prefix of the checkpoints that remember one reported problem each.
+REPORTED = "reported:"
+
 END, MORE, TAIL, TOLD = "end", "more", "tail", "told"
+
+log = structlog.get_logger()
 
 
 class SourceState(Protocol):
@@ -86,6 +105,26 @@ def signature_of(stat: os.stat_result) -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
+def reading_fingerprint(mapping: ColumnMapping, file_format: str) -> str:
+    """What decides which records of a file are rejected: the columns (a preset's included),
+    resolved statuses, delimiter, date order, sideloads and format, as 16 hex digits.
+
+    Not the time zone: it changes the resolution key of every naive time, so reading again
+    under another one would tell requesters twice (``notifier reread`` does it on purpose).
+    """
+    text = json.dumps(
+        [
+            sorted((name, list(names)) for name, names in mapping.columns.items()),
+            sorted(mapping.resolved_statuses),
+            mapping.delimiter,
+            mapping.numeric_dates,
+            [repr(sideload) for sideload in mapping.sideloads],
+            file_format,
+        ]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True, slots=True)
 class FileMark:
     """What the store remembers of one file: the value of its :class:`Checkpoint`.
@@ -95,18 +134,21 @@ class FileMark:
     where its records end is not known). ``state`` says what lies at ``at``: ``end`` the end
     of the file, ``more`` more records (reading stopped there), ``tail`` an unfinished last
     record the writer may still be writing, ``told`` such a record that was reported.
+    ``settings`` is the :func:`reading_fingerprint` a file with rejected records was read
+    under (None: nothing in it was rejected).
     """
 
     size: int
     mtime_ns: int
     at: Mark | None
     state: str
+    settings: str | None = None
 
     def value(self) -> str:
         signature = f"{self.size}:{self.mtime_ns}"
-        if self.at is None:
-            return signature
-        return f"{signature} {self.at.offset} {self.at.line} {self.at.digest} {self.state}"
+        if self.at is not None:
+            signature += f" {self.at.offset} {self.at.line} {self.at.digest} {self.state}"
+        return signature if self.settings is None else f"{signature} settings={self.settings}"
 
     @classmethod
     def parse(cls, value: str | None) -> FileMark | None:
@@ -116,20 +158,38 @@ class FileMark:
         try:
             signature, *rest = value.split(" ")
             size, mtime_ns = (int(part) for part in signature.split(":"))
+            settings = None
+            if rest and rest[-1].startswith("settings="):
+                settings = rest.pop()[len("settings=") :]
             if not rest:
-                return cls(size, mtime_ns, None, END)
+                return cls(size, mtime_ns, None, END, settings)
             offset, line, digest, state = rest
             int(digest, 16)
             if len(digest) != 16 or state not in (END, MORE, TAIL, TOLD):
                 return None
-            return cls(size, mtime_ns, Mark(int(offset), int(line), digest), state)
+            return cls(size, mtime_ns, Mark(int(offset), int(line), digest), state, settings)
         except ValueError:
             return None
+
+    def read_under_other_settings(self, fingerprint: str) -> bool:
+        """True when records of this file were rejected under other settings (or under unknown
+        ones: a file rejected whole by a notifier that kept no fingerprint)."""
+        if self.settings is None:
+            return self.at is None
+        return self.settings != fingerprint
 
 
 @dataclass(frozen=True, slots=True)
 class _HeaderUnusable:
     """The CSV header lacks a required column: the rest of this version is not read."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Rejection:
+    """A record (or the file) rejected: ``identity`` tells it from any other problem."""
+
+    problem: InputProblem
+    identity: tuple[object, ...]
 
 
 class ExportSource:
@@ -144,6 +204,7 @@ class ExportSource:
         *,
         file_format: str = "auto",
         settle_seconds: float = 5.0,
+        young_file_seconds: float | None = None,
     ) -> None:
         if file_format not in FORMATS:
             raise ConfigError(
@@ -151,6 +212,10 @@ class ExportSource:
             )
         if settle_seconds < 0:
             raise ConfigError("settle_seconds must not be negative")
+        if young_file_seconds is None:
+            young_file_seconds = max(YOUNG_FILE_SECONDS, 10 * settle_seconds)
+        if young_file_seconds < settle_seconds:
+            raise ConfigError("young_file_seconds must not be less than settle_seconds")
         self.name = name
         self.pattern = pattern
         self.mapping = mapping
@@ -159,7 +224,8 @@ class ExportSource:
         self._settle_ns = int(settle_seconds * 1e9)
         # A file this recent may still be written to after a pause: an unfinished last record
         # is reported only once the file is older than this (see _read).
-        self._young_ns = int(max(60.0, 10 * settle_seconds) * 1e9)
+        self._young_ns = int(young_file_seconds * 1e9)
+        self.fingerprint = reading_fingerprint(mapping, file_format)
         self._tolerance_ns = int(MTIME_FUTURE_TOLERANCE.total_seconds() * 1e9)
         # (size, mtime_ns) of each file at the previous poll: a file must hold still to be read.
         self._previous: dict[str, tuple[int, int]] = {}
@@ -214,6 +280,10 @@ class ExportSource:
     ) -> Iterator[SourceEvent]:
         """Read the file from where the last reading stopped, if anything is left to read."""
         mark = FileMark.parse(self._seen.checkpoint(self.name, path))
+        if mark is not None and mark.read_under_other_settings(self.fingerprint):
+            # Rejected under other settings: the operator may have fixed what rejected it.
+            log.info("export_read_again", source=self.name, file=display(path), why="settings")
+            mark = None
         start: Mark | None = None
         if mark is not None and (mark.size, mark.mtime_ns) == state:
             if mark.state in (END, TOLD) or (mark.state == TAIL and not old):
@@ -228,7 +298,9 @@ class ExportSource:
             except OSError:
                 same = False
             start = mark.at if same else None
-        yield from self._read(path, state, signature, start, old=old)
+        # Reading on from a mark: records before it that were rejected still count.
+        rejected = start is not None and mark is not None and mark.settings is not None
+        yield from self._read(path, state, signature, start, old=old, rejected=rejected)
 
     def _list(self) -> list[str]:
         base = Path(self.pattern)
@@ -263,25 +335,26 @@ class ExportSource:
         start: Mark | None,
         *,
         old: bool,
+        rejected: bool = False,
     ) -> Iterator[SourceEvent]:
         """The events of one file from ``start`` on, with progress marks, then its last mark.
 
         Only complete records are used. A file that ends inside a record (no line break, no
         closing bracket yet) keeps that record for a later reading, once the file changed; it
-        is reported only when the file is old and still unfinished.
+        is reported only when the file is old and still unfinished. ``rejected``: records
+        before ``start`` were rejected (the marks keep the settings they were read under).
         """
         size, mtime_ns = state
 
         def checkpoint(at: Mark | None, what: str) -> Checkpoint:
-            return Checkpoint(self.name, path, FileMark(size, mtime_ns, at, what).value())
+            settings = self.fingerprint if rejected else None
+            return Checkpoint(self.name, path, FileMark(size, mtime_ns, at, what, settings).value())
 
         file_format = self._format_of(path)
         if file_format is None:
-            yield InputProblem(
-                self.name,
-                display(path),
-                "unknown export format: name it .csv, .json or .jsonl, or configure the source's format",
-            )
+            rejected = True
+            reason = "unknown export format: name it .csv, .json or .jsonl, or configure the source's format"
+            yield from self._once(InputProblem(self.name, display(path), reason), path, reason)
             yield checkpoint(None, END)
             return
         last = start or Mark()
@@ -301,10 +374,12 @@ class ExportSource:
                         tail = event
                     elif isinstance(event, _HeaderUnusable):
                         header_unusable = True
+                    elif isinstance(event, _Rejection):
+                        rejected = True
+                        since_mark = MARK_EVERY  # the mark after it: never read twice
+                        yield from self._once(event.problem, path, *event.identity)
                     else:
                         yield event
-                        if isinstance(event, InputProblem):
-                            since_mark = MARK_EVERY  # the mark after it: never reported twice
         except OSError as exc:
             self._unreadable[path] = signature
             yield InputProblem(self.name, display(path), f"cannot read file: {exc.strerror or exc}")
@@ -312,11 +387,11 @@ class ExportSource:
         except (ValueError, RecursionError, MemoryError) as exc:
             # The reader itself gave up (nesting too deep, a number too long...). What came
             # before is kept; the rest of this version of the file is not retried every poll.
-            yield InputProblem(
-                self.name,
-                display(path),
-                f"stopped reading: {type(exc).__name__}: {exc}; the rest of the file was not read",
+            reason = (
+                f"stopped reading: {type(exc).__name__}: {exc}; the rest of the file was not read"
             )
+            rejected = True
+            yield from self._once(InputProblem(self.name, display(path), reason), path, reason)
         try:
             unchanged = signature_of(Path(path).stat()) == signature
         except OSError:
@@ -330,17 +405,27 @@ class ExportSource:
             yield checkpoint(last, END)
         else:
             if old:
-                yield InputProblem(
-                    self.name,
-                    f"{display(path)}:{tail.line}",
+                reason = (
                     f"{tail.reason}: not used; it is read when the file changes (a writer "
-                    "still writing it, or a file that should end with a line break)",
+                    "still writing it, or a file that should end with a line break)"
                 )
+                origin = f"{display(path)}:{tail.line}"
+                problem = InputProblem(self.name, origin, reason)
+                yield from self._once(problem, path, tail.start.digest, tail.line, reason)
             yield checkpoint(tail.start, TOLD if old else TAIL)
+
+    def _once(self, problem: InputProblem, path: str, *identity: object) -> Iterator[SourceEvent]:
+        """The problem and a checkpoint remembering it, unless it was reported before (under
+        these settings): a file written again, or read again, does not repeat its problems."""
+        text = json.dumps([self.fingerprint, path, *identity], default=str, sort_keys=True)
+        key = REPORTED + hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+        if self._seen.checkpoint(self.name, key) is None:
+            yield problem
+            yield Checkpoint(self.name, key, display(path))
 
     def _events(
         self, path: str, fh: BinaryIO, file_format: str, start: Mark | None
-    ) -> Iterator[SourceEvent | Mark | Unfinished | _HeaderUnusable]:
+    ) -> Iterator[SourceEvent | Mark | Unfinished | _HeaderUnusable | _Rejection]:
         """Each record's event (if any) and the Mark after it; then an Unfinished record or a
         _HeaderUnusable, when there is one."""
         items: Iterator[CsvItem]
@@ -356,24 +441,21 @@ class ExportSource:
                 index = scan_sideloads(fh, self.mapping)
                 fh.seek(0)
                 if index.overflow:
-                    yield InputProblem(
-                        self.name,
-                        display(path),
+                    reason = (
                         f"{display(path)}: more sideloaded items than the {MAX_SIDELOAD_ITEMS:,} "
                         f"(or {MAX_SIDELOAD_CHARS:,} characters) kept per file: tickets whose "
-                        "requester or metric set came later are not joined",
+                        "requester or metric set came later are not joined"
                     )
+                    problem = InputProblem(self.name, display(path), reason)
+                    yield _Rejection(problem, (reason,))
             items = iter_json_records(fh, skip=self.mapping.sideload_arrays)
         mapping = self.mapping
         for item in items:
             if isinstance(item, CsvHeader):
                 mapping, missing = self.mapping.for_header(item.names)
                 if missing:
-                    yield InputProblem(
-                        self.name,
-                        f"{path}:1",
-                        f"{path}: header lacks required column(s): {'; '.join(missing)}",
-                    )
+                    reason = f"{path}: header lacks required column(s): {'; '.join(missing)}"
+                    yield _Rejection(InputProblem(self.name, f"{path}:1", reason), (reason,))
                     yield _HeaderUnusable()
                     return
             elif isinstance(item, Unfinished):
@@ -382,7 +464,11 @@ class ExportSource:
             elif start is None or item.end.offset > start.offset:
                 # (A JSON file is parsed from its start: records before ``start`` were read.)
                 event = self._event(path, item, mapping, index)
-                if event is not None:
+                if isinstance(event, InputProblem):
+                    # The same problem in the same record is the same problem on any line.
+                    content = item.data if isinstance(item, Record) else item.line
+                    yield _Rejection(event, (event.reason, content))
+                elif event is not None:
                     yield event
                 yield item.end
 

@@ -219,7 +219,8 @@ def _describe_missing(mapping: ColumnMapping, name: str, column: str) -> str:
         return f"column {column!r} is empty"
     wanted = mapping.candidates(name)
     if not wanted:
-        return "no column is mapped to it"
+        # The header has none of the columns mapped to it (narrowed by for_header).
+        return "no column mapped to it is in this file (check the source's [exports.columns])"
     return "no column " + " or ".join(repr(c) for c in wanted)
 
 
