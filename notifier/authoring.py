@@ -133,7 +133,11 @@ def _warn_only(profile: TeamProfile) -> TeamProfile:
 
 
 def format_lint(results: Sequence[LintResult]) -> str:
+    """One line per rendering, the template's own findings under it. The samples' findings
+    (ticket data) are about the samples, so each distinct set is listed once and later
+    renderings refer to it."""
     lines: list[str] = []
+    listed: dict[frozenset[tuple[str, str, str]], str] = {}
     for result in results:
         head = (
             f"{printable(result.team)} [{printable(result.language)}] "
@@ -148,6 +152,13 @@ def format_lint(results: Sequence[LintResult]) -> str:
         lines.append(f"{head} ({printable(result.template)}): {verdict}")
         for finding in template_findings:
             lines.append(f"  template {printable(finding.part)}: {describe_finding(finding)}")
+        if not data_findings:
+            continue
+        key = frozenset((f.part, f.kind, f.text) for f in data_findings)
+        if key in listed:
+            lines.append(f"  the same ticket data findings as {listed[key]} ({len(data_findings)})")
+            continue
+        listed[key] = f"{printable(result.team)} [{printable(result.language)}]"
         for finding in data_findings:
             lines.append(f"  ticket data {printable(finding.part)}: {describe_finding(finding)}")
     failing = sum(1 for r in results if r.template_blocked or r.error)

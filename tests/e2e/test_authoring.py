@@ -85,3 +85,18 @@ def test_preview_shows_findings_and_scores(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "# plain-language check: would be HELD" in result.stdout
     assert "grade" in result.stdout and "PC-4411" in result.stdout
+
+
+def test_lint_reports_the_samples_own_jargon_once_not_per_team_and_language() -> None:
+    """The jargon-heavy sample's findings are about the sample, not the templates: they were
+    repeated for every team and language (about 50 lines saying the same). Each distinct set
+    is listed once; later renderings refer to it in one line."""
+    result = notifier("lint")
+    assert result.returncode == 0, result.stdout
+    lines = result.stdout.splitlines()
+    command = [line for line in lines if "command 'gpupdate /force'" in line]
+    # Once with the English word lists, once with the other languages' (their findings differ).
+    assert len(command) <= 2, "\n".join(command)
+    assert any("same ticket data findings as" in line for line in lines)
+    listed = [line for line in lines if line.lstrip().startswith("ticket data ")]
+    assert len(listed) <= 16, len(listed)  # two distinct sets of about 7 (it was 128 lines)
