@@ -54,13 +54,16 @@ WATCHDOG_DROP_IN = "/etc/systemd/system/notifier.service.d/watchdog-test.conf"
 
 # The operator's commands in docs/operations.md ("Install", "Running under systemd"). The test
 # runs them as they are written (Host.documented), so the docs and the test cannot drift apart.
-ENVIRONMENT = "export NOTIFIER_CONFIG=/etc/notifier/config.toml CREDENTIALS_DIRECTORY=/etc/notifier"
+ENVIRONMENT = (
+    "export NOTIFIER_CONFIG=/etc/notifier/config.toml CREDENTIALS_DIRECTORY=/etc/credstore"
+)
 INSTALL = (
     "/usr/bin/python3 -m venv /opt/notifier/.venv",
     f"/opt/notifier/.venv/bin/pip install --no-index --find-links {WHEELS} notifier",
     "install -d -m 755 /etc/notifier",
     "install -m 644 /opt/notifier/config.example.toml /etc/notifier/config.toml",
-    "install -m 600 /dev/stdin /etc/notifier/smtp-password",
+    "install -d -m 700 /etc/credstore",
+    "install -m 600 /dev/stdin /etc/credstore/smtp-password",
     "install -m 644 smtp-ca.pem /etc/notifier/smtp-ca.pem",
 )
 CHECK = (
@@ -134,8 +137,13 @@ def build_wheels(into: Path) -> list[Path]:
 
 
 def config_text(
-    port: int, *, from_address: str = "it-helpdesk@example.org", extra: str = ""
+    port: int,
+    *,
+    from_address: str = "it-helpdesk@example.org",
+    extra: str = "",
+    auth: bool = True,
 ) -> str:
+    login = f'username = "{SMTP_USER}"\npassword_credential = "smtp-password"\n' if auth else ""
     return f"""\
 # /etc/notifier/config.toml as an operator would write it for this test's sink.
 [smtp]
@@ -143,9 +151,7 @@ host = "127.0.0.1"
 port = {port}
 security = "tls"
 ca_file = "/etc/notifier/smtp-ca.pem"
-username = "{SMTP_USER}"
-password_credential = "smtp-password"
-from_address = "{from_address}"
+{login}from_address = "{from_address}"
 timeout = 15
 
 [delivery]
@@ -434,6 +440,24 @@ def test_reload_takes_a_good_configuration_and_rejects_a_broken_one(host: Host) 
     }
     status = host.documented("systemctl status notifier", check=False).stdout
     assert "active (running)" in status
+
+
+def test_a_relay_without_auth_needs_no_credential_file(host: Host) -> None:
+    """Issue 16 defect 7: with `LoadCredential=smtp-password:/etc/notifier/smtp-password` a
+    missing file stopped the unit from starting (status 243/CREDENTIALS), though a relay
+    without AUTH needs no password. The unit now loads the credential from the credential
+    store (/etc/credstore), which is optional: without the file the service starts."""
+    instance = host.instance
+    instance.run("mv", "/etc/credstore/smtp-password", "/root/smtp-password.away")
+    try:
+        host.write_config(auth=False)
+        host.restart()
+        state = instance.show(UNIT, "ActiveState", "SubState", "Result")
+        assert state["ActiveState"] == "active" and state["SubState"] == "running", state
+    finally:
+        instance.run("mv", "/root/smtp-password.away", "/etc/credstore/smtp-password")
+        host.write_config()
+        host.restart()
 
 
 def test_the_watchdog_restarts_a_stopped_process(host: Host) -> None:
