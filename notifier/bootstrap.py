@@ -316,6 +316,11 @@ def build_sender(settings: Settings, clock: Clock = system_clock) -> SmtpSender:
         local_hostname=smtp.local_hostname,
         from_address=smtp.from_address,
         from_name=smtp.from_name,
+        team_names=tuple(
+            (name, team.display_name)
+            for name, team in sorted(settings.teams.items())
+            if team.display_name
+        ),
     )
     tls_context(options)
     return SmtpSender(options, clock)

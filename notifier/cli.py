@@ -335,7 +335,7 @@ def _preview(args: argparse.Namespace) -> int:
     message = build_message(
         notice,
         from_address=settings.smtp.from_address,
-        from_name=settings.smtp.from_name,
+        from_name=profile.display_name,  # as the sender writes it: the team that signs
         now=datetime.now(UTC),
     )
     say(

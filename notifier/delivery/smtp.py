@@ -71,6 +71,8 @@ class SmtpOptions:
     local_hostname: str | None = None
     from_address: str
     from_name: str = ""
+    # (team, display name) pairs: a team's notices come from the name that signs them.
+    team_names: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.security not in ("starttls", "tls", "plain"):
@@ -251,6 +253,7 @@ class SmtpSession:
         self._options = options
         self._clock = clock
         self._stop = stop
+        self._team_names = dict(options.team_names)
         self._conn: _Bounded | None = None
         self._sent_on_connection = 0
         self._failed: DeliveryResult | None = None
@@ -273,7 +276,10 @@ class SmtpSession:
         opts = self._options
         try:
             data = message_bytes(
-                notice, from_address=opts.from_address, from_name=opts.from_name, now=self._clock()
+                notice,
+                from_address=opts.from_address,
+                from_name=self._team_names.get(notice.team, opts.from_name),
+                now=self._clock(),
             )
         except DeliveryError as exc:
             return DeliveryResult(DeliveryOutcome.PERMANENT, detail=str(exc))

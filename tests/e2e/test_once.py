@@ -277,3 +277,27 @@ def test_a_notice_says_the_language_it_is_written_in(
     assert result.returncode in (0, 1), result.stdout + result.stderr
     said = {m.rcpt_tos[0]: m.message["Content-Language"] for m in server.messages}
     assert said == {"ann@example.org": "fr", "bob@example.org": "en"}, result.stdout
+
+
+def test_the_from_name_is_the_team_that_signs_the_notice(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """A team's display_name signs its notices; the From header said smtp.from_name ("IT Help
+    Desk") all the same, so the network team's notice came from someone it did not name."""
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    rows = csv_row("HD-1", "ann@example.org", group="Network")
+    rows += csv_row("HD-2", "bob@example.org")
+    (exports / "a.csv").write_text(CSV_HEADER + rows, encoding="utf-8")
+    teams = '[teams.network]\nmatch = { team = ["Network"] }\ndisplay_name = "The Network Team"\n'
+    config = write_config(tmp_path, server, exports, extra=teams)
+    result = notifier("once", "--config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    names = {m.rcpt_tos[0]: m.message["From"].addresses[0] for m in server.messages}
+    network, default = names["ann@example.org"], names["bob@example.org"]
+    assert network.display_name == "The Network Team"
+    assert network.addr_spec == default.addr_spec == "it-helpdesk@example.org"
+    body = next(m for m in server.messages if m.rcpt_tos[0] == "ann@example.org").message
+    assert "The Network Team" in body.get_content()
+    assert default.display_name == "IT Help Desk"
