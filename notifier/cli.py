@@ -668,14 +668,22 @@ def _cancel(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     from notifier import audit, bootstrap
-    from notifier.explain import format_explanation
+    from notifier.explain import format_explanation, format_rejections
 
     settings = _settings(args, required=False)
     with bootstrap.open_outbox(settings, exclusive=False) as outbox:
-        # A resolution key, or a ticket id: then each of the ticket's resolutions.
+        # A resolution key, or a ticket id: then each of the ticket's resolutions, and the
+        # input about it that was rejected (which has no notice, only its audit rows).
         with contextlib.closing(audit.connect(outbox.path)) as connection:
             keys = audit.find_notices(connection, args.key)
-        if not keys:
+        rejected = [
+            record
+            for record in outbox.audit_records(
+                audit.AuditQuery(ticket=args.key, outcome="rejected")
+            )
+            if not record.resolution_key
+        ]
+        if not keys and not rejected:
             raise NotifierError(
                 f"{args.key}: no resolution with this key or ticket id (see notifier audit)"
             )
@@ -686,6 +694,8 @@ def _explain(args: argparse.Namespace) -> int:
             )
             for key in keys
         ]
+        if rejected:
+            explained.append(format_rejections(args.key, rejected))
     say("\n\n".join(explained))
     return 0
 

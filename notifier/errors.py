@@ -17,6 +17,8 @@ that the core and the command line only ever see these::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class NotifierError(Exception):
     """Base of every error this project raises on purpose."""
@@ -35,12 +37,36 @@ class SourceError(NotifierError):
 
 
 class InputError(NotifierError):
-    """One item of input is bad. ``origin`` says where it came from (``file.csv:12``)."""
+    """One item of input is bad. ``origin`` says where it came from (``file.csv:12``).
 
-    def __init__(self, origin: str, reason: str) -> None:
+    ``ticket_id``, ``team_hint`` and ``fields``: what could still be read of the ticket (its id,
+    and what team routing reads), when the source knows it: the rejection is recorded for that
+    ticket and counted for its team (``notifier audit --ticket``, ``explain``, ``report``).
+    """
+
+    def __init__(
+        self,
+        origin: str,
+        reason: str,
+        *,
+        ticket_id: str = "",
+        team_hint: str = "",
+        fields: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(f"{origin}: {reason}")
         self.origin = origin
         self.reason = reason
+        self.ticket_id = ticket_id
+        self.team_hint = team_hint
+        self.fields: Mapping[str, str] = fields or {}
+
+    def naming(self, ticket_id: str, fields: Mapping[str, str]) -> InputError:
+        """This error, about ``ticket_id`` (unless it already names a ticket): for a reader
+        that knows the ticket while the helper that raised did not."""
+        if not self.ticket_id:
+            self.ticket_id = ticket_id
+            self.fields = {**fields, **self.fields}
+        return self
 
 
 class TemplateError(NotifierError):

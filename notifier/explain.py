@@ -78,3 +78,24 @@ def format_explanation(record: Mapping[str, object], history: Sequence[AuditReco
             f"  {item.at:%Y-%m-%d %H:%M:%S} {item.outcome}" + (f": {p(detail)}" if detail else "")
         )
     return "\n".join(lines)
+
+
+def format_rejections(ticket: str, rejected: Sequence[AuditRecord]) -> str:
+    """A ticket whose input could not be used: it has no notice, only these audit rows."""
+    last = rejected[-1]
+    team = f", team {p(last.team)} (where it would have gone)" if last.team else ""
+    lines = [
+        f"ticket {p(ticket)} from {p(last.source)}{team}",
+        "  now: REJECTED input: its requester was never told",
+        "",
+        "why it could not be used, each time it was read:",
+    ]
+    lines += [
+        f"  {item.at:%Y-%m-%d %H:%M:%S} {p(item.origin)}: {p(item.reason)}" for item in rejected
+    ]
+    lines += [
+        "",
+        "fix the ticket's data in the helpdesk (or the source's settings) and export it again: "
+        "notifier reads a changed file again, and its key keeps it from being sent twice",
+    ]
+    return "\n".join(lines)

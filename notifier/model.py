@@ -65,11 +65,19 @@ class Resolution:
 
 @dataclass(frozen=True, slots=True)
 class InputProblem:
-    """One item of input that could not be used: recorded in the audit trail, then skipped."""
+    """One item of input that could not be used: recorded in the audit trail, then skipped.
+
+    ``ticket_id`` when the ticket could still be read (``audit --ticket`` finds the rejection);
+    ``team_hint`` and ``fields`` are what routing reads, so the rejection counts for the team
+    the ticket would have gone to (``notifier report``). Neither is stored beyond the team.
+    """
 
     source: str
     origin: str
     reason: str
+    ticket_id: str = ""
+    team_hint: str = ""
+    fields: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

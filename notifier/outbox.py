@@ -383,16 +383,36 @@ class Outbox:
             )
             return True
 
-    def reject(self, problem: InputProblem, now: datetime) -> None:
-        """Record input that could not be used."""
-        self._input_record(now, "rejected", problem.source, problem.origin, problem.reason)
+    def reject(self, problem: InputProblem, now: datetime, *, team: str = "") -> None:
+        """Record input that could not be used: with its ticket id when it was readable, and
+        ``team``, the team that ticket would have gone to (``notifier report`` counts it)."""
+        self._input_record(
+            now, "rejected", problem.source, problem.origin, problem.reason,
+            ticket_id=problem.ticket_id, team=team,
+        )  # fmt: skip
 
     def _input_record(
-        self, now: datetime, outcome: str, source: str, origin: str, reason: str
+        self,
+        now: datetime,
+        outcome: str,
+        source: str,
+        origin: str,
+        reason: str,
+        *,
+        ticket_id: str = "",
+        team: str = "",
     ) -> None:
         with self.transaction():
             self._audit(
-                AuditRecord(at=now, outcome=outcome, source=source, origin=origin, reason=reason)
+                AuditRecord(
+                    at=now,
+                    outcome=outcome,
+                    source=source,
+                    origin=origin,
+                    reason=reason,
+                    ticket_id=ticket_id,
+                    team=team,
+                )
             )
 
     # -- the hold window ---------------------------------------------------------------------

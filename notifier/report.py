@@ -7,6 +7,13 @@ So, per team, ``seen`` is the sum of those. Time to delivery runs from the ticke
 time to the accepted send (``sent_at - resolved_at``, notices without a resolved time are left
 out): the median, and the 95th percentile by the nearest-rank method (an observed value).
 "Findings" is the share of rendered notices that carried plain-language findings.
+
+"Rejected" counts people never told because their ticket's input could not be used: the tickets
+(source and id) with an input row rejected in the period and no notice first seen at or after
+that rejection (a fixed row that was read again is counted by its notice instead). It is not
+part of ``seen``. Rejected input whose ticket id could not be read is counted apart, for all
+teams only. Suppression reasons are grouped by the rule that suppressed, in words a manager
+reads (see :func:`reason_words`), never by a ticket's own details.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import sqlite3
 import statistics
 from collections import Counter
@@ -41,6 +49,7 @@ class TeamLine:
     delivery_seconds: tuple[float, ...]  # sorted
     rendered: int  # notices with words (the findings share's denominator)
     with_findings: int
+    rejected: int = 0  # people never told: their ticket's input was rejected (not in seen)
 
     @property
     def suppressed_total(self) -> int:
@@ -69,6 +78,7 @@ class Report:
     until: datetime | None
     generated_at: datetime
     teams: tuple[TeamLine, ...]
+    rejected_without_ticket: int = 0  # rejected input naming no readable ticket
     total: TeamLine = field(init=False)
 
     def __post_init__(self) -> None:
@@ -110,15 +120,87 @@ def build(
     by_team: dict[str, list[tuple[str, ...]]] = {}
     for row in rows:
         by_team.setdefault(str(row[0]), []).append(row)
-    lines = tuple(_line(name, by_team[name]) for name in sorted(by_team))
-    return Report(since=since, until=until, generated_at=now, teams=lines)
-
-
-def _line(team: str, rows: list[tuple[str, ...]]) -> TeamLine:
-    states = Counter(str(row[1]) for row in rows)
-    suppressed = Counter(
-        str(row[2]) or "(no reason given)" for row in rows if row[1] == "suppressed"
+    never_told, without_ticket = _rejected(connection, since=since, until=until, team=team)
+    names = sorted(set(by_team) | set(never_told))
+    lines = tuple(
+        _line(name, by_team.get(name, []), rejected=never_told.get(name, 0)) for name in names
     )
+    return Report(
+        since=since,
+        until=until,
+        generated_at=now,
+        teams=lines,
+        rejected_without_ticket=without_ticket if team is None else 0,
+    )
+
+
+def _rejected(
+    connection: sqlite3.Connection,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    team: str | None,
+) -> tuple[dict[str, int], int]:
+    """People never told, per team, and the rejected items that name no ticket."""
+    clauses, params = ["outcome = 'rejected'", "resolution_key = ''"], []
+    if since is not None:
+        clauses.append("at >= ?")
+        params.append(to_stamp(since))
+    if until is not None:
+        clauses.append("at < ?")
+        params.append(to_stamp(until))
+    if team is not None:
+        clauses.append("team = ?")
+        params.append(team)
+    rows = connection.execute(
+        "SELECT team, source, ticket_id, origin FROM audit AS a "  # noqa: S608 - fixed clauses, bound values
+        f"WHERE {' AND '.join(clauses)} AND NOT (ticket_id != '' AND EXISTS ("
+        "SELECT 1 FROM notices AS n WHERE n.source = a.source AND n.ticket_id = a.ticket_id "
+        "AND n.queued_at >= a.at))",
+        params,
+    ).fetchall()
+    tickets: dict[str, set[tuple[str, str]]] = {}
+    unnamed: set[tuple[str, str]] = set()
+    for team_name, source, ticket_id, origin in rows:
+        if ticket_id:
+            tickets.setdefault(str(team_name), set()).add((str(source), str(ticket_id)))
+        else:
+            unnamed.add((str(source), str(origin)))
+    return {name: len(found) for name, found in tickets.items()}, len(unnamed)
+
+
+# Each suppressing rule (rules.evaluate's step names) in the words of someone who never saw
+# the configuration. A closure reason is said with its value ("closed as duplicate").
+_RULE_WORDS = {
+    "protected_recipient": "the requester is one of our own addresses",
+    "team_opt_out": "the team does not send notices",
+    "requester_address": "the requester's address is on the do-not-notify list",
+    "resolver_is_requester": "the requester resolved it themselves",
+    "max_age": "resolved too long before notifier saw it",
+}
+_RULE_REASON = re.compile(r"rule (\w+): (.*)", re.DOTALL)
+_CLOSURE_VALUE = re.compile(r" is (['\"])(.*)\1\s*$", re.DOTALL)
+MAX_REASON_CHARS = 60  # a closure value is configured, but a report line stays a line
+
+
+def reason_words(reason: str) -> str:
+    """A suppression reason (``rule <id>: <this ticket's detail>``) grouped by its rule."""
+    found = _RULE_REASON.match(reason)
+    if found is None:
+        return "another reason" if reason else "(no reason given)"
+    rule, detail = found.groups()
+    if rule == "closure_reason":
+        value = _CLOSURE_VALUE.search(detail)
+        if value is not None and value.group(2).strip():
+            words = " ".join(value.group(2).casefold().split())
+            return f"closed as {words[:MAX_REASON_CHARS]}"
+        return "closed with a reason that needs no notice"
+    return _RULE_WORDS.get(rule, f"rule {rule}")
+
+
+def _line(team: str, rows: list[tuple[str, ...]], *, rejected: int = 0) -> TeamLine:
+    states = Counter(str(row[1]) for row in rows)
+    suppressed = Counter(reason_words(str(row[2])) for row in rows if row[1] == "suppressed")
     delays = sorted(
         (from_stamp(row[4]) - from_stamp(row[3])).total_seconds()
         for row in rows
@@ -137,6 +219,7 @@ def _line(team: str, rows: list[tuple[str, ...]]) -> TeamLine:
         delivery_seconds=tuple(delays),
         rendered=len(rendered),
         with_findings=sum(1 for row in rendered if row[6]),
+        rejected=rejected,
     )
 
 
@@ -156,6 +239,7 @@ def _sum(name: str, lines: Sequence[TeamLine]) -> TeamLine:
         delivery_seconds=tuple(sorted(s for line in lines for s in line.delivery_seconds)),
         rendered=sum(line.rendered for line in lines),
         with_findings=sum(line.with_findings for line in lines),
+        rejected=sum(line.rejected for line in lines),
     )
 
 
@@ -189,9 +273,30 @@ def period(report: Report) -> str:
     return f"resolutions first seen from {start} to {end}"
 
 
+def people(count: int) -> str:
+    return "1 person" if count == 1 else f"{count} people"
+
+
+def never_told(report: Report) -> str:
+    """The headline of rejected input: "3 people were never told ..." ("" when none)."""
+    count = report.total.rejected
+    if not count:
+        return ""
+    verb = "was" if count == 1 else "were"
+    return f"{people(count)} {verb} never told: notifier could not use their ticket's data"
+
+
+def unnamed_input(report: Report) -> str:
+    count = report.rejected_without_ticket
+    if not count:
+        return ""
+    items = "1 more item" if count == 1 else f"{count} more items"
+    return f"{items} of input could not be used and named no ticket that could be read"
+
+
 COLUMNS = (
     "team", "seen", "notified", "suppressed", "held", "failed", "cancelled", "pending",
-    "median", "p95", "findings",
+    "rejected", "median", "p95", "findings",
 )  # fmt: skip
 
 
@@ -205,6 +310,7 @@ def table_cells(line: TeamLine) -> tuple[str, ...]:
         str(line.failed),
         str(line.cancelled),
         str(line.pending),
+        str(line.rejected),
         human_duration(line.median_seconds),
         human_duration(line.p95_seconds),
         percent(line.findings_share),
@@ -243,9 +349,20 @@ def _table(report: Report) -> str:
                 f"  {printable(team)}: {count} {printable(reason)}"
                 for reason, count in counts.items()
             ]
+    headline = never_told(report)
+    if headline:
+        out += ["", f"{headline} (notifier audit --status rejected):"]
+        out += [
+            f"  {printable(line.team)}: {people(line.rejected)}"
+            for line in report.teams
+            if line.rejected
+        ]
+    if report.rejected_without_ticket:
+        out += ["", unnamed_input(report)]
     out += [
         "",
         "seen = notified + suppressed + held + failed + cancelled + pending, by where each stands now",
+        "rejected: people never told because their ticket's data could not be used (not in seen)",
         "median, p95: from the ticket's resolved time to delivery (95th percentile, nearest rank)",
         "findings: share of rendered notices that had plain-language findings",
     ]
@@ -263,6 +380,7 @@ def _line_dict(line: TeamLine) -> dict[str, object]:
         "failed": line.failed,
         "cancelled": line.cancelled,
         "pending": line.pending,
+        "rejected": line.rejected,
         "delivered_measured": len(line.delivery_seconds),
         "median_seconds": line.median_seconds,
         "p95_seconds": line.p95_seconds,
@@ -283,6 +401,7 @@ def _as_dict(report: Report) -> dict[str, object]:
         "generated_at": _iso(report.generated_at),
         "teams": [_line_dict(line) for line in report.teams],
         "total": _line_dict(report.total),
+        "rejected_without_ticket": report.rejected_without_ticket,
     }
 
 
@@ -290,7 +409,7 @@ def _csv(report: Report) -> str:
     buffer = io.StringIO()
     names = [
         "team", "seen", "notified", "suppressed", "held", "failed", "cancelled", "pending",
-        "delivered_measured", "median_seconds", "p95_seconds", "rendered", "with_findings",
+        "rejected", "delivered_measured", "median_seconds", "p95_seconds", "rendered", "with_findings",
         "findings_share", "suppressed_by_reason",
     ]  # fmt: skip
     writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")

@@ -14,9 +14,12 @@ from notifier.report import (
     Report,
     TeamLine,
     human_duration,
+    never_told,
+    people,
     percent,
     period,
     table_cells,
+    unnamed_input,
 )
 
 # outcome, colour (readable on white, distinguishable without relying on red/green alone)
@@ -27,7 +30,9 @@ _PARTS = (
     ("failed", "#b03030"),
     ("cancelled", "#6a5acd"),
     ("pending", "#7fbfdf"),
+    ("rejected", "#5a3a1a"),  # never told: their ticket's input could not be used
 )
+_LEGEND = {"rejected": "rejected (never told)"}
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -68,8 +73,24 @@ def render_html(report: Report) -> str:
         if line.suppressed
     )
     legend = "".join(
-        f'<span><i style="background:{colour}"></i>{name}</span>' for name, colour in _PARTS
+        f'<span><i style="background:{colour}"></i>{_LEGEND.get(name, name)}</span>'
+        for name, colour in _PARTS
     )
+    headline = never_told(report)
+    rejected = ""
+    if headline or report.rejected_without_ticket:
+        per_team = "".join(
+            f"<li><strong>{escape(printable(line.team))}</strong>: "
+            f"{escape(people(line.rejected))}</li>"
+            for line in report.teams
+            if line.rejected
+        )
+        rejected = (
+            "<h2>Never told</h2>"
+            + (f"<p>{escape(headline)}.</p>" if headline else "")
+            + (f'<ul class="reasons">{per_team}</ul>' if per_team else "")
+            + (f"<p>{escape(unnamed_input(report))}.</p>" if report.rejected_without_ticket else "")
+        )
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -92,9 +113,11 @@ def render_html(report: Report) -> str:
 </tbody>
 </table>
 {f'<h2>Suppressed, by reason</h2><ul class="reasons">{reasons}</ul>' if reasons else ""}
+{rejected}
 <footer>
 <p>seen = notified + suppressed + held + failed + cancelled + pending, by where each resolution
-stands now. Median and p95: from the ticket's resolved time to the accepted delivery
+stands now. Rejected: people never told because their ticket's data could not be used (not part
+of seen). Median and p95: from the ticket's resolved time to the accepted delivery
 (all teams: median {escape(human_duration(report.total.median_seconds))}, p95
 {escape(human_duration(report.total.p95_seconds))}). Findings: share of rendered notices with
 plain-language findings (all teams: {escape(percent(report.total.findings_share))}).</p>
@@ -110,7 +133,7 @@ def _chart(teams: tuple[TeamLine, ...]) -> str:
     if not teams:
         return "<p>No resolutions in this period.</p>"
     label_width, bar_width, bar_height, gap = 160, 520, 22, 10
-    widest = max(line.seen for line in teams) or 1
+    widest = max(line.seen + line.rejected for line in teams) or 1
     height = len(teams) * (bar_height + gap) + gap
     parts: list[str] = []
     for index, line in enumerate(teams):

@@ -307,7 +307,7 @@ class Service:
                         self._reopened(event, report, now, waiting)
                     elif isinstance(event, InputProblem):
                         report.rejected += 1
-                        self.outbox.reject(event, now)
+                        self.outbox.reject(event, now, team=self._team_of(event))
                     elif isinstance(event, Ignored):
                         report.ignored += 1
                         self.outbox.ignore(event, now)
@@ -322,6 +322,17 @@ class Service:
             pending = 0
             if stop is not None and stop.is_set():
                 return
+
+    def _team_of(self, problem: InputProblem) -> str:
+        """The team a rejected ticket would have gone to ("" when no ticket could be read):
+        `notifier report` counts the people never told for that team."""
+        if not problem.ticket_id:
+            return ""
+        readable = Resolution(
+            source=problem.source, ticket_id=problem.ticket_id, requester_email="",
+            team_hint=problem.team_hint, fields=problem.fields,
+        )  # fmt: skip
+        return route(readable, self.routes)
 
     def _accept(
         self,

@@ -496,7 +496,10 @@ class ExportSource:
             ticket_id, status, updated = still_open
             return Reopened(self.name, ticket_id, origin, status, seen_at=updated)
         except InputError as exc:
-            return InputProblem(self.name, exc.origin, exc.reason)
+            return InputProblem(
+                self.name, exc.origin, exc.reason,
+                ticket_id=exc.ticket_id, team_hint=exc.team_hint, fields=exc.fields,
+            )  # fmt: skip
         except Exception as exc:  # one odd record must never stop the file or the source
             return InputProblem(
                 self.name, origin, f"cannot use this record: {type(exc).__name__}: {exc}"

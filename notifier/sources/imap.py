@@ -506,8 +506,10 @@ class ImapSource:
             # "invalid address in To" says more than "no requester address" that follows it.
             broken = address_problem(mail)
             yield InputProblem(
-                self.name, origin, f"{broken}: {exc.reason}" if broken else exc.reason
-            )
+                self.name, origin, f"{broken}: {exc.reason}" if broken else exc.reason,
+                ticket_id=exc.ticket_id, team_hint=exc.team_hint,
+                fields={"folder": self.policy.folder, "subject": mail.subject, **exc.fields},
+            )  # fmt: skip
             return
         except (SourceError, IMAPClientError, imaplib.IMAP4.error, OSError):
             raise  # the server or the connection failed looking up the thread: retried

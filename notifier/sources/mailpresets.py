@@ -92,7 +92,11 @@ class PresetInterpreter:
             return NotAResolution("update", f"{where}: {reading.reason}", reading.ticket_id)
         if reading.kind == "reopened":
             return NotAResolution("reopened", f"{where}: {reading.reason}", reading.ticket_id)
-        found = self._requester(mail, reading, find_original)
+        try:
+            found = self._requester(mail, reading, find_original)
+        except InputError as exc:  # the rejection names the ticket read (notifier audit --ticket)
+            exc.naming(reading.ticket_id, {"preset": self.key, **reading.fields})
+            raise
         if isinstance(found, NotAResolution):
             return found
         email, name = found

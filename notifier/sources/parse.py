@@ -270,6 +270,22 @@ def open_ticket(
     return ticket_id, status, updated
 
 
+def _rejected(
+    row: Mapping[str, object], mapping: ColumnMapping, origin: str, reason: str
+) -> InputError:
+    """The error for a resolved row that cannot be used, naming its ticket when the id is readable.
+
+    Only on this path (never for a good row): the id, the team column and the row's fields go
+    with the error, so the rejection is recorded for the ticket and counted for its team.
+    """
+    ticket_id = _pick(row, mapping, "ticket_id")[0]
+    if not ticket_id or len(ticket_id) > MAX_ID_CHARS or _UNDECODABLE.search(ticket_id):
+        return InputError(origin, reason)
+    fields = {k: v for k, v in flatten(row).items() if len(v) <= MAX_FIELD_CHARS}
+    team = _pick(row, mapping, "team")[0]
+    return InputError(origin, reason, ticket_id=ticket_id, team_hint=team, fields=fields)
+
+
 def row_to_resolution(
     row: Mapping[str, object], mapping: ColumnMapping, *, source: str, origin: str
 ) -> Resolution | None:
@@ -283,30 +299,39 @@ def row_to_resolution(
         if not status_column:
             # A status field that is absent (not merely empty) would hide every ticket.
             detail = _describe_missing(mapping, "status", "")
-            raise InputError(origin, f"missing status: {detail}")
+            raise _rejected(row, mapping, origin, f"missing status: {detail}")
         if not any(mapping.is_resolved(s) for s in _status_values(status_raw) if s):
             return None
     fields = flatten(row)
     for column, value in fields.items():
         if len(value) > MAX_FIELD_CHARS:
-            raise InputError(
+            raise _rejected(
+                row,
+                mapping,
                 origin,
                 f"field {_safe(column[:80])!r} is {len(value):,} characters long, more than "
                 f"the {MAX_FIELD_CHARS:,} allowed",
             )
         if _UNDECODABLE.search(value) or _UNDECODABLE.search(column):
-            raise InputError(
+            raise _rejected(
+                row,
+                mapping,
                 origin,
                 f"undecodable bytes (not UTF-8) or a lone surrogate in column {_safe(column)!r}",
             )
 
     ticket_id, id_column, _ = _pick(row, mapping, "ticket_id")
     if not ticket_id:
-        raise InputError(
-            origin, f"missing ticket id: {_describe_missing(mapping, 'ticket_id', id_column)}"
+        raise _rejected(
+            row,
+            mapping,
+            origin,
+            f"missing ticket id: {_describe_missing(mapping, 'ticket_id', id_column)}",
         )
     if len(ticket_id) > MAX_ID_CHARS:
-        raise InputError(
+        raise _rejected(
+            row,
+            mapping,
             origin,
             f"ticket id in column {id_column!r} is {len(ticket_id):,} characters long, more "
             f"than the {MAX_ID_CHARS} allowed (is the right column mapped?)",
@@ -322,17 +347,24 @@ def row_to_resolution(
         detail = _describe_missing(mapping, "requester_email", email_column)
         if name:
             detail += f", and column {name_column!r} holds a name, not an address"
-        raise InputError(origin, f"missing requester email: {detail}{_unjoined(row, mapping)}")
+        raise _rejected(
+            row, mapping, origin, f"missing requester email: {detail}{_unjoined(row, mapping)}"
+        )
     # Most exports hold a bare address; only "Name <addr>" forms need the (slow) full parser.
     try:
         display, email = (
             ("", raw_email) if _EMAIL.fullmatch(raw_email) else single_address(raw_email)
         )
     except AddressListError as exc:
-        raise InputError(origin, f"requester email in column {email_column!r}: {exc}") from None
+        raise _rejected(
+            row, mapping, origin, f"requester email in column {email_column!r}: {exc}"
+        ) from None
     if not _EMAIL.fullmatch(email) or len(email) > 254:
-        raise InputError(
-            origin, f"invalid requester email {raw_email!r} in column {email_column!r}"
+        raise _rejected(
+            row,
+            mapping,
+            origin,
+            f"invalid requester email {raw_email!r} in column {email_column!r}",
         )
 
     resolved_text, date_column, _ = _pick(row, mapping, "resolved_at", machine=True)
@@ -345,8 +377,11 @@ def row_to_resolution(
                 numeric_order=mapping.numeric_dates,
             )
         except ValueError as exc:
-            raise InputError(
-                origin, f"unparseable date {resolved_text!r} in column {date_column!r}: {exc}"
+            raise _rejected(
+                row,
+                mapping,
+                origin,
+                f"unparseable date {resolved_text!r} in column {date_column!r}: {exc}",
             ) from exc
 
     def text(name: str) -> str:

@@ -13,7 +13,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from notifier.model import DeliveryOutcome, DeliveryResult, Notice, Resolution, State
+from notifier.model import DeliveryOutcome, DeliveryResult, InputProblem, Notice, Resolution, State
 from notifier.outbox import Outbox
 from notifier.policy import Decision
 from tests.e2e.cli import notifier
@@ -89,7 +89,8 @@ class Seeder:
 
 
 def seed(state: Path) -> None:
-    """network: 8 seen (3 sent, 3 suppressed, 1 held, 1 failed); accounts: 4 seen; 2 outside."""
+    """network: 8 seen (3 sent, 3 suppressed, 1 held, 1 failed), 1 never told; accounts: 4 seen;
+    2 outside; one rejected row without a ticket."""
     outbox = Outbox.open(state)
     try:
         s = Seeder(outbox)
@@ -97,9 +98,20 @@ def seed(state: Path) -> None:
         s.sent("network", DAY, timedelta(minutes=5))
         s.sent("network", DAY + timedelta(hours=1), timedelta(minutes=10))
         s.sent("network", DAY + timedelta(hours=2), timedelta(hours=1), findings=FINDINGS)
-        s.suppressed("network", DAY + timedelta(hours=3), "requester opted out")
-        s.suppressed("network", DAY + timedelta(hours=3, minutes=5), "requester opted out")
-        s.suppressed("network", DAY + timedelta(hours=3, minutes=9), "duplicate ticket")
+        # The reasons as the service writes them: "rule <id>: <this ticket's detail>".
+        s.suppressed(
+            "network", DAY + timedelta(hours=3), "rule closure_reason: Resolution is 'Duplicate'"
+        )
+        s.suppressed(
+            "network",
+            DAY + timedelta(hours=3, minutes=5),
+            "rule closure_reason: resolution is 'duplicate'",
+        )
+        s.suppressed(
+            "network", DAY + timedelta(hours=3, minutes=9),
+            "rule protected_recipient: ticket NET-7: the requester address is the watched "
+            "mailbox (imap source 'mail'); never notified",
+        )  # fmt: skip
         s.held("network", DAY + timedelta(hours=4), rendered=True)
         s.failed("network", DAY + timedelta(hours=5))
         s.sent("accounts", DAY + timedelta(hours=6), timedelta(minutes=2))
@@ -108,6 +120,17 @@ def seed(state: Path) -> None:
         cancelled = s.held("accounts", DAY + timedelta(hours=9), rendered=True)
         outbox.cancel(cancelled.key, DAY + timedelta(hours=10), note="not needed")
         s.sent("accounts", DAY + timedelta(days=1, hours=1), timedelta(minutes=1))  # after it
+        # One person never told (their row read twice), one row naming no ticket.
+        unusable = InputProblem(
+            "desk", "desk.csv:40", "missing requester email: column 'Email' is empty",
+            ticket_id="NET-40",
+        )  # fmt: skip
+        outbox.reject(unusable, DAY + timedelta(hours=11), team="network")
+        outbox.reject(unusable, DAY + timedelta(hours=12), team="network")
+        outbox.reject(
+            InputProblem("desk", "desk.csv:41", "missing ticket id: column 'Key' is empty"),
+            DAY + timedelta(hours=13),
+        )
     finally:
         outbox.close()
 
@@ -134,32 +157,37 @@ def team(name: str, **values: object) -> dict[str, object]:
 
 EXPECTED_JSON = [
     team("accounts", seen=4, notified=1, suppressed=0, suppressed_by_reason={}, held=1, failed=0,
-         cancelled=1, pending=1, delivered_measured=1, median_seconds=120.0, p95_seconds=120.0,
+         cancelled=1, pending=1, rejected=0, delivered_measured=1, median_seconds=120.0, p95_seconds=120.0,
          rendered=3, with_findings=1, findings_share=1 / 3),
     team("network", seen=8, notified=3, suppressed=3,
-         suppressed_by_reason={"requester opted out": 2, "duplicate ticket": 1}, held=1, failed=1,
-         cancelled=0, pending=0, delivered_measured=3, median_seconds=600.0, p95_seconds=3600.0,
+         suppressed_by_reason={"closed as duplicate": 2, "the requester is one of our own addresses": 1}, held=1, failed=1,
+         cancelled=0, pending=0, rejected=1, delivered_measured=3, median_seconds=600.0, p95_seconds=3600.0,
          rendered=5, with_findings=2, findings_share=0.4),
 ]  # fmt: skip
 EXPECTED_TOTAL = team(
     "all teams", seen=12, notified=4, suppressed=3,
-    suppressed_by_reason={"requester opted out": 2, "duplicate ticket": 1}, held=2, failed=1,
-    cancelled=1, pending=1, delivered_measured=4, median_seconds=450.0, p95_seconds=3600.0,
+    suppressed_by_reason={"closed as duplicate": 2, "the requester is one of our own addresses": 1}, held=2, failed=1,
+    cancelled=1, pending=1, rejected=1, delivered_measured=4, median_seconds=450.0, p95_seconds=3600.0,
     rendered=8, with_findings=3, findings_share=3 / 8,
 )  # fmt: skip
 
 EXPECTED_TABLE = """\
 notifier report: resolutions first seen from 2026-11-02 00:00 UTC to 2026-11-03 00:00 UTC
 
-team       seen  notified  suppressed  held  failed  cancelled  pending   median     p95  findings
-accounts      4         1           0     1       0          1        1   2m 00s  2m 00s       33%
-network       8         3           3     1       1          0        0  10m 00s  1h 00m       40%
---------------------------------------------------------------------------------------------------
-all teams    12         4           3     2       1          1        1   7m 30s  1h 00m       38%
+team       seen  notified  suppressed  held  failed  cancelled  pending  rejected   median     p95  findings
+accounts      4         1           0     1       0          1        1         0   2m 00s  2m 00s       33%
+network       8         3           3     1       1          0        0         1  10m 00s  1h 00m       40%
+------------------------------------------------------------------------------------------------------------
+all teams    12         4           3     2       1          1        1         1   7m 30s  1h 00m       38%
 
 suppressed, by reason:
-  network: 2 requester opted out
-  network: 1 duplicate ticket
+  network: 2 closed as duplicate
+  network: 1 the requester is one of our own addresses
+
+1 person was never told: notifier could not use their ticket's data (notifier audit --status rejected):
+  network: 1 person
+
+1 more item of input could not be used and named no ticket that could be read
 """
 
 
@@ -169,6 +197,7 @@ def test_report_json_matches_the_seeded_scenario_exactly(tmp_path: Path) -> None
     assert data["since"] == "2026-11-02T00:00:00Z" and data["until"] == "2026-11-03T00:00:00Z"
     assert data["teams"] == EXPECTED_JSON
     assert data["total"] == EXPECTED_TOTAL
+    assert data["rejected_without_ticket"] == 1
 
 
 def test_report_table_matches_the_seeded_scenario_exactly(tmp_path: Path) -> None:
@@ -181,9 +210,11 @@ def test_report_team_filter_csv_and_the_whole_history(tmp_path: Path) -> None:
     """--team keeps one team; csv has one line per team plus the total; no period means all."""
     config = configured(tmp_path)
     lines = report(config, "--team", "network", "--format", "csv").splitlines()
-    assert lines[0].startswith("team,seen,notified,suppressed,held,failed,cancelled,pending,")
-    assert lines[1].startswith("network,8,3,3,1,1,0,0,3,600.0,3600.0,5,2,0.4,")
-    assert lines[1].endswith("requester opted out=2; duplicate ticket=1")
+    assert lines[0].startswith(
+        "team,seen,notified,suppressed,held,failed,cancelled,pending,rejected,"
+    )
+    assert lines[1].startswith("network,8,3,3,1,1,0,0,1,3,600.0,3600.0,5,2,0.4,")
+    assert lines[1].endswith("closed as duplicate=2; the requester is one of our own addresses=1")
     assert lines[2].startswith("all teams,8,3,3,")
     everything = notifier("report", "--config", str(config), "--format", "json")
     assert json.loads(everything.stdout)["total"]["seen"] == 14
@@ -240,10 +271,18 @@ def test_html_report_shows_the_numbers_in_headless_chromium(tmp_path: Path) -> N
     def row_shown(cells: list[str]) -> bool:
         return any(visible[i : i + len(cells)] == cells for i in range(len(visible)))
 
-    assert row_shown(["accounts", "4", "1", "0", "1", "0", "1", "1", "2m 00s", "2m 00s", "33%"])
-    assert row_shown(["network", "8", "3", "3", "1", "1", "0", "0", "10m 00s", "1h 00m", "40%"])
-    assert row_shown(["all teams", "12", "4", "3", "2", "1", "1", "1", "7m 30s", "1h 00m", "38%"])
+    assert row_shown(
+        ["accounts", "4", "1", "0", "1", "0", "1", "1", "0", "2m 00s", "2m 00s", "33%"]
+    )
+    assert row_shown(
+        ["network", "8", "3", "3", "1", "1", "0", "0", "1", "10m 00s", "1h 00m", "40%"]
+    )
+    assert row_shown(
+        ["all teams", "12", "4", "3", "2", "1", "1", "1", "1", "7m 30s", "1h 00m", "38%"]
+    )
     # The chart: each bar's total and its labelled parts (network: 3 notified, 3 suppressed).
     assert row_shown(["accounts", "1", "1", "1", "1", "4 seen"])  # notified held cancelled pending
-    assert row_shown(["network", "3", "3", "1", "1", "8 seen"])  # notified suppressed held failed
-    assert any("2 requester opted out" in text for text in visible)
+    # notified suppressed held failed, and the one never told
+    assert row_shown(["network", "3", "3", "1", "1", "1", "8 seen"])
+    assert any("2 closed as duplicate" in text for text in visible)
+    assert any("1 person was never told" in text for text in visible)
