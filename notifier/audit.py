@@ -47,6 +47,7 @@ EVENTS = {
     "ignored": "input_ignored",
     "released": "notice_released",
     "cancelled": "notice_cancelled",
+    "edited": "notice_edited",  # a reviewer corrected a held notice's words (notifier edit)
     "pruned": "audit_pruned",
 }
 OUTCOMES = tuple(EVENTS)
@@ -771,10 +772,10 @@ def format_notice(view: NoticeView, *, fmt: str = "text", html: bool = False) ->
         kinds = sorted({str(f.get("kind")) for f in json.loads(view.findings)})
         lines.append(f"findings   {printable(', '.join(kinds))}")
     if view.has_words:
-        lines += ["", f"Subject: {printable(view.subject)}", "", _framed(view.text)]
+        lines += ["", f"Subject: {printable(view.subject)}", "", framed(view.text)]
         if view.html is not None:
             lines += (
-                ["", "--- HTML part", _framed(view.html)]
+                ["", "--- HTML part", framed(view.html)]
                 if html
                 else ["", f"(an HTML part of {len(view.html)} characters: --html shows it)"]
             )
@@ -782,7 +783,7 @@ def format_notice(view: NoticeView, *, fmt: str = "text", html: bool = False) ->
     return "\n".join(lines)
 
 
-def _framed(words: str) -> str:
+def framed(words: str) -> str:
     """The notice's words, every line after ``| ``: they are several lines by nature (their
     line breaks stay), but no line of theirs can pass for one of this report's own."""
     lines = printable_block(words.rstrip("\n")).split("\n")

@@ -170,6 +170,22 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send newly rendered words even if the plain-language gate would hold them",
     )
+    edit = command(
+        "edit",
+        _edit,
+        "correct a held notice's words in $EDITOR (or from --file); the plain-language gate "
+        "checks them, and the audit trail records the edit and who made it",
+    )
+    edit.add_argument("key", help="the resolution key, as `notifier held` shows it")
+    edit.add_argument(
+        "--file", type=Path, help="read the new words from this file instead of $EDITOR"
+    )
+    edit.add_argument("--note", default="", help="why the words changed (kept in the audit trail)")
+    edit.add_argument(
+        "--force",
+        action="store_true",
+        help="accept the new words even if the plain-language gate would still hold them",
+    )
     cancel = command("cancel", _cancel, "drop a held notice after review; it is never sent")
     cancel.add_argument("key", help="the resolution key, as `notifier held` shows it")
     cancel.add_argument("--note", default="", help="why it is dropped (kept in the audit trail)")
@@ -589,26 +605,43 @@ def _check_config(args: argparse.Namespace) -> int:
 
 def _held(args: argparse.Namespace) -> int:
     from notifier import bootstrap
+    from notifier.reviewer import format_held
 
     settings = _settings(args, required=False)
     with bootstrap.open_outbox(settings, exclusive=False) as outbox:
         held = outbox.held()
     if not held:
         say("no notices are held")
-    for item in held:
-        say(
-            f"{printable(item.resolution_key)}\n  ticket {printable(item.ticket_id)} "
-            f"({printable(item.source)}, team {printable(item.team)}) "
-            f"to {printable(item.requester)}, held since {item.held_since:%Y-%m-%d %H:%M} UTC\n"
-            f"  subject: {printable(item.subject or '(not rendered)')}\n"
-            f"  reason: {printable(item.reason)}"
+        return 0
+    say("\n\n".join(format_held(item) for item in held))
+    return 0
+
+
+def _edit(args: argparse.Namespace) -> int:
+    from notifier import bootstrap
+    from notifier.reviewer import edit_words
+
+    settings = _settings(args, required=False)
+    with bootstrap.open_outbox(settings, exclusive=False) as outbox:
+        held = outbox.held_notice(args.key)
+        edited = edit_words(settings, held, from_file=args.file, force=args.force)
+        if edited is None:
+            say(f"{printable(args.key)}: the words did not change; the notice stays held")
+            return 0
+        outbox.edit(
+            args.key,
+            datetime.now(UTC),
+            subject=edited.subject,
+            text=edited.text,
+            findings=edited.findings_json,
+            note=edited.note(args.note, forced=args.force),
         )
-        for finding in item.findings:
-            if finding.get("severity") == "block":
-                say(
-                    f"  - {printable(finding.get('kind'))} {printable(repr(finding.get('text')))}: "
-                    f"{printable(finding.get('suggestion'))}"
-                )
+    for line in edited.warnings:
+        say(line)
+    say(
+        f"edited {printable(args.key)}: it stays held with the new words (sent as plain text "
+        f"only); send it with notifier release {printable(args.key)}"
+    )
     return 0
 
 

@@ -120,6 +120,8 @@ class HeldNotice:
     subject: str
     findings: list[dict[str, object]]
     held_since: datetime
+    text: str = ""  # the words as they would be sent ("" when not rendered)
+    language: str = ""  # the ticket's language, as the source read it ("" if it did not say)
 
 
 @dataclass(frozen=True, slots=True)
@@ -578,24 +580,40 @@ class Outbox:
 
     def held(self) -> list[HeldNotice]:
         """Notices waiting for review, oldest first."""
-        rows = self._db.execute(
-            "SELECT resolution_key, ticket_id, source, team, requester_email, reason, "
-            "subject, findings_json, updated_at FROM notices WHERE state = 'held' ORDER BY id"
-        ).fetchall()
-        return [
-            HeldNotice(
-                resolution_key=row[0],
-                ticket_id=row[1],
-                source=row[2],
-                team=row[3],
-                requester=row[4],
-                reason=row[5],
-                subject=row[6],
-                findings=json.loads(row[7]) if row[7] else [],
-                held_since=from_stamp(row[8]),
+        rows = self._db.execute(f"{_HELD_COLUMNS} WHERE state = 'held' ORDER BY id").fetchall()
+        return [_held_notice(row) for row in rows]
+
+    def held_notice(self, key: str) -> HeldNotice:
+        """One held notice, with its words; StateError when no notice with ``key`` is held."""
+        row = self._db.execute(
+            f"{_HELD_COLUMNS} WHERE state = 'held' AND resolution_key = ?", (key,)
+        ).fetchone()
+        if row is None:
+            raise StateError(f"{key}: no held notice with this resolution key (see notifier held)")
+        return _held_notice(row)
+
+    def edit(
+        self, key: str, now: datetime, *, subject: str, text: str, findings: str, note: str
+    ) -> None:
+        """Replace a held notice's words with a reviewer's (it stays held until released).
+
+        The edited words go out as plain text only: the HTML part said the old words. The
+        audit row carries the new words' hash, so the trail shows which words were approved.
+        """
+        with self.transaction():
+            self._require_held(key)
+            self._db.execute(
+                # updated_at stays: `held` says since when the notice waits for review.
+                "UPDATE notices SET subject = ?, body_text = ?, body_html = NULL, "
+                "findings_json = ? WHERE resolution_key = ?",
+                (subject, text, findings, key),
             )
-            for row in rows
-        ]
+            (row_id,) = self._db.execute(
+                "SELECT id FROM notices WHERE resolution_key = ?", (key,)
+            ).fetchone()
+            self._audit_row(
+                row_id, now, "edited", note, words_hash=audit.words_hash(subject, text, None)
+            )
 
     def held_content(self, key: str) -> tuple[bool, Resolution | None]:
         """Whether a held notice has rendered words stored, and its resolution."""
@@ -836,7 +854,9 @@ class Outbox:
     def audit_records(self, wanted: audit.AuditQuery) -> list[AuditRecord]:
         return audit.query(self._db, wanted)
 
-    def _audit_row(self, row_id: int, now: datetime, outcome: str, reason: str) -> None:
+    def _audit_row(
+        self, row_id: int, now: datetime, outcome: str, reason: str, *, words_hash: str = ""
+    ) -> None:
         row = self._db.execute(
             "SELECT resolution_key, ticket_id, source, team, requester_email, template, "
             "message_id, attempts FROM notices WHERE id = ?",
@@ -855,6 +875,7 @@ class Outbox:
                 message_id=row[6],
                 attempt=row[7],
                 reason=reason,
+                words_hash=words_hash,
             )
         )
 
@@ -883,6 +904,31 @@ class Outbox:
                 "DELETE FROM source_state WHERE source = ? AND key = ?",
                 [(source, key) for key in keys],
             )
+
+
+_HELD_COLUMNS = (
+    "SELECT resolution_key, ticket_id, source, team, requester_email, reason, subject, "
+    "findings_json, updated_at, body_text, resolution_json FROM notices"
+)
+
+
+def _held_notice(row: tuple[object, ...]) -> HeldNotice:
+    language = ""
+    if row[10]:
+        language = str(json.loads(str(row[10])).get("language") or "")
+    return HeldNotice(
+        resolution_key=str(row[0]),
+        ticket_id=str(row[1]),
+        source=str(row[2]),
+        team=str(row[3]),
+        requester=str(row[4]),
+        reason=str(row[5]),
+        subject=str(row[6]),
+        findings=json.loads(str(row[7])) if row[7] else [],
+        held_since=from_stamp(str(row[8])),
+        text=str(row[9]),
+        language=language,
+    )
 
 
 _NOTICE_COLUMNS = (

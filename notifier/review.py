@@ -184,3 +184,33 @@ def describe_finding(finding: ReviewedFinding | Finding) -> str:
     return printable(
         f"[{finding.severity}] {finding.kind} {finding.text!r} at {where}: {finding.suggestion}"
     )
+
+
+BLOCK_OPEN, BLOCK_CLOSE = "»", "«"
+
+
+def mark_findings(words: str, findings: Sequence[dict[str, object]], part: str) -> str:
+    """``words`` with each blocking finding of ``part`` between »…«, for a reviewer to read.
+
+    Findings are the stored ones (``ReviewedFinding.as_dict``); their offsets are into these
+    words. Findings about the whole text, offsets that no longer fit (the words were changed)
+    and overlapping spans are not marked: they are listed beside the words anyway.
+    """
+    spans: list[tuple[int, int]] = []
+    for finding in findings:
+        start, end = finding.get("start"), finding.get("end")
+        if finding.get("part") != part or finding.get("severity") != "block":
+            continue
+        if not isinstance(start, int) or not isinstance(end, int):
+            continue
+        if 0 <= start < end <= len(words) and words[start:end] == finding.get("text"):
+            spans.append((start, end))
+    marked: list[str] = []
+    position = 0
+    for start, end in sorted(set(spans)):
+        if start < position:  # overlaps the span just marked
+            continue
+        marked += [words[position:start], BLOCK_OPEN, words[start:end], BLOCK_CLOSE]
+        position = end
+    marked.append(words[position:])
+    return "".join(marked)
