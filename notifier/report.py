@@ -101,16 +101,7 @@ def build(
     team: str | None,
     now: datetime,
 ) -> Report:
-    clauses, params = [], []
-    if since is not None:
-        clauses.append("queued_at >= ?")
-        params.append(to_stamp(since))
-    if until is not None:
-        clauses.append("queued_at < ?")
-        params.append(to_stamp(until))
-    if team is not None:
-        clauses.append("team = ?")
-        params.append(team)
+    clauses, params = _window("queued_at", since, until, team)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     rows = connection.execute(
         "SELECT team, state, reason, resolved_at, sent_at, template, findings_json "  # noqa: S608 - fixed columns, bound values
@@ -134,6 +125,23 @@ def build(
     )
 
 
+def _window(
+    column: str, since: datetime | None, until: datetime | None, team: str | None
+) -> tuple[list[str], list[str]]:
+    """SQL conditions (and their values) for the report's period on ``column`` and its team."""
+    clauses, params = [], []
+    if since is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(to_stamp(since))
+    if until is not None:
+        clauses.append(f"{column} < ?")
+        params.append(to_stamp(until))
+    if team is not None:
+        clauses.append("team = ?")
+        params.append(team)
+    return clauses, params
+
+
 def _rejected(
     connection: sqlite3.Connection,
     *,
@@ -142,16 +150,8 @@ def _rejected(
     team: str | None,
 ) -> tuple[dict[str, int], int]:
     """People never told, per team, and the rejected items that name no ticket."""
-    clauses, params = ["outcome = 'rejected'", "resolution_key = ''"], []
-    if since is not None:
-        clauses.append("at >= ?")
-        params.append(to_stamp(since))
-    if until is not None:
-        clauses.append("at < ?")
-        params.append(to_stamp(until))
-    if team is not None:
-        clauses.append("team = ?")
-        params.append(team)
+    clauses, params = _window("at", since, until, team)
+    clauses += ["outcome = 'rejected'", "resolution_key = ''"]
     rows = connection.execute(
         "SELECT team, source, ticket_id, origin FROM audit AS a "  # noqa: S608 - fixed clauses, bound values
         f"WHERE {' AND '.join(clauses)} AND NOT (ticket_id != '' AND EXISTS ("
