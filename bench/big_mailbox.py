@@ -161,7 +161,7 @@ def bare_after_new_mail(dovecot: DovecotServer) -> dict[str, Any]:
 
 def one_pass(settings: Any, outbox: Any) -> dict[str, Any]:
     """Build the service (fresh sources, as at process start) and run one pass, timed."""
-    from notifier import bootstrap
+    from notifier.runtime import bootstrap
 
     started = time.perf_counter()
     service = bootstrap.build_service(settings, outbox)
@@ -197,9 +197,9 @@ def main() -> int:
     print(f"machine: {info['nproc']} CPUs, {info['cpu_model']}, Python {info['python']}, "
           f"Dovecot {info['dovecot']}, load {info['loadavg_at_start']}")  # fmt: skip
 
-    from notifier import logs
-    from notifier.config import Settings
-    from notifier.outbox import Outbox
+    from notifier.runtime import logs
+    from notifier.runtime.config import Settings
+    from notifier.store.sqlite.outbox import Outbox
 
     with tempfile.TemporaryDirectory(prefix="bench-big-mailbox-") as tmp_name:
         tmp = Path(tmp_name)

@@ -10,7 +10,7 @@ comma, a quote and a line break. ``--resolved-share`` changes the mix.
 Each reader runs in a fresh child Python of its own, so that the peak RSS (``VmHWM`` from
 /proc/self/status, read by the child when it is done) is that reader's and nothing else's:
 
-- **parser**: ``notifier.sources.export.ExportSource.poll`` as the service calls it, with the
+- **parser**: ``notifier.sources.export.source.ExportSource.poll`` as the service calls it, with the
   mapping ``bootstrap`` would build from the config and a state that knows no checkpoint; the
   events are counted by type and dropped (no outbox, no rendering: this measures the input side).
 - **raw**: ``csv.reader`` over the same file opened the same way (``utf-8-sig``,
@@ -117,8 +117,8 @@ class NoCheckpoints:
 
 def parse_events(path: Path, limit: int | None = None) -> Counter[str]:
     """ExportSource.poll over ``path``, the events counted by type (``limit``: stop early)."""
-    from notifier.sources.export import ExportSource
-    from notifier.sources.presets import build_mapping
+    from notifier.sources.export.presets import build_mapping
+    from notifier.sources.export.source import ExportSource
 
     mapping = build_mapping(None, COLUMNS, ["Resolved", "Closed"], None, "UTC")
     source = ExportSource("desk", str(path), mapping, NoCheckpoints(), settle_seconds=0)
@@ -135,7 +135,7 @@ def child_main(mode: str, path: Path) -> int:
     import csv
 
     if mode == "parser":  # imports first (all a daemon loads): their memory is not the parser's
-        for module in ("notifier.bootstrap", "notifier.sources.export"):
+        for module in ("notifier.runtime.bootstrap", "notifier.sources.export.source"):
             importlib.import_module(module)
     before = peak_rss_kib()
     started = time.perf_counter()

@@ -36,9 +36,9 @@ from typing import Any
 import _support as bench
 import structlog
 
-import notifier.sources.imap as imap_module
-from notifier.sources.imap import FolderPolicy, IdleWatcher, ImapOptions, ImapSource
-from notifier.sources.mailrules import build_interpreter
+import notifier.sources.mail.imap as imap_module
+from notifier.sources.mail.imap import FolderPolicy, IdleWatcher, ImapOptions, ImapSource
+from notifier.sources.mail.rules import build_interpreter
 from tests.dovecot import DovecotServer, find_dovecot
 from tests.smtp_server import SmtpTestServer
 

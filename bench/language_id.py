@@ -10,10 +10,10 @@ beside the project rather than in it (``pip install --target DIR lingua-language
 
 Printed per candidate: accuracy (all texts; en/de/fr/es; titles, the shorter half; "mails",
 a title and its note joined, as the source joins them), the share
-of texts it was unsure of at the project's threshold (``notifier.language.MIN_CONFIDENCE``),
+of texts it was unsure of at the project's threshold (``notifier.core.language.MIN_CONFIDENCE``),
 load time, median and p95 time per text, the memory the loaded model costs (RSS after load
 minus RSS before import) and the installed size of its files and its dependencies'. The last
-row is ``notifier.language.detect`` itself, as the IMAP source uses it: 13 candidate languages,
+row is ``notifier.core.language.detect`` itself, as the IMAP source uses it: 13 candidate languages,
 the threshold, and an unsure text taken as the default language (English): the language the
 notice ends up in. Writes ``bench/results/language_id.json``.
 """
@@ -121,7 +121,7 @@ def make_identifier(name: str) -> Any:
         detect_langs("warm up the profiles")
         return langdetect_id
     if name == "notifier":
-        from notifier import language
+        from notifier.core import language
 
         def notifier_id(text: str) -> tuple[str, float]:
             # What production does: 13 candidates, the threshold, and "unsure" means the
@@ -136,7 +136,7 @@ def make_identifier(name: str) -> Any:
 
 def measure(name: str, rounds: int) -> dict[str, Any]:
     """One candidate, in this process: run by the parent as ``--measure NAME``."""
-    from notifier.language import MIN_CONFIDENCE
+    from notifier.core.language import MIN_CONFIDENCE
 
     texts = load_texts()
     before = rss_kib()

@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python bench/plain_gate.py [--rounds N]``. Both sides are measured in the same
 run on the same messages: ``Gate.analyze()`` on each rendered message, and a Jinja template of
 about the same size rendered in a SandboxedEnvironment with StrictUndefined, compiled once (the
-way ``notifier.render`` does it). Every call gets a message never seen before (its own ticket
+way ``notifier.core.render`` does it). Every call gets a message never seen before (its own ticket
 number, requester and note sentences), so the gate's caches help only with the template's fixed
 sentences, as in production; a repeated text would only time a cache hit. Prints per-message costs, the ratio gate/render and PASS/MISS
 against the goal of under 1 ms per message, and writes ``bench/results/plain_gate.json``.

@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python bench/reply_extraction.py``. Every candidate gets the same input, the
 body text notifier's parser makes of each reply in ``tests/data/mail/replies`` (the HTML-only
-replies converted by ``notifier.htmltext``), and is scored against the answer written beside
+replies converted by ``notifier.core.htmltext``), and is scored against the answer written beside
 it (``<name>.answer.txt``) and the request it quotes (``<name>.request.txt``):
 
 - **no quote**: no line of the quoted request is left (precision, the part that matters most:
@@ -39,8 +39,8 @@ from typing import Any
 
 import _support as bench  # puts the checkout on sys.path
 
-from notifier.sources.mailparse import parse_mail
-from notifier.sources.mailreply import extract_reply, strip_quoted
+from notifier.sources.mail.parse import parse_mail
+from notifier.sources.mail.reply import extract_reply, strip_quoted
 
 SAMPLES = bench.ROOT / "tests" / "data" / "mail" / "replies"
 RESULT = bench.RESULTS / "reply_extraction.json"

@@ -369,8 +369,8 @@ def run_client(
 
 def profile_pipeline(tmp: Path, sink: SmtpTestServer, count: int) -> dict[str, Any]:
     """One in-process pass over ``count`` rows under cProfile: the top 15 by cumulative time."""
-    from notifier import bootstrap, logs
-    from notifier.config import load_settings
+    from notifier.runtime import bootstrap, logs
+    from notifier.runtime.config import load_settings
 
     work = tmp / "profile"
     exports = work / "exports"

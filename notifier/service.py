@@ -17,11 +17,17 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import structlog
 
-from notifier.clock import CLOCK_TOLERANCE, Clock
-from notifier.compose import DigestHeld, TeamProfile, compose, compose_digest, profile_for
-from notifier.errors import FaultStreak, NotifierError, SendInterrupted, StateError, TemplateError
-from notifier.hold import decide_reopen
-from notifier.model import (
+from notifier.core.clock import CLOCK_TOLERANCE, Clock
+from notifier.core.compose import DigestHeld, TeamProfile, compose, compose_digest, profile_for
+from notifier.core.errors import (
+    FaultStreak,
+    NotifierError,
+    SendInterrupted,
+    StateError,
+    TemplateError,
+)
+from notifier.core.hold import decide_reopen
+from notifier.core.model import (
     Checkpoint,
     Ignored,
     InputProblem,
@@ -30,12 +36,12 @@ from notifier.model import (
     Resolution,
     State,
 )
-from notifier.outbox import Outbox, QueuedNotice
-from notifier.policy import RetryPolicy, after_attempt
-from notifier.ports import Sender, SendSession, Source
-from notifier.render import Renderer
-from notifier.review import Review
-from notifier.rules import TeamRoute, evaluate, route
+from notifier.core.policy import RetryPolicy, after_attempt
+from notifier.core.ports import Sender, SendSession, Source
+from notifier.core.render import Renderer
+from notifier.core.review import Review
+from notifier.core.rules import TeamRoute, evaluate, route
+from notifier.store.sqlite.outbox import Outbox, QueuedNotice
 
 log = structlog.get_logger()
 
@@ -482,7 +488,7 @@ class Service:
         self, event: Reopened, report: PassReport, now: datetime, waiting: set[str]
     ) -> None:
         """A ticket is open again: a notice still waiting for it is cancelled if the reopen
-        came before the notice was due, by the events' own times (see notifier.hold)."""
+        came before the notice was due, by the events' own times (see notifier.core.hold)."""
         # An export row must say when it was open: an older open row read again (a file that
         # grew, an older snapshot) is not a reopen. A reopen notification always is.
         if not (event.announced or event.seen_at is not None):

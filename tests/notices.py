@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from notifier.model import Notice
+from notifier.core.model import Notice
 
 # Every notice's headers, in the order build_message writes them (text/plain, no threading).
 BASE_HEADERS = [

@@ -27,9 +27,9 @@ from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from typing import Any
 
-from notifier.errors import PermanentDeliveryError
-from notifier.model import Notice
-from notifier.names import person_name
+from notifier.core.errors import PermanentDeliveryError
+from notifier.core.model import Notice
+from notifier.core.names import person_name
 
 __all__ = [
     "POLICY",

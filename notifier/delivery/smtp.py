@@ -3,7 +3,7 @@
 A :class:`SmtpSession` connects on its first send, reuses the connection for the batch and
 answers every notice with a :class:`DeliveryResult`: ``SENT``, ``TRANSIENT`` (retry later) or
 ``PERMANENT`` (dead letter). Library exceptions stop here; nothing about one message escapes
-as an exception, except :class:`~notifier.errors.SendInterrupted`: a stop arrived before the
+as an exception, except :class:`~notifier.core.errors.SendInterrupted`: a stop arrived before the
 message was handed over, and the caller puts it back in the queue untried.
 
 Every read and write keeps to a deadline (:mod:`notifier.netio`): a server that drips its
@@ -26,9 +26,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from notifier.core.errors import ConfigError, DeliveryError, SendInterrupted
+from notifier.core.model import DeliveryOutcome, DeliveryResult, Notice
 from notifier.delivery.message import address_spec, message_bytes
-from notifier.errors import ConfigError, DeliveryError, SendInterrupted
-from notifier.model import DeliveryOutcome, DeliveryResult, Notice
 from notifier.netio import BoundedTLS, DeadlineReader, ReadLimitExceeded, StepClock, send_all
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal, cast
 
-from notifier.errors import ConfigError
+from notifier.core.errors import ConfigError
 from notifier.plain.textcache import text_cache
 
 EntrySeverity = Literal["block", "warn", "info", "off"]

@@ -17,8 +17,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from notifier.model import InputProblem
-from notifier.outbox import DATABASE_NAME, Outbox
+from notifier.core.model import InputProblem
+from notifier.store.sqlite.outbox import DATABASE_NAME, Outbox
 from tests.e2e.cli import CSV_HEADER, ROOT, csv_row, notifier, write_config
 from tests.smtp_server import SmtpServerFactory, SmtpTestServer
 

@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from notifier.authoring import SAMPLE_TICKETS
-from notifier.compose import TeamProfile, compose
-from notifier.render import Renderer
+from notifier.cli.authoring import SAMPLE_TICKETS
+from notifier.core.compose import TeamProfile, compose
+from notifier.core.render import Renderer
 from tests.e2e.cli import ROOT, notifier
 
 

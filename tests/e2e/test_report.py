@@ -13,9 +13,16 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from notifier.model import DeliveryOutcome, DeliveryResult, InputProblem, Notice, Resolution, State
-from notifier.outbox import Outbox
-from notifier.policy import Decision
+from notifier.core.model import (
+    DeliveryOutcome,
+    DeliveryResult,
+    InputProblem,
+    Notice,
+    Resolution,
+    State,
+)
+from notifier.core.policy import Decision
+from notifier.store.sqlite.outbox import Outbox
 from tests.e2e.cli import notifier
 
 DAY = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # the reported day is 2026-11-02 (UTC)

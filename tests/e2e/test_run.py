@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier.outbox import Outbox
+from notifier.store.sqlite.outbox import Outbox
 from tests.e2e.cli import CSV_HEADER, csv_row, notifier, start_notifier, write_config
 from tests.smtp_server import ServerBehaviour, SmtpServerFactory
 

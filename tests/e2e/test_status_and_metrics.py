@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from notifier.errors import ConfigError
-from notifier.metrics import parse_listen
+from notifier.core.errors import ConfigError
+from notifier.runtime.metrics import parse_listen
 from tests.e2e.cli import CSV_HEADER, csv_row, notifier, write_config
 from tests.e2e.daemon_support import NotifyListener, start_daemon, wait_until
 from tests.smtp_server import ServerBehaviour, SmtpServerFactory, free_port

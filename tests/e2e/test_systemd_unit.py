@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier.cli import _parser
+from notifier.cli.main import _parser
 from tests.e2e.cli import ROOT
 
 UNIT = ROOT / "systemd" / "notifier.service"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from notifier import bootstrap
-from notifier.config import Settings
-from notifier.outbox import Outbox
+from notifier.runtime import bootstrap
+from notifier.runtime.config import Settings
 from notifier.service import Service
+from notifier.store.sqlite.outbox import Outbox
 from tests.dovecot import DovecotServer
 from tests.smtp_server import SmtpTestServer
 

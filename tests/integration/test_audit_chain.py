@@ -7,10 +7,10 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from notifier import audit
-from notifier.audit import AuditQuery
-from notifier.model import InputProblem
-from notifier.outbox import DATABASE_NAME, Outbox
+from notifier.core.model import InputProblem
+from notifier.store.sqlite import audit
+from notifier.store.sqlite.audit import AuditQuery
+from notifier.store.sqlite.outbox import DATABASE_NAME, Outbox
 from tests.integration.test_service import Clock, ListSource, make_service, resolution
 from tests.smtp_server import ServerBehaviour, SmtpServerFactory
 

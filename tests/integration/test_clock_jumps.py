@@ -2,7 +2,7 @@
 
 Attempts and sends recorded before the jump carry stamps in the new clock's future. The rate
 limit and the per-recipient limit count a time window; rows stamped beyond the window's far
-side (more than ``notifier.clock.CLOCK_TOLERANCE`` ahead) must not count as "in the last minute
+side (more than ``notifier.core.clock.CLOCK_TOLERANCE`` ahead) must not count as "in the last minute
 (hour)", and a notice deferred before the jump, whose retry time is now further away than the
 longest retry delay, is due at once.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from notifier.model import State
+from notifier.core.model import State
 from tests.integration.test_service import Clock, ListSource, make_service, resolution
 from tests.smtp_server import ServerBehaviour, SmtpServerFactory
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from notifier import bootstrap
-from notifier.config import Settings, load_settings
-from notifier.daemon import Daemon, Signals
-from notifier.errors import StateError
-from notifier.health import read_status
-from notifier.outbox import Outbox
-from notifier.sdnotify import Notifier
+from notifier.core.errors import StateError
+from notifier.runtime import bootstrap
+from notifier.runtime.config import Settings, load_settings
+from notifier.runtime.daemon import Daemon, Signals
+from notifier.runtime.health import read_status
+from notifier.runtime.sdnotify import Notifier
+from notifier.store.sqlite.outbox import Outbox
 
 
 class RecordingNotifier(Notifier):

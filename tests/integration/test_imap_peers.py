@@ -1,7 +1,7 @@
 """Broken IMAP peers: a real Dovecot behind a TCP proxy that starts dripping mid-FETCH.
 
 Every IMAP command has a deadline (``timeout``, plus time for what it received at a steady
-rate, see ``notifier.sources.imap``); a per-read timeout, restarted by every byte, is not
+rate, see ``notifier.sources.mail.imap``); a per-read timeout, restarted by every byte, is not
 enough. The bounds asserted are generous: they prove an end, not a speed.
 """
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from notifier.audit import AuditQuery
-from notifier.errors import SourceError
-from notifier.sources.imap import ImapOptions, connect
+from notifier.core.errors import SourceError
+from notifier.sources.mail.imap import ImapOptions, connect
+from notifier.store.sqlite.audit import AuditQuery
 from tests.dovecot import DovecotFactory, DovecotServer, DripProxy
 from tests.integration.imap_service import Harness, imap_settings
 from tests.integration.test_service import ListSource, resolution

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from notifier.audit import AuditQuery
+from notifier.store.sqlite.audit import AuditQuery
 from tests.dovecot import DovecotServer
 from tests.integration.imap_service import Harness, imap_settings
 from tests.smtp_server import SmtpServerFactory, SmtpTestServer
@@ -71,7 +71,7 @@ def test_preset_sample_through_a_real_mailbox(
 
 def test_every_preset_has_resolved_and_non_resolved_samples() -> None:
     """No preset ships without a resolved sample and an update or reopen sample."""
-    from notifier.sources.mailpresets import PRESETS as NAMES
+    from notifier.sources.mail.presets import PRESETS as NAMES
 
     stems = {s.stem for s in SAMPLES}
     for name in NAMES:
@@ -93,7 +93,7 @@ def interpret_failing(
     monkeypatch: pytest.MonkeyPatch, when: Callable[[Any], bool], error: Exception
 ) -> None:
     """Reading a mail with a preset fails with ``error`` for the mails ``when`` picks."""
-    from notifier.sources.mailpresets import PresetInterpreter
+    from notifier.sources.mail.presets import PresetInterpreter
 
     real = PresetInterpreter.decide
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier.sources.mailrules import clean_title
+from notifier.sources.mail.rules import clean_title
 from tests.dovecot import DovecotServer
 from tests.integration.imap_service import Harness, imap_settings
 from tests.smtp_server import SmtpServerFactory

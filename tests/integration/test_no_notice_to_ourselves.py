@@ -25,8 +25,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notifier.config import Settings
-from notifier.sources.mailpresets import PRESETS as PRESET_NAMES
+from notifier.runtime.config import Settings
+from notifier.sources.mail.presets import PRESETS as PRESET_NAMES
 from tests.dovecot import DovecotFactory
 from tests.integration.imap_service import Harness
 from tests.smtp_server import SmtpServerFactory

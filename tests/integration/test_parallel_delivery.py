@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 import structlog
 
-from notifier import audit, logs
-from notifier.audit import AuditQuery
-from notifier.errors import StateError
+from notifier.core.errors import StateError
+from notifier.runtime import logs
 from notifier.service import PassReport
+from notifier.store.sqlite import audit
+from notifier.store.sqlite.audit import AuditQuery
 from tests.integration.test_service import (
     Clock,
     ListSource,

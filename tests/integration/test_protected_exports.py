@@ -6,10 +6,10 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
-from notifier import bootstrap
-from notifier.audit import AuditQuery
-from notifier.config import Settings
-from notifier.outbox import Outbox
+from notifier.runtime import bootstrap
+from notifier.runtime.config import Settings
+from notifier.store.sqlite.audit import AuditQuery
+from notifier.store.sqlite.outbox import Outbox
 from tests.e2e.cli import CSV_HEADER, csv_row
 from tests.smtp_server import SmtpServerFactory
 

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from notifier.audit import AuditQuery
-from notifier.compose import TeamProfile
+from notifier.core.compose import TeamProfile
+from notifier.core.model import Reopened, Resolution, SourceEvent
+from notifier.core.policy import RetryPolicy
+from notifier.core.render import Renderer
+from notifier.core.rules import NoticeRules
 from notifier.delivery.smtp import SmtpOptions, SmtpSender
-from notifier.model import Reopened, Resolution, SourceEvent
-from notifier.outbox import Outbox
-from notifier.policy import RetryPolicy
-from notifier.render import Renderer
-from notifier.rules import NoticeRules
 from notifier.service import DeliveryLimits, Service
+from notifier.store.sqlite.audit import AuditQuery
+from notifier.store.sqlite.outbox import Outbox
 from tests.integration.test_service import Clock, ListSource
 from tests.smtp_server import SmtpServerFactory, SmtpTestServer
 

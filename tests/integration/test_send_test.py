@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier.cli import main
+from notifier.cli.main import main
 from tests.smtp_server import ServerBehaviour, SmtpServerFactory, SmtpTestServer
 
 

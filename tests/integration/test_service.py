@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from notifier.audit import AuditQuery
-from notifier.compose import TeamProfile
+from notifier.core.compose import TeamProfile
+from notifier.core.model import DeliveryResult, InputProblem, Notice, Resolution, SourceEvent
+from notifier.core.policy import RetryPolicy
+from notifier.core.render import Renderer
 from notifier.delivery.smtp import SmtpOptions, SmtpSender
-from notifier.model import DeliveryResult, InputProblem, Notice, Resolution, SourceEvent
-from notifier.outbox import Outbox
-from notifier.policy import RetryPolicy
-from notifier.render import Renderer
 from notifier.service import DeliveryLimits, PassReport, Service
+from notifier.store.sqlite.audit import AuditQuery
+from notifier.store.sqlite.outbox import Outbox
 from tests.smtp_server import ServerBehaviour, SmtpServerFactory, SmtpTestServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -215,7 +215,7 @@ def test_template_error_holds_with_reason_and_others_go_on(
     """A broken team template holds that team's notice (reason recorded); default still sends."""
     import shutil
 
-    from notifier.rules import TeamRoute
+    from notifier.core.rules import TeamRoute
 
     templates = tmp_path / "templates"
     shutil.copytree(ROOT / "templates", templates)
@@ -301,7 +301,7 @@ def test_a_failed_state_write_mid_batch_strands_nothing(
 ) -> None:
     """If recording a result fails, unattempted notices go back to the queue and the one in
     flight is recovered and resent (same Message-ID) once the store works again."""
-    from notifier.errors import StateError
+    from notifier.core.errors import StateError
 
     server, clock = smtp_server(), Clock()
     source = ListSource([resolution(n) for n in range(5)])

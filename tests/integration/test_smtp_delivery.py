@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from notifier.core.model import DeliveryOutcome
 from notifier.delivery.smtp import SmtpOptions, SmtpSender
-from notifier.model import DeliveryOutcome
 from tests.notices import BASE_HEADERS, make_notice
 from tests.smtp_server import ServerBehaviour, SmtpServerFactory, SmtpTestServer, free_port
 

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from notifier.audit import AuditQuery
-from notifier.compose import TeamProfile
+from notifier.core.compose import TeamProfile
+from notifier.core.model import DeliveryOutcome
+from notifier.core.policy import RetryPolicy
+from notifier.core.render import Renderer
 from notifier.delivery.smtp import TRANSACTION_TIMEOUTS, SmtpOptions, SmtpSender
-from notifier.model import DeliveryOutcome
-from notifier.outbox import Outbox
-from notifier.policy import RetryPolicy
-from notifier.render import Renderer
 from notifier.service import DeliveryLimits, PassReport, Service
+from notifier.store.sqlite.audit import AuditQuery
+from notifier.store.sqlite.outbox import Outbox
 from tests.integration.test_service import ROOT, Clock, ListSource, resolution
 from tests.notices import make_notice
 from tests.smtp_server import ServerBehaviour, SmtpServerFactory, SmtpTestServer

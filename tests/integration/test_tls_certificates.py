@@ -15,10 +15,10 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 
+from notifier.core.errors import SourceError
+from notifier.core.model import DeliveryOutcome, Notice
 from notifier.delivery.smtp import SmtpOptions, SmtpSender
-from notifier.errors import SourceError
-from notifier.model import DeliveryOutcome, Notice
-from notifier.sources.imap import ImapOptions, connect
+from notifier.sources.mail.imap import ImapOptions, connect
 from tests.smtp_server import free_port
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)

@@ -16,8 +16,8 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 
-from notifier.htmltext import html_to_text
-from notifier.sources.mailtypes import MailAddress, ParsedMail
+from notifier.core.htmltext import html_to_text
+from notifier.sources.mail.types import MailAddress, ParsedMail
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "mail" / "presets"
 _MSGID = re.compile(r"<[^<>\s]+>")

@@ -10,11 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from notifier import audit
-from notifier.audit import AuditQuery
-from notifier.model import DeliveryOutcome, DeliveryResult, InputProblem, Notice, Resolution, State
-from notifier.outbox import DATABASE_NAME, MIGRATIONS, Outbox
-from notifier.policy import Decision
+from notifier.core.model import (
+    DeliveryOutcome,
+    DeliveryResult,
+    InputProblem,
+    Notice,
+    Resolution,
+    State,
+)
+from notifier.core.policy import Decision
+from notifier.store.sqlite import audit
+from notifier.store.sqlite.audit import AuditQuery
+from notifier.store.sqlite.outbox import DATABASE_NAME, MIGRATIONS, Outbox
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from notifier.cli import main
-from notifier.config import EX_CONFIG, load_settings
-from notifier.errors import ConfigError
+from notifier.cli.main import main
+from notifier.core.errors import ConfigError
+from notifier.runtime.config import EX_CONFIG, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,7 @@ def test_example_config_loads_with_every_section() -> None:
 
 def test_every_settings_key_is_documented_in_the_example() -> None:
     """Each key of every section appears in config.example.toml (set or commented out)."""
-    from notifier.config import (
+    from notifier.runtime.config import (
         ExportSettings,
         ImapRuleSettings,
         ImapSettings,

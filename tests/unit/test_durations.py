@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from notifier.durations import parse_duration
+from notifier.core.durations import parse_duration
 
 
 @pytest.mark.parametrize(

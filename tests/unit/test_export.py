@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from notifier.errors import ConfigError, SourceError
-from notifier.model import Checkpoint, InputProblem, Resolution, SourceEvent
-from notifier.sources.export import ExportSource, FileMark
-from notifier.sources.presets import build_mapping
+from notifier.core.errors import ConfigError, SourceError
+from notifier.core.model import Checkpoint, InputProblem, Resolution, SourceEvent
+from notifier.sources.export.presets import build_mapping
+from notifier.sources.export.source import ExportSource, FileMark
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 HEADER = "ticket_id,requester_email,title,status,resolved_at"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from notifier.model import Checkpoint, InputProblem, Resolution
-from notifier.sources.export import ExportSource
-from notifier.sources.presets import build_mapping
+from notifier.core.model import Checkpoint, InputProblem, Resolution
+from notifier.sources.export.presets import build_mapping
+from notifier.sources.export.source import ExportSource
 
 EXPORTS = Path(__file__).resolve().parents[2] / "examples" / "exports"
 NOW = datetime(2100, 1, 1, tzinfo=UTC)

@@ -9,9 +9,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notifier.model import Checkpoint, InputProblem, Reopened, Resolution
-from notifier.sources.export import ExportSource
-from notifier.sources.presets import build_mapping
+from notifier.core.model import Checkpoint, InputProblem, Reopened, Resolution
+from notifier.sources.export.presets import build_mapping
+from notifier.sources.export.source import ExportSource
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 HEADER = b"ticket_id,requester_email,title,status,resolved_at\n"

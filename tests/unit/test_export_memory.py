@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from notifier.model import Resolution
-from notifier.sources.export import ExportSource
-from notifier.sources.presets import build_mapping
+from notifier.core.model import Resolution
+from notifier.sources.export.presets import build_mapping
+from notifier.sources.export.source import ExportSource
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)  # every generated file is long settled by then
 

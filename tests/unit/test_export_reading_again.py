@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from notifier.config import load_settings
-from notifier.errors import ConfigError
-from notifier.model import Checkpoint
-from notifier.sources.export import ExportSource, FileMark, reading_fingerprint
-from notifier.sources.presets import build_mapping
+from notifier.core.errors import ConfigError
+from notifier.core.model import Checkpoint
+from notifier.runtime.config import load_settings
+from notifier.sources.export.presets import build_mapping
+from notifier.sources.export.source import ExportSource, FileMark, reading_fingerprint
 from tests.unit.test_export import HEADER, T0, FakeSeen, problems, resolutions, source, write
 
 GOOD = "T-1,ana@example.org,Printer,Resolved,2026-11-27 10:00\n"

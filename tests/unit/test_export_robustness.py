@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from notifier.model import Checkpoint
-from notifier.sources.export import FileMark
+from notifier.core.model import Checkpoint
+from notifier.sources.export.source import FileMark
 from tests.unit.test_export import HEADER, T0, FakeSeen, problems, resolutions, source, write
 
 

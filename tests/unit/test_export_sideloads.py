@@ -1,5 +1,5 @@
 """Joining a JSON export's sideloads (Zendesk ``include=users,metric_sets``) onto its records,
-within the reader's caps (notifier.sources.parse)."""
+within the reader's caps (notifier.sources.export.parse)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from notifier.errors import InputError
-from notifier.sources import parse
-from notifier.sources.parse import (
+from notifier.core.errors import InputError
+from notifier.sources.export import parse
+from notifier.sources.export.parse import (
     BadRecord,
     Record,
     iter_json_records,
@@ -18,7 +18,7 @@ from notifier.sources.parse import (
     row_to_resolution,
     scan_sideloads,
 )
-from notifier.sources.presets import build_mapping
+from notifier.sources.export.presets import build_mapping
 
 ZENDESK = build_mapping("zendesk", {}, None, None, "UTC")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notifier.model import Resolution
+from notifier.core.model import Resolution
 from tests.unit.test_export import T0, FakeSeen, source
 
 # Notes with what makes cutting hard: quotes, commas, line breaks, multi-byte characters.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifier.errors import FaultStreak, SourceError
+from notifier.core.errors import FaultStreak, SourceError
 
 
 def test_a_fault_between_good_items_never_stops_the_pass() -> None:

@@ -1,4 +1,4 @@
-"""The hold window's decision on a reopen, as a table (notifier.hold, docs/rules.md)."""
+"""The hold window's decision on a reopen, as a table (notifier.core.hold, docs/rules.md)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from notifier.hold import decide_reopen
+from notifier.core.hold import decide_reopen
 
 T = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 H = timedelta(hours=1)

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notifier.compose import TeamProfile, compose
+from notifier.core.compose import TeamProfile, compose
+from notifier.core.errors import PermanentDeliveryError, TemplateError
+from notifier.core.model import Resolution
+from notifier.core.render import Renderer
 from notifier.delivery.message import build_message
-from notifier.errors import PermanentDeliveryError, TemplateError
-from notifier.model import Resolution
-from notifier.render import Renderer
 
 ROOT = Path(__file__).resolve().parents[2]
 RENDERER = Renderer.load(ROOT / "templates")

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from notifier.htmltext import html_to_text
+from notifier.core.htmltext import html_to_text
 
 CASES = [
     (

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notifier import language
-from notifier.language import COMMON_LANGUAGES, detect, identify, language_tag
+from notifier.core import language
+from notifier.core.language import COMMON_LANGUAGES, detect, identify, language_tag
 
 SHORT_TEXTS = Path(__file__).resolve().parents[1] / "data" / "language" / "short_texts.tsv"
 

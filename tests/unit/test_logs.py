@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from notifier import logs
+from notifier.runtime import logs
 
 
 @pytest.fixture(autouse=True)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from notifier.compose import TeamProfile, compose
-from notifier.model import Resolution
-from notifier.render import Renderer, template_languages
-from notifier.sources.maillanguage import remembering, with_language
-from notifier.sources.mailtypes import TicketFacts
+from notifier.core.compose import TeamProfile, compose
+from notifier.core.model import Resolution
+from notifier.core.render import Renderer, template_languages
+from notifier.sources.mail.language import remembering, with_language
+from notifier.sources.mail.types import TicketFacts
 from tests.unit.mailbuilders import Mailbox, mail
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -163,7 +163,7 @@ def test_an_identifier_that_fails_leaves_the_default_language_and_says_why(
     def broken(*_: object, **__: object) -> None:
         raise OSError("model.npz.xz: no such file")
 
-    monkeypatch.setattr("notifier.sources.maillanguage.detect", broken)
+    monkeypatch.setattr("notifier.sources.mail.language.detect", broken)
     found = with_language(facts(), mail(), Mailbox().find)
     assert found.language == ""
     assert found.fields["language_from"].startswith("not identified (OSError: model.npz.xz")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from notifier.sources.mailnoise import noise_reason
-from notifier.sources.mailparse import parse_mail
-from notifier.sources.mailtypes import ParsedMail
+from notifier.sources.mail.noise import noise_reason
+from notifier.sources.mail.parse import parse_mail
+from notifier.sources.mail.types import ParsedMail
 
 NOISE = Path(__file__).parents[1] / "data" / "mail" / "noise"
 OWN = ("it-helpdesk@example.org",)
@@ -273,7 +273,7 @@ def test_an_auto_reply_with_a_null_return_path_is_named_as_what_it_is(
 def test_invalid_addresses_are_named_as_the_reason() -> None:
     """A mail whose To and From hold no valid address: the reason names the invalid fields,
     so the record says why no requester could be found."""
-    from notifier.sources.mailnoise import address_problem
+    from notifier.sources.mail.noise import address_problem
 
     hostile = parse_mail(
         (NOISE.parent / "hostile" / "invalid_addresses.eml").read_bytes(), origin="x"

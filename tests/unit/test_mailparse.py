@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from notifier.errors import InputError
-from notifier.sources.mailparse import decode_header_value, parse_mail
-from notifier.sources.mailtypes import MailAddress, MailLimits
+from notifier.core.errors import InputError
+from notifier.sources.mail.parse import decode_header_value, parse_mail
+from notifier.sources.mail.types import MailAddress, MailLimits
 
 HEAD = (
     b"From: Service Desk <helpdesk@servicedesk.example.org>\r\n"

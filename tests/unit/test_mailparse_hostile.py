@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notifier.errors import InputError
-from notifier.sources.mailparse import parse_mail
-from notifier.sources.mailtypes import MailLimits, ParsedMail
+from notifier.core.errors import InputError
+from notifier.sources.mail.parse import parse_mail
+from notifier.sources.mail.types import MailLimits, ParsedMail
 
 HOSTILE = Path(__file__).parents[1] / "data" / "mail" / "hostile"
 LINE_BREAKS = (

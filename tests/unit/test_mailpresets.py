@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from notifier.errors import InputError
-from notifier.sources.mailpresets import PRESETS, Reading
-from notifier.sources.mailtypes import NotAResolution, ParsedMail, TicketFacts
+from notifier.core.errors import InputError
+from notifier.sources.mail.presets import PRESETS, Reading
+from notifier.sources.mail.types import NotAResolution, ParsedMail, TicketFacts
 
 from .mailbuilders import SAMPLES, Mailbox, addr, load_sample, mail, nothing
 

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from notifier.sources.mailparse import parse_mail
-from notifier.sources.mailpresets import PRESETS
-from notifier.sources.mailproducts import build_presets
-from notifier.sources.mailtypes import NotAResolution, ParsedMail, TicketFacts
+from notifier.sources.mail.parse import parse_mail
+from notifier.sources.mail.presets import PRESETS
+from notifier.sources.mail.products import build_presets
+from notifier.sources.mail.types import NotAResolution, ParsedMail, TicketFacts
 
 from .mailbuilders import Mailbox, load_sample, nothing
 from .test_mailpresets_trackers import CORPUS, HELPDESK

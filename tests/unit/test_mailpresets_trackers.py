@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from notifier.errors import InputError
-from notifier.sources.mailnoise import noise_reason
-from notifier.sources.mailpresets import PRESETS
-from notifier.sources.mailproducts import build_presets, products_of
-from notifier.sources.mailtypes import NotAResolution, ParsedMail, TicketFacts
+from notifier.core.errors import InputError
+from notifier.sources.mail.noise import noise_reason
+from notifier.sources.mail.presets import PRESETS
+from notifier.sources.mail.products import build_presets, products_of
+from notifier.sources.mail.types import NotAResolution, ParsedMail, TicketFacts
 
 from .mailbuilders import Mailbox, addr, nothing, parse_eml
 

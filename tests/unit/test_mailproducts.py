@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notifier.config import ImapSettings
-from notifier.errors import ConfigError, InputError
-from notifier.sources.mailproducts import TRIAL_ORDER, build_presets, products_of
-from notifier.sources.mailrules import FolderInterpreter
-from notifier.sources.mailtypes import NotAResolution, TicketFacts
+from notifier.core.errors import ConfigError, InputError
+from notifier.runtime.config import ImapSettings
+from notifier.sources.mail.products import TRIAL_ORDER, build_presets, products_of
+from notifier.sources.mail.rules import FolderInterpreter
+from notifier.sources.mail.types import NotAResolution, TicketFacts
 
 from .mailbuilders import SAMPLES, Mailbox, addr, load_sample, mail
 from .test_mailpresets import NOT_RESOLVED, RESOLVED, ZAMMAD_ORIGINAL, preset_of
@@ -106,7 +106,7 @@ def test_bad_preset_lists_are_configuration_errors(chosen: Any, message: str) ->
 
 
 def test_auto_covers_every_preset() -> None:
-    from notifier.sources.mailpresets import PRESETS
+    from notifier.sources.mail.presets import PRESETS
 
     assert set(TRIAL_ORDER) == set(PRESETS)
     assert [p.key for p in build_presets("auto").presets] == list(TRIAL_ORDER)
@@ -190,8 +190,8 @@ def test_no_preset_ever_picks_the_mailbox_notifiers_from_or_a_trusted_sender(cop
 def test_the_helpdesks_own_addresses_come_from_the_configuration() -> None:
     """The watched mailbox, notifier's From, the teams' Reply-To and exact trusted senders are
     never requesters; a trusted domain is not blocked (it may be the requesters' own)."""
-    from notifier.bootstrap import _not_requesters
-    from notifier.config import Settings
+    from notifier.runtime.bootstrap import _not_requesters
+    from notifier.runtime.config import Settings
 
     settings = Settings.model_validate(
         {

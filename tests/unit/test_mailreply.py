@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notifier.sources.mailparse import parse_mail
-from notifier.sources.mailreply import extract_reply, strip_quoted
-from notifier.sources.mailrules import FolderInterpreter
-from notifier.sources.mailtypes import TicketFacts
+from notifier.sources.mail.parse import parse_mail
+from notifier.sources.mail.reply import extract_reply, strip_quoted
+from notifier.sources.mail.rules import FolderInterpreter
+from notifier.sources.mail.types import TicketFacts
 
 REPLIES = Path(__file__).resolve().parents[1] / "data" / "mail" / "replies"
 SAMPLES = sorted(REPLIES.glob("*.eml"))

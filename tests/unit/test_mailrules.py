@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from notifier.errors import ConfigError, InputError
-from notifier.sources.mailpresets import PRESETS
-from notifier.sources.mailrules import (
+from notifier.core.errors import ConfigError, InputError
+from notifier.sources.mail.presets import PRESETS
+from notifier.sources.mail.rules import (
     FolderInterpreter,
     MatchInterpreter,
     build_interpreter,
@@ -17,7 +17,7 @@ from notifier.sources.mailrules import (
     compile_rule,
     strip_quoted,
 )
-from notifier.sources.mailtypes import NotAResolution, ParsedMail, TicketFacts
+from notifier.sources.mail.types import NotAResolution, ParsedMail, TicketFacts
 
 from .mailbuilders import Mailbox, mail, nothing
 

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from markupsafe import Markup
 
-from notifier.marks import (
+from notifier.core.marks import (
     ALLOW_CLOSE,
     ALLOW_OPEN,
     DATA_CLOSE,

@@ -13,6 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from notifier.core.errors import PermanentDeliveryError
+from notifier.core.model import Notice
 from notifier.delivery.message import (
     build_message,
     clean_header_text,
@@ -20,8 +22,6 @@ from notifier.delivery.message import (
     message_id_for,
     thread_reference_for,
 )
-from notifier.errors import PermanentDeliveryError
-from notifier.model import Notice
 from tests.notices import BASE_HEADERS, make_notice
 
 NOW = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)

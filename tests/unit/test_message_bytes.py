@@ -15,10 +15,10 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from notifier.core.errors import PermanentDeliveryError
+from notifier.core.model import Notice
 from notifier.delivery import message
 from notifier.delivery.message import POLICY, build_message, message_bytes
-from notifier.errors import PermanentDeliveryError
-from notifier.model import Notice
 from tests.notices import BASE_HEADERS, make_notice
 from tests.unit.test_message import INJECTIONS, raw_header_names, tricky_text
 

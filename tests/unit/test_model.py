@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from notifier.model import Resolution
+from notifier.core.model import Resolution
 
 
 def ticket(**changes: object) -> Resolution:

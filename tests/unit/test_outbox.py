@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from notifier.audit import AuditQuery
-from notifier.errors import StateError
-from notifier.model import (
+from notifier.core.errors import StateError
+from notifier.core.model import (
     Checkpoint,
     DeliveryOutcome,
     DeliveryResult,
@@ -23,8 +22,9 @@ from notifier.model import (
     Resolution,
     State,
 )
-from notifier.outbox import DATABASE_NAME, MIGRATIONS, Outbox
-from notifier.policy import RetryPolicy, after_attempt
+from notifier.core.policy import RetryPolicy, after_attempt
+from notifier.store.sqlite.audit import AuditQuery
+from notifier.store.sqlite.outbox import DATABASE_NAME, MIGRATIONS, Outbox
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

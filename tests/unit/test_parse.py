@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from notifier.errors import InputError
-from notifier.model import Resolution
-from notifier.sources.parse import ColumnMapping, flatten, row_to_resolution
-from notifier.sources.presets import build_mapping
+from notifier.core.errors import InputError
+from notifier.core.model import Resolution
+from notifier.sources.export.parse import ColumnMapping, flatten, row_to_resolution
+from notifier.sources.export.presets import build_mapping
 
 GENERIC = build_mapping(None, {}, None, None, "UTC")
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from notifier.sources.parse import (
+from notifier.sources.export.parse import (
     BadRecord,
     CsvHeader,
     Record,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier.errors import ConfigError
+from notifier.core.errors import ConfigError
 from notifier.plain import load_glossary
 from notifier.plain.glossary import GlossaryEntry, builtin_entries, expand, plural, verb_forms
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from notifier.model import DeliveryOutcome, DeliveryResult, State
-from notifier.policy import RetryPolicy, after_attempt, retry_delay
+from notifier.core.model import DeliveryOutcome, DeliveryResult, State
+from notifier.core.policy import RetryPolicy, after_attempt, retry_delay
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 POLICY = RetryPolicy(timedelta(minutes=1), timedelta(hours=1), timedelta(days=3))

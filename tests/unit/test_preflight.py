@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from notifier import preflight
+from notifier.cli import preflight
 
 
 def test_an_interpreter_under_a_home_directory_is_a_warning() -> None:

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from notifier.errors import ConfigError, InputError
-from notifier.model import Resolution
-from notifier.sources.parse import (
+from notifier.core.errors import ConfigError, InputError
+from notifier.core.model import Resolution
+from notifier.sources.export.parse import (
     ColumnMapping,
     CsvHeader,
     Record,
@@ -18,7 +18,7 @@ from notifier.sources.parse import (
     iter_json_records,
     row_to_resolution,
 )
-from notifier.sources.presets import PRESETS, build_mapping
+from notifier.sources.export.presets import PRESETS, build_mapping
 
 
 def from_csv(text: str, mapping: ColumnMapping) -> list[Resolution | None]:

@@ -1,4 +1,4 @@
-"""notifier.printable: what a person reads never holds a character that acts on a terminal."""
+"""notifier.core.printable: what a person reads never holds a character that acts on a terminal."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifier.printable import csv_cell, json_text, printable, printable_block, say
+from notifier.core.printable import csv_cell, json_text, printable, printable_block, say
 
 # Any code point, lone surrogates (undecodable bytes under "surrogateescape") included.
 ANY_TEXT = st.text(st.characters(exclude_categories=()))
@@ -124,7 +124,7 @@ def test_say_writes_escaped_lines(capsys: pytest.CaptureFixture[str]) -> None:
     assert err == "oops\\r\n\n"
 
 
-# -- every command writes only through notifier.printable ----------------------------------------
+# -- every command writes only through notifier.core.printable ----------------------------------------
 
 _STREAMS = {"stdout", "stderr", "__stdout__", "__stderr__"}
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from notifier.bootstrap import build_rules
-from notifier.config import Settings
-from notifier.errors import ConfigError
-from notifier.model import Resolution
-from notifier.rules import evaluate
+from notifier.core.errors import ConfigError
+from notifier.core.model import Resolution
+from notifier.core.rules import evaluate
+from notifier.runtime.bootstrap import build_rules
+from notifier.runtime.config import Settings
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

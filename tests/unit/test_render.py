@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from notifier.compose import TeamProfile, compose, first_name, template_context
-from notifier.errors import ConfigError, TemplateError
-from notifier.marks import split_marks, strip_marks
-from notifier.model import Resolution
-from notifier.render import Renderer
+from notifier.core.compose import TeamProfile, compose, first_name, template_context
+from notifier.core.errors import ConfigError, TemplateError
+from notifier.core.marks import split_marks, strip_marks
+from notifier.core.model import Resolution
+from notifier.core.render import Renderer
 
 ROOT = Path(__file__).resolve().parents[2]
 

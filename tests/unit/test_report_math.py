@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifier.report import human_duration, percent, percentile
+from notifier.store.sqlite.report import human_duration, percent, percentile
 
 
 @pytest.mark.parametrize(

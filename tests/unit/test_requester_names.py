@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from notifier.compose import TeamProfile, compose, compose_digest, template_context
+from notifier.core.compose import TeamProfile, compose, compose_digest, template_context
+from notifier.core.marks import strip_marks
+from notifier.core.model import Resolution
+from notifier.core.names import person_name
+from notifier.core.render import Renderer
 from notifier.delivery.message import build_message
-from notifier.marks import strip_marks
-from notifier.model import Resolution
-from notifier.names import person_name
-from notifier.render import Renderer
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

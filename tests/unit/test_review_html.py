@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from notifier.marks import mark_data
-from notifier.model import RenderedMessage
+from notifier.core.marks import mark_data
+from notifier.core.model import RenderedMessage
+from notifier.core.review import PolicyMode, Review, review
 from notifier.plain import Analysis, Gate
-from notifier.review import PolicyMode, Review, review
 
 TEXT = "Hi Jane,\n\nYour laptop works again.\n\nThanks,\nService Desk\n"
 PLAIN_HTML = "<p>Hi Jane,</p><p>Your laptop works again.</p><p>Thanks,<br>Service Desk</p>"
@@ -113,7 +113,7 @@ def test_html_the_converter_cannot_read_is_still_checked_with_its_tags_stripped(
     def broken(html: str) -> str:
         raise AssertionError("unknown status keyword in marked section")  # as html.parser did
 
-    monkeypatch.setattr("notifier.review.html_to_text", broken)
+    monkeypatch.setattr("notifier.core.review.html_to_text", broken)
     checked = review(rendered(JARGON_FOOTER), gate, "hold")
     assert ("ipv4", "10.0.0.12", "template") in html_findings(checked)
     assert "(HTML part)" in checked.hold_reason

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from notifier.model import Resolution
-from notifier.rules import TeamRoute, route
+from notifier.core.model import Resolution
+from notifier.core.rules import TeamRoute, route
 
 ROUTES = [
     TeamRoute("network", {"team": ("Network", "Network Operations")}),

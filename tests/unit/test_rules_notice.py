@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from notifier.model import Resolution
-from notifier.rules import NoticeRules, OwnAddresses, WorkingHours, evaluate, next_working_time
+from notifier.core.model import Resolution
+from notifier.core.rules import NoticeRules, OwnAddresses, WorkingHours, evaluate, next_working_time
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # a Friday
 RULES = NoticeRules(

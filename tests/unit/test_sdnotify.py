@@ -1,4 +1,4 @@
-"""The systemd notify protocol of notifier/sdnotify.py, against real datagram sockets."""
+"""The systemd notify protocol of notifier/runtime/sdnotify.py, against real datagram sockets."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier.sdnotify import Notifier, monotonic_usec, socket_address, watchdog_interval
+from notifier.runtime.sdnotify import Notifier, monotonic_usec, socket_address, watchdog_interval
 
 
 @pytest.fixture

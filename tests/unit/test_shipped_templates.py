@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from notifier.compose import TeamProfile, template_context
-from notifier.marks import strip_marks
-from notifier.model import Resolution
-from notifier.render import Renderer
+from notifier.core.compose import TeamProfile, template_context
+from notifier.core.marks import strip_marks
+from notifier.core.model import Resolution
+from notifier.core.render import Renderer
 
 SHIPPED = Renderer.load(Path(__file__).parents[2] / "templates")
 # reply_hint is one sentence in the team's own language: the default-language templates say it,

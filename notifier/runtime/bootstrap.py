@@ -1,0 +1,359 @@
+"""The composition root: validated settings in, wired objects out.
+
+This is the only place adapters are built. Nothing connects here: the SMTP session opens on the
+first send, sources open files when polled.
+"""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from notifier.core.clock import Clock, system_clock
+from notifier.core.compose import TeamProfile
+from notifier.core.language import COMMON_LANGUAGES
+from notifier.core.policy import RetryPolicy
+from notifier.core.ports import Source
+from notifier.core.render import Renderer, template_languages
+from notifier.core.rules import (
+    DEFAULT_TEAM,
+    NoticeRules,
+    OwnAddresses,
+    TeamRoute,
+    WorkingHours,
+    mailbox_key,
+)
+from notifier.delivery.smtp import SmtpOptions, SmtpSender, tls_context
+from notifier.plain import Gate, GateSettings, load_glossary
+from notifier.runtime.config import ImapSettings, Settings, TeamSettings
+from notifier.service import DeliveryLimits, Service
+from notifier.sources.export.source import ExportSource, SourceState
+from notifier.store.sqlite.outbox import Outbox
+
+if TYPE_CHECKING:
+    from notifier.sources.mail.imap import ImapSource
+from notifier.sources.export.presets import build_mapping
+
+
+def bundled_path(name: str) -> Path:
+    """A folder shipped with notifier (``templates``, ``examples``): in the wheel or the checkout."""
+    package = Path(__file__).resolve().parent.parent  # notifier/, beside _bundled/
+    for candidate in (package / "_bundled" / name, package.parent / name):
+        if candidate.exists():
+            return candidate
+    return package.parent / name
+
+
+def templates_directory(settings: Settings) -> Path:
+    return settings.templates.directory or bundled_path("templates")
+
+
+def build_renderer(settings: Settings) -> Renderer:
+    return Renderer.load(
+        templates_directory(settings), default_language=settings.plain.default_language
+    )
+
+
+def gate_settings(settings: Settings) -> GateSettings:
+    plain = settings.plain
+    return GateSettings(
+        unfamiliar_share_block=plain.unfamiliar_share_block,
+        min_words_for_share=plain.min_words_for_share,
+        grade_warn=plain.grade_warn,
+        sentence_words_warn=plain.sentence_words_warn,
+        everyday_acronyms=frozenset(plain.everyday_acronyms),
+        extra_familiar_words=frozenset(word.lower() for word in plain.familiar_words),
+    )
+
+
+def build_gate(settings: Settings, team: str | None = None) -> Gate:
+    """The plain-language gate for a team: the shared settings plus the team's glossary."""
+    entries: list[dict[str, object]] = []
+    if team is not None and team in settings.teams:
+        entries = list(settings.teams[team].glossary)
+    glossary = load_glossary(files=settings.plain.glossary_files, entries=entries)
+    return Gate(gate_settings(settings), glossary)
+
+
+def build_sources(settings: Settings, seen: SourceState) -> list[Source]:
+    sources: list[Source] = []
+    for export in settings.exports:
+        mapping = build_mapping(
+            export.preset,
+            export.columns,
+            export.resolved_statuses,
+            export.delimiter,
+            export.timezone,
+        )
+        sources.append(
+            ExportSource(
+                export.name,
+                export.path,
+                mapping,
+                seen,
+                file_format=export.format,
+                settle_seconds=export.settle_seconds,
+                young_file_seconds=export.young_file_seconds,
+            )
+        )
+    for box in settings.imap:
+        sources.append(build_imap_source(settings, box, seen))
+    return sources
+
+
+def build_imap_source(settings: Settings, box: ImapSettings, state: SourceState) -> ImapSource:
+    from notifier.sources.mail.imap import FolderPolicy, ImapSource, build_options
+    from notifier.sources.mail.products import build_presets
+    from notifier.sources.mail.rules import Interpreter, build_interpreter, compile_rule
+    from notifier.sources.mail.types import MailLimits
+
+    rules = [
+        compile_rule(
+            rule.name,
+            senders=tuple(rule.senders),
+            subject=rule.subject,
+            headers=rule.headers,
+            body=rule.body,
+        )
+        for rule in box.rules
+    ]
+    interpreter: Interpreter
+    chosen = box.preset_keys
+    if chosen is None:
+        interpreter = build_interpreter(
+            box.mode,
+            rules=rules,
+            requester_header=box.requester_header,
+            not_requesters=_not_requesters(settings, box),
+        )
+    else:
+        # Presets read the products' notifications; in folder or match mode the rest of the
+        # mail is the technicians' replies or the rules' (docs/imap-presets.md).
+        otherwise = None
+        if box.mode != "preset":
+            otherwise = build_interpreter(
+                box.mode,
+                rules=rules,
+                requester_header=box.requester_header,
+                not_requesters=_not_requesters(settings, box),
+            )
+        interpreter = build_presets(
+            chosen,
+            otherwise=otherwise,
+            folder_mode=box.mode == "folder",
+            not_requesters=_not_requesters(settings, box),
+            where=f"imap {box.name}: presets",
+        )
+    options = build_options(
+        host=box.host,
+        port=box.effective_port,
+        security=box.security,
+        username=box.username,
+        password=box.resolve_password(f"imap.{box.name}"),
+        oauth2_token=box.resolve_token(),
+        ca_file=box.ca_file,
+        timeout=box.timeout.total_seconds(),
+    )
+    policy = FolderPolicy(
+        folder=box.folder,
+        original_folders=tuple(box.original_folders),
+        backfill_since=box.backfill_since,
+        after=box.after,
+        flag=box.flag,
+        move_to=box.move_to,
+        fetch_chunk=box.fetch_chunk,
+        limits=MailLimits(max_bytes=box.max_message_bytes),
+        own_addresses=(settings.smtp.from_address,),
+        trusted_senders=tuple(box.trusted_senders),
+        languages=(
+            *COMMON_LANGUAGES,
+            settings.plain.default_language,
+            *template_languages(templates_directory(settings)),
+        ),
+    )
+    return ImapSource(
+        box.name,
+        options,
+        policy,
+        interpreter,
+        state,
+        idle=box.idle,
+        idle_renew=box.idle_renew,
+        reconnect_max=box.reconnect_max,
+    )
+
+
+def _not_requesters(settings: Settings, box: ImapSettings) -> tuple[str, ...]:
+    """Addresses a preset or folder mode never takes for the requester: the watched mailbox (its user name,
+    when that is an address), notifier's From, the teams' Reply-To and the trusted helpdesk
+    senders (exact addresses: a trusted domain may be the requesters' own)."""
+    from email.utils import parseaddr
+
+    replies = [team.reply_to for team in settings.teams.values() if team.reply_to]
+    found = [box.username, settings.smtp.from_address, *box.trusted_senders, *replies]
+    addresses = [parseaddr(a)[1] or a for a in found]
+    return tuple(a for a in addresses if "@" in a and not a.startswith("@"))
+
+
+def build_routes(settings: Settings) -> list[TeamRoute]:
+    return [
+        TeamRoute(name, {field: tuple(values) for field, values in team.match.items()})
+        for name, team in settings.teams.items()
+        if team.match
+    ]
+
+
+def own_addresses(settings: Settings) -> OwnAddresses:
+    """Every address a notice must never go to, for every source: the From address, the
+    teams' Reply-To, each watched mailbox's login when it is an address, the trusted
+    helpdesk senders and ``[rules] never_notify`` (docs/rules.md)."""
+    addresses: dict[str, str] = {}
+    exact_domains: dict[str, str] = {}
+    domains: dict[str, str] = {}
+
+    def address(value: str, what: str) -> None:
+        local, domain = mailbox_key(value)
+        if local and domain:
+            addresses.setdefault(f"{local}@{domain}", f"{what} ({value.strip()})")
+
+    for entry in settings.rules.never_notify:
+        if entry.strip().startswith("@") or "@" not in entry:
+            domain = mailbox_key("x@" + entry.strip().lstrip("@"))[1]
+            domains.setdefault(domain, f"under [rules] never_notify {entry.strip()!r}")
+        else:
+            address(entry, "listed in [rules] never_notify")
+    address(settings.smtp.from_address, "our From address, smtp.from_address")
+    for name, team in settings.teams.items():
+        if team.reply_to:
+            address(team.reply_to, f"the reply_to of team {name!r}")
+    for box in settings.imap:
+        if "@" in box.username:
+            address(box.username, f"the mailbox [[imap]] {box.name!r} watches")
+        for sender in box.trusted_senders:
+            what = f"a trusted sender of [[imap]] {box.name!r}, trusted_senders"
+            if sender.strip().startswith("@"):
+                exact_domains.setdefault(mailbox_key("x" + sender)[1], f"{what} {sender.strip()!r}")
+            else:
+                address(sender, what)
+    return OwnAddresses(addresses, exact_domains, domains)
+
+
+def build_rules(
+    settings: Settings, team: TeamSettings | None, own: OwnAddresses | None = None
+) -> NoticeRules:
+    """The global [rules] merged with one team's own settings."""
+    rules = settings.rules
+    hours = team.working_hours if team is not None else None
+    return NoticeRules(
+        notify=team.notify if team is not None else True,
+        closure_reasons=frozenset(
+            reason.casefold()
+            for reason in [*rules.closure_reasons, *(team.closure_reasons if team else [])]
+        ),
+        closure_fields=tuple(rules.closure_fields),
+        suppress_requesters=tuple(
+            pattern.lower()
+            for pattern in [*rules.suppress_requesters, *(team.suppress_requesters if team else [])]
+        ),
+        resolver_fields=tuple(rules.resolver_fields),
+        max_age=rules.max_age or None,
+        delay=team.delay if team is not None and team.delay is not None else rules.delay,
+        working_hours=None
+        if hours is None
+        else WorkingHours(
+            start=time.fromisoformat(hours.start),
+            end=time.max if hours.end == "24:00" else time.fromisoformat(hours.end),
+            days=hours.day_numbers(),
+            zone=ZoneInfo(hours.timezone),
+        ),
+        own_addresses=own_addresses(settings) if own is None else own,
+    )
+
+
+def build_team_profiles(settings: Settings) -> dict[str, TeamProfile]:
+    shared = build_gate(settings)
+    own = own_addresses(settings)
+    profiles = {
+        name: TeamProfile(
+            name,
+            team.display_name or settings.smtp.from_name,
+            team.reply_to or "",
+            team.plain_policy or settings.plain.policy,
+            build_gate(settings, name) if team.glossary else shared,
+            build_rules(settings, team, own),
+            team.reply_hint or "",
+        )
+        for name, team in settings.teams.items()
+    }
+    profiles.setdefault(
+        DEFAULT_TEAM,
+        TeamProfile(
+            DEFAULT_TEAM,
+            settings.smtp.from_name,
+            "",
+            settings.plain.policy,
+            shared,
+            build_rules(settings, None, own),
+        ),
+    )
+    return profiles
+
+
+def build_sender(settings: Settings, clock: Clock = system_clock) -> SmtpSender:
+    """The SMTP sender; ConfigError now (not at the first send) for an unusable ca_file."""
+    smtp = settings.smtp
+    options = SmtpOptions(
+        host=smtp.host,
+        port=smtp.effective_port,
+        security=smtp.security,
+        username=smtp.username,
+        password=smtp.resolve_password() if smtp.username else None,
+        timeout=smtp.timeout.total_seconds(),
+        ca_file=smtp.ca_file,
+        max_messages_per_session=smtp.max_messages_per_session,
+        local_hostname=smtp.local_hostname,
+        from_address=smtp.from_address,
+        from_name=smtp.from_name,
+        team_names=tuple(
+            (name, team.display_name)
+            for name, team in sorted(settings.teams.items())
+            if team.display_name
+        ),
+    )
+    tls_context(options)
+    return SmtpSender(options, clock)
+
+
+def open_outbox(settings: Settings, *, exclusive: bool = True) -> Outbox:
+    return Outbox.open(settings.state.directory, exclusive=exclusive)
+
+
+def build_service(settings: Settings, outbox: Outbox, *, clock: Clock = system_clock) -> Service:
+    delivery = settings.delivery
+    return Service(
+        sources=build_sources(settings, outbox),
+        outbox=outbox,
+        renderer=build_renderer(settings),
+        routes=build_routes(settings),
+        teams=build_team_profiles(settings),
+        sender=build_sender(settings, clock),
+        policy=RetryPolicy(delivery.retry_initial, delivery.retry_max, delivery.give_up_after),
+        limits=DeliveryLimits(
+            delivery.batch_size,
+            delivery.rate_limit_per_minute,
+            settings.rules.limit_per_recipient,
+            settings.rules.limit_period,
+            delivery.connections,
+        ),
+        domain=settings.smtp.from_address.rpartition("@")[2],
+        clock=clock,
+        backfill_since={
+            box.name: box.backfill_since for box in settings.imap if box.backfill_since
+        },
+    )
+
+
+def poll_interval(settings: Settings) -> timedelta:
+    return settings.run.poll_interval
