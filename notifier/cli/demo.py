@@ -17,10 +17,11 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from notifier.cli.auditview import format_records
+from notifier.core.audit import AuditQuery
 from notifier.core.printable import say
 from notifier.runtime import bootstrap, logs
 from notifier.runtime.config import Settings
-from notifier.store.sqlite import audit
 
 # (source name, file pattern under examples/exports, preset)
 DEMO_EXPORTS = (
@@ -100,7 +101,7 @@ def run(*, keep: bool = False) -> int:
             service = bootstrap.build_service(settings, outbox)
             service.start()
             report = service.run_pass()
-            records = outbox.audit_records(audit.AuditQuery())
+            records = outbox.audit_records(AuditQuery())
     finally:
         controller.stop()
         if not keep:
@@ -130,7 +131,7 @@ def run(*, keep: bool = False) -> int:
         say(body.get_content().rstrip() if body is not None else "(no text part)")
         say()
     say("=== audit trail " + "=" * 58)
-    say(audit.format_records(records, "table"))
+    say(format_records(records, "table"))
     held = [r for r in records if r.outcome == "held"]
     if held:
         say(

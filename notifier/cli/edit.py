@@ -20,12 +20,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from notifier.cli.auditview import framed
 from notifier.core.errors import NotifierError
 from notifier.core.marks import strip_marks
 from notifier.core.printable import printable
 from notifier.core.review import ReviewedFinding, describe_finding, mark_findings
 from notifier.runtime.config import Settings
-from notifier.store.sqlite.audit import framed
 from notifier.store.sqlite.outbox import HeldNotice
 
 # An editor is a person at work: an hour, then the edit is given up (nothing changes).

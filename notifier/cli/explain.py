@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 
 from notifier.core.printable import printable as p
-from notifier.store.sqlite.audit import AuditRecord
+from notifier.core.audit import AuditRecord
 
 _OUTCOME_WORDS = {
     "queued": "queued to be sent",

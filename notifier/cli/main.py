@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from notifier import __version__
+from notifier.cli.auditview import format_notice, format_records, format_verification
+from notifier.core.audit import OUTCOMES, AuditQuery
 from notifier.core.errors import ConfigError, NotifierError
 from notifier.core.model import Resolution
 from notifier.core.printable import printable, say
@@ -420,10 +422,9 @@ def _ticket_from_json(path: Path) -> Resolution:
 
 def _audit(args: argparse.Namespace) -> int:
     from notifier.runtime import bootstrap
-    from notifier.store.sqlite import audit
 
     settings = _settings(args, required=False)
-    wanted = audit.AuditQuery(
+    wanted = AuditQuery(
         ticket=args.ticket,
         requester=args.requester,
         outcome=args.outcome,
@@ -433,17 +434,17 @@ def _audit(args: argparse.Namespace) -> int:
         until=_moment(args.until, "--until"),
         limit=args.limit,
     )
-    if wanted.outcome is not None and wanted.outcome not in audit.OUTCOMES:
+    if wanted.outcome is not None and wanted.outcome not in OUTCOMES:
         raise NotifierError(
-            f"--status: unknown outcome {wanted.outcome!r}; one of {', '.join(audit.OUTCOMES)}"
+            f"--status: unknown outcome {wanted.outcome!r}; one of {', '.join(OUTCOMES)}"
         )
     fmt = "jsonl" if args.follow and args.format == "json" else args.format
     with bootstrap.open_outbox(settings, exclusive=False) as outbox:
         # The newest row before the history is read: --follow goes on from there, no gap.
-        newest = [r.id or 0 for r in outbox.audit_records(audit.AuditQuery(limit=1))]
+        newest = [r.id or 0 for r in outbox.audit_records(AuditQuery(limit=1))]
         records = outbox.audit_records(wanted)
         if records or not args.follow or fmt != "jsonl":
-            say(audit.format_records(records, fmt), flush=True)
+            say(format_records(records, fmt), flush=True)
         if not args.follow:
             return 0
         last = max([*newest, *(r.id or 0 for r in records[-1:])], default=0)
@@ -453,7 +454,7 @@ def _audit(args: argparse.Namespace) -> int:
             while not tick.wait(1.0):
                 new = outbox.audit_records(follow)
                 if new:
-                    say(audit.format_records(new, fmt, header=False), flush=True)
+                    say(format_records(new, fmt, header=False), flush=True)
                     follow = dataclasses.replace(follow, after_id=new[-1].id)
         except KeyboardInterrupt:
             return 0
@@ -478,7 +479,7 @@ def _audit_verify(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         result = audit.verify(connection)
         elapsed = time.perf_counter() - started
-    say(audit.format_verification(result, elapsed))
+    say(format_verification(result, elapsed))
     return 0 if result.ok else 1
 
 
@@ -494,9 +495,9 @@ def _audit_show(args: argparse.Namespace) -> int:
             "(see notifier audit --ticket ...)"
         )
     if args.format == "json":
-        say("[" + ",\n".join(audit.format_notice(v, fmt="json") for v in views) + "]")
+        say("[" + ",\n".join(format_notice(v, fmt="json") for v in views) + "]")
     else:
-        say("\n\n".join(audit.format_notice(v, html=args.html) for v in views))
+        say("\n\n".join(format_notice(v, html=args.html) for v in views))
     return 0
 
 
@@ -714,9 +715,7 @@ def _explain(args: argparse.Namespace) -> int:
             keys = audit.find_notices(connection, args.key)
         rejected = [
             record
-            for record in outbox.audit_records(
-                audit.AuditQuery(ticket=args.key, outcome="rejected")
-            )
+            for record in outbox.audit_records(AuditQuery(ticket=args.key, outcome="rejected"))
             if not record.resolution_key
         ]
         if not keys and not rejected:
@@ -726,7 +725,7 @@ def _explain(args: argparse.Namespace) -> int:
         explained = [
             format_explanation(
                 outbox.explain_record(key),
-                outbox.audit_records(audit.AuditQuery(resolution_key=key)),
+                outbox.audit_records(AuditQuery(resolution_key=key)),
             )
             for key in keys
         ]

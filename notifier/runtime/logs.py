@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import structlog
 
 from notifier.core.printable import json_text, printable_block
+from notifier.store import mirror
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -46,14 +47,6 @@ def _redact_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> Mutable
 
 # A logger bound to the configuration configure() set last: structlog's lazy proxy (what
 # get_logger() returns) builds a new bound logger for every event, a third of what an event costs.
-_events_logger: Any = None
-
-
-def events_logger() -> Any:
-    """The logger for the per-notice events (audit rows): built once per configure()."""
-    return _events_logger if _events_logger is not None else structlog.get_logger()
-
-
 def _console_renderer() -> structlog.typing.Processor:
     """Readable lines for a terminal: values quoted (``repr``), and the whole line made
     printable, so ticket data in a field can neither forge a line nor drive the terminal."""
@@ -113,5 +106,4 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
         logger_factory=structlog.PrintLoggerFactory(output),
         cache_logger_on_first_use=False,
     )
-    global _events_logger
-    _events_logger = structlog.get_logger().bind()
+    mirror.use_logger(structlog.get_logger().bind())

@@ -7,6 +7,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from notifier.core.audit import words_hash
 from notifier.core.model import InputProblem
 from notifier.store.sqlite import audit
 from notifier.store.sqlite.audit import AuditQuery
@@ -38,7 +39,7 @@ def test_the_sent_rows_words_hash_is_the_hash_of_what_the_server_received(
         text = body.get_content().replace("\r\n", "\n")
         html_part = received.get_body(("html",))
         html = None if html_part is None else html_part.get_content().replace("\r\n", "\n")
-        assert sent.words_hash == audit.words_hash(str(received["Subject"]), text, html)
+        assert sent.words_hash == words_hash(str(received["Subject"]), text, html)
     service.outbox.close()
     with sqlite3.connect(tmp_path / "state" / DATABASE_NAME) as connection:
         result = audit.verify(connection)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from notifier.cli.auditview import format_records
+from notifier.core.audit import GENESIS, Problem, row_hash, words_hash
 from notifier.core.model import (
     DeliveryOutcome,
     DeliveryResult,
@@ -70,7 +72,7 @@ def raw(tmp_path: Path) -> sqlite3.Connection:
     return sqlite3.connect(tmp_path / DATABASE_NAME, isolation_level=None)
 
 
-def first_problem(tmp_path: Path) -> audit.Problem:
+def first_problem(tmp_path: Path) -> Problem:
     with raw(tmp_path) as connection:
         result = audit.verify(connection)
     assert not result.ok
@@ -85,7 +87,7 @@ def test_each_row_links_to_the_one_before_and_the_chain_verifies(
     connection = raw(tmp_path)
     rows = connection.execute("SELECT id, prev_hash, row_hash FROM audit ORDER BY id").fetchall()
     assert [r[0] for r in rows] == [1, 2, 3, 4, 5, 6]
-    assert rows[0][1] == audit.GENESIS
+    assert rows[0][1] == GENESIS
     assert all(later[1] == earlier[2] for earlier, later in itertools.pairwise(rows))
     result = audit.verify(connection)
     assert (
@@ -156,7 +158,7 @@ def test_a_row_rewritten_with_a_fresh_hash_is_named_by_the_next_rows_link(
             )
         )
         values["reason"] = "delivered on time"
-        forged = audit.row_hash(values, values["prev_hash"], values["content_hash"])
+        forged = row_hash(values, values["prev_hash"], values["content_hash"])
         connection.execute(
             "UPDATE audit SET reason = ?, row_hash = ? WHERE id = 3", (values["reason"], forged)
         )
@@ -270,7 +272,7 @@ def test_the_words_hash_is_recorded_on_sent_rows_only(outbox: Outbox) -> None:
     queued, sent = outbox.audit_records(AuditQuery(ticket="T-9"))
     words = notice_for(item)
     assert queued.words_hash == ""
-    assert sent.words_hash == audit.words_hash(words.subject, words.text, words.html)
+    assert sent.words_hash == words_hash(words.subject, words.text, words.html)
     assert sent.row_hash and sent.id == 2
 
 
@@ -301,11 +303,11 @@ def test_formats_carry_the_chain_fields(outbox: Outbox) -> None:
     """json and csv include id and row_hash (to anchor the head elsewhere); the table stays readable."""
     seeded(outbox, 1)
     records = outbox.audit_records(AuditQuery())
-    as_json = audit.format_records(records, "json")
+    as_json = format_records(records, "json")
     assert '"row_hash": "' in as_json and '"id": 2' in as_json
-    header, first, _ = audit.format_records(records, "csv").splitlines()
+    header, first, _ = format_records(records, "csv").splitlines()
     assert header.startswith("id,at,outcome,") and header.endswith(",words_hash,row_hash")
     assert first.startswith("1,2026-11-27T12:00:00Z,queued,")
-    table = audit.format_records(records, "table").splitlines()
+    table = format_records(records, "table").splitlines()
     assert table[0].startswith("time (UTC)") and "sent" in table[2]
-    assert audit.format_records(records, "table", header=False).splitlines()[0].startswith("2026-")
+    assert format_records(records, "table", header=False).splitlines()[0].startswith("2026-")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
+from notifier.core.audit import AuditQuery, Retention, pruned_record, words_hash
 from notifier.core.clock import from_stamp, to_stamp
 from notifier.core.errors import StateError
 from notifier.core.model import (
@@ -30,9 +31,10 @@ from notifier.core.model import (
     State,
 )
 from notifier.core.policy import Decision, describe
+from notifier.store.mirror import emit_committed
 from notifier.store.sqlite import audit
 from notifier.store.sqlite import connection as statedb
-from notifier.store.sqlite.audit import AuditRecord
+from notifier.core.audit import AuditRecord
 
 DATABASE_NAME = "notifier.sqlite3"
 LOCK_NAME = "notifier.lock"
@@ -253,7 +255,7 @@ class Outbox:
             finally:
                 self._in_transaction = False
             committed, self._pending = self._pending, []
-            audit.emit_committed(committed)
+            emit_committed(committed)
 
     def together(self, work: Callable[[], None]) -> None:
         """Run ``work`` in one transaction with the work other threads hand in meanwhile.
@@ -612,9 +614,7 @@ class Outbox:
             (row_id,) = self._db.execute(
                 "SELECT id FROM notices WHERE resolution_key = ?", (key,)
             ).fetchone()
-            self._audit_row(
-                row_id, now, "edited", note, words_hash=audit.words_hash(subject, text, None)
-            )
+            self._audit_row(row_id, now, "edited", note, words_hash=words_hash(subject, text, None))
 
     def held_content(self, key: str) -> tuple[bool, Resolution | None]:
         """Whether a held notice has rendered words stored, and its resolution."""
@@ -811,7 +811,7 @@ class Outbox:
                     message_id=sent_as.message_id,
                     attempt=notice.attempt,
                     # The words just stored for this notice: no need to read them back.
-                    words_hash=audit.words_hash(sent_as.subject, sent_as.text, sent_as.html)
+                    words_hash=words_hash(sent_as.subject, sent_as.text, sent_as.html)
                     if decision.state is State.SENT
                     else "",
                 )
@@ -852,7 +852,7 @@ class Outbox:
             )
         }
 
-    def audit_records(self, wanted: audit.AuditQuery) -> list[AuditRecord]:
+    def audit_records(self, wanted: AuditQuery) -> list[AuditRecord]:
         return audit.query(self._db, wanted)
 
     def _audit_row(
@@ -880,7 +880,7 @@ class Outbox:
             )
         )
 
-    def apply_retention(self, cutoff: datetime, now: datetime) -> audit.Retention:
+    def apply_retention(self, cutoff: datetime, now: datetime) -> Retention:
         """Drop requester addresses and message words recorded before ``cutoff``.
 
         The audit chain keeps verifying (see docs/audit.md); the run is itself an audit row.
@@ -888,7 +888,7 @@ class Outbox:
         with self.transaction():
             result = audit.prune(self._db, cutoff)
             if result.audit_rows or result.notices:
-                self._audit(audit.pruned_record(result, now))
+                self._audit(pruned_record(result, now))
         return result
 
     # -- reading input again (notifier reread) -----------------------------------------------
