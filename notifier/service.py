@@ -38,10 +38,11 @@ from notifier.core.model import (
 )
 from notifier.core.policy import RetryPolicy, after_attempt
 from notifier.core.ports import Sender, SendSession, Source
+from notifier.core.queue import QueuedNotice
 from notifier.core.render import Renderer
 from notifier.core.review import Review
 from notifier.core.rules import TeamRoute, evaluate, route
-from notifier.store.sqlite.outbox import Outbox, QueuedNotice
+from notifier.store.sqlite.outbox import Outbox
 
 log = structlog.get_logger()
 

@@ -24,9 +24,9 @@ from notifier.cli.auditview import framed
 from notifier.core.errors import NotifierError
 from notifier.core.marks import strip_marks
 from notifier.core.printable import printable
+from notifier.core.queue import HeldNotice
 from notifier.core.review import ReviewedFinding, describe_finding, mark_findings
 from notifier.runtime.config import Settings
-from notifier.store.sqlite.outbox import HeldNotice
 
 # An editor is a person at work: an hour, then the edit is given up (nothing changes).
 EDIT_TIMEOUT_SECONDS = 3600

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from notifier.core.printable import printable as p
 from notifier.core.audit import AuditRecord
+from notifier.core.printable import printable as p
 
 _OUTCOME_WORDS = {
     "queued": "queued to be sent",

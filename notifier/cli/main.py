@@ -521,6 +521,7 @@ def _audit_prune(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from notifier.cli.report import format_report
     from notifier.store.sqlite import audit, report
 
     since = _moment(args.since, "--since")
@@ -529,7 +530,7 @@ def _report(args: argparse.Namespace) -> int:
         built = report.build(
             connection, since=since, until=until, team=args.team, now=datetime.now(UTC)
         )
-    text = report.format_report(built, args.format)
+    text = format_report(built, args.format)
     if args.output is None:
         say(text)
         return 0

@@ -71,7 +71,8 @@ def _ago(moment: datetime | None, now: datetime) -> str:
 
 
 def show_status(args: argparse.Namespace, settings: Settings) -> int:
-    from notifier.runtime.health import StateReader, process_alive, read_status, snapshot_as_json
+    from notifier.runtime.health import process_alive, read_status, snapshot_as_json
+    from notifier.store.sqlite.reader import StateReader
 
     now = datetime.now(UTC)
     directory = settings.state.directory

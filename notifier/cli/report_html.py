@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from html import escape
 
-from notifier.core.printable import printable
-from notifier.store.sqlite.report import (
+from notifier.cli.report_words import (
     COLUMNS,
-    Report,
-    TeamLine,
     human_duration,
     never_told,
     people,
@@ -21,6 +18,8 @@ from notifier.store.sqlite.report import (
     table_cells,
     unnamed_input,
 )
+from notifier.core.printable import printable
+from notifier.core.report import Report, TeamLine
 
 # outcome, colour (readable on white, distinguishable without relying on red/green alone)
 _PARTS = (

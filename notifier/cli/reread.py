@@ -5,7 +5,7 @@ through again. Re-reading is safe: every resolution has a key and the outbox kee
 per key, so what was already seen is counted as ``already_known`` and not sent twice.
 
 The command changes the state database, so it takes the state directory's lock (see
-:class:`notifier.store.sqlite.outbox._StateLock`): it changes nothing while ``notifier run`` or ``once``
+:class:`notifier.store.sqlite.outbox.StateLock`): it changes nothing while ``notifier run`` or ``once``
 holds it, and a daemon starting meanwhile is refused until this command ends.
 
 - An export source: the checkpoints of its files are dropped (of the files whose version that

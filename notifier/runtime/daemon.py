@@ -48,19 +48,14 @@ import structlog
 
 from notifier.core.clock import Clock, system_clock
 from notifier.core.errors import ConfigError, NotifierError, StateError, TemplateError
+from notifier.core.queue import QueueSnapshot
 from notifier.runtime.config import Settings
-from notifier.runtime.health import (
-    DaemonStatus,
-    QueueSnapshot,
-    SourceHealth,
-    StateReader,
-    note_pass,
-    write_status,
-)
+from notifier.runtime.health import DaemonStatus, SourceHealth, note_pass, write_status
 from notifier.runtime.metrics import Metrics
 from notifier.runtime.sdnotify import Notifier
 from notifier.service import PassReport, Service
 from notifier.store.sqlite.outbox import Outbox
+from notifier.store.sqlite.reader import StateReader
 
 log = structlog.get_logger()
 _T = TypeVar("_T")

@@ -33,7 +33,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Summary, start_
 
 from notifier import __version__
 from notifier.core.errors import ConfigError
-from notifier.runtime.health import QueueSnapshot, SourceHealth
+from notifier.core.queue import QueueSnapshot
+from notifier.runtime.health import SourceHealth
 
 DEFAULT_PORT = 9464  # when --metrics gives only an address
 STATES = ("queued", "sending", "deferred", "sent", "failed", "held", "suppressed", "cancelled")

@@ -18,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from notifier.core.model import InputProblem
-from notifier.store.sqlite.outbox import DATABASE_NAME, Outbox
+from notifier.store.sqlite.outbox import Outbox
+from notifier.store.sqlite.paths import DATABASE_NAME
 from tests.e2e.cli import CSV_HEADER, ROOT, csv_row, notifier, write_config
 from tests.smtp_server import SmtpServerFactory, SmtpTestServer
 

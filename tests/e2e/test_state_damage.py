@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier.store.sqlite.outbox import DATABASE_NAME
+from notifier.store.sqlite.paths import DATABASE_NAME
 from tests.e2e.cli import CSV_HEADER, ROOT, csv_row, notifier, start_notifier, write_config
 from tests.e2e.daemon_support import events, wait_until
 from tests.smtp_server import SmtpServerFactory

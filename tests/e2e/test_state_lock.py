@@ -7,7 +7,7 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-from notifier.store.sqlite.outbox import LOCK_NAME
+from notifier.store.sqlite.paths import LOCK_NAME
 from tests.e2e.cli import CSV_HEADER, csv_row, notifier, start_notifier, write_config
 from tests.e2e.daemon_support import wait_until
 from tests.smtp_server import ServerBehaviour, SmtpServerFactory

@@ -11,7 +11,8 @@ from notifier.core.audit import words_hash
 from notifier.core.model import InputProblem
 from notifier.store.sqlite import audit
 from notifier.store.sqlite.audit import AuditQuery
-from notifier.store.sqlite.outbox import DATABASE_NAME, Outbox
+from notifier.store.sqlite.outbox import Outbox
+from notifier.store.sqlite.paths import DATABASE_NAME
 from tests.integration.test_service import Clock, ListSource, make_service, resolution
 from tests.smtp_server import ServerBehaviour, SmtpServerFactory
 

@@ -19,6 +19,7 @@ import structlog
 from notifier.core.errors import StateError
 from notifier.runtime import logs
 from notifier.service import PassReport
+from notifier.store import mirror
 from notifier.store.sqlite import audit
 from notifier.store.sqlite.audit import AuditQuery
 from tests.integration.test_service import (
@@ -144,7 +145,7 @@ def test_stop_lets_each_session_finish_its_message_and_requeues_the_rest(
 def log_to_a_closed_pipe(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     """Log to a pipe; closing the read end (the fd in the list) breaks every later log line."""
     saved = structlog.get_config()
-    monkeypatch.setattr(logs, "_events_logger", None)
+    monkeypatch.setattr(mirror, "_events_logger", None)
     read_end, write_end = os.pipe()
     stream = os.fdopen(write_end, "w", encoding="utf-8")
     logs.configure("info", "json", stream=stream)

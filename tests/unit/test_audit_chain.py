@@ -23,7 +23,9 @@ from notifier.core.model import (
 from notifier.core.policy import Decision
 from notifier.store.sqlite import audit
 from notifier.store.sqlite.audit import AuditQuery
-from notifier.store.sqlite.outbox import DATABASE_NAME, MIGRATIONS, Outbox
+from notifier.store.sqlite.outbox import Outbox
+from notifier.store.sqlite.paths import DATABASE_NAME
+from notifier.store.sqlite.schema import MIGRATIONS
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

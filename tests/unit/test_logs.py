@@ -17,11 +17,12 @@ import pytest
 import structlog
 
 from notifier.runtime import logs
+from notifier.store import mirror
 
 
 @pytest.fixture(autouse=True)
 def _restore_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(logs, "_events_logger", None)
+    monkeypatch.setattr(mirror, "_events_logger", None)
     monkeypatch.delenv("JOURNAL_STREAM", raising=False)
     yield
     structlog.reset_defaults()

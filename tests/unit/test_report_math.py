@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from notifier.store.sqlite.report import human_duration, percent, percentile
+from notifier.cli.report_words import human_duration, percent
+from notifier.core.report import percentile
 
 
 @pytest.mark.parametrize(

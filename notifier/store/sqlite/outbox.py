@@ -8,17 +8,14 @@ after the commit succeeded, so the log never claims what the database does not h
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
-from notifier.core.audit import AuditQuery, Retention, pruned_record, words_hash
+from notifier.core.audit import AuditQuery, AuditRecord, Retention, pruned_record, words_hash
 from notifier.core.clock import from_stamp, to_stamp
 from notifier.core.errors import StateError
 from notifier.core.model import (
@@ -31,139 +28,24 @@ from notifier.core.model import (
     State,
 )
 from notifier.core.policy import Decision, describe
+from notifier.core.queue import HeldNotice, QueuedNotice, WaitingNotice
+from notifier.store.codec import resolution_from_json, resolution_to_json
 from notifier.store.mirror import emit_committed
 from notifier.store.sqlite import audit
 from notifier.store.sqlite import connection as statedb
-from notifier.core.audit import AuditRecord
-
-DATABASE_NAME = "notifier.sqlite3"
-LOCK_NAME = "notifier.lock"
-
-_NOTICES = """
-CREATE TABLE notices (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    resolution_key TEXT NOT NULL UNIQUE,
-    ticket_id TEXT NOT NULL,
-    source TEXT NOT NULL,
-    team TEXT NOT NULL,
-    requester_email TEXT NOT NULL,
-    requester_name TEXT NOT NULL DEFAULT '',
-    resolved_at TEXT,
-    origin TEXT NOT NULL DEFAULT '',
-    state TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT '',
-    subject TEXT NOT NULL DEFAULT '',
-    body_text TEXT NOT NULL DEFAULT '',
-    body_html TEXT,
-    template TEXT NOT NULL DEFAULT '',
-    message_id TEXT NOT NULL DEFAULT '',
-    in_reply_to TEXT NOT NULL DEFAULT '',
-    references_json TEXT NOT NULL DEFAULT '[]',
-    reply_to TEXT NOT NULL DEFAULT '',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    queued_at TEXT NOT NULL,
-    next_attempt_at TEXT,
-    updated_at TEXT NOT NULL,
-    sent_at TEXT,
-    last_code INTEGER,
-    last_reply TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX notices_due ON notices (state, next_attempt_at);
-CREATE INDEX notices_ticket ON notices (source, ticket_id);
-CREATE TABLE source_state (
-    source TEXT NOT NULL,
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (source, key)
-);
-"""
-
-# Each entry upgrades the schema by one version; never edit a released entry, append a new one.
-_V2 = (
-    audit.SCHEMA_V2
-    + """
-ALTER TABLE notices ADD COLUMN findings_json TEXT NOT NULL DEFAULT '';
-ALTER TABLE notices ADD COLUMN resolution_json TEXT NOT NULL DEFAULT '';
-"""
-)
-# Version 3: every rule evaluated for a resolution, in order (notifier explain).
-_V3 = """
-ALTER TABLE notices ADD COLUMN explain_json TEXT NOT NULL DEFAULT '';
-CREATE INDEX notices_requester ON notices (requester_email, state);
-"""
-# Version 4: the audit hash chain and the append-only triggers (see notifier/store/sqlite/audit.py).
-_V4 = audit.SCHEMA_V4
-# Version 5: the per-recipient limit (``sent_to_since``) looks a requester's sends up instead of
-# scanning every audit row of the period once per requester. Partial (sent rows only) and
-# covering (message_id included), so the count never reads the audit table itself.
-_V5 = """
-CREATE INDEX audit_sent_requester ON audit (requester COLLATE NOCASE, at, message_id)
-    WHERE outcome = 'sent';
-"""
-# Version 6: the language a notice is written in, sent as its Content-Language.
-_V6 = """
-ALTER TABLE notices ADD COLUMN language TEXT NOT NULL DEFAULT '';
-"""
-MIGRATIONS: tuple[str, ...] = (_NOTICES + audit.SCHEMA, _V2, _V3, _V4, _V5, _V6)
+from notifier.store.sqlite.lock import StateLock
+from notifier.store.sqlite.paths import DATABASE_NAME
+from notifier.store.sqlite.schema import _migrate
 
 # Requesters asked about in one query by ``sent_to_since_many`` (SQLite's bound-parameter
 # limit is 32,766 since 3.32, 999 before).
 _REQUESTERS_PER_QUERY = 400
 
 
-@dataclass(frozen=True, slots=True)
-class HeldNotice:
-    resolution_key: str
-    ticket_id: str
-    source: str
-    team: str
-    requester: str
-    reason: str
-    subject: str
-    findings: list[dict[str, object]]
-    held_since: datetime
-    text: str = ""  # the words as they would be sent ("" when not rendered)
-    language: str = ""  # the ticket's language, as the source read it ("" if it did not say)
-
-
-@dataclass(frozen=True, slots=True)
-class WaitingNotice:
-    """A notice not yet attempted: what deciding on a reopen of its ticket needs."""
-
-    resolution_key: str
-    team: str
-    resolved_at: datetime | None
-
-
-_RESOLUTION_FIELDS = tuple(f.name for f in fields(Resolution))
-
-
-def resolution_to_json(resolution: Resolution) -> str:
-    # The fields are flat but one mapping: asdict's deep copy would cost more than the JSON.
-    values = {name: getattr(resolution, name) for name in _RESOLUTION_FIELDS}
-    values["resolved_at"] = to_stamp(resolution.resolved_at) if resolution.resolved_at else None
-    values["fields"] = dict(resolution.fields)
-    return json.dumps(values, ensure_ascii=False)
-
-
-def resolution_from_json(text: str) -> Resolution:
-    values = json.loads(text)
-    if values.get("resolved_at"):
-        values["resolved_at"] = from_stamp(values["resolved_at"])
-    return Resolution(**values)
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedNotice:
-    notice: Notice
-    queued_at: datetime
-
-
 class Outbox:
     """The store. Build it with :meth:`open`; nothing touches the disk in the constructor."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path, lock: _StateLock | None) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: Path, lock: StateLock | None) -> None:
         self._db = connection
         self.path = path
         self._lock = lock
@@ -189,7 +71,7 @@ class Outbox:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StateError(f"cannot create state directory {directory}: {exc.strerror}") from exc
-        lock = _StateLock(directory) if exclusive else None
+        lock = StateLock(directory) if exclusive else None
         path = directory / DATABASE_NAME
         if not exclusive and not path.exists():
             raise StateError(f"{path}: no state database here yet (has notifier run?)")
@@ -986,64 +868,3 @@ def _queued_notice(row: tuple[object, ...]) -> QueuedNotice:
         language=str(language),
     )
     return QueuedNotice(notice, from_stamp(str(queued_at)))
-
-
-class _StateLock:
-    """The state directory, locked for one process (``flock`` on the directory itself).
-
-    A lock on a file in the directory is not enough: deleting the file (a clean-up script, an
-    operator tidying up) and starting a second daemon gives that one a fresh file to lock, and
-    two daemons share one database. The directory cannot be unlinked and re-created under a
-    running daemon (it holds the database), so its lock holds for as long as the daemon runs.
-    ``notifier.lock`` is locked too, for notifier versions that know only that file.
-    """
-
-    def __init__(self, directory: Path) -> None:
-        self._fds: list[int] = []
-        try:
-            self._hold(os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
-            self._hold(
-                os.open(directory / LOCK_NAME, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            )
-        except BlockingIOError:
-            self.close()
-            raise StateError(
-                f"{directory}: another notifier process is using this state directory; "
-                "stop it first (systemctl stop notifier)"
-            ) from None
-        except OSError as exc:
-            self.close()
-            raise StateError(
-                f"{exc.filename or directory}: cannot lock the state directory: {exc.strerror}; "
-                f"the user notifier runs as must be able to write in {directory} (under "
-                "systemd: ReadWritePaths= or StateDirectory=)"
-            ) from None
-
-    def _hold(self, fd: int) -> None:
-        self._fds.append(fd)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def close(self) -> None:
-        for fd in self._fds:
-            os.close(fd)
-        self._fds = []
-
-
-def _migrate(connection: sqlite3.Connection, path: Path) -> None:
-    (version,) = connection.execute("PRAGMA user_version").fetchone()
-    if version > len(MIGRATIONS):
-        raise StateError(
-            f"{path}: schema version {version} is newer than this notifier understands "
-            f"({len(MIGRATIONS)}); upgrade notifier or restore a backup"
-        )
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in script.split(";"):
-                if statement.strip():
-                    connection.execute(statement)
-            connection.execute(f"PRAGMA user_version = {number}")
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
