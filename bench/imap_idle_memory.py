@@ -38,7 +38,7 @@ import structlog
 
 import notifier.sources.mail.imap as imap_module
 from notifier.sources.mail.imap import FolderPolicy, IdleWatcher, ImapOptions, ImapSource
-from notifier.sources.mail.rules import build_interpreter
+from notifier.sources.mail.interpreter import build_interpreter
 from tests.dovecot import DovecotServer, find_dovecot
 from tests.smtp_server import SmtpTestServer
 

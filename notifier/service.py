@@ -37,12 +37,11 @@ from notifier.core.model import (
     State,
 )
 from notifier.core.policy import RetryPolicy, after_attempt
-from notifier.core.ports import Sender, SendSession, Source
+from notifier.core.ports import Sender, SendSession, Source, StateStore
 from notifier.core.queue import QueuedNotice
 from notifier.core.render import Renderer
 from notifier.core.review import Review
 from notifier.core.rules import TeamRoute, evaluate, route
-from notifier.store.sqlite.outbox import Outbox
 
 log = structlog.get_logger()
 
@@ -221,7 +220,7 @@ class Service:
         self,
         *,
         sources: Sequence[Source],
-        outbox: Outbox,
+        outbox: StateStore,
         renderer: Renderer,
         routes: Sequence[TeamRoute],
         teams: Mapping[str, TeamProfile],

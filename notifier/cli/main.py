@@ -461,34 +461,25 @@ def _audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _state_path(args: argparse.Namespace) -> Path:
-    """Open (and migrate) the state database without the daemon's lock; return its path."""
-    from notifier.runtime import bootstrap
-
-    outbox = bootstrap.open_outbox(_settings(args, required=False), exclusive=False)
-    outbox.close()
-    return outbox.path
-
-
 def _audit_verify(args: argparse.Namespace) -> int:
     import time
 
-    from notifier.store.sqlite import audit
+    from notifier.runtime import bootstrap
 
-    with contextlib.closing(audit.connect(_state_path(args))) as connection:
+    with bootstrap.open_outbox(_settings(args, required=False), exclusive=False) as store:
         started = time.perf_counter()
-        result = audit.verify(connection)
+        result = store.verify()
         elapsed = time.perf_counter() - started
     say(format_verification(result, elapsed))
     return 0 if result.ok else 1
 
 
 def _audit_show(args: argparse.Namespace) -> int:
-    from notifier.store.sqlite import audit
+    from notifier.runtime import bootstrap
 
-    with contextlib.closing(audit.connect(_state_path(args))) as connection:
-        keys = audit.find_notices(connection, args.key)
-        views = [view for key in keys if (view := audit.notice_view(connection, key))]
+    with bootstrap.open_outbox(_settings(args, required=False), exclusive=False) as store:
+        keys = store.find_notices(args.key)
+        views = [view for key in keys if (view := store.notice_view(key))]
     if not views:
         raise NotifierError(
             f"{args.key}: no notice with this resolution key or ticket id "
@@ -522,14 +513,12 @@ def _audit_prune(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from notifier.cli.report import format_report
-    from notifier.store.sqlite import audit, report
+    from notifier.runtime import bootstrap
 
     since = _moment(args.since, "--since")
     until = _moment(args.until, "--until")
-    with contextlib.closing(audit.connect(_state_path(args))) as connection:
-        built = report.build(
-            connection, since=since, until=until, team=args.team, now=datetime.now(UTC)
-        )
+    with bootstrap.open_outbox(_settings(args, required=False), exclusive=False) as store:
+        built = store.report(since=since, until=until, team=args.team, now=datetime.now(UTC))
     text = format_report(built, args.format)
     if args.output is None:
         say(text)
@@ -706,14 +695,12 @@ def _cancel(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     from notifier.cli.explain import format_explanation, format_rejections
     from notifier.runtime import bootstrap
-    from notifier.store.sqlite import audit
 
     settings = _settings(args, required=False)
     with bootstrap.open_outbox(settings, exclusive=False) as outbox:
         # A resolution key, or a ticket id: then each of the ticket's resolutions, and the
         # input about it that was rejected (which has no notice, only its audit rows).
-        with contextlib.closing(audit.connect(outbox.path)) as connection:
-            keys = audit.find_notices(connection, args.key)
+        keys = outbox.find_notices(args.key)
         rejected = [
             record
             for record in outbox.audit_records(AuditQuery(ticket=args.key, outcome="rejected"))

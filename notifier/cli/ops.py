@@ -71,13 +71,13 @@ def _ago(moment: datetime | None, now: datetime) -> str:
 
 
 def show_status(args: argparse.Namespace, settings: Settings) -> int:
+    from notifier.runtime.bootstrap import open_reader
     from notifier.runtime.health import process_alive, read_status, snapshot_as_json
-    from notifier.store.sqlite.reader import StateReader
 
     now = datetime.now(UTC)
     directory = settings.state.directory
     status = read_status(directory)
-    with StateReader(directory) as reader:
+    with open_reader(directory) as reader:
         snapshot = reader.queue(now)
     running = (
         status is not None and status.state not in ("stopped", "") and process_alive(status.pid)

@@ -5,7 +5,7 @@ through again. Re-reading is safe: every resolution has a key and the outbox kee
 per key, so what was already seen is counted as ``already_known`` and not sent twice.
 
 The command changes the state database, so it takes the state directory's lock (see
-:class:`notifier.store.sqlite.outbox.StateLock`): it changes nothing while ``notifier run`` or ``once``
+:class:`notifier.store.sqlite.lock.StateLock`): it changes nothing while ``notifier run`` or ``once``
 holds it, and a daemon starting meanwhile is refused until this command ends.
 
 - An export source: the checkpoints of its files are dropped (of the files whose version that
@@ -23,10 +23,10 @@ from datetime import datetime
 
 from notifier.core.errors import NotifierError, StateError
 from notifier.core.model import Checkpoint
+from notifier.core.ports import StateStore
 from notifier.core.printable import printable, say
 from notifier.runtime.config import ImapSettings, Settings
 from notifier.sources.export.source import REPORTED, FileMark, display
-from notifier.store.sqlite.outbox import Outbox
 
 
 def reread(settings: Settings, name: str, since: datetime | None, now: datetime) -> int:
@@ -54,7 +54,7 @@ def reread(settings: Settings, name: str, since: datetime | None, now: datetime)
     return 0
 
 
-def _reread_export(outbox: Outbox, name: str, since: datetime | None) -> list[str]:
+def _reread_export(outbox: StateStore, name: str, since: datetime | None) -> list[str]:
     checkpoints = outbox.source_checkpoints(name)
     files: list[str] = []
     for key, value in checkpoints.items():
@@ -77,7 +77,7 @@ def _reread_export(outbox: Outbox, name: str, since: datetime | None) -> list[st
 
 
 def _reread_imap(
-    settings: Settings, box: ImapSettings, outbox: Outbox, since: datetime | None, now: datetime
+    settings: Settings, box: ImapSettings, outbox: StateStore, since: datetime | None, now: datetime
 ) -> list[str]:
     from notifier.runtime import bootstrap
     from notifier.sources.mail.imap import NETWORK_ERRORS, connect

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from notifier.core.marks import unmarked
+from notifier.core.message_ids import message_id_for, thread_reference_for
 from notifier.core.model import Notice, Resolution
 from notifier.core.names import person_name
 from notifier.core.render import DIGEST, Renderer
 from notifier.core.review import PolicyMode, Review, review
 from notifier.core.rules import DEFAULT_TEAM, NoticeRules
-from notifier.delivery.message import message_id_for, thread_reference_for
 from notifier.plain import Gate
 
 

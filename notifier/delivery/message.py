@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import email.contentmanager
 import functools
-import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from notifier.core.errors import PermanentDeliveryError
+from notifier.core.message_ids import DOMAIN_RE
 from notifier.core.model import Notice
 from notifier.core.names import person_name
 
@@ -37,9 +37,7 @@ __all__ = [
     "build_message",
     "clean_header_text",
     "message_bytes",
-    "message_id_for",
     "parse_address",
-    "thread_reference_for",
 ]
 
 
@@ -75,7 +73,6 @@ _MSG_ID_RE = re.compile(r"<[!-;=?A-~]+@[!-;=?A-~]+>", re.ASCII)
 # silently shortens others ("<a(x)@b>" would go out as "<a"). Ours always are (hex@domain).
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _OWN_MSG_ID_RE = re.compile(rf"<{_ATEXT}(?:\.{_ATEXT})*@{_ATEXT}(?:\.{_ATEXT})*>", re.ASCII)
-_DOMAIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", re.ASCII)
 _MAX_REFERENCES = 20  # keep References short; the newest ones are what threading needs
 _MAX_HEADER_TEXT = 400  # a subject or name longer than this is not "plain language" anyway
 _WHITESPACE_RUN = re.compile(r"\s+")
@@ -85,19 +82,7 @@ _ENCODED_WORD_FIXPOINT_ROUNDS = 5
 _PLAIN_NAME_RE = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9.'_-]*(?: [A-Za-z0-9.'_-]+)*)?", re.ASCII)
 _PLAIN_USER_RE = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*", re.ASCII)
 # Letters, digits and "-" in labels between single dots: a dot-atom, as the parser reads it.
-_PLAIN_DOMAIN_RE = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*", re.ASCII)
-
-
-def message_id_for(resolution_key: str, domain: str) -> str:
-    """The Message-ID of the notice for one resolution: the same for every retry and re-queue."""
-    digest = hashlib.sha256(b"notice\x1f" + resolution_key.encode()).hexdigest()[:32]
-    return f"<{digest}@{_check_domain(domain)}>"
-
-
-def thread_reference_for(source: str, ticket_id: str, domain: str) -> str:
-    """A stable Message-ID-like reference per ticket, so all notices about it thread together."""
-    digest = hashlib.sha256(f"ticket\x1f{source}\x1f{ticket_id}".encode()).hexdigest()[:32]
-    return f"<{digest}@{_check_domain(domain)}>"
+_PLAINDOMAIN_RE = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*", re.ASCII)
 
 
 def clean_header_text(value: str) -> str:
@@ -171,8 +156,8 @@ def _plain_addr_spec(raw: str) -> tuple[str, str] | None:
     if (
         at
         and _PLAIN_USER_RE.fullmatch(username)
-        and _PLAIN_DOMAIN_RE.fullmatch(domain)
-        and _DOMAIN_RE.fullmatch(domain)
+        and _PLAINDOMAIN_RE.fullmatch(domain)
+        and DOMAIN_RE.fullmatch(domain)
     ):
         return username, domain
     return None
@@ -185,7 +170,7 @@ def _parsed_addr_spec(raw: str, field: str) -> tuple[str, str]:
         raise PermanentDeliveryError(f"{field}: {raw!r} is not a valid address ({exc})") from exc
     if not parsed.username or not parsed.domain:
         raise PermanentDeliveryError(f"{field}: {raw!r} is not a valid address (user@domain)")
-    if parsed.addr_spec != raw or not _DOMAIN_RE.fullmatch(parsed.domain):
+    if parsed.addr_spec != raw or not DOMAIN_RE.fullmatch(parsed.domain):
         raise PermanentDeliveryError(f"{field}: {raw!r} is not a valid address")
     return parsed.username, parsed.domain
 
@@ -331,12 +316,6 @@ _AUTOMATIC_HEADERS = tuple(
     (name, POLICY.header_factory(name, value))
     for name, value in (("Auto-Submitted", "auto-generated"), ("X-Auto-Response-Suppress", "All"))
 )
-
-
-def _check_domain(domain: str) -> str:
-    if not _DOMAIN_RE.fullmatch(domain):
-        raise ValueError(f"invalid Message-ID domain {domain!r}")
-    return domain
 
 
 def _is_msg_id(value: str) -> bool:

@@ -15,7 +15,7 @@ from notifier.core.clock import Clock, system_clock
 from notifier.core.compose import TeamProfile
 from notifier.core.language import COMMON_LANGUAGES
 from notifier.core.policy import RetryPolicy
-from notifier.core.ports import Source
+from notifier.core.ports import Source, SourceState, StateQueries, StateStore
 from notifier.core.render import Renderer, template_languages
 from notifier.core.rules import (
     DEFAULT_TEAM,
@@ -29,8 +29,9 @@ from notifier.delivery.smtp import SmtpOptions, SmtpSender, tls_context
 from notifier.plain import Gate, GateSettings, load_glossary
 from notifier.runtime.config import ImapSettings, Settings, TeamSettings
 from notifier.service import DeliveryLimits, Service
-from notifier.sources.export.source import ExportSource, SourceState
+from notifier.sources.export.source import ExportSource
 from notifier.store.sqlite.outbox import Outbox
+from notifier.store.sqlite.reader import StateReader
 
 if TYPE_CHECKING:
     from notifier.sources.mail.imap import ImapSource
@@ -105,8 +106,9 @@ def build_sources(settings: Settings, seen: SourceState) -> list[Source]:
 
 def build_imap_source(settings: Settings, box: ImapSettings, state: SourceState) -> ImapSource:
     from notifier.sources.mail.imap import FolderPolicy, ImapSource, build_options
+    from notifier.sources.mail.interpreter import build_interpreter
     from notifier.sources.mail.products import build_presets
-    from notifier.sources.mail.rules import Interpreter, build_interpreter, compile_rule
+    from notifier.sources.mail.rules import Interpreter, compile_rule
     from notifier.sources.mail.types import MailLimits
 
     rules = [
@@ -326,11 +328,19 @@ def build_sender(settings: Settings, clock: Clock = system_clock) -> SmtpSender:
     return SmtpSender(options, clock)
 
 
-def open_outbox(settings: Settings, *, exclusive: bool = True) -> Outbox:
+def open_outbox(settings: Settings, *, exclusive: bool = True) -> StateStore:
+    """The state store, migrated; ``exclusive`` locks it for this process (the daemon)."""
     return Outbox.open(settings.state.directory, exclusive=exclusive)
 
 
-def build_service(settings: Settings, outbox: Outbox, *, clock: Clock = system_clock) -> Service:
+def open_reader(directory: Path) -> StateQueries:
+    """Read-only questions about the state in ``directory`` (status, metrics); opens lazily."""
+    return StateReader(directory)
+
+
+def build_service(
+    settings: Settings, outbox: StateStore, *, clock: Clock = system_clock
+) -> Service:
     delivery = settings.delivery
     return Service(
         sources=build_sources(settings, outbox),

@@ -48,14 +48,14 @@ import structlog
 
 from notifier.core.clock import Clock, system_clock
 from notifier.core.errors import ConfigError, NotifierError, StateError, TemplateError
+from notifier.core.ports import StateStore
 from notifier.core.queue import QueueSnapshot
+from notifier.runtime.bootstrap import open_reader
 from notifier.runtime.config import Settings
 from notifier.runtime.health import DaemonStatus, SourceHealth, note_pass, write_status
 from notifier.runtime.metrics import Metrics
 from notifier.runtime.sdnotify import Notifier
 from notifier.service import PassReport, Service
-from notifier.store.sqlite.outbox import Outbox
-from notifier.store.sqlite.reader import StateReader
 
 log = structlog.get_logger()
 _T = TypeVar("_T")
@@ -158,7 +158,7 @@ class _PassInterrupt(threading.Event):
         return self._daemon.signals.stop.is_set() or self._daemon.signals.reload.is_set()
 
 
-BuildService = Callable[[Settings, Outbox], Service]
+BuildService = Callable[[Settings, StateStore], Service]
 LoadSettings = Callable[[], Settings]
 
 
@@ -169,7 +169,7 @@ class Daemon:
         self,
         *,
         settings: Settings,
-        outbox: Outbox,
+        outbox: StateStore,
         build: BuildService,
         load: LoadSettings,
         signals: Signals,
@@ -199,7 +199,7 @@ class Daemon:
         self._ready = False
         self._recover = False
         self._interrupt = _PassInterrupt(self)
-        self._reader = StateReader(settings.state.directory)
+        self._reader = open_reader(settings.state.directory)
         self._audit_seen = 0
         self._status_warned = False
         self.status = DaemonStatus(pid=os.getpid(), state="starting", started_at=clock())

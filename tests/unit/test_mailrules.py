@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from notifier.core.errors import ConfigError, InputError
+from notifier.sources.mail.interpreter import build_interpreter
 from notifier.sources.mail.presets import PRESETS
 from notifier.sources.mail.rules import (
     FolderInterpreter,
     MatchInterpreter,
-    build_interpreter,
     clean_title,
     compile_rule,
     strip_quoted,

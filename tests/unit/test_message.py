@@ -14,14 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from notifier.core.errors import PermanentDeliveryError
+from notifier.core.message_ids import message_id_for, thread_reference_for
 from notifier.core.model import Notice
-from notifier.delivery.message import (
-    build_message,
-    clean_header_text,
-    message_bytes,
-    message_id_for,
-    thread_reference_for,
-)
+from notifier.delivery.message import build_message, clean_header_text, message_bytes
 from tests.notices import BASE_HEADERS, make_notice
 
 NOW = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)

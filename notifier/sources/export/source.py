@@ -10,7 +10,7 @@ not change since the previous poll that saw it. Only complete records are used: 
 end (line break, closing brace) is not in the file yet is left for later. Progress is a
 :class:`~notifier.core.model.Checkpoint` whose value is a :class:`FileMark` (the file's size and
 mtime, the record boundary reached, a checksum of the bytes before it), committed with the
-events before it; the store remembers it (see :class:`SourceState`). An unchanged file is not
+events before it; the store remembers it (see :class:`notifier.core.ports.SourceState`). An unchanged file is not
 read twice; a file that grew is read on from its last complete record; a rewritten one (the
 bytes before that record changed) is read again from the start, and the outbox deduplicates.
 
@@ -32,12 +32,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO
 
 import structlog
 
 from notifier.core.errors import ConfigError, InputError, SourceError
 from notifier.core.model import Checkpoint, InputProblem, Reopened, SourceEvent
+from notifier.core.ports import SourceState
 from notifier.sources.export.parse import (
     MAX_SIDELOAD_CHARS,
     MAX_SIDELOAD_ITEMS,
@@ -82,12 +83,6 @@ REPORTED = "reported:"
 END, MORE, TAIL, TOLD = "end", "more", "tail", "told"
 
 log = structlog.get_logger()
-
-
-class SourceState(Protocol):
-    """Reads back a source's committed checkpoints (the outbox store implements it)."""
-
-    def checkpoint(self, source: str, key: str) -> str | None: ...
 
 
 def is_temporary(name: str) -> bool:

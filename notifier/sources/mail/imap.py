@@ -45,8 +45,8 @@ from notifier.core.model import (
     Resolution,
     SourceEvent,
 )
+from notifier.core.ports import SourceState
 from notifier.netio import BoundedTLS, DeadlineReader, StepClock, send_all
-from notifier.sources.export.source import SourceState
 from notifier.sources.mail.language import COMMON_LANGUAGES, remembering, with_language
 from notifier.sources.mail.noise import address_problem, noise_reason
 from notifier.sources.mail.parse import parse_mail

@@ -1,12 +1,14 @@
 """Mail interpreters: decide whether one parsed message is a resolution, and of which ticket.
 
+``interpreter.build_interpreter`` picks the one an ``[[imap]]`` block configures.
+
 Three detection modes share one small interface (:class:`Interpreter`):
 
 - **folder** (:class:`FolderInterpreter`): every new message in the watched folder is a
   technician's answer that resolves the request it replies to.
 - **match** (:class:`MatchInterpreter`): messages matching admin-written rules (sender, subject,
   header and body regexes with named groups) are resolutions; the rest is ignored.
-- **preset** (``mailpresets.PRESETS``): the real notification formats of common helpdesk products.
+- **preset** (``presets.PRESETS``): the real notification formats of common helpdesk products.
 
 Interpreters are pure: the only I/O is ``find_original(message_id)``, supplied by the IMAP source,
 which looks a message up in the mailbox. They return :class:`TicketFacts` or
@@ -35,7 +37,6 @@ __all__ = [
     "Interpreter",
     "MatchInterpreter",
     "MatchRule",
-    "build_interpreter",
     "clean_title",
     "compile_rule",
     "extract_reply",
@@ -377,42 +378,3 @@ class MatchInterpreter:
             original_message_id=original.message_id if original else mail.in_reply_to,
             fields={"mode": "match", "rule": rule.name},
         )
-
-
-# --- composition ---------------------------------------------------------------------------
-
-MODES = ("folder", "match", "preset")
-
-
-def build_interpreter(
-    mode: str,
-    *,
-    preset: str | None = None,
-    rules: Sequence[MatchRule] = (),
-    requester_header: str | None = None,
-    not_requesters: Sequence[str] = (),
-) -> Interpreter:
-    """The interpreter for one ``[[imap]]`` block; ConfigError names the bad mode or preset."""
-    if mode == "folder":
-        return FolderInterpreter(
-            requester_header=requester_header, not_requesters=tuple(not_requesters)
-        )
-    if mode == "match":
-        if not rules:
-            raise ConfigError("imap.rules: mode = 'match' needs at least one [[imap.rules]] entry")
-        return MatchInterpreter(rules=tuple(rules), requester_header=requester_header)
-    if mode == "preset":
-        # Imported here: the presets module builds on the helpers above.
-        from notifier.sources.mail.presets import PRESETS
-
-        if not preset:
-            raise ConfigError(
-                f"imap.preset: mode = 'preset' needs a preset, one of {', '.join(sorted(PRESETS))}"
-            )
-        try:
-            return PRESETS[preset]
-        except KeyError:
-            raise ConfigError(
-                f"imap.preset: unknown preset {preset!r}; known: {', '.join(sorted(PRESETS))}"
-            ) from None
-    raise ConfigError(f"imap.mode: unknown mode {mode!r}; use one of {', '.join(MODES)}")

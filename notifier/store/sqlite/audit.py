@@ -15,7 +15,6 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 from typing import SupportsIndex
 
 from notifier.core.audit import (
@@ -35,7 +34,6 @@ from notifier.core.audit import (
     words_hash,
 )
 from notifier.core.clock import from_stamp, to_stamp
-from notifier.store.sqlite import connection as statedb
 
 SCHEMA = """
 CREATE TABLE audit (
@@ -452,10 +450,3 @@ def notice_view(connection: sqlite3.Connection, key: str) -> NoticeView | None:
 
 
 # -- output formats ------------------------------------------------------------------------------
-
-
-def connect(path: Path) -> sqlite3.Connection:
-    """A plain connection for the reading commands (verify, show, report); never writes."""
-    connection = statedb.connect(path, isolation_level=None, timeout=30)
-    connection.execute("PRAGMA query_only = ON")
-    return connection

@@ -1,23 +1,18 @@
 """The outbox: a SQLite (WAL) store that is the single source of truth for what was decided.
 
 One row per resolution key (UNIQUE), so re-reading the same input is always safe. Every state
-change writes its audit row in the same transaction; the audit rows are mirrored to the log only
-after the commit succeeded, so the log never claims what the database does not hold.
+change writes its audit row in the same transaction (see ``ledger``). It implements the core's
+store ports (``notifier.core.ports.StateStore``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 
-from notifier.core.audit import AuditQuery, AuditRecord, Retention, pruned_record, words_hash
+from notifier.core.audit import AuditRecord, words_hash
 from notifier.core.clock import from_stamp, to_stamp
-from notifier.core.errors import StateError
 from notifier.core.model import (
     Checkpoint,
     DeliveryResult,
@@ -28,171 +23,20 @@ from notifier.core.model import (
     State,
 )
 from notifier.core.policy import Decision, describe
-from notifier.core.queue import HeldNotice, QueuedNotice, WaitingNotice
+from notifier.core.queue import QueuedNotice, WaitingNotice
 from notifier.store.codec import resolution_from_json, resolution_to_json
-from notifier.store.mirror import emit_committed
-from notifier.store.sqlite import audit
-from notifier.store.sqlite import connection as statedb
-from notifier.store.sqlite.lock import StateLock
-from notifier.store.sqlite.paths import DATABASE_NAME
-from notifier.store.sqlite.schema import _migrate
+from notifier.store.sqlite.held import HeldReview
+from notifier.store.sqlite.trail import TrailQueries
 
 # Requesters asked about in one query by ``sent_to_since_many`` (SQLite's bound-parameter
 # limit is 32,766 since 3.32, 999 before).
 _REQUESTERS_PER_QUERY = 400
 
 
-class Outbox:
-    """The store. Build it with :meth:`open`; nothing touches the disk in the constructor."""
-
-    def __init__(self, connection: sqlite3.Connection, path: Path, lock: StateLock | None) -> None:
-        self._db = connection
-        self.path = path
-        self._lock = lock
-        self._pending: list[AuditRecord] = []
-        self._in_transaction = False
-        # Delivery threads record their results here at the same time (see Service): one
-        # transaction at a time, and a thread's nested transaction joins its own only.
-        self._writer = threading.RLock()
-        self._group = threading.Condition()  # see together()
-        self._group_waiting: list[_GroupEntry] = []
-        self._group_committing = False
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    @classmethod
-    def open(cls, directory: Path, *, exclusive: bool = True) -> Outbox:
-        """Open (creating and migrating as needed) the state database in ``directory``.
-
-        ``exclusive`` takes a lock so that two daemons never share one state directory;
-        read-only commands such as ``notifier audit`` open without it.
-        """
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StateError(f"cannot create state directory {directory}: {exc.strerror}") from exc
-        lock = StateLock(directory) if exclusive else None
-        path = directory / DATABASE_NAME
-        if not exclusive and not path.exists():
-            raise StateError(f"{path}: no state database here yet (has notifier run?)")
-        try:
-            # Shared by the delivery threads; Outbox.transaction serialises its use.
-            connection = statedb.connect(
-                path, isolation_level=None, timeout=30, check_same_thread=False
-            )
-        except StateError:
-            if lock is not None:
-                lock.close()
-            raise
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            # FULL: a notice marked sent must still be marked sent after a power cut.
-            connection.execute("PRAGMA synchronous=FULL")
-            connection.execute("PRAGMA foreign_keys=ON")
-            _migrate(connection, path)
-        except StateError as exc:
-            connection.close()
-            if lock is not None:
-                lock.close()
-            error = statedb.reword(exc, path, "cannot open the state database")
-            raise error from error.__cause__
-        return cls(connection, path, lock)
-
-    def close(self) -> None:
-        with self._writer:  # not in the middle of another thread's transaction
-            self._db.close()
-        if self._lock is not None:
-            self._lock.close()
-
-    def __enter__(self) -> Outbox:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One atomic unit of state changes and their audit rows; safe to use from threads."""
-        with self._writer:
-            if self._in_transaction:
-                yield
-                return
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except StateError as exc:
-                error = statedb.reword(exc, self.path, "cannot start a transaction")
-                raise error from error.__cause__
-            self._in_transaction = True
-            try:
-                yield
-                self._db.execute("COMMIT")
-            except BaseException as exc:
-                self._pending.clear()
-                with contextlib.suppress(StateError):
-                    self._db.execute("ROLLBACK")
-                if isinstance(exc, StateError):
-                    error = statedb.reword(exc, self.path, "cannot write the state database")
-                    raise error from error.__cause__
-                raise
-            finally:
-                self._in_transaction = False
-            committed, self._pending = self._pending, []
-            emit_committed(committed)
-
-    def together(self, work: Callable[[], None]) -> None:
-        """Run ``work`` in one transaction with the work other threads hand in meanwhile.
-
-        Delivery sessions record each result before they send their next message; when
-        several finish at about the same time, one commit (one fsync) covers them all. Returns
-        once ``work`` is committed. If the shared commit fails, each work is committed on its
-        own, and only a thread whose work fails alone gets the error (a StateError).
-        """
-        entry = _GroupEntry(work)
-        with self._group:
-            self._group_waiting.append(entry)
-            while self._group_committing and not entry.settled:
-                self._group.wait()
-            if entry.settled:
-                entry.raise_failure()
-                return
-            # This thread commits everything waiting, its own work included.
-            self._group_committing = True
-            group, self._group_waiting = self._group_waiting, []
-        failures = self._commit_group(group)
-        with self._group:
-            for member, failure in zip(group, failures, strict=True):
-                member.settle(failure)
-            self._group_committing = False
-            self._group.notify_all()
-        own = failures[group.index(entry)]
-        if own is not None:
-            raise own
-
-    def _commit_group(self, group: list[_GroupEntry]) -> list[BaseException | None]:
-        """Commit the group's work together; what went wrong for each member (None: committed)."""
-        try:
-            with self.transaction():
-                for member in group:
-                    member.work()
-            return [None] * len(group)
-        except BaseException as exc:
-            if len(group) == 1:
-                return [exc]
-        # One member's failure must not undo the others' (their messages went out): each is
-        # committed alone, and only what fails alone fails.
-        return [self._commit_alone(member) for member in group]
-
-    def _commit_alone(self, member: _GroupEntry) -> BaseException | None:
-        try:
-            with self.transaction():
-                member.work()
-        except BaseException as exc:
-            return exc
-        return None
-
-    def _audit(self, record: AuditRecord) -> None:
-        # Linked to the chain inside this transaction (we hold the write lock).
-        self._pending.append(audit.insert(self._db, record))
+class Outbox(HeldReview, TrailQueries):
+    """The SQLite store: the queue of notices and the checkpoints here, the review of held
+    notices (:class:`HeldReview`) and the trail's questions (:class:`TrailQueries`) beside, all
+    on one :class:`~notifier.store.sqlite.ledger.Ledger`. Build it with :meth:`Ledger.open`."""
 
     # -- input -------------------------------------------------------------------------------
 
@@ -448,114 +292,7 @@ class Outbox:
                 found[key] = resolution_from_json(row[0])
         return found
 
-    def explain_record(self, key: str) -> dict[str, object]:
-        """Everything stored about one resolution, for ``notifier explain``."""
-        self._db.row_factory = sqlite3.Row
-        try:
-            row = self._db.execute(
-                "SELECT * FROM notices WHERE resolution_key = ?", (key,)
-            ).fetchone()
-        finally:
-            self._db.row_factory = None
-        if row is None:
-            raise StateError(f"{key}: no resolution with this key (see notifier audit)")
-        return dict(row)
-
     # -- review of held notices ---------------------------------------------------------------
-
-    def held(self) -> list[HeldNotice]:
-        """Notices waiting for review, oldest first."""
-        rows = self._db.execute(f"{_HELD_COLUMNS} WHERE state = 'held' ORDER BY id").fetchall()
-        return [_held_notice(row) for row in rows]
-
-    def held_notice(self, key: str) -> HeldNotice:
-        """One held notice, with its words; StateError when no notice with ``key`` is held."""
-        row = self._db.execute(
-            f"{_HELD_COLUMNS} WHERE state = 'held' AND resolution_key = ?", (key,)
-        ).fetchone()
-        if row is None:
-            raise StateError(f"{key}: no held notice with this resolution key (see notifier held)")
-        return _held_notice(row)
-
-    def edit(
-        self, key: str, now: datetime, *, subject: str, text: str, findings: str, note: str
-    ) -> None:
-        """Replace a held notice's words with a reviewer's (it stays held until released).
-
-        The edited words go out as plain text only: the HTML part said the old words. The
-        audit row carries the new words' hash, so the trail shows which words were approved.
-        """
-        with self.transaction():
-            self._require_held(key)
-            self._db.execute(
-                # updated_at stays: `held` says since when the notice waits for review.
-                "UPDATE notices SET subject = ?, body_text = ?, body_html = NULL, "
-                "findings_json = ? WHERE resolution_key = ?",
-                (subject, text, findings, key),
-            )
-            (row_id,) = self._db.execute(
-                "SELECT id FROM notices WHERE resolution_key = ?", (key,)
-            ).fetchone()
-            self._audit_row(row_id, now, "edited", note, words_hash=words_hash(subject, text, None))
-
-    def held_content(self, key: str) -> tuple[bool, Resolution | None]:
-        """Whether a held notice has rendered words stored, and its resolution."""
-        row = self._db.execute(
-            "SELECT state, message_id, resolution_json FROM notices WHERE resolution_key = ?",
-            (key,),
-        ).fetchone()
-        if row is None or row[0] != State.HELD.value:
-            raise StateError(f"{key}: no held notice with this resolution key (see notifier held)")
-        return bool(row[1]), resolution_from_json(row[2]) if row[2] else None
-
-    def release(self, key: str, now: datetime, *, note: str, notice: Notice | None = None) -> None:
-        """Queue a held notice after review (with freshly rendered words when given)."""
-        with self.transaction():
-            self._require_held(key)
-            if notice is not None:
-                self._db.execute(
-                    """UPDATE notices SET subject = ?, body_text = ?, body_html = ?, template = ?,
-                       message_id = ?, in_reply_to = ?, references_json = ?, reply_to = ?,
-                       language = ? WHERE resolution_key = ?""",
-                    (
-                        notice.subject, notice.text, notice.html, notice.template,
-                        notice.message_id, notice.in_reply_to,
-                        json.dumps(list(notice.references)), notice.reply_to, notice.language,
-                        key,
-                    ),
-                )  # fmt: skip
-            self._db.execute(
-                "UPDATE notices SET state = 'queued', next_attempt_at = ?, updated_at = ?, "
-                "reason = ? WHERE resolution_key = ?",
-                (to_stamp(now), to_stamp(now), note, key),
-            )
-            self._audit_key(key, now, "released", note)
-
-    def cancel(self, key: str, now: datetime, *, note: str) -> None:
-        """Drop a held notice after review; it is never sent."""
-        with self.transaction():
-            self._require_held(key)
-            self._db.execute(
-                "UPDATE notices SET state = 'cancelled', next_attempt_at = NULL, updated_at = ?, "
-                "reason = ? WHERE resolution_key = ?",
-                (to_stamp(now), note, key),
-            )
-            self._audit_key(key, now, "cancelled", note)
-
-    def _require_held(self, key: str) -> None:
-        row = self._db.execute(
-            "SELECT state FROM notices WHERE resolution_key = ?", (key,)
-        ).fetchone()
-        if row is None:
-            raise StateError(f"{key}: no notice with this resolution key (see notifier held)")
-        if row[0] != State.HELD.value:
-            raise StateError(f"{key}: the notice is {row[0]}, not held")
-
-    def _audit_key(self, key: str, now: datetime, outcome: str, reason: str) -> None:
-        (row_id,) = self._db.execute(
-            "SELECT id FROM notices WHERE resolution_key = ?", (key,)
-        ).fetchone()
-        self._audit_row(row_id, now, outcome, reason)
 
     def ignore(self, item: Ignored, now: datetime) -> None:
         """Record input that is deliberately not a resolution (auto-reply, bounce, update...)."""
@@ -734,45 +471,6 @@ class Outbox:
             )
         }
 
-    def audit_records(self, wanted: AuditQuery) -> list[AuditRecord]:
-        return audit.query(self._db, wanted)
-
-    def _audit_row(
-        self, row_id: int, now: datetime, outcome: str, reason: str, *, words_hash: str = ""
-    ) -> None:
-        row = self._db.execute(
-            "SELECT resolution_key, ticket_id, source, team, requester_email, template, "
-            "message_id, attempts FROM notices WHERE id = ?",
-            (row_id,),
-        ).fetchone()
-        self._audit(
-            AuditRecord(
-                at=now,
-                outcome=outcome,
-                resolution_key=row[0],
-                ticket_id=row[1],
-                source=row[2],
-                team=row[3],
-                requester=row[4],
-                template=row[5],
-                message_id=row[6],
-                attempt=row[7],
-                reason=reason,
-                words_hash=words_hash,
-            )
-        )
-
-    def apply_retention(self, cutoff: datetime, now: datetime) -> Retention:
-        """Drop requester addresses and message words recorded before ``cutoff``.
-
-        The audit chain keeps verifying (see docs/audit.md); the run is itself an audit row.
-        """
-        with self.transaction():
-            result = audit.prune(self._db, cutoff)
-            if result.audit_rows or result.notices:
-                self._audit(pruned_record(result, now))
-        return result
-
     # -- reading input again (notifier reread) -----------------------------------------------
 
     def source_checkpoints(self, source: str) -> dict[str, str]:
@@ -789,54 +487,11 @@ class Outbox:
             )
 
 
-_HELD_COLUMNS = (
-    "SELECT resolution_key, ticket_id, source, team, requester_email, reason, subject, "
-    "findings_json, updated_at, body_text, resolution_json FROM notices"
-)
-
-
-def _held_notice(row: tuple[object, ...]) -> HeldNotice:
-    language = ""
-    if row[10]:
-        language = str(json.loads(str(row[10])).get("language") or "")
-    return HeldNotice(
-        resolution_key=str(row[0]),
-        ticket_id=str(row[1]),
-        source=str(row[2]),
-        team=str(row[3]),
-        requester=str(row[4]),
-        reason=str(row[5]),
-        subject=str(row[6]),
-        findings=json.loads(str(row[7])) if row[7] else [],
-        held_since=from_stamp(str(row[8])),
-        text=str(row[9]),
-        language=language,
-    )
-
-
 _NOTICE_COLUMNS = (
     "id, resolution_key, ticket_id, source, team, requester_email, requester_name, subject, "
     "body_text, body_html, message_id, in_reply_to, references_json, reply_to, template, "
     "attempts, queued_at, language"
 )
-
-
-class _GroupEntry:
-    """One thread's work in a shared commit (Outbox.together), and how the commit went."""
-
-    def __init__(self, work: Callable[[], None]) -> None:
-        self.work = work
-        self.settled = False
-        self._failure: BaseException | None = None
-
-    def settle(self, failure: BaseException | None) -> None:
-        self.settled = True
-        self._failure = failure
-
-    def raise_failure(self) -> None:
-        """In a thread that did not run the commit: the committing thread's error, as its own."""
-        if self._failure is not None:
-            raise StateError(f"not recorded: {self._failure}") from self._failure
 
 
 def _digest_reason(digest: Notice | None, reason: str) -> str:
