@@ -1,5 +1,5 @@
 """Joining a JSON export's sideloads (Zendesk ``include=users,metric_sets``) onto its records,
-within the reader's caps (notifier.sources.export.parse)."""
+within the reader's caps (notifier.sources.export.rows)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,11 @@ import json
 import pytest
 
 from notifier.core.errors import InputError
-from notifier.sources.export import parse
-from notifier.sources.export.parse import (
-    BadRecord,
-    Record,
-    iter_json_records,
-    join_sideloads,
-    row_to_resolution,
-    scan_sideloads,
-)
+from notifier.sources.export import mapping, rows
+from notifier.sources.export.json_records import iter_json_records
 from notifier.sources.export.presets import build_mapping
+from notifier.sources.export.rows import join_sideloads, row_to_resolution, scan_sideloads
+from notifier.sources.export.streams import BadRecord, Record
 
 ZENDESK = build_mapping("zendesk", {}, None, None, "UTC")
 
@@ -60,7 +55,7 @@ def test_a_users_array_larger_than_the_record_cap_is_read_item_by_item() -> None
     """The sideload arrays are never held whole: a page whose users[] alone passes
     MAX_RECORD_BYTES still gives its tickets, and only the used fields are kept."""
     data = page(users_first=False, users=60_000)
-    assert len(data) > parse.MAX_RECORD_BYTES
+    assert len(data) > mapping.MAX_RECORD_BYTES
     assert [email for _, email, _ in resolutions(data)] == ["u0@example.org", "u1@example.org"]
     index = scan_sideloads(io.BytesIO(data), ZENDESK)
     assert set(index.items["requester"]["100"]) == {"email", "name"}  # no "notes"
@@ -69,7 +64,7 @@ def test_a_users_array_larger_than_the_record_cap_is_read_item_by_item() -> None
 def test_past_the_item_cap_later_items_are_not_kept_and_that_is_flagged(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(parse, "MAX_SIDELOAD_ITEMS", 3)
+    monkeypatch.setattr(rows, "MAX_SIDELOAD_ITEMS", 3)
     index = scan_sideloads(io.BytesIO(page(users_first=True, users=5)), ZENDESK)
     assert index.overflow
     assert sum(len(items) for items in index.items.values()) == 3

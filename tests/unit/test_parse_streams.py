@@ -7,15 +7,9 @@ import json
 
 import pytest
 
-from notifier.sources.export.parse import (
-    BadRecord,
-    CsvHeader,
-    Record,
-    Unfinished,
-    iter_csv_records,
-    iter_json_records,
-    iter_jsonl_records,
-)
+from notifier.sources.export.csv_records import iter_csv_records
+from notifier.sources.export.json_records import iter_json_records, iter_jsonl_records
+from notifier.sources.export.streams import BadRecord, CsvHeader, Record, Unfinished
 
 
 def csv_items(text: str, delimiter: str = ",") -> list[object]:

@@ -1,8 +1,9 @@
 """The export-file source: watch a directory or glob and turn ticket exports into resolutions.
 
 This module owns the file system side only: which files to read and when, opening them, and
-wrapping each record's outcome as a :data:`~notifier.core.model.SourceEvent`. Parsing is in
-:mod:`notifier.sources.export.parse`.
+wrapping each record's outcome as a :data:`~notifier.core.model.SourceEvent`. Reading records is
+:mod:`~notifier.sources.export.streams` (with ``csv_records`` and ``json_records``), turning one
+into a resolution :mod:`~notifier.sources.export.rows`.
 
 A file is read when its name is not a temporary one, its mtime is at least ``settle_seconds``
 old (or further in the future than :data:`MTIME_FUTURE_TOLERANCE`), and its size and mtime did
@@ -39,25 +40,26 @@ import structlog
 from notifier.core.errors import ConfigError, InputError, SourceError
 from notifier.core.model import Checkpoint, InputProblem, Reopened, SourceEvent
 from notifier.core.ports import SourceState
-from notifier.sources.export.parse import (
+from notifier.sources.export.csv_records import iter_csv_records
+from notifier.sources.export.json_records import iter_json_records, iter_jsonl_records
+from notifier.sources.export.mapping import ColumnMapping
+from notifier.sources.export.rows import (
     MAX_SIDELOAD_CHARS,
     MAX_SIDELOAD_ITEMS,
+    SideloadIndex,
+    join_sideloads,
+    open_ticket,
+    row_to_resolution,
+    scan_sideloads,
+)
+from notifier.sources.export.streams import (
     BadRecord,
-    ColumnMapping,
     CsvHeader,
     CsvItem,
     Mark,
     Record,
-    SideloadIndex,
     Unfinished,
-    iter_csv_records,
-    iter_json_records,
-    iter_jsonl_records,
-    join_sideloads,
-    open_ticket,
     prefix_digest,
-    row_to_resolution,
-    scan_sideloads,
 )
 
 FORMATS = frozenset({"auto", "csv", "json", "jsonl"})

@@ -20,13 +20,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from notifier.core.errors import ConfigError
-from notifier.sources.mail.presets import (
-    DH_SUBJECT,
-    PRESETS,
-    PresetInterpreter,
-    Reading,
-    line_ends,
-)
+from notifier.sources.mail.presets import PRESETS, PresetInterpreter, Reading, line_ends
+from notifier.sources.mail.presets.django_helpdesk import DH_SUBJECT
 from notifier.sources.mail.rules import FindOriginal, Interpreter
 from notifier.sources.mail.types import NotAResolution, ParsedMail, TicketFacts
 
