@@ -25,433 +25,34 @@ Guarantees, whatever the input:
 from __future__ import annotations
 
 import binascii
-import codecs
 import re
-import urllib.parse
-from datetime import UTC, datetime
-from email.utils import getaddresses, parsedate_to_datetime
-from functools import lru_cache
 
 from notifier.core.errors import InputError
 from notifier.core.htmltext import html_to_text, strip_tags
+from notifier.sources.mail.decode import (
+    BODY_CONTROLS,
+    MAX_IDS,
+    Defects,
+    clean_text,
+    decode_base64,
+    decode_header_value,
+    decode_text,
+    decode_words,
+)
+from notifier.sources.mail.headers import (
+    date_of,
+    first_header,
+    header_text,
+    msg_ids,
+    parse_addresses,
+    parse_content_type,
+    parse_disposition,
+    parse_return_path,
+    read_headers,
+)
 from notifier.sources.mail.types import MailAddress, MailLimits, ParsedMail
 
 __all__ = ["decode_header_value", "parse_mail"]
-
-# -- text hygiene ---------------------------------------------------------------------------
-
-# C0, DEL, C1 and the Unicode line and paragraph separators: all become spaces in header values.
-_CONTROLS = {c: " " for c in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)}
-# Same for body text, but line breaks and tabs are content there.
-_BODY_CONTROLS = {c: v for c, v in _CONTROLS.items() if c not in (0x09, 0x0A)}
-_MAX_DEFECTS = 50  # a message with 10,000 bad parts still gets a short list
-_MAX_STRUCTURED = 64 * 1024  # address and parameter headers longer than this are not parsed
-_MAX_IDS = 500  # msg-ids kept from References
-
-
-def _clean(text: str) -> str:
-    """One line: control characters to spaces, whitespace runs collapsed, ends stripped."""
-    return " ".join(text.translate(_CONTROLS).split())
-
-
-class _Defects:
-    """An ordered, deduplicated, capped list of problem notes."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, None] = {}
-
-    def add(self, note: str) -> None:
-        if len(self.items) < _MAX_DEFECTS:
-            self.items.setdefault(note, None)
-
-
-# -- charsets -------------------------------------------------------------------------------
-
-# Labels whose real-world content is a superset encoding (as browsers and mail clients read them).
-_CHARSET_ALIASES = {
-    "iso-8859-1": "cp1252",
-    "latin1": "cp1252",
-    "latin-1": "cp1252",
-    "shift_jis": "cp932",
-    "shift-jis": "cp932",
-    "x-sjis": "cp932",
-    "sjis": "cp932",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "x-gbk": "gb18030",
-    "euc-cn": "gb18030",
-    "ks_c_5601-1987": "cp949",
-    "euc-kr": "cp949",
-    "iso-2022-jp": "iso2022_jp_ext",
-    "iso-8859-8-i": "iso-8859-8",
-    "utf8": "utf-8",
-}
-# Text codecs that turn data into something other than its text (escapes, IDNA, Windows APIs).
-_REFUSED_CODECS = frozenset(
-    {"unicode-escape", "raw-unicode-escape", "undefined", "idna", "punycode", "mbcs", "oem"}
-)
-
-
-@lru_cache(maxsize=256)
-def _codec(charset: str) -> str | None:
-    """The Python codec for a declared charset, or None when unknown or not a text encoding."""
-    name = charset.strip().strip("\"'").lower()
-    if not name or len(name) > 40:
-        return None
-    name = _CHARSET_ALIASES.get(name, name)
-    try:
-        info = codecs.lookup(name)
-    except (LookupError, ValueError):
-        return None
-    if not getattr(info, "_is_text_encoding", True) or info.name in _REFUSED_CODECS:
-        return None  # "base64", "zlib", "rot13"... are not charsets
-    return info.name
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _decode_in(codec: str, data: bytes, what: str, defects: _Defects) -> str:
-    """``data.decode(codec)``, each lone surrogate replaced by U+FFFD: UTF-7 can spell one, and
-    such text can be neither stored (SQLite) nor mailed (UTF-8)."""
-    text = data.decode(codec)
-    if _LONE_SURROGATE.search(text) is None:
-        return text
-    defects.add(f"{what}: a lone surrogate in {codec}, replaced")
-    return _LONE_SURROGATE.sub("\ufffd", text)
-
-
-def _decode_nonascii(data: bytes, charset: str, what: str, defects: _Defects) -> str:
-    if charset:
-        codec = _codec(charset)
-        if codec is None:
-            defects.add(f"{what}: unknown charset {_clean(charset)[:40]!r}")
-        else:
-            try:
-                return _decode_in(codec, data, what, defects)
-            except (UnicodeError, ValueError, LookupError):
-                defects.add(f"{what}: not valid {_clean(charset)[:40]}")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        if charset:
-            defects.add(f"{what}: read as windows-1252")
-        else:
-            defects.add(f"{what}: no charset and not UTF-8, read as windows-1252")
-        return data.decode("cp1252", errors="replace")
-
-
-_ASCII_UNSAFE = ("utf-16", "utf-32", "utf_16", "utf_32", "iso2022", "iso-2022", "utf-7", "utf_7")
-
-
-def _decode_text(data: bytes, charset: str, what: str, defects: _Defects) -> str:
-    # Pure-ASCII bytes are ASCII text in every charset except the 16/32-bit and escape-based ones.
-    if data.isascii() and not charset.lower().replace("_", "-").startswith(_ASCII_UNSAFE):
-        return data.decode("ascii")
-    if data.isascii() and charset:
-        codec = _codec(charset)
-        if codec is not None:
-            try:
-                return _decode_in(codec, data, what, defects)
-            except (UnicodeError, ValueError, LookupError):
-                defects.add(f"{what}: not valid {_clean(charset)[:40]}")
-        return data.decode("ascii")
-    return _decode_nonascii(data, charset, what, defects)
-
-
-# -- RFC 2047 encoded words -----------------------------------------------------------------
-
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=")
-_BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
-
-
-def _b64(data: bytes) -> bytes | None:
-    try:
-        return binascii.a2b_base64(data + b"=" * (-len(data.rstrip(b"=")) % 4))
-    except binascii.Error:
-        pass
-    clean = _BASE64_JUNK.sub(b"", data)
-    clean = clean[: len(clean) - len(clean) % 4]
-    try:
-        return binascii.a2b_base64(clean)
-    except binascii.Error:  # pragma: no cover - a clean multiple of 4 always decodes
-        return None
-
-
-def _decode_words(text: str, defects: _Defects) -> str:
-    """Decode RFC 2047 encoded words anywhere in ``text`` (leniently, as mail clients do).
-
-    Adjacent words in the same charset are decoded together, so a character split across two
-    words (common with UTF-8 and Japanese mailers) survives; whitespace between encoded words
-    is dropped (RFC 2047 section 6.2). A word that cannot be decoded is kept as it is.
-    """
-    if "=?" not in text:
-        return text
-    out: list[str] = []
-    pending = bytearray()
-    pending_charset = ""
-    pos = 0
-
-    def flush() -> None:
-        nonlocal pending_charset
-        if pending_charset:
-            out.append(_decode_text(bytes(pending), pending_charset, "header", defects))
-            pending.clear()
-            pending_charset = ""
-
-    for match in _ENCODED_WORD.finditer(text):
-        between = text[pos : match.start()]
-        if not (pending_charset and not between.strip()):
-            flush()
-            out.append(between)
-        charset = match.group(1).split("*", 1)[0]  # RFC 2231 language suffix: "utf-8*en"
-        payload = match.group(3).encode("utf-8")
-        data = binascii.a2b_qp(payload, header=True) if match.group(2) in "Qq" else _b64(payload)
-        pos = match.end()
-        if data is None:
-            flush()
-            out.append(match.group())
-            defects.add("header: undecodable encoded word")
-            continue
-        if pending_charset and charset.lower() != pending_charset.lower():
-            flush()
-        pending_charset = charset
-        pending.extend(data)
-    flush()
-    out.append(text[pos:])
-    return "".join(out)
-
-
-def decode_header_value(value: str) -> str:
-    """Decode RFC 2047 words in an unfolded header value and make it one clean line.
-
-    The result never contains CR, LF or any other control character.
-    """
-    return _clean(_decode_words(value, _Defects()))
-
-
-# -- header blocks --------------------------------------------------------------------------
-
-_HEADER_NAME = re.compile(rb"([!-9;-~]+)[ \t]*:")  # printable ASCII but ":" (RFC 5322 ftext)
-
-
-def _read_headers(
-    raw: bytes, start: int, end: int, defects: _Defects, *, top: bool
-) -> tuple[list[tuple[str, bytes]], int]:
-    """Parse the header block in ``raw[start:end]``: ([(lower name, unfolded value)], body start).
-
-    The block ends at the first empty line; a line that is neither a header nor a continuation
-    also ends it (and starts the body), as in the standard library's parser.
-    """
-    headers: list[tuple[str, list[bytes]]] = []
-    pos = start
-    if top and raw.startswith(b"From ", pos):  # an mbox separator line, not a header
-        newline = raw.find(b"\n", pos, end)
-        pos = end if newline < 0 else newline + 1
-    while pos < end:
-        newline = raw.find(b"\n", pos, end)
-        line_end, next_pos = (end, end) if newline < 0 else (newline, newline + 1)
-        line = raw[pos:line_end]
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        if not line:
-            pos = next_pos
-            break
-        if line[:1] in (b" ", b"\t"):
-            if headers:
-                headers[-1][1].append(line)
-            else:
-                defects.add("first header line is a continuation line")
-            pos = next_pos
-            continue
-        match = _HEADER_NAME.match(line)
-        if match is None:
-            if headers:
-                defects.add("header block ends without an empty line")
-            break
-        name = match.group(1).decode("ascii").lower()
-        headers.append((name, [line[match.end() :]]))
-        pos = next_pos
-    return [(name, b"".join(chunks).strip(b" \t")) for name, chunks in headers], pos
-
-
-def _header_text(value: bytes, defects: _Defects) -> str:
-    """Header bytes as text: ASCII, else UTF-8 (RFC 6532), else windows-1252."""
-    if value.isascii():
-        return value.decode("ascii")
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        defects.add("header: 8-bit bytes not UTF-8, read as windows-1252")
-        return value.decode("cp1252", errors="replace")
-
-
-def _first(headers: list[tuple[str, bytes]], name: str) -> bytes | None:
-    return next((value for key, value in headers if key == name), None)
-
-
-# -- structured values ----------------------------------------------------------------------
-
-_MIME_NAME = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_MIME_TYPE = re.compile(rf"{_MIME_NAME}/{_MIME_NAME}")
-_PARAM = re.compile(r';\s*([^\s=;"]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)', re.DOTALL)
-_QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
-
-
-def _params(text: str, defects: _Defects) -> dict[str, str]:
-    """MIME parameters, with RFC 2231 continuations (``name*0*=``) and charsets (``name*=``)."""
-    simple: dict[str, str] = {}
-    sections: dict[str, list[tuple[int, bool, str]]] = {}
-    for match in _PARAM.finditer(text[:_MAX_STRUCTURED]):
-        name, value = match.group(1).lower(), match.group(2).strip()
-        if value.startswith('"') and value.endswith('"') and len(value) >= 2:
-            value = _QUOTED_PAIR.sub(r"\1", value[1:-1])
-        if "*" not in name:
-            simple.setdefault(name, value)
-            continue
-        base, _, suffix = name.partition("*")
-        encoded = suffix.endswith("*") or suffix == ""
-        digits = suffix.rstrip("*")
-        if digits and not (digits.isdigit() and len(digits) < 4):
-            continue
-        sections.setdefault(base, []).append((int(digits or 0), encoded, value))
-    for base, parts in sections.items():
-        parts.sort(key=lambda part: part[0])
-        charset = ""
-        data = bytearray()
-        for number, (_, encoded, value) in enumerate(parts):
-            if encoded:
-                if number == 0 and value.count("'") >= 2:
-                    charset, _language, value = value.split("'", 2)
-                data.extend(urllib.parse.unquote_to_bytes(value))
-            else:
-                data.extend(value.encode("utf-8"))
-        simple[base] = _decode_text(bytes(data), charset, "parameter", defects)
-    return simple
-
-
-def _content_type(
-    headers: list[tuple[str, bytes]], default: str, defects: _Defects
-) -> tuple[str, dict[str, str]]:
-    value = _first(headers, "content-type")
-    if value is None:
-        return default, {}
-    text = _clean(_header_text(value, defects))
-    main, _, _rest = text.partition(";")
-    ctype = main.strip().lower()
-    if not _MIME_TYPE.fullmatch(ctype):
-        # RFC 2045 section 5.2: an invalid Content-Type means the default.
-        defects.add(f"invalid Content-Type {ctype[:40]!r}")
-        return default, {}
-    return ctype, _params(text[len(main) :], defects)
-
-
-def _disposition(headers: list[tuple[str, bytes]], defects: _Defects) -> tuple[str, bool]:
-    """(disposition type, whether a file name is given)."""
-    value = _first(headers, "content-disposition")
-    if value is None:
-        return "", False
-    text = _clean(_header_text(value, defects))
-    kind, _, _rest = text.partition(";")
-    params = _params(text[len(kind) :], defects)
-    return kind.strip().lower(), bool(params.get("filename"))
-
-
-_MSG_ID = re.compile(r"<([^<>\s]+)>")
-_BARE_ID = re.compile(r"[^<>\s@]+@[^<>\s@]+")
-
-
-def _msg_ids(value: str) -> list[str]:
-    """Every ``<id>`` in a Message-ID, In-Reply-To or References value, in order."""
-    ids = [f"<{match.group(1)}>" for match in _MSG_ID.finditer(value) if len(match.group(1)) < 990]
-    if not ids:
-        bare = _BARE_ID.fullmatch(value.strip())
-        if bare:  # "id@host" without the brackets, seen from some scripts
-            ids = [f"<{bare.group()}>"]
-    return ids
-
-
-_PLACEHOLDER = re.compile("\ue000([0-9]+)\ue001")
-_DOMAIN = re.compile(r"[\w-]+(?:\.[\w-]+)*", re.UNICODE)
-_LOCAL_SPECIALS = frozenset('<>()[],;:\\"@')
-
-
-def _addr_spec(address: str) -> str:
-    """A plausible ``local@domain`` with the domain lower-cased, else ""."""
-    local, at, domain = address.strip().rpartition("@")
-    if not at or not local or not _DOMAIN.fullmatch(domain):
-        return ""
-    quoted = len(local) >= 2 and local.startswith('"') and local.endswith('"')
-    if not quoted and any(c.isspace() or c in _LOCAL_SPECIALS for c in local):
-        return ""
-    return f"{local}@{domain.lower()}"
-
-
-def _hide_words(text: str) -> tuple[str, list[str]]:
-    words: list[str] = []
-
-    def hide(match: re.Match[str]) -> str:
-        words.append(match.group())
-        return f"\ue000{len(words) - 1}\ue001"  # private-use characters: an atom to the parser
-
-    return _ENCODED_WORD.sub(hide, text), words
-
-
-def _show_words(text: str, words: list[str]) -> str:
-    if not words:
-        return text
-
-    def show(match: re.Match[str]) -> str:
-        index = int(match.group(1))
-        return words[index] if index < len(words) else match.group()  # a forged placeholder
-
-    return _PLACEHOLDER.sub(show, text)
-
-
-def _addresses(values: list[str], field: str, defects: _Defects) -> tuple[MailAddress, ...]:
-    result: list[MailAddress] = []
-    for value in values:
-        cleaned = _clean(value)  # control characters out before the address parser sees them
-        if len(cleaned) > _MAX_STRUCTURED:
-            defects.add(f"{field}: too long to parse")
-            continue
-        # Encoded words may hide ",", ":" or "<" (a display name that is really two addresses);
-        # the address parser sees opaque placeholders, the words are decoded after parsing.
-        cleaned, words = _hide_words(cleaned)
-        try:
-            pairs = [
-                (_show_words(name, words), _show_words(address, words))
-                for name, address in getaddresses([cleaned])
-            ]
-        except Exception:  # the parser recurses on nested comments, among others
-            defects.add(f"{field}: unparseable address list")
-            continue
-        for name, address in pairs:
-            spec = _addr_spec(address)
-            display = decode_header_value(name)
-            if address.strip() and not spec:
-                defects.add(f"{field}: invalid address")
-            if spec or display:
-                result.append(MailAddress(name=display, address=spec))
-    return tuple(result)
-
-
-def _date(value: str, defects: _Defects) -> datetime | None:
-    try:
-        parsed = parsedate_to_datetime(value)
-        if parsed.tzinfo is None:  # "-0000": the zone is unknown; UTC is the best reading
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
-    except (ValueError, TypeError, OverflowError, IndexError):
-        defects.add(f"unreadable Date {value[:60]!r}")
-        return None
-
-
-def _return_path(value: str) -> str:
-    bracket = re.search(r"<([^<>]*)>", value)
-    inner = (bracket.group(1) if bracket else value).strip()
-    return _addr_spec(inner) or inner
-
 
 # -- MIME walk ------------------------------------------------------------------------------
 
@@ -528,7 +129,7 @@ def _walk(
     top_headers: list[tuple[str, bytes]],
     body_start: int,
     limits: MailLimits,
-    defects: _Defects,
+    defects: Defects,
 ) -> list[_Leaf]:
     """Visit the MIME tree in document order without recursion; return the text leaves."""
     leaves: list[_Leaf] = []
@@ -537,9 +138,9 @@ def _walk(
     while stack:
         headers, start, end, level, path, default = stack.pop()
         if headers is None:
-            headers, start = _read_headers(raw, start, end, defects, top=False)
+            headers, start = read_headers(raw, start, end, defects, top=False)
         seen += 1
-        ctype, params = _content_type(headers, default, defects)
+        ctype, params = parse_content_type(headers, default, defects)
         if ctype.startswith("multipart/"):
             boundary = params.get("boundary", "")
             if not boundary or len(boundary) > 200:
@@ -565,11 +166,11 @@ def _walk(
                 child_start, child_end = children[index]
                 stack.append((None, child_start, child_end, level + 1, child_path, child_default))
         elif ctype in ("text/plain", "text/html"):
-            disposition, has_filename = _disposition(headers, defects)
+            disposition, has_filename = parse_disposition(headers, defects)
             if disposition == "attachment" or (has_filename and disposition != "inline"):
                 continue  # a text file attached, not the message
-            encoding = _first(headers, "content-transfer-encoding")
-            encoding_name = _clean(_header_text(encoding or b"", defects)).lower()
+            encoding = first_header(headers, "content-transfer-encoding")
+            encoding_name = clean_text(header_text(encoding or b"", defects)).lower()
             leaves.append(
                 _Leaf(
                     start,
@@ -631,7 +232,7 @@ def _unflow(text: str, delsp: bool) -> str:
     return "\n".join(out)
 
 
-def _leaf_text(raw: bytes, leaf: _Leaf, budget: int, defects: _Defects) -> str:
+def _leaf_text(raw: bytes, leaf: _Leaf, budget: int, defects: Defects) -> str:
     # Never decode more encoded bytes than `budget` characters can need: quoted-printable
     # spends at most 3 bytes per byte, a charset at most 4 bytes per character.
     cap = budget * 12 + 1024
@@ -642,8 +243,8 @@ def _leaf_text(raw: bytes, leaf: _Leaf, budget: int, defects: _Defects) -> str:
         defects.add(f"body text truncated to {budget} characters")
     data = raw[leaf.start : end]
     if leaf.encoding == "base64":
-        decoded = _b64(re.sub(rb"\s+", b"", data))
-        if decoded is None:  # pragma: no cover - _b64 always recovers
+        decoded = decode_base64(re.sub(rb"\s+", b"", data))
+        if decoded is None:  # pragma: no cover - decode_base64 always recovers
             decoded = b""
         data = decoded
     elif leaf.encoding == "quoted-printable":
@@ -651,8 +252,8 @@ def _leaf_text(raw: bytes, leaf: _Leaf, budget: int, defects: _Defects) -> str:
     elif leaf.encoding not in ("", "7bit", "8bit", "binary"):
         defects.add(f"unknown Content-Transfer-Encoding {leaf.encoding[:30]!r}, read as is")
     kind = "HTML body" if leaf.html else "body"
-    text = _decode_text(data, leaf.charset, kind, defects)
-    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_BODY_CONTROLS)
+    text = decode_text(data, leaf.charset, kind, defects)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(BODY_CONTROLS)
     if leaf.html:
         try:
             text = html_to_text(text)
@@ -664,7 +265,7 @@ def _leaf_text(raw: bytes, leaf: _Leaf, budget: int, defects: _Defects) -> str:
     return text.strip("\n")
 
 
-def _body(raw: bytes, chosen: list[_Leaf], limits: MailLimits, defects: _Defects) -> str:
+def _body(raw: bytes, chosen: list[_Leaf], limits: MailLimits, defects: Defects) -> str:
     texts: list[str] = []
     used = 0
     for leaf in chosen:
@@ -716,45 +317,46 @@ def parse_mail(raw: bytes, *, origin: str, limits: MailLimits = MailLimits()) ->
         raise
     except Exception as exc:  # the promise: one bad message is one InputError
         raise InputError(
-            origin, f"message could not be parsed ({type(exc).__name__}: {_clean(str(exc))[:120]})"
+            origin,
+            f"message could not be parsed ({type(exc).__name__}: {clean_text(str(exc))[:120]})",
         ) from exc
 
 
 def _parse(raw: bytes, origin: str, limits: MailLimits) -> ParsedMail:
-    defects = _Defects()
-    top, body_start = _read_headers(raw, 0, len(raw), defects, top=True)
+    defects = Defects()
+    top, body_start = read_headers(raw, 0, len(raw), defects, top=True)
     if not top:
         raise InputError(origin, "no mail headers found (not an internet message)")
 
     texts: dict[str, list[str]] = {}  # raw text of each header, unfolded, not yet decoded
     for name, value in top:
-        texts.setdefault(name, []).append(_header_text(value, defects))
+        texts.setdefault(name, []).append(header_text(value, defects))
     headers = {
-        name: tuple(_clean(_decode_words(value, defects)) for value in values)
+        name: tuple(clean_text(decode_words(value, defects)) for value in values)
         for name, values in texts.items()
     }
 
     def first(name: str) -> str | None:
         values = texts.get(name)
-        return _clean(values[0]) if values else None
+        return clean_text(values[0]) if values else None
 
-    message_ids = _msg_ids(first("message-id") or "")
+    message_ids = msg_ids(first("message-id") or "")
     if "message-id" in texts and not message_ids:
         defects.add("unreadable Message-ID")
-    references = tuple(dict.fromkeys(_msg_ids(" ".join(texts.get("references", [])))))
-    in_reply_to = _msg_ids(first("in-reply-to") or "")
+    references = tuple(dict.fromkeys(msg_ids(" ".join(texts.get("references", [])))))
+    in_reply_to = msg_ids(first("in-reply-to") or "")
 
     date_text = first("date")
-    date = _date(date_text, defects) if date_text else None
+    date = date_of(date_text, defects) if date_text else None
     if date_text is None:
         defects.add("no Date header")
 
-    senders = _addresses(texts.get("from", [])[:1], "From", defects)
+    senders = parse_addresses(texts.get("from", [])[:1], "From", defects)
     if "from" not in texts:
         defects.add("no From header")
     return_path = first("return-path")
 
-    ctype, params = _content_type(top, "text/plain", defects)
+    ctype, params = parse_content_type(top, "text/plain", defects)
     leaves = _walk(raw, top, body_start, limits, defects)
     chosen = _choose(leaves)
     text = _body(raw, chosen, limits, defects)
@@ -762,19 +364,19 @@ def _parse(raw: bytes, origin: str, limits: MailLimits) -> ParsedMail:
     if chosen and not chosen[0].html and (html_leaves := _of_kind(leaves, html=True)):
         # Some senders put facts only in the HTML part (FreeScout: the customer's address).
         # Its defects repeat the text part's, or do not matter: the text part is the body.
-        html_text = _body(raw, html_leaves, _ALTERNATIVE_LIMITS, _Defects())
+        html_text = _body(raw, html_leaves, _ALTERNATIVE_LIMITS, Defects())
 
     return ParsedMail(
         origin=origin,
         message_id=message_ids[0] if message_ids else "",
         in_reply_to=in_reply_to[0] if in_reply_to else "",
-        references=references[-_MAX_IDS:],
+        references=references[-MAX_IDS:],
         subject=headers.get("subject", ("",))[0],
         sender=senders[0] if senders else MailAddress(name="", address=""),
-        to=_addresses(texts.get("to", []), "To", defects),
-        cc=_addresses(texts.get("cc", []), "Cc", defects),
-        reply_to=_addresses(texts.get("reply-to", []), "Reply-To", defects),
-        return_path=None if return_path is None else _return_path(return_path),
+        to=parse_addresses(texts.get("to", []), "To", defects),
+        cc=parse_addresses(texts.get("cc", []), "Cc", defects),
+        reply_to=parse_addresses(texts.get("reply-to", []), "Reply-To", defects),
+        return_path=None if return_path is None else parse_return_path(return_path),
         date=date,
         content_type=ctype,
         report_type=params.get("report-type", "").lower() if ctype == "multipart/report" else "",
