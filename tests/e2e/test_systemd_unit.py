@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from notifier.cli.commands.run import run_command
 from notifier.cli.main import _parser
 from tests.e2e.cli import ROOT
 
@@ -129,4 +130,4 @@ def test_unit_runs_notifier_the_way_the_daemon_expects() -> None:
     program, *arguments = shlex.split(values["ExecStart"][0])
     assert program == INSTALLED_BINARY
     args = _parser().parse_args(arguments)
-    assert args.handler.__name__ == "_run" and args.config == Path("/etc/notifier/config.toml")
+    assert args.handler is run_command and args.config == Path("/etc/notifier/config.toml")

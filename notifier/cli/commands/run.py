@@ -1,0 +1,156 @@
+"""Running notifier: ``run`` (the daemon), ``once`` (one pass), ``demo``, ``reread`` and
+``check-config``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from notifier.cli.context import EX_TEMPFAIL, configure_logging, parse_moment, settings_from
+from notifier.core.errors import ConfigError
+from notifier.core.printable import printable, say
+from notifier.runtime.config import EX_CONFIG, Settings
+
+if TYPE_CHECKING:
+    from notifier.service import PassReport, Service
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from notifier.runtime import bootstrap, daemon
+    from notifier.runtime.metrics import Metrics, parse_listen
+    from notifier.runtime.sdnotify import Notifier, watchdog_interval
+
+    notifier = Notifier.from_environment()
+    signals = daemon.Signals()
+    # First of all: a SIGHUP or SIGTERM while starting must not kill the process half-way.
+    daemon.install_signal_handlers(signals, notifier)
+    settings = settings_from(args, required=True)
+    configure_logging(settings)
+    metrics: Metrics | None = None
+    listen = args.metrics or settings.metrics.listen
+    if listen:
+        host, port = parse_listen(listen)
+        metrics = Metrics()
+        metrics.serve(host, port)
+    try:
+        with bootstrap.open_outbox(settings) as outbox:
+            runner = daemon.Daemon(
+                settings=settings,
+                outbox=outbox,
+                build=bootstrap.build_service,
+                load=lambda: settings_from(args, required=True),
+                signals=signals,
+                notifier=notifier,
+                watchdog=watchdog_interval(),
+                metrics=metrics,
+                on_reload=configure_logging,
+            )
+            return runner.run()
+    finally:
+        if metrics is not None:
+            metrics.close()
+
+
+def once_command(args: argparse.Namespace) -> int:
+    from notifier.runtime import bootstrap
+
+    settings = settings_from(args, required=True)
+    configure_logging(settings)
+    with bootstrap.open_outbox(settings) as outbox:
+        service = bootstrap.build_service(settings, outbox)
+        service.start()
+        report = service.run_pass()
+        _record_once(settings, service, report)
+    if report.needs_attention:
+        return 1
+    return EX_TEMPFAIL if report.deferred else 0
+
+
+def _record_once(settings: Settings, service: Service, report: PassReport) -> None:
+    """Leave what this pass found in status.json, so `notifier status` shows each source."""
+    from notifier.runtime.health import DaemonStatus, note_pass, read_status, write_status
+
+    now = datetime.now(UTC)
+    previous = read_status(settings.state.directory)
+    known = previous.sources if previous is not None else {}
+    sources = note_pass(known, service.sources, report.source_errors, now, complete=True)
+    failing = sorted(name for name, health in sources.items() if health.failing)
+    summary = f"notifier once: sent {report.sent}" + (
+        f"; failing: {', '.join(failing)}" if failing else ""
+    )
+    with contextlib.suppress(OSError):  # the pass is done; status is only a view of it
+        write_status(
+            settings.state.directory,
+            DaemonStatus(
+                pid=os.getpid(),
+                state="stopped",
+                summary=summary,
+                started_at=now,
+                updated_at=now,
+                last_pass_at=now,
+                sources=sources,
+                written_by="once",
+            ),
+        )
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    from notifier.cli import demo
+
+    return demo.run(keep=args.keep)
+
+
+def reread_command(args: argparse.Namespace) -> int:
+    from notifier.cli.reread import reread
+
+    since = parse_moment(args.since, "--since")
+    return reread(settings_from(args, required=True), args.source, since, datetime.now(UTC))
+
+
+def check_config_command(args: argparse.Namespace) -> int:
+    from notifier.cli import preflight
+    from notifier.runtime import bootstrap
+
+    settings = settings_from(args, required=True)
+    renderer = bootstrap.build_renderer(settings)
+    findings = preflight.check_runtime_needs(settings, renderer.problems())
+    if not any(f.severity == "error" and not f.where for f in findings):
+        # Building what the service builds at start finds the rest (presets, rules, TLS files);
+        # it needs the secrets, so only once they could all be read.
+        for build in (
+            lambda: bootstrap.build_sources(settings, NothingSeen()),
+            lambda: bootstrap.build_team_profiles(settings),  # rules, working hours, glossaries
+            lambda: bootstrap.build_sender(settings),
+        ):
+            try:
+                build()
+            except ConfigError as exc:
+                findings.append(preflight.Finding("error", "", str(exc)))
+    for finding in findings:
+        say(printable(str(finding)), err=True)
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    if errors:
+        say(f"configuration not OK: {errors} error(s), {warnings} warning(s)")
+        return EX_CONFIG
+    noted = f", {warnings} warning(s)" if warnings else ""
+    say(
+        f"configuration OK{noted}: {len(settings.exports)} export source(s), "
+        f"{len(settings.imap)} IMAP source(s), "
+        f"teams: {', '.join(renderer.teams)}, smtp: {settings.smtp.host}:{settings.smtp.effective_port} "
+        f"({settings.smtp.security}), state: {settings.state.directory}"
+    )
+    if args.connect:
+        from notifier.cli import ops as opscli
+
+        return opscli.check_connections(settings)
+    return 0
+
+
+class NothingSeen:
+    def checkpoint(self, source: str, key: str) -> str | None:
+        return None
