@@ -37,7 +37,9 @@ import _support as bench
 import structlog
 
 import notifier.sources.mail.imap as imap_module
-from notifier.sources.mail.imap import FolderPolicy, IdleWatcher, ImapOptions, ImapSource
+from notifier.sources.mail.connection import ImapOptions
+from notifier.sources.mail.idle import IdleWatcher
+from notifier.sources.mail.imap import FolderPolicy, ImapSource
 from notifier.sources.mail.interpreter import build_interpreter
 from tests.dovecot import DovecotServer, find_dovecot
 from tests.smtp_server import SmtpTestServer

@@ -170,7 +170,7 @@ def show_status(args: argparse.Namespace, settings: Settings) -> int:
 def check_connections(settings: Settings) -> int:
     """Log in to every IMAP source and to SMTP, step by step; send nothing. 0 when all worked."""
     from notifier.runtime import bootstrap
-    from notifier.sources.mail.imap import NETWORK_ERRORS, connect
+    from notifier.sources.mail.connection import NETWORK_ERRORS, connect
 
     failures = 0
     for box in settings.imap:

@@ -80,7 +80,7 @@ def _reread_imap(
     settings: Settings, box: ImapSettings, outbox: StateStore, since: datetime | None, now: datetime
 ) -> list[str]:
     from notifier.runtime import bootstrap
-    from notifier.sources.mail.imap import NETWORK_ERRORS, connect
+    from notifier.sources.mail.connection import NETWORK_ERRORS, connect
 
     source = bootstrap.build_imap_source(settings, box, outbox)
     key = f"folder:{box.folder}"  # ImapSource's progress mark: "<uidvalidity>:<last uid>"

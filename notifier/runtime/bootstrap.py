@@ -105,7 +105,8 @@ def build_sources(settings: Settings, seen: SourceState) -> list[Source]:
 
 
 def build_imap_source(settings: Settings, box: ImapSettings, state: SourceState) -> ImapSource:
-    from notifier.sources.mail.imap import FolderPolicy, ImapSource, build_options
+    from notifier.sources.mail.connection import build_options
+    from notifier.sources.mail.imap import FolderPolicy, ImapSource
     from notifier.sources.mail.interpreter import build_interpreter
     from notifier.sources.mail.products import build_presets
     from notifier.sources.mail.rules import Interpreter, compile_rule

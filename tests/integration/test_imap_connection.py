@@ -10,7 +10,7 @@ import pytest
 import trustme
 
 from notifier.core.errors import SourceError
-from notifier.sources.mail.imap import ImapOptions, connect
+from notifier.sources.mail.connection import ImapOptions, connect
 from tests.dovecot import DovecotFactory, DovecotServer
 from tests.integration.imap_service import Harness, imap_settings
 from tests.mailfactory import reply

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from notifier.core.errors import SourceError
-from notifier.sources.mail.imap import ImapOptions, connect
+from notifier.sources.mail.connection import ImapOptions, connect
 from notifier.store.sqlite.audit import AuditQuery
 from tests.dovecot import DovecotFactory, DovecotServer, DripProxy
 from tests.integration.imap_service import Harness, imap_settings

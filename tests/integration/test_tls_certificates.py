@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from notifier.core.errors import SourceError
 from notifier.core.model import DeliveryOutcome, Notice
 from notifier.delivery.smtp import SmtpOptions, SmtpSender
-from notifier.sources.mail.imap import ImapOptions, connect
+from notifier.sources.mail.connection import ImapOptions, connect
 from tests.smtp_server import free_port
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)

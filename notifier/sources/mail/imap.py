@@ -21,32 +21,28 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
-import io
-import socket
-import ssl
 import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
 
 import structlog
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from notifier.core.errors import ConfigError, FaultStreak, InputError, SourceError, StateError
-from notifier.core.model import (
-    Checkpoint,
-    Ignored,
-    InputProblem,
-    Reopened,
-    Resolution,
-    SourceEvent,
-)
+from notifier.core.errors import FaultStreak, InputError, SourceError, StateError
+from notifier.core.model import Checkpoint, Ignored, InputProblem, Reopened, Resolution, SourceEvent
 from notifier.core.ports import SourceState
-from notifier.netio import BoundedTLS, DeadlineReader, StepClock, send_all
+from notifier.sources.mail.connection import (
+    FETCH_BYTES,
+    NETWORK_ERRORS,
+    ImapOptions,
+    connect,
+    describe_error,
+    not_understood,
+)
+from notifier.sources.mail.idle import IdleWatcher
 from notifier.sources.mail.language import COMMON_LANGUAGES, remembering, with_language
 from notifier.sources.mail.noise import address_problem, noise_reason
 from notifier.sources.mail.parse import parse_mail
@@ -54,194 +50,6 @@ from notifier.sources.mail.rules import Interpreter
 from notifier.sources.mail.types import MailLimits, NotAResolution, ParsedMail, TicketFacts
 
 log = structlog.get_logger()
-
-# Everything an IMAP conversation can throw at us; translated to SourceError at the boundary.
-NETWORK_ERRORS: tuple[type[BaseException], ...] = (
-    IMAPClientError,
-    imaplib.IMAP4.error,
-    OSError,  # includes socket.timeout, ConnectionError and ssl.SSLError
-)
-# Fetch bodies in groups of at most this many bytes, so memory stays bounded.
-FETCH_BYTES = 32 * 1024 * 1024
-# Deadlines (docs/guarantees.md). Every IMAP command, from writing it to the end of its answer
-# (and the greeting, and a TLS handshake), must end within the source's ``timeout`` however
-# slowly the bytes come, plus one second for every STEADY_RATE bytes it received (counted up
-# to FETCH_BYTES): a big FETCH arriving at least that fast is never cut, a drip gains nothing.
-STEADY_RATE = 64 * 1024
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ImapOptions:
-    """How to reach and log in to one IMAP server."""
-
-    host: str
-    port: int
-    security: Literal["tls", "starttls", "plain"]
-    username: str
-    password: str | None = None
-    oauth2_token: str | None = None
-    ca_file: Path | None = None
-    timeout: float = 30.0
-
-    @property
-    def server(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-class _BoundedIMAP4(imaplib.IMAP4):
-    """imaplib's connection with every command on a deadline (see :mod:`notifier.netio`).
-
-    A step starts with each command (and at open, for the greeting); the reads and writes of
-    its answer share the step's deadline. Outside a step (IMAP IDLE) reads are left as they are.
-    """
-
-    clock: StepClock
-    _base_timeout: float | None
-    _reader: io.BufferedReader | None = None
-    _reader_sock: socket.socket | None = None
-
-    def open(self, host: str = "", port: int = 143, timeout: float | None = None) -> None:
-        self.clock.start()
-        super().open(host, port, timeout)
-
-    def _command(self, name: str, *args: Any) -> Any:
-        self.clock.start()
-        return super()._command(name, *args)  # type: ignore[misc]
-
-    def _file(self) -> io.BufferedReader:
-        if self._reader is None or self._reader_sock is not self.sock:  # new socket: STARTTLS
-            self._reader_sock = self.sock
-            self._reader = io.BufferedReader(
-                DeadlineReader(self.sock, self.clock, self._base_timeout)
-            )
-        return self._reader
-
-    def readline(self) -> bytes:
-        line = self._file().readline(imaplib._MAXLINE + 1)  # type: ignore[attr-defined]
-        if len(line) > imaplib._MAXLINE:  # type: ignore[attr-defined]
-            raise self.error(f"got more than {imaplib._MAXLINE} bytes")  # type: ignore[attr-defined]
-        return line
-
-    def read(self, size: int) -> bytes:
-        return self._file().read(size)
-
-    def send(self, data: Any) -> None:
-        send_all(self.sock, bytes(data), self.clock, self._base_timeout)
-
-
-class _PlainIMAP4(_BoundedIMAP4):
-    def __init__(self, host: str, port: int, clock: StepClock, timeout: float) -> None:
-        self.clock, self._base_timeout = clock, timeout
-        super().__init__(host, port, timeout=timeout)
-
-
-class _TlsIMAP4(_BoundedIMAP4):
-    def __init__(
-        self, host: str, port: int, clock: StepClock, timeout: float, context: BoundedTLS
-    ) -> None:
-        self.clock, self._base_timeout, self._context = clock, timeout, context
-        super().__init__(host, port, timeout=timeout)
-
-    def _create_socket(self, timeout: float | None = None) -> socket.socket:
-        sock = socket.create_connection((self.host, self.port), timeout=timeout)
-        return self._context.wrap_socket(sock, server_hostname=self.host)
-
-
-class _BoundedClient(IMAPClient):  # type: ignore[misc]
-    """IMAPClient over :class:`_BoundedIMAP4`; IMAP IDLE waits outside any step deadline."""
-
-    def __init__(self, options: ImapOptions, context: ssl.SSLContext) -> None:
-        self.clock = StepClock(
-            options.timeout, bytes_per_second=STEADY_RATE, counted_bytes=FETCH_BYTES
-        )
-        self.bounded_tls = BoundedTLS(context, self.clock, options.timeout)
-        self._options = options
-        super().__init__(
-            options.host,
-            port=options.port,
-            ssl=options.security == "tls",
-            ssl_context=context,
-            timeout=options.timeout,
-        )
-
-    def _create_IMAP4(self) -> imaplib.IMAP4:
-        opts = self._options
-        if opts.security == "tls":
-            return _TlsIMAP4(opts.host, opts.port, self.clock, opts.timeout, self.bounded_tls)
-        return _PlainIMAP4(opts.host, opts.port, self.clock, opts.timeout)
-
-    def idle(self) -> None:
-        super().idle()
-        self.clock.stop()  # idle_check waits as long as its caller asks
-
-    def idle_done(self) -> Any:
-        self.clock.start()
-        return super().idle_done()
-
-
-def connect(options: ImapOptions) -> IMAPClient:
-    """Open, secure and log in; SourceError names the server and the step that failed."""
-    step = "connect"
-    try:
-        context = ssl.create_default_context(
-            cafile=str(options.ca_file) if options.ca_file else None
-        )
-        client = _BoundedClient(options, context)
-        try:
-            if options.security == "starttls":
-                step = "STARTTLS"
-                client.starttls(client.bounded_tls)
-            step = "login"
-            if options.oauth2_token is not None:
-                client.oauth2_login(options.username, options.oauth2_token)
-            else:
-                _login(client, options)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                client.shutdown()
-            raise
-        return client
-    except NETWORK_ERRORS as exc:
-        raise SourceError(f"IMAP {options.server}: {step} failed: {_describe(exc)}") from exc
-    except SourceError:
-        raise
-    except Exception as exc:
-        # What imapclient raises for an answer it cannot parse. At login its text could quote
-        # what was sent, so only the kind is named there.
-        what = type(exc).__name__ if step == "login" else None
-        raise SourceError(
-            f"IMAP {options.server}: {step} failed: {_not_understood(exc, what)}"
-        ) from exc
-
-
-def _login(client: IMAPClient, options: ImapOptions) -> None:
-    """LOGIN carries ASCII only (RFC 3501 quoted strings); any other password goes by
-    AUTHENTICATE PLAIN, UTF-8 as RFC 4616 says. A secret's characters never reach a message."""
-    username, password = options.username, options.password or ""
-    if username.isascii() and password.isascii():
-        client.login(username, password)
-    elif client.has_capability("AUTH=PLAIN"):
-        client.plain_login(username, password)
-    else:
-        raise SourceError(
-            f"IMAP {options.server}: login failed: the user name or password has characters "
-            "outside ASCII, which IMAP LOGIN cannot carry, and the server offers no AUTH=PLAIN"
-        )
-
-
-def _not_understood(exc: Exception, text: str | None = None) -> str:
-    """Words for an exception no IMAP error class covers: imapclient's (or this module's)
-    reading of a garbled answer, such as ``int(b"many")``."""
-    return f"an answer could not be understood ({text or f'{type(exc).__name__}: {exc}'})"
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, socket.timeout | TimeoutError):
-        return "no answer in time"
-    text = str(exc) or type(exc).__name__
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    return text
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -306,7 +114,7 @@ class ImapSource:
             client = self._connection()
             yield from self._read_new(client, now)
         except NETWORK_ERRORS as exc:
-            raise self._broken(now, _describe(exc)) from exc
+            raise self._broken(now, describe_error(exc)) from exc
         except SourceError:
             self._failures += 1
             self._retry_at = now + min(timedelta(seconds=2**self._failures), self.reconnect_max)
@@ -314,7 +122,7 @@ class ImapSource:
         except StateError:
             raise
         except Exception as exc:  # a garbled answer: the server's fault, handled as one
-            raise self._broken(now, _not_understood(exc)) from exc
+            raise self._broken(now, not_understood(exc)) from exc
         self._failures = 0
         self._retry_at = None
 
@@ -344,7 +152,7 @@ class ImapSource:
             raise
         except Exception as exc:  # a network error or a garbled answer
             # The local state is the truth: a failed flag or move loses nothing.
-            log.warning("imap_after_action_failed", source=self.name, error=_describe(exc))
+            log.warning("imap_after_action_failed", source=self.name, error=describe_error(exc))
             self._drop_connection()
 
     def close(self) -> None:
@@ -637,109 +445,6 @@ class ImapSource:
                     client.uid_expunge(uids)
 
 
-class IdleWatcher:
-    """A thread that holds IDLE on the folder and sets ``wake`` when new mail is announced.
-
-    IDLE is re-issued every ``idle_renew`` (servers drop IDLE after 30 minutes; RFC 2177 asks
-    clients to re-issue well before). imapclient's ``idle_check`` returns ``[]`` both on a
-    timeout and on EOF, so an early empty return is checked with NOOP; any error reconnects
-    with capped backoff, and every (re)connection rings the bell once so the pass catches up on
-    mail that arrived while the watcher was away.
-    """
-
-    CHECK_SECONDS = 30.0
-
-    def __init__(self, source: ImapSource, wake: threading.Event) -> None:
-        self.source = source
-        self.wake = wake
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"imap-idle-{source.name}", daemon=True
-        )
-        self._client: IMAPClient | None = None
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        client = self._client
-        if client is not None:
-            with contextlib.suppress(Exception):
-                client.shutdown()  # unblocks idle_check at once
-        self._thread.join(timeout=2)
-
-    def _run(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                self._watch()
-                failures = 0
-            # Exception: any network error, a garbled answer, or (ValueError) imapclient
-            # reading a socket that stop() just closed; the watcher must outlive them all.
-            except Exception as exc:
-                if self._stop.is_set():
-                    break
-                failures += 1
-                delay = min(2.0**failures, self.source.reconnect_max.total_seconds())
-                log.warning(
-                    "imap_idle_error", source=self.source.name, error=_describe(exc),
-                    retry_in_seconds=delay,
-                )  # fmt: skip
-                self._stop.wait(delay)
-            finally:
-                client, self._client = self._client, None
-                if client is not None:
-                    with contextlib.suppress(Exception):
-                        client.shutdown()
-
-    def _watch(self) -> None:
-        client = connect(self.source.options)
-        self._client = client
-        client.select_folder(self.source.policy.folder, readonly=True)
-        if not client.has_capability("IDLE"):
-            log.warning("imap_idle_unsupported", source=self.source.name)
-            self._stop.set()  # the daemon's poll interval does the work
-            return
-        client.idle()
-        log.info("imap_idle_started", source=self.source.name, folder=self.source.policy.folder)
-        self.source.connection_restored()
-        self.wake.set()  # catch up on whatever arrived while we were not watching
-        renew_every = self.source.idle_renew.total_seconds()
-        renew_at = time.monotonic() + renew_every
-        while not self._stop.is_set():
-            timeout = max(0.1, min(self.CHECK_SECONDS, renew_at - time.monotonic()))
-            started = time.monotonic()
-            responses = client.idle_check(timeout=timeout)
-            if _announces_mail(responses):
-                self.wake.set()
-            if any(_is_bye(r) for r in responses):
-                raise SourceError("the server said BYE")
-            early_empty = not responses and time.monotonic() - started < timeout / 2
-            if early_empty or time.monotonic() >= renew_at:
-                client.idle_done()
-                client.noop()  # raises on a dead connection (idle_check hides EOF)
-                client.idle()
-                renew_at = time.monotonic() + renew_every
-        with contextlib.suppress(Exception):
-            client.idle_done()
-            client.logout()
-
-
-_NEW_MAIL = (b"EXISTS", b"RECENT")
-
-
-def _announces_mail(responses: Iterable[Any]) -> bool:
-    for response in responses:
-        if isinstance(response, tuple) and len(response) >= 2 and response[1] in _NEW_MAIL:
-            return True
-    return False
-
-
-def _is_bye(response: Any) -> bool:
-    return isinstance(response, tuple) and bool(response) and response[0] == b"BYE"
-
-
 def _last_uid(client: IMAPClient, info: dict[bytes, Any]) -> int:
     uidnext = info.get(b"UIDNEXT")
     if uidnext:
@@ -772,34 +477,3 @@ def _message_id_from_header(header: bytes) -> str:
     value = " ".join(value.split())
     start, end = value.find("<"), value.find(">")
     return value[start : end + 1] if 0 <= start < end else ""
-
-
-def build_options(
-    *,
-    host: str,
-    port: int,
-    security: Literal["tls", "starttls", "plain"],
-    username: str,
-    password: str | None,
-    oauth2_token: str | None,
-    ca_file: Path | None,
-    timeout: float,
-) -> ImapOptions:
-    if password is None and oauth2_token is None:
-        raise ConfigError(
-            f"imap {host}: set password_file, password_credential or oauth2_token_file"
-        )
-    try:
-        ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"imap {host}: ca_file: cannot load {ca_file}: {exc}") from exc
-    return ImapOptions(
-        host=host,
-        port=port,
-        security=security,
-        username=username,
-        password=password,
-        oauth2_token=oauth2_token,
-        ca_file=ca_file,
-        timeout=timeout,
-    )
