@@ -178,11 +178,13 @@ def test_follow_streams_new_records_until_ctrl_c(
 ) -> None:
     """--follow prints what exists, then each new record within seconds; SIGINT ends it with 0."""
     config = delivered(tmp_path, smtp_server())
+    # stderr to a file: a pipe no one reads could fill and block the follower.
+    errors = (tmp_path / "follow.err").open("w", encoding="utf-8")
     follower = subprocess.Popen(
         [sys.executable, "-m", "notifier", "audit", "--config", str(config), "--follow",
          "--format", "json", "--source", "late"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE, stderr=errors, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"},
     )  # fmt: skip
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(follower.stdout.readline, "")))  # type: ignore[union-attr]
@@ -204,11 +206,19 @@ def test_follow_streams_new_records_until_ctrl_c(
         while not lines and time.monotonic() < deadline:
             time.sleep(0.1)
         follower.send_signal(signal.SIGINT)
-        assert follower.wait(timeout=30) == 0
+        try:
+            code = follower.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            follower.send_signal(signal.SIGABRT)  # faulthandler writes where it hangs
+            follower.wait(timeout=10)
+            code = None
+        where = (tmp_path / "follow.err").read_text(encoding="utf-8")
+        assert code == 0, f"exit {code} after SIGINT; stderr:\n{where}"
     finally:
         if follower.poll() is None:
             follower.kill()
         reader.join(timeout=5)
+        errors.close()
     records = [json.loads(line) for line in lines if line.strip()]
     assert [(r["source"], r["origin"], r["outcome"]) for r in records] == [
         ("late", "late.csv:7", "rejected")
