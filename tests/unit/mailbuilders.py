@@ -1,4 +1,4 @@
-"""Build ParsedMail values for interpreter tests without depending on ``mailparse``.
+"""Build ParsedMail values for interpreter tests without depending on ``sources.mail.parse``.
 
 ``parse_eml`` is a deliberately small stdlib converter (first text/plain part, the HTML part
 as text beside it, decoded headers);
@@ -45,7 +45,7 @@ def _html_alternative(message: EmailMessage) -> str:
 
 
 def parse_eml(raw: bytes, *, origin: str) -> ParsedMail:
-    """A minimal stand-in for ``mailparse.parse_mail``: enough for interpreter tests."""
+    """A minimal stand-in for ``parse.parse_mail``: enough for interpreter tests."""
     message = email.message_from_bytes(raw, policy=policy.default)
     assert isinstance(message, EmailMessage)
     headers: dict[str, tuple[str, ...]] = {}

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from notifier.core.errors import InputError
-from notifier.sources.export import mapping, rows
+from notifier.sources.export import rows, streams
 from notifier.sources.export.json_records import iter_json_records
 from notifier.sources.export.presets import build_mapping
 from notifier.sources.export.rows import join_sideloads, row_to_resolution, scan_sideloads
@@ -55,7 +55,7 @@ def test_a_users_array_larger_than_the_record_cap_is_read_item_by_item() -> None
     """The sideload arrays are never held whole: a page whose users[] alone passes
     MAX_RECORD_BYTES still gives its tickets, and only the used fields are kept."""
     data = page(users_first=False, users=60_000)
-    assert len(data) > mapping.MAX_RECORD_BYTES
+    assert len(data) > streams.MAX_RECORD_BYTES
     assert [email for _, email, _ in resolutions(data)] == ["u0@example.org", "u1@example.org"]
     index = scan_sideloads(io.BytesIO(data), ZENDESK)
     assert set(index.items["requester"]["100"]) == {"email", "name"}  # no "notes"

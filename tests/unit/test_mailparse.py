@@ -363,8 +363,8 @@ def test_typical_notification_parses_well_under_a_millisecond() -> None:
 
 
 def test_every_from_address_is_kept_so_a_list_can_be_refused_as_requester() -> None:
-    """``sender`` is the first From address; ``senders`` has them all (mailrules refuses a
-    From list where it looks for the requester)."""
+    """``sender`` is the first From address; ``senders`` has them all (the mail rules refuse a
+    From list where they look for the requester)."""
     raw = mail(b"", b"", base=HEAD.replace(b"From: ", b"From: Evil <evil@example.com>, ", 1))
     parsed = parse_mail(raw, origin="t")
     assert len(parsed.senders) == 2 and parsed.sender == parsed.senders[0]

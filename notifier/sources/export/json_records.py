@@ -9,9 +9,10 @@ import json
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from notifier.sources.export.mapping import MAX_RECORD_BYTES, RECORD_KEYS
+from notifier.sources.export.mapping import RECORD_KEYS
 from notifier.sources.export.streams import (
     BOM,
+    MAX_RECORD_BYTES,
     BadRecord,
     JsonItem,
     Lines,

@@ -28,7 +28,6 @@ RECORD_KEYS = frozenset(
 )
 # Every record (a CSV row, a JSONL line, a JSON object) and every field has a size cap, so no
 # file can take the daemon's memory or time: a larger one is rejected with its file:line.
-MAX_RECORD_BYTES = 4 * 1024 * 1024
 MAX_FIELD_CHARS = 128 * 1024  # also the csv module's own default field limit
 MAX_ID_CHARS = 200  # a ticket id: it is part of keys, subjects and Message-IDs
 

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from notifier.sources.export.mapping import MAX_RECORD_BYTES
-
 # --- byte streams -> records ----------------------------------------------------------------
+
+MAX_RECORD_BYTES = 4 * 1024 * 1024  # one record, read through and rejected when larger
 
 _CHUNK = 64 * 1024
 _SCAN_CHUNK = 1024 * 1024  # reading through a line too long to keep, or checksumming a prefix

@@ -1,8 +1,8 @@
 """Value types shared by the mail parser, the mail interpreters and the IMAP source.
 
-The flow for one message: raw bytes -> ``mailparse.parse_mail`` -> :class:`ParsedMail` ->
-``mailnoise.noise_reason`` (auto-replies, bounces, list mail, our own mail) -> an interpreter
-(``mailrules``: folder mode, match rules, product presets) -> :class:`TicketFacts` or
+The flow for one message: raw bytes -> ``parse.parse_mail`` -> :class:`ParsedMail` ->
+``noise.noise_reason`` (auto-replies, bounces, list mail, our own mail) -> an interpreter
+(``rules``: folder mode, match rules; ``presets``: the products) -> :class:`TicketFacts` or
 :class:`NotAResolution` -> the IMAP source builds the ``Resolution``.
 """
 
