@@ -38,3 +38,13 @@ def from_stamp(text: str) -> datetime:
         # fromisoformat reads this fixed form at a twentieth of strptime's cost.
         return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
     return datetime.strptime(text, _STAMP).replace(tzinfo=UTC)  # years before 1000
+
+
+def stamp_or_none(text: object) -> datetime | None:
+    """A stored stamp read back, or None for a missing or unreadable one (status, reports)."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return from_stamp(text)
+    except ValueError:
+        return None

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from notifier.core.clock import from_stamp, to_stamp
+from notifier.core.clock import stamp_or_none, to_stamp
 from notifier.core.queue import QueueSnapshot
 
 STATUS_NAME = "status.json"
@@ -32,15 +32,6 @@ STATUS_VERSION = 1
 
 def _stamp(moment: datetime | None) -> str | None:
     return to_stamp(moment) if moment is not None else None
-
-
-def _moment(text: object) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return from_stamp(text)
-    except ValueError:
-        return None
 
 
 # -- the status file (written by the daemon) -------------------------------------------------------
@@ -66,9 +57,9 @@ class SourceHealth:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SourceHealth:
         return cls(
-            last_success_at=_moment(data.get("last_success_at")),
+            last_success_at=stamp_or_none(data.get("last_success_at")),
             last_error=str(data.get("last_error") or ""),
-            last_error_at=_moment(data.get("last_error_at")),
+            last_error_at=stamp_or_none(data.get("last_error_at")),
             failing=bool(data.get("failing", False)),
         )
 
@@ -114,16 +105,16 @@ class DaemonStatus:
             pid=int(data.get("pid") or 0),
             state=str(data.get("state") or ""),
             summary=str(data.get("summary") or ""),
-            started_at=_moment(data.get("started_at")),
-            updated_at=_moment(data.get("updated_at")),
-            last_pass_at=_moment(data.get("last_pass_at")),
+            started_at=stamp_or_none(data.get("started_at")),
+            updated_at=stamp_or_none(data.get("updated_at")),
+            last_pass_at=stamp_or_none(data.get("last_pass_at")),
             last_pass={str(k): int(v) for k, v in (data.get("last_pass") or {}).items()},
             sources={
                 str(name): SourceHealth.from_json(value)
                 for name, value in sources.items()
                 if isinstance(value, Mapping)
             },
-            last_reload_at=_moment(data.get("last_reload_at")),
+            last_reload_at=stamp_or_none(data.get("last_reload_at")),
             last_reload_result=str(data.get("last_reload_result") or ""),
             last_reload_error=str(data.get("last_reload_error") or ""),
             written_by=str(data.get("written_by") or "run"),

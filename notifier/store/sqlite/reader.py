@@ -12,19 +12,10 @@ from pathlib import Path
 from typing import Any
 from urllib.request import pathname2url
 
-from notifier.core.clock import from_stamp, to_stamp
+from notifier.core.clock import from_stamp, stamp_or_none, to_stamp
 from notifier.core.errors import StateError
 from notifier.core.queue import WAITING_STATES, DeadLetter, OldestWaiting, QueueSnapshot
 from notifier.store.sqlite.paths import DATABASE_NAME
-
-
-def stamp_or_none(text: object) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return from_stamp(text)
-    except ValueError:
-        return None
 
 
 class StateReader:
