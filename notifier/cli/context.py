@@ -51,3 +51,10 @@ def parse_moment(text: str | None, option: str) -> datetime | None:
             f"{option}: {text!r} is neither an ISO date/time nor an age like 2h or 7d"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class NothingSeen:
+    """Sources built only to check their settings or connections: no checkpoints read."""
+
+    def checkpoint(self, source: str, key: str) -> str | None:
+        return None

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from notifier.cli.context import NothingSeen
 from notifier.core.errors import NotifierError, SourceError
 from notifier.core.printable import json_text, printable, say
 from notifier.runtime.config import Settings
@@ -175,7 +176,7 @@ def check_connections(settings: Settings) -> int:
     failures = 0
     for box in settings.imap:
         label = f"imap {box.name} ({box.host}:{box.effective_port}, {box.security})"
-        source = bootstrap.build_imap_source(settings, box, _NothingSeen())
+        source = bootstrap.build_imap_source(settings, box, NothingSeen())
         steps = {"tls": "TLS connect", "starttls": "connect, STARTTLS", "plain": "connect"}
         try:
             client = connect(source.options)
@@ -220,11 +221,6 @@ def check_connections(settings: Settings) -> int:
     unauthenticated = "" if smtp.username else "; SMTP without AUTH (no username configured)"
     say(f"connection check: every server answered{said}{unauthenticated}; nothing was sent")
     return 0
-
-
-class _NothingSeen:
-    def checkpoint(self, source: str, key: str) -> str | None:
-        return None
 
 
 # -- send-test -------------------------------------------------------------------------------------

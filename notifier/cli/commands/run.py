@@ -10,7 +10,13 @@ import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from notifier.cli.context import EX_TEMPFAIL, configure_logging, parse_moment, settings_from
+from notifier.cli.context import (
+    EX_TEMPFAIL,
+    NothingSeen,
+    configure_logging,
+    parse_moment,
+    settings_from,
+)
 from notifier.core.errors import ConfigError
 from notifier.core.printable import printable, say
 from notifier.runtime.config import EX_CONFIG, Settings
@@ -149,8 +155,3 @@ def check_config_command(args: argparse.Namespace) -> int:
 
         return opscli.check_connections(settings)
     return 0
-
-
-class NothingSeen:
-    def checkpoint(self, source: str, key: str) -> str | None:
-        return None
