@@ -6,6 +6,7 @@ Keep one section per real component; the helpers themselves live in their own mo
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,14 @@ import pytest
 import trustme
 
 from tests.smtp_server import SmtpServerFactory
+
+# The commands a test starts must hear Ctrl-C as they would from a terminal. A shell that runs
+# the suite in the background without job control (`nohup scripts/test.sh &`, some CI runners)
+# starts it with SIGINT ignored, and an ignored signal stays ignored across fork and exec: the
+# tests that send SIGINT would wait for a child that never hears it. A handler of our own is
+# reset to the default in every child, so the children start as they would from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # -- SMTP (aiosmtpd on 127.0.0.1) ------------------------------------------------------------
 
