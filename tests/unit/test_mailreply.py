@@ -161,3 +161,13 @@ def test_extract_reply_only_ever_keeps_the_writers_own_lines(lines: list[str]) -
         assert not line or any(line.strip() in original for original in source)
         assert not line.lstrip().startswith(">")
     assert len(extract_reply(text)) <= len(strip_quoted(text)) or not strip_quoted(text)
+
+
+@pytest.mark.parametrize("indent", ["\x1f", "\x0b", "\x0c", "\xa0", "\u2003", " \t"])
+def test_a_quote_marker_after_any_whitespace_is_a_quote(indent: str) -> None:
+    """Whitespace the kept lines are stripped of (str.strip) cannot hide a quote marker: a line
+    "<control or no-break space>> old words" is quoted, not the writer's own (found by the
+    property test above: extract_reply("\\x1f>") kept ">")."""
+    text = f"Done, your printer works again.\n{indent}> When will the printer work?"
+    assert extract_reply(text) == "Done, your printer works again."
+    assert extract_reply(f"{indent}>") == ""

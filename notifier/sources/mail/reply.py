@@ -27,7 +27,7 @@ from collections.abc import Sequence
 __all__ = ["extract_reply", "strip_quoted"]
 
 # A line of quoted text (">", "> >", ">>").
-_QUOTED = re.compile(r"^[ \t]*>")
+_QUOTED = re.compile(r"^\s*>")  # after any whitespace: kept lines are str.strip()ped
 
 # --- where the quoted part starts ------------------------------------------------------------
 # Attribution lines ("On <date>, <who> wrote:"), in the forms of Thunderbird's localised
