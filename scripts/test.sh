@@ -8,7 +8,8 @@ scripts/setup.sh dev
 # Real components the tests start or call, from Debian when missing: Dovecot (IMAP tests),
 # the sqlite3 shell (audit tamper tests), Chromium (HTML report test), systemd (unit-file tests
 # and a real systemd booted in namespaces) and python3-venv (the production install). Tests that
-# need them fail, never skip, when they are absent.
+# need them fail, never skip, when they are absent. The live helpdesks (tests/live) install
+# themselves from PyPI into .live/ when missing (django-helpdesk: about 7 s, once).
 missing=()
 [ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)

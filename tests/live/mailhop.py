@@ -1,0 +1,69 @@
+"""The helpdesk's outgoing mail server: an SMTP hop on loopback that keeps every message and
+APPENDs those addressed to the watched mailbox into the real Dovecot, as a customer's mail
+server would deliver them, so notifier reads what the helpdesk really sent."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from tests.dovecot import DovecotServer
+from tests.live.django_helpdesk import free_port
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One message the helpdesk sent, exactly as it arrived."""
+
+    raw: bytes
+    recipients: tuple[str, ...]
+
+
+@dataclass
+class MailHop:
+    """``start()`` it, point the helpdesk at ``port``; ``sent`` holds what went through."""
+
+    dovecot: DovecotServer
+    mailbox_address: str  # mail for this address lands in the Dovecot user's INBOX
+    sent: list[Sent] = field(default_factory=list)
+    _changed: threading.Condition = field(default_factory=threading.Condition)
+    _controller: Controller | None = None
+
+    port: int = 0
+
+    def start(self) -> MailHop:
+        self.port = free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw = bytes(envelope.original_content)
+        recipients = tuple(str(rcpt).lower() for rcpt in envelope.rcpt_tos)
+        if self.mailbox_address in recipients:
+            self.dovecot.append("INBOX", raw)
+        with self._changed:
+            self.sent.append(Sent(raw, recipients))
+            self._changed.notify_all()
+        return "250 2.0.0 OK"
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[Sent]:
+        """Block until ``count`` messages went through; the helpdesk never says when it fails."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(self.sent) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"the helpdesk sent {len(self.sent)} message(s), {count} expected"
+                    )
+                self._changed.wait(left)
+            return list(self.sent)
