@@ -22,6 +22,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
     scripts/apt-install.sh "${missing[@]}"
 fi
 
+# Request Tracker 5 for the live tests (tests/live/request_tracker.py), without recommends (they
+# pull a web server and a database server in). RT depends on an MTA: ssmtp (no daemon) only on a
+# machine that has none, so an existing MTA is never replaced.
+if [ ! -x /usr/share/request-tracker5/libexec/rt-server ]; then
+    rt=(request-tracker5 rt5-db-sqlite rt5-clients rt5-standalone dbconfig-no-thanks w3m)
+    command -v sendmail >/dev/null 2>&1 || rt+=(ssmtp)
+    echo "--- installing ${rt[*]} (Request Tracker, for tests/live)"
+    scripts/apt-install.sh --no-install-recommends "${rt[@]}"
+fi
+
 echo "--- ruff check"
 .venv/bin/ruff check .
 echo "--- ruff format --check"

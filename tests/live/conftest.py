@@ -14,6 +14,8 @@ import pytest
 from tests.dovecot import DovecotServer
 from tests.live.django_helpdesk import DjangoHelpdesk
 from tests.live.mailhop import MailHop
+from tests.live.request_tracker import RequestTracker
+from tests.live.roundup import RoundupTracker
 
 # The watched mailbox (the Dovecot user's INBOX) and the helpdesk's own address.
 MAILBOX = "it-notifier@example.org"
@@ -39,4 +41,44 @@ def django_helpdesk(tmp_path: Path, dovecot: DovecotServer) -> Iterator[LiveHelp
         yield LiveHelpdesk(desk, hop, dovecot)
     finally:
         desk.stop()
+        hop.stop()
+
+
+@dataclass(frozen=True)
+class LiveRoundup:
+    tracker: RoundupTracker
+    mail: MailHop  # everything the tracker sent, journaled into the watched INBOX
+    dovecot: DovecotServer
+
+
+@pytest.fixture
+def roundup_tracker(dovecot: DovecotServer) -> Iterator[LiveRoundup]:
+    """A running Roundup tracker whose outgoing mail is journaled into the watched mailbox."""
+    hop = MailHop(dovecot, None).start()
+    tracker = RoundupTracker(smtp_port=hop.port)
+    try:
+        tracker.start()
+        yield LiveRoundup(tracker, hop, dovecot)
+    finally:
+        tracker.stop()
+        hop.stop()
+
+
+@dataclass(frozen=True)
+class LiveRequestTracker:
+    rt: RequestTracker
+    mail: MailHop  # everything RT sent, journaled into the watched INBOX
+    dovecot: DovecotServer
+
+
+@pytest.fixture
+def request_tracker(tmp_path: Path, dovecot: DovecotServer) -> Iterator[LiveRequestTracker]:
+    """A running Request Tracker 5 whose outgoing mail is journaled into the watched mailbox."""
+    hop = MailHop(dovecot, None).start()
+    rt = RequestTracker(tmp_path / "rt", smtp_port=hop.port)
+    try:
+        rt.start()
+        yield LiveRequestTracker(rt, hop, dovecot)
+    finally:
+        rt.stop()
         hop.stop()

@@ -1,6 +1,7 @@
 """The helpdesk's outgoing mail server: an SMTP hop on loopback that keeps every message and
 APPENDs those addressed to the watched mailbox into the real Dovecot, as a customer's mail
-server would deliver them, so notifier reads what the helpdesk really sent."""
+server would deliver them, so notifier reads what the helpdesk really sent. With no mailbox
+address it journals every message into the mailbox, as an MTA's ``always_bcc`` does."""
 
 from __future__ import annotations
 
@@ -10,9 +11,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 from tests.dovecot import DovecotServer
 from tests.live.django_helpdesk import free_port
+
+
+class _LongLines(SMTP):
+    # RT's HTML parts hold lines longer than SMTP's 1,000; MTAs such as Postfix take and
+    # rewrap them, so the hop does not refuse them either.
+    line_length_limit = 64 * 1024
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _LongLines(self.handler, **self.SMTP_kwargs)
 
 
 @dataclass(frozen=True)
@@ -28,7 +41,7 @@ class MailHop:
     """``start()`` it, point the helpdesk at ``port``; ``sent`` holds what went through."""
 
     dovecot: DovecotServer
-    mailbox_address: str  # mail for this address lands in the Dovecot user's INBOX
+    mailbox_address: str | None  # mail for it lands in the Dovecot user's INBOX; None: all mail
     sent: list[Sent] = field(default_factory=list)
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _controller: Controller | None = None
@@ -37,7 +50,7 @@ class MailHop:
 
     def start(self) -> MailHop:
         self.port = free_port()
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller = _Controller(self, hostname="127.0.0.1", port=self.port)
         self._controller.start()
         return self
 
@@ -48,7 +61,7 @@ class MailHop:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw = bytes(envelope.original_content)
         recipients = tuple(str(rcpt).lower() for rcpt in envelope.rcpt_tos)
-        if self.mailbox_address in recipients:
+        if self.mailbox_address is None or self.mailbox_address in recipients:
             self.dovecot.append("INBOX", raw)
         with self._changed:
             self.sent.append(Sent(raw, recipients))

@@ -7,59 +7,17 @@ watches, in the real Dovecot. notifier reads that mailbox with the ``django-help
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli import notifier
 from tests.live.conftest import HELPDESK, MAILBOX, LiveHelpdesk
+from tests.live.running import once, write_config
 from tests.smtp_server import SmtpServerFactory, SmtpTestServer
 
 pytestmark = pytest.mark.live
 
 REQUESTER = "anna.schmidt@example.org"
-
-
-def write_config(tmp_path: Path, live: LiveHelpdesk, sink: SmtpTestServer) -> Path:
-    (tmp_path / "imap-password").write_text(live.dovecot.password)
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f"""
-[state]
-directory = "{tmp_path / "state"}"
-[smtp]
-host = "{sink.host}"
-port = {sink.port}
-security = "plain"
-from_address = "it-notices@example.org"
-[log]
-format = "json"
-[rules]
-never_notify = ["{MAILBOX}", "{HELPDESK}"]
-[[imap]]
-name = "helpdesk"
-host = "{live.dovecot.host}"
-port = {live.dovecot.port}
-security = "plain"
-username = "{live.dovecot.user}"
-password_file = "imap-password"
-timeout = "10s"
-mode = "preset"
-presets = ["django-helpdesk"]
-idle = false
-""",
-        encoding="utf-8",
-    )
-    return config
-
-
-def once(config: Path) -> list[dict[str, object]]:
-    """One `notifier once`; its log events."""
-    result = notifier("once", "--config", str(config))
-    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert result.returncode in (0, 1), result.stdout + result.stderr
-    return events
 
 
 def notices_to(sink: SmtpTestServer, address: str) -> list[str]:
@@ -75,7 +33,10 @@ def test_a_resolved_ticket_tells_its_requester_once_in_plain_words(
 ) -> None:
     desk, mail = django_helpdesk.helpdesk, django_helpdesk.mail
     sink = smtp_server()
-    config = write_config(tmp_path, django_helpdesk, sink)
+    config = write_config(
+        tmp_path, django_helpdesk.dovecot, sink, preset="django-helpdesk",
+        never_notify=(MAILBOX, HELPDESK),
+    )  # fmt: skip
     once(config)  # notifier starts watching before the ticket exists, as in production
 
     ticket = desk.open_ticket(
@@ -112,7 +73,10 @@ def test_updates_tell_nobody_and_a_second_resolution_is_a_second_notice(
 ) -> None:
     desk, mail = django_helpdesk.helpdesk, django_helpdesk.mail
     sink = smtp_server()
-    config = write_config(tmp_path, django_helpdesk, sink)
+    config = write_config(
+        tmp_path, django_helpdesk.dovecot, sink, preset="django-helpdesk",
+        never_notify=(MAILBOX, HELPDESK),
+    )  # fmt: skip
     once(config)
 
     ticket = desk.open_ticket("No sound in the meeting room", "The speakers are silent.", REQUESTER)

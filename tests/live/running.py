@@ -1,0 +1,62 @@
+"""notifier as an operator sets it up for a live helpdesk: one IMAP source with its preset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.dovecot import DovecotServer
+from tests.e2e.cli import notifier
+from tests.smtp_server import SmtpTestServer
+
+
+def write_config(
+    tmp_path: Path,
+    dovecot: DovecotServer,
+    sink: SmtpTestServer,
+    *,
+    preset: str,
+    never_notify: tuple[str, ...],
+    original_folders: tuple[str, ...] = (),
+    trusted_senders: tuple[str, ...] = (),
+) -> Path:
+    (tmp_path / "imap-password").write_text(dovecot.password)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[state]
+directory = "{tmp_path / "state"}"
+[smtp]
+host = "{sink.host}"
+port = {sink.port}
+security = "plain"
+from_address = "it-notices@example.org"
+[log]
+format = "json"
+[rules]
+never_notify = {json.dumps(list(never_notify))}
+[[imap]]
+name = "helpdesk"
+host = "{dovecot.host}"
+port = {dovecot.port}
+security = "plain"
+username = "{dovecot.user}"
+password_file = "imap-password"
+timeout = "10s"
+mode = "preset"
+presets = ["{preset}"]
+original_folders = {json.dumps(list(original_folders))}
+trusted_senders = {json.dumps(list(trusted_senders))}
+idle = false
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def once(config: Path) -> list[dict[str, object]]:
+    """One `notifier once`; its log events."""
+    result = notifier("once", "--config", str(config))
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    return events

@@ -1,0 +1,91 @@
+"""A real Roundup tracker resolves issues; notifier reads its mail and tells the requester.
+
+The requester opens the issue by mail through Roundup's own gateway; her mail is also kept in
+the mailbox's ``Requests`` folder (the tracker's incoming mail, which notifier searches as an
+original folder). Every mail the tracker sends is journaled into the watched INBOX, as an MTA's
+``always_bcc`` does. The technician resolves through the REST API, note and status in one
+change. Roundup's mail never names the requester: notifier finds her through the thread.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from pathlib import Path
+
+import pytest
+
+from tests.live.conftest import LiveRoundup
+from tests.live.roundup import TECHNICIAN, TRACKER_ADDRESS
+from tests.live.running import once, write_config
+from tests.smtp_server import SmtpServerFactory
+
+pytestmark = pytest.mark.live
+
+REQUESTER = ("Anna Schmidt", "anna.schmidt@example.org")
+
+
+def requester_mail(subject: str, body: str, *, in_reply_to: str = "") -> tuple[bytes, str]:
+    """A mail from the requester to the tracker, as her mail program writes it; and its ID."""
+    message_id = email.utils.make_msgid(domain="mua.example.org")
+    lines = [
+        f"From: {REQUESTER[0]} <{REQUESTER[1]}>",
+        f"To: IT Help <{TRACKER_ADDRESS}>",
+        f"Subject: {subject}",
+        f"Date: {email.utils.formatdate()}",
+        f"Message-ID: {message_id}",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+    ]
+    if in_reply_to:
+        lines += [f"In-Reply-To: {in_reply_to}", f"References: {in_reply_to}"]
+    return ("\r\n".join(lines) + "\r\n\r\n" + body + "\r\n").encode(), message_id
+
+
+def test_a_resolved_issue_tells_its_requester_and_a_reopened_one_is_told_again(
+    tmp_path: Path, roundup_tracker: LiveRoundup, smtp_server: SmtpServerFactory
+) -> None:
+    tracker, mail, dovecot = roundup_tracker.tracker, roundup_tracker.mail, roundup_tracker.dovecot
+    sink = smtp_server()
+    config = write_config(
+        tmp_path, dovecot, sink, preset="roundup",
+        never_notify=(TRACKER_ADDRESS, TECHNICIAN[2]), original_folders=("Requests",),
+        trusted_senders=(TRACKER_ADDRESS,),  # its mail says Precedence: bulk (docs/imap.md)
+    )  # fmt: skip
+    tracker.add_user("anna", *REQUESTER, "Anna-Pa55word")
+    once(config)  # notifier watches before the issue exists
+
+    opened, opened_id = requester_mail(
+        "Printer on floor 2 is jammed", "Hello, the printer on floor 2 shows a paper jam."
+    )
+    dovecot.append("Requests", opened)
+    tracker.mail_in(opened)
+    mail.wait_for(1)  # the new-issue mail to the requester (nosy)
+    once(config)
+    assert sink.messages == [], "a new issue is not a resolution"
+
+    tracker.resolve(1, "I cleared the paper jam. The printer works again.")
+    assert tracker.status(1) == "resolved"
+    mail.wait_for(2)
+    events = once(config)
+    assert [m.rcpt_tos for m in sink.messages] == [(REQUESTER[1],)], events
+    notice = sink.messages[0].message
+    body = notice.get_body(preferencelist=("plain",))
+    assert body is not None
+    assert "I cleared the paper jam. The printer works again." in body.get_content()
+    assert "issue1" in body.get_content()  # the tracker's own designator, for a reply
+    assert str(notice["Subject"]) == "Done: Printer on floor 2 is jammed"
+
+    again, _ = requester_mail(
+        "Re: [issue1] Printer on floor 2 is jammed",
+        "Sorry, it jams again.",
+        in_reply_to=opened_id,
+    )
+    dovecot.append("Requests", again)
+    tracker.mail_in(again)
+    assert tracker.status(1) == "chatting"  # the classic statusauditor reopens it
+    tracker.resolve(1, "I replaced the worn roller. The printer works again.")
+    mail.wait_for(4)
+    once(config)
+    assert [m.rcpt_tos for m in sink.messages] == [(REQUESTER[1],), (REQUESTER[1],)]
+    second = sink.messages[1].message.get_body(preferencelist=("plain",))
+    assert second is not None and "worn roller" in second.get_content()
