@@ -62,15 +62,31 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def once_command(args: argparse.Namespace) -> int:
-    from notifier.runtime import bootstrap
+    import signal
 
+    import structlog
+
+    from notifier.runtime import bootstrap, daemon
+    from notifier.runtime.sdnotify import Notifier
+
+    # Ctrl-C or SIGTERM stops the pass between messages, as it stops `run`: the messages in
+    # flight are finished and recorded, the rest handed back. A KeyboardInterrupt raised at a
+    # random place could leave a claimed notice behind. SIGHUP still ends `once` at once.
+    signals = daemon.Signals()
+    daemon.install_signal_handlers(signals, Notifier(None))
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     settings = settings_from(args, required=True)
     configure_logging(settings)
     with bootstrap.open_outbox(settings) as outbox:
         service = bootstrap.build_service(settings, outbox)
         service.start()
-        report = service.run_pass()
+        report = service.run_pass(signals.stop)
         _record_once(settings, service, report)
+    received = signals.take_received()
+    for name in received:
+        structlog.get_logger().info("stop_requested", signal=name)
+    if received:
+        return 128 + int(signal.Signals[received[0]])  # 130 for SIGINT, as a shell reports
     if report.needs_attention:
         return 1
     return EX_TEMPFAIL if report.deferred else 0
