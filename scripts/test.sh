@@ -32,6 +32,12 @@ if [ ! -x /usr/share/request-tracker5/libexec/rt-server ]; then
     scripts/apt-install.sh --no-install-recommends "${rt[@]}"
 fi
 
+# Redmine 5 for the live tests (tests/live/redmine.py), WEBrick to serve it.
+if [ ! -f /usr/share/redmine/config/application.rb ] || ! dpkg -s ruby-webrick >/dev/null 2>&1; then
+    echo "--- installing redmine redmine-sqlite ruby-webrick (for tests/live)"
+    scripts/apt-install.sh --no-install-recommends redmine redmine-sqlite ruby-webrick
+fi
+
 echo "--- ruff check"
 .venv/bin/ruff check .
 echo "--- ruff format --check"

@@ -14,6 +14,7 @@ import pytest
 from tests.dovecot import DovecotServer
 from tests.live.django_helpdesk import DjangoHelpdesk
 from tests.live.mailhop import MailHop
+from tests.live.redmine import Redmine
 from tests.live.request_tracker import RequestTracker
 from tests.live.roundup import RoundupTracker
 
@@ -81,4 +82,24 @@ def request_tracker(tmp_path: Path, dovecot: DovecotServer) -> Iterator[LiveRequ
         yield LiveRequestTracker(rt, hop, dovecot)
     finally:
         rt.stop()
+        hop.stop()
+
+
+@dataclass(frozen=True)
+class LiveRedmine:
+    redmine: Redmine
+    mail: MailHop  # everything Redmine sent, journaled into the watched INBOX
+    dovecot: DovecotServer
+
+
+@pytest.fixture
+def redmine(tmp_path: Path, dovecot: DovecotServer) -> Iterator[LiveRedmine]:
+    """A running Redmine 5 whose outgoing mail is journaled into the watched mailbox."""
+    hop = MailHop(dovecot, None).start()
+    instance = Redmine(tmp_path / "redmine", smtp_port=hop.port)
+    try:
+        instance.start()
+        yield LiveRedmine(instance, hop, dovecot)
+    finally:
+        instance.stop()
         hop.stop()
