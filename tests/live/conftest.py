@@ -5,9 +5,11 @@ A system that cannot be installed or started fails its tests; it never skips the
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pytest
 
@@ -17,6 +19,27 @@ from tests.live.mailhop import MailHop
 from tests.live.redmine import Redmine
 from tests.live.request_tracker import RequestTracker
 from tests.live.roundup import RoundupTracker
+
+
+class _System(Protocol):
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
+
+
+_S = TypeVar("_S", bound=_System)
+
+
+@contextlib.contextmanager
+def _served(system: _S, hop: MailHop) -> Iterator[_S]:
+    """``system`` started, and stopped with its mail hop however the test ends."""
+    try:
+        system.start()
+        yield system
+    finally:
+        system.stop()
+        hop.stop()
+
 
 # The watched mailbox (the Dovecot user's INBOX) and the helpdesk's own address.
 MAILBOX = "it-notifier@example.org"
@@ -37,12 +60,8 @@ def django_helpdesk(tmp_path: Path, dovecot: DovecotServer) -> Iterator[LiveHelp
     desk = DjangoHelpdesk(
         tmp_path / "django-helpdesk", smtp_port=hop.port, queue_address=HELPDESK, copies_to=MAILBOX
     )
-    try:
-        desk.start()
+    with _served(desk, hop):
         yield LiveHelpdesk(desk, hop, dovecot)
-    finally:
-        desk.stop()
-        hop.stop()
 
 
 @dataclass(frozen=True)
@@ -56,13 +75,8 @@ class LiveRoundup:
 def roundup_tracker(dovecot: DovecotServer) -> Iterator[LiveRoundup]:
     """A running Roundup tracker whose outgoing mail is journaled into the watched mailbox."""
     hop = MailHop(dovecot, None).start()
-    tracker = RoundupTracker(smtp_port=hop.port)
-    try:
-        tracker.start()
+    with _served(RoundupTracker(smtp_port=hop.port), hop) as tracker:
         yield LiveRoundup(tracker, hop, dovecot)
-    finally:
-        tracker.stop()
-        hop.stop()
 
 
 @dataclass(frozen=True)
@@ -76,13 +90,8 @@ class LiveRequestTracker:
 def request_tracker(tmp_path: Path, dovecot: DovecotServer) -> Iterator[LiveRequestTracker]:
     """A running Request Tracker 5 whose outgoing mail is journaled into the watched mailbox."""
     hop = MailHop(dovecot, None).start()
-    rt = RequestTracker(tmp_path / "rt", smtp_port=hop.port)
-    try:
-        rt.start()
+    with _served(RequestTracker(tmp_path / "rt", smtp_port=hop.port), hop) as rt:
         yield LiveRequestTracker(rt, hop, dovecot)
-    finally:
-        rt.stop()
-        hop.stop()
 
 
 @dataclass(frozen=True)
@@ -96,10 +105,5 @@ class LiveRedmine:
 def redmine(tmp_path: Path, dovecot: DovecotServer) -> Iterator[LiveRedmine]:
     """A running Redmine 5 whose outgoing mail is journaled into the watched mailbox."""
     hop = MailHop(dovecot, None).start()
-    instance = Redmine(tmp_path / "redmine", smtp_port=hop.port)
-    try:
-        instance.start()
+    with _served(Redmine(tmp_path / "redmine", smtp_port=hop.port), hop) as instance:
         yield LiveRedmine(instance, hop, dovecot)
-    finally:
-        instance.stop()
-        hop.stop()

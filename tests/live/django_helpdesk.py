@@ -25,13 +25,14 @@ from __future__ import annotations
 import html.parser
 import http.cookiejar
 import re
-import socket
 import subprocess
 import sys
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from tests.live.servers import HelpdeskError, free_port, loopback_opener, serve, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / ".live" / "django-helpdesk"
@@ -42,10 +43,6 @@ TECHNICIAN, TECHNICIAN_PASSWORD = "tech", "Tech-Pa55word!"
 TECHNICIAN_ADDRESS = "tech@example.org"
 QUEUE_SLUG = "support"
 STATUS = {"open": "1", "reopened": "2", "resolved": "3", "closed": "4"}
-
-
-class HelpdeskError(RuntimeError):
-    """django-helpdesk could not be installed, started or driven (the message says which)."""
 
 
 def ensure_installed() -> Path:
@@ -73,12 +70,6 @@ def _imports_helpdesk() -> bool:
     return subprocess.run(check, capture_output=True, timeout=60).returncode == 0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class DjangoHelpdesk:
     """One django-helpdesk site: ``start()``, open and update tickets, ``stop()``."""
 
@@ -93,10 +84,7 @@ class DjangoHelpdesk:
         self.url = f"http://127.0.0.1:{self.port}"
         self._server: subprocess.Popen[bytes] | None = None
         self._jar = http.cookiejar.CookieJar()
-        # No proxy from the environment may carry loopback traffic elsewhere.
-        self._http = urllib.request.build_opener(
-            urllib.request.ProxyHandler({}), urllib.request.HTTPCookieProcessor(self._jar)
-        )
+        self._http = loopback_opener(urllib.request.HTTPCookieProcessor(self._jar))
 
     # -- life ----------------------------------------------------------------------------------
 
@@ -105,35 +93,17 @@ class DjangoHelpdesk:
         self._write_site()
         self._manage(python, "migrate", "--noinput")
         self._manage(python, "shell", "-c", self._setup_script())
-        log = (self.directory / "runserver.log").open("wb")
-        self._server = subprocess.Popen(
+        self._server = serve(
             [str(python), "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"],
+            log=self.directory / "runserver.log",
+            url=self.url + "/login/",
             cwd=self.directory,
-            stdout=log,
-            stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                self._get("/login/")
-                break
-            except OSError as exc:
-                if self._server.poll() is not None or time.monotonic() > deadline:
-                    raise HelpdeskError(
-                        f"runserver did not come up ({exc}); see {self.directory}/runserver.log"
-                    ) from exc
-                time.sleep(0.1)
         self._log_in()
         return self
 
     def stop(self) -> None:
-        if self._server is not None and self._server.poll() is None:
-            self._server.terminate()
-            try:
-                self._server.wait(10)
-            except subprocess.TimeoutExpired:
-                self._server.kill()
-                self._server.wait(10)
+        stop(self._server)
 
     # -- what a technician does ---------------------------------------------------------------
 

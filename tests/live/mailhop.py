@@ -14,7 +14,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
 from tests.dovecot import DovecotServer
-from tests.live.django_helpdesk import free_port
+from tests.live.servers import free_port
 
 
 class _LongLines(SMTP):

@@ -25,13 +25,12 @@ import json
 import os
 import secrets
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.live.django_helpdesk import HelpdeskError, free_port
+from tests.live.servers import HelpdeskError, free_port, loopback_opener, serve, stop
 
 REDMINE = Path("/usr/share/redmine")
 MAIL_FROM = "redmine@example.org"
@@ -100,7 +99,7 @@ class Redmine:
         self.statuses: dict[str, int] = {}
         self._key = ""
         self._server: subprocess.Popen[bytes] | None = None
-        self._http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self._http = loopback_opener()
 
     def start(self) -> Redmine:
         if not (REDMINE / "config" / "application.rb").exists():
@@ -114,31 +113,17 @@ class Redmine:
         out = self._run("ruby", str(self.directory / "setup.rb"))
         facts = json.loads(out.split("JSON=", 1)[1])
         self._key, self.statuses = facts["key"], facts["statuses"]
-        log = (self.directory / "webrick.log").open("wb")
-        self._server = subprocess.Popen(
-            ["ruby", str(self.directory / "server.rb")], cwd=REDMINE, env=self._env(),
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with self._http.open(self.url + "/login", timeout=5):
-                    break
-            except OSError as exc:
-                if self._server.poll() is not None or time.monotonic() > deadline:
-                    raise HelpdeskError(f"Redmine did not come up ({exc}); see {log.name}") from exc
-                time.sleep(0.3)
+        self._server = serve(
+            ["ruby", str(self.directory / "server.rb")],
+            log=self.directory / "webrick.log",
+            url=self.url + "/login",
+            cwd=REDMINE,
+            env=self._env(),
+        )
         return self
 
     def stop(self) -> None:
-        if self._server is not None and self._server.poll() is None:
-            self._server.terminate()
-            try:
-                self._server.wait(20)
-            except subprocess.TimeoutExpired:
-                self._server.kill()
-                self._server.wait(10)
+        stop(self._server)
 
     # -- what people do ------------------------------------------------------------------------
 

@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from tests.live.django_helpdesk import HelpdeskError, free_port
+from tests.live.servers import HelpdeskError, free_port, loopback_opener, serve, stop
 
 RT_SERVER = Path("/usr/share/request-tracker5/libexec/rt-server")
 SETUP_DATABASE = Path("/usr/sbin/rt-setup-database-5")
@@ -101,7 +99,7 @@ class RequestTracker:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server: subprocess.Popen[bytes] | None = None
-        self._http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self._http = loopback_opener()
         config = home / "RT_SiteConfig.pm"
         self._env = {key: value for key, value in os.environ.items() if "proxy" not in key.lower()}
         self._env.update(RT_SITE_CONFIG=str(config), RT_SITE_CONFIG_DIR="/dev/null", TZ="UTC")
@@ -126,34 +124,15 @@ class RequestTracker:
         rights.write_text(_RIGHTS.format(user=user, password=password, address=address, name=name))
         self._run([str(SETUP_DATABASE), "--action", "init", "--skip-create"])
         self._run([str(SETUP_DATABASE), "--action", "insert", "--datafile", str(rights)])
-        log = (self.home / "rt-server.log").open("wb")
-        self._server = subprocess.Popen(
+        self._server = serve(
             [str(RT_SERVER), "--server", "Starlet", "--host", "127.0.0.1", "--port",
              str(self.port), "--max-workers", "2"],
-            env=self._env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            log=self.home / "rt-server.log", url=self.url + "/REST/1.0/", env=self._env,
         )  # fmt: skip
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with self._http.open(self.url + "/REST/1.0/", timeout=5):
-                    break
-            except OSError as exc:
-                if self._server.poll() is not None or time.monotonic() > deadline:
-                    raise HelpdeskError(
-                        f"rt-server did not come up ({exc}); see {log.name}"
-                    ) from exc
-                time.sleep(0.2)
         return self
 
     def stop(self) -> None:
-        if self._server is not None and self._server.poll() is None:
-            os.killpg(self._server.pid, signal.SIGTERM)
-            try:
-                self._server.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._server.pid, signal.SIGKILL)
-                self._server.wait(10)
+        stop(self._server)
         shutil.rmtree(self.home / "mason_data", ignore_errors=True)
 
     # -- what people do ------------------------------------------------------------------------

@@ -36,7 +36,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.live.django_helpdesk import HelpdeskError, free_port
+from tests.live.servers import HelpdeskError, free_port, loopback_opener, serve, stop
 
 VERSION = "2.6.0"
 CACHE = Path("/var/tmp/notifier-live")
@@ -92,7 +92,7 @@ class RoundupTracker:
         self.home = Path(tempfile.mkdtemp(prefix="roundup-live-", dir="/var/tmp"))
         self.tracker = self.home / "tracker"
         self._server: subprocess.Popen[bytes] | None = None
-        self._http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self._http = loopback_opener()
         self._bin = Path()
         self._uid, self._gid = 0, 0
 
@@ -116,31 +116,15 @@ class RoundupTracker:
         self._admin("install", "classic", "sqlite", options)
         self._admin("initialise", ADMIN_PASSWORD)
         self.add_user(*TECHNICIAN)
-        self._server = subprocess.Popen(
+        self._server = serve(
             [str(self._bin / "roundup-server"), "-n", "127.0.0.1", "-p", str(self.port),
              "-t", "fork", "-l", str(self.home / "server.log"), f"tracker={self.tracker}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-            **self._as_user(),
+            log=self.home / "roundup-server.out", url=self.url + "/", **self._as_user(),
         )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with self._http.open(self.url + "/", timeout=5):
-                    break
-            except OSError as exc:
-                if self._server.poll() is not None or time.monotonic() > deadline:
-                    raise HelpdeskError(f"roundup-server did not come up: {exc}") from exc
-                time.sleep(0.2)
         return self
 
     def stop(self) -> None:
-        if self._server is not None and self._server.poll() is None:
-            os.killpg(self._server.pid, 15)  # the server and the handlers it forked
-            try:
-                self._server.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._server.pid, 9)
-                self._server.wait(10)
+        stop(self._server)
         shutil.rmtree(self.home, ignore_errors=True)
 
     # -- what people do ------------------------------------------------------------------------
