@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,13 +71,26 @@ class MailHop:
 
     def wait_for(self, count: int, timeout: float = 30) -> list[Sent]:
         """Block until ``count`` messages went through; the helpdesk never says when it fails."""
+        return self.wait_until(lambda sent: len(sent) >= count, f"{count} message(s)", timeout)
+
+    def wait_for_copies(self, text: bytes, count: int, timeout: float = 30) -> list[Sent]:
+        """Block until ``count`` messages holding ``text`` (a subject's status) went through."""
+        return self.wait_until(
+            lambda sent: sum(text in s.raw for s in sent) >= count,
+            f"{count} message(s) with {text!r}",
+            timeout,
+        )
+
+    def wait_until(
+        self, done: Callable[[list[Sent]], bool], what: str, timeout: float = 30
+    ) -> list[Sent]:
         deadline = time.monotonic() + timeout
         with self._changed:
-            while len(self.sent) < count:
+            while not done(self.sent):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AssertionError(
-                        f"the helpdesk sent {len(self.sent)} message(s), {count} expected"
+                        f"the helpdesk sent {len(self.sent)} message(s), not {what}"
                     )
                 self._changed.wait(left)
             return list(self.sent)

@@ -8,11 +8,13 @@ journaled into the watched INBOX (an MTA's ``always_bcc``), the author's copy in
 from __future__ import annotations
 
 import email.utils
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.live.conftest import LiveRedmine
+from tests.live.mailhop import Sent
 from tests.live.redmine import MAIL_FROM
 from tests.live.running import once, write_config
 from tests.smtp_server import SmtpServerFactory
@@ -21,6 +23,11 @@ pytestmark = pytest.mark.live
 
 REQUESTER = ("Anna Schmidt", "anna.schmidt@example.org")
 TITLE = "Printer on floor 2 is jammed"
+
+
+def author_copies(count: int) -> Callable[[list[Sent]], bool]:
+    """Redmine mails every recipient separately: the author's own copies, counted."""
+    return lambda sent: sum(s.recipients == (REQUESTER[1],) for s in sent) >= count
 
 
 def test_a_resolved_issue_tells_its_author_once_and_a_reopened_one_again(
@@ -43,12 +50,12 @@ def test_a_resolved_issue_tells_its_author_once_and_a_reopened_one_again(
     ).encode()
     desk.mail_in(opened)
     issue = desk.issue_of(TITLE)
-    sent = len(mail.wait_for(1))  # "(New)" to the author and the technician
+    mail.wait_for_copies(b"(New)", 1)
     events = once(config)
     assert sink.messages == [], events
 
     desk.update(issue, status="Resolved", notes="I cleared the paper jam. The printer works again.")
-    mail.wait_for(sent + 1)
+    mail.wait_until(author_copies(2), "the author's (New) and (Resolved)")
     events = once(config)
     assert [m.rcpt_tos for m in sink.messages] == [(REQUESTER[1],)], events
     notice = sink.messages[0].message
@@ -59,10 +66,9 @@ def test_a_resolved_issue_tells_its_author_once_and_a_reopened_one_again(
     once(config)
     assert len(sink.messages) == 1  # read again: no second notice
 
-    before = len(mail.sent)
     desk.update(issue, status="In Progress", notes="It jams again; I am on my way.")
     desk.update(issue, status="Resolved", notes="I replaced the worn roller. It works again.")
     assert desk.status(issue) == "Resolved"
-    mail.wait_for(before + 2)  # at least the author's copy of each change
+    mail.wait_until(author_copies(4), "the author's copies of both changes")
     events = once(config)
     assert [m.rcpt_tos for m in sink.messages] == [(REQUESTER[1],), (REQUESTER[1],)], events
