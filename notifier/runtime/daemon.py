@@ -91,10 +91,13 @@ class Signals:
             self.stop.set()
         self.wake.set()
 
-    def take_received(self) -> list[str]:
-        """The names of the signals that arrived since the last call, oldest first."""
+    def log_received(self) -> list[str]:
+        """Log the signals that arrived since the last call (here, never in a handler) and
+        return their names, oldest first."""
         with self._lock:
             received, self._received = self._received, []
+        for name in received:
+            log.info("reload_requested" if name == "SIGHUP" else "stop_requested", signal=name)
         return received
 
 
@@ -225,7 +228,7 @@ class Daemon:
         )
         self._write_status()
         while not self.signals.stop.is_set():
-            self._log_signals()
+            self.signals.log_received()
             if self.signals.reload.is_set():
                 self.reload()
             self.signals.wake.clear()
@@ -234,7 +237,7 @@ class Daemon:
                 self._ready = True
                 self.notifier.ready(self.status.summary)
             self._sleep(wait)
-        self._log_signals()
+        self.signals.log_received()
         for source in self.service.sources:
             source.close()
         self.status.state = "stopped"
@@ -243,12 +246,6 @@ class Daemon:
         self._reader.close()
         log.info("daemon_stopped")
         return 0
-
-    def _log_signals(self) -> None:
-        """Log the signals the relay received (here, in the loop: never in a handler)."""
-        for name in self.signals.take_received():
-            event = "reload_requested" if name == "SIGHUP" else "stop_requested"
-            log.info(event, signal=name)
 
     def run_pass(self) -> timedelta:
         """One pass with health bookkeeping; returns how long the loop may wait afterwards."""

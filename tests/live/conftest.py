@@ -6,10 +6,10 @@ A system that cannot be installed or started fails its tests; it never skips the
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import pytest
 
@@ -30,14 +30,30 @@ class _System(Protocol):
 _S = TypeVar("_S", bound=_System)
 
 
+@dataclass(frozen=True)
+class Live(Generic[_S]):
+    """A running helpdesk, everything it sent (``mail``), and the mailbox notifier watches."""
+
+    system: _S
+    mail: MailHop
+    dovecot: DovecotServer
+
+
 @contextlib.contextmanager
-def _served(system: _S, hop: MailHop) -> Iterator[_S]:
-    """``system`` started, and stopped with its mail hop however the test ends."""
+def _running(
+    dovecot: DovecotServer, mailbox: str | None, build: Callable[[int], _S]
+) -> Iterator[Live[_S]]:
+    """The system ``build(smtp_port)`` makes, mailing through a hop into ``dovecot`` (only the
+    mail for ``mailbox``, or with None all of it); both stopped however the test ends."""
+    hop = MailHop(dovecot, mailbox).start()
     try:
-        system.start()
-        yield system
+        system = build(hop.port)
+        try:
+            system.start()
+            yield Live(system, hop, dovecot)
+        finally:
+            system.stop()
     finally:
-        system.stop()
         hop.stop()
 
 
@@ -46,64 +62,39 @@ MAILBOX = "it-notifier@example.org"
 HELPDESK = "helpdesk@example.org"
 
 
-@dataclass(frozen=True)
-class LiveHelpdesk:
-    helpdesk: DjangoHelpdesk
-    mail: MailHop  # everything the helpdesk sent; copies to MAILBOX are in Dovecot
-    dovecot: DovecotServer
-
-
 @pytest.fixture
-def django_helpdesk(tmp_path: Path, dovecot: DovecotServer) -> Iterator[LiveHelpdesk]:
+def django_helpdesk(tmp_path: Path, dovecot: DovecotServer) -> Iterator[Live[DjangoHelpdesk]]:
     """A running django-helpdesk whose queue copies every mail to the watched mailbox."""
-    hop = MailHop(dovecot, MAILBOX).start()
-    desk = DjangoHelpdesk(
-        tmp_path / "django-helpdesk", smtp_port=hop.port, queue_address=HELPDESK, copies_to=MAILBOX
-    )
-    with _served(desk, hop):
-        yield LiveHelpdesk(desk, hop, dovecot)
-
-
-@dataclass(frozen=True)
-class LiveRoundup:
-    tracker: RoundupTracker
-    mail: MailHop  # everything the tracker sent, journaled into the watched INBOX
-    dovecot: DovecotServer
+    with _running(
+        dovecot,
+        MAILBOX,
+        lambda port: DjangoHelpdesk(
+            tmp_path / "django-helpdesk", smtp_port=port, queue_address=HELPDESK, copies_to=MAILBOX
+        ),
+    ) as live:
+        yield live
 
 
 @pytest.fixture
-def roundup_tracker(dovecot: DovecotServer) -> Iterator[LiveRoundup]:
+def roundup_tracker(dovecot: DovecotServer) -> Iterator[Live[RoundupTracker]]:
     """A running Roundup tracker whose outgoing mail is journaled into the watched mailbox."""
-    hop = MailHop(dovecot, None).start()
-    with _served(RoundupTracker(smtp_port=hop.port), hop) as tracker:
-        yield LiveRoundup(tracker, hop, dovecot)
-
-
-@dataclass(frozen=True)
-class LiveRequestTracker:
-    rt: RequestTracker
-    mail: MailHop  # everything RT sent, journaled into the watched INBOX
-    dovecot: DovecotServer
+    with _running(dovecot, None, lambda port: RoundupTracker(smtp_port=port)) as live:
+        yield live
 
 
 @pytest.fixture
-def request_tracker(tmp_path: Path, dovecot: DovecotServer) -> Iterator[LiveRequestTracker]:
+def request_tracker(tmp_path: Path, dovecot: DovecotServer) -> Iterator[Live[RequestTracker]]:
     """A running Request Tracker 5 whose outgoing mail is journaled into the watched mailbox."""
-    hop = MailHop(dovecot, None).start()
-    with _served(RequestTracker(tmp_path / "rt", smtp_port=hop.port), hop) as rt:
-        yield LiveRequestTracker(rt, hop, dovecot)
-
-
-@dataclass(frozen=True)
-class LiveRedmine:
-    redmine: Redmine
-    mail: MailHop  # everything Redmine sent, journaled into the watched INBOX
-    dovecot: DovecotServer
+    with _running(
+        dovecot, None, lambda port: RequestTracker(tmp_path / "rt", smtp_port=port)
+    ) as live:
+        yield live
 
 
 @pytest.fixture
-def redmine(tmp_path: Path, dovecot: DovecotServer) -> Iterator[LiveRedmine]:
+def redmine(tmp_path: Path, dovecot: DovecotServer) -> Iterator[Live[Redmine]]:
     """A running Redmine 5 whose outgoing mail is journaled into the watched mailbox."""
-    hop = MailHop(dovecot, None).start()
-    with _served(Redmine(tmp_path / "redmine", smtp_port=hop.port), hop) as instance:
-        yield LiveRedmine(instance, hop, dovecot)
+    with _running(
+        dovecot, None, lambda port: Redmine(tmp_path / "redmine", smtp_port=port)
+    ) as live:
+        yield live

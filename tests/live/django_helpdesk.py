@@ -30,6 +30,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.live.servers import HelpdeskError, free_port, loopback_opener, serve, stop
@@ -188,7 +189,10 @@ class DjangoHelpdesk:
 # -- forms as a browser submits them -----------------------------------------------------------
 
 
-def form_fields(page: str, choose: object) -> dict[str, str]:
+FormChooser = Callable[[dict[str, str]], bool]  # a form's attributes -> is it the one?
+
+
+def form_fields(page: str, choose: FormChooser) -> dict[str, str]:
     """The fields of the first ``<form method=post>`` that ``choose(attributes)`` accepts, with
     the values a browser would send untouched (the CSRF token, selected options, checked boxes)."""
     reader = _FormReader(choose)
@@ -199,7 +203,7 @@ def form_fields(page: str, choose: object) -> dict[str, str]:
 
 
 class _FormReader(html.parser.HTMLParser):
-    def __init__(self, choose: object) -> None:
+    def __init__(self, choose: FormChooser) -> None:
         super().__init__(convert_charrefs=True)
         self.choose = choose
         self.found = self.inside = False
@@ -212,7 +216,7 @@ class _FormReader(html.parser.HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {key: value or "" for key, value in attrs}
         if tag == "form" and not self.found and a.get("method", "").lower() == "post":
-            if callable(self.choose) and self.choose(a):
+            if self.choose(a):
                 self.found = self.inside = True
             return
         if not self.inside:

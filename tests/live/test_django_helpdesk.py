@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.live.conftest import HELPDESK, MAILBOX, LiveHelpdesk
+from tests.live.conftest import HELPDESK, MAILBOX, Live
+from tests.live.django_helpdesk import DjangoHelpdesk
 from tests.live.running import once, write_config
 from tests.smtp_server import SmtpServerFactory
 
@@ -21,9 +22,9 @@ REQUESTER = "anna.schmidt@example.org"
 
 
 def test_a_resolved_ticket_tells_its_requester_once_in_plain_words(
-    tmp_path: Path, django_helpdesk: LiveHelpdesk, smtp_server: SmtpServerFactory
+    tmp_path: Path, django_helpdesk: Live[DjangoHelpdesk], smtp_server: SmtpServerFactory
 ) -> None:
-    desk, mail = django_helpdesk.helpdesk, django_helpdesk.mail
+    desk, mail = django_helpdesk.system, django_helpdesk.mail
     sink = smtp_server()
     config = write_config(
         tmp_path, django_helpdesk.dovecot, sink, preset="django-helpdesk",
@@ -61,9 +62,9 @@ def test_a_resolved_ticket_tells_its_requester_once_in_plain_words(
 
 
 def test_updates_tell_nobody_and_a_second_resolution_is_a_second_notice(
-    tmp_path: Path, django_helpdesk: LiveHelpdesk, smtp_server: SmtpServerFactory
+    tmp_path: Path, django_helpdesk: Live[DjangoHelpdesk], smtp_server: SmtpServerFactory
 ) -> None:
-    desk, mail = django_helpdesk.helpdesk, django_helpdesk.mail
+    desk, mail = django_helpdesk.system, django_helpdesk.mail
     sink = smtp_server()
     config = write_config(
         tmp_path, django_helpdesk.dovecot, sink, preset="django-helpdesk",

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.live.conftest import LiveRedmine
+from tests.live.conftest import Live
 from tests.live.mailhop import Sent
-from tests.live.redmine import MAIL_FROM
+from tests.live.redmine import MAIL_FROM, Redmine
 from tests.live.running import once, write_config
 from tests.smtp_server import SmtpServerFactory
 
@@ -31,9 +31,9 @@ def author_copies(count: int) -> Callable[[list[Sent]], bool]:
 
 
 def test_a_resolved_issue_tells_its_author_once_and_a_reopened_one_again(
-    tmp_path: Path, redmine: LiveRedmine, smtp_server: SmtpServerFactory
+    tmp_path: Path, redmine: Live[Redmine], smtp_server: SmtpServerFactory
 ) -> None:
-    desk, mail = redmine.redmine, redmine.mail
+    desk, mail = redmine.system, redmine.mail
     sink = smtp_server()
     config = write_config(
         tmp_path, redmine.dovecot, sink, preset="redmine",

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.live.conftest import LiveRequestTracker
-from tests.live.request_tracker import QUEUE_ADDRESS, RTNAME, TECHNICIAN
+from tests.live.conftest import Live
+from tests.live.request_tracker import QUEUE_ADDRESS, RTNAME, TECHNICIAN, RequestTracker
 from tests.live.running import once, write_config
 from tests.smtp_server import SmtpServerFactory
 
@@ -37,9 +37,9 @@ def requester_mail(subject: str, body: str) -> bytes:
 
 
 def test_a_resolved_ticket_tells_its_requester_once_and_a_reopened_one_again(
-    tmp_path: Path, request_tracker: LiveRequestTracker, smtp_server: SmtpServerFactory
+    tmp_path: Path, request_tracker: Live[RequestTracker], smtp_server: SmtpServerFactory
 ) -> None:
-    rt, mail = request_tracker.rt, request_tracker.mail
+    rt, mail = request_tracker.system, request_tracker.mail
     sink = smtp_server()
     config = write_config(
         tmp_path, request_tracker.dovecot, sink, preset="rt",

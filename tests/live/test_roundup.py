@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.live.conftest import LiveRoundup
-from tests.live.roundup import TECHNICIAN, TRACKER_ADDRESS
+from tests.live.conftest import Live
+from tests.live.roundup import TECHNICIAN, TRACKER_ADDRESS, RoundupTracker
 from tests.live.running import once, write_config
 from tests.smtp_server import SmtpServerFactory
 
@@ -42,9 +42,9 @@ def requester_mail(subject: str, body: str, *, in_reply_to: str = "") -> tuple[b
 
 
 def test_a_resolved_issue_tells_its_requester_and_a_reopened_one_is_told_again(
-    tmp_path: Path, roundup_tracker: LiveRoundup, smtp_server: SmtpServerFactory
+    tmp_path: Path, roundup_tracker: Live[RoundupTracker], smtp_server: SmtpServerFactory
 ) -> None:
-    tracker, mail, dovecot = roundup_tracker.tracker, roundup_tracker.mail, roundup_tracker.dovecot
+    tracker, mail, dovecot = roundup_tracker.system, roundup_tracker.mail, roundup_tracker.dovecot
     sink = smtp_server()
     config = write_config(
         tmp_path, dovecot, sink, preset="roundup",

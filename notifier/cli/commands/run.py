@@ -64,8 +64,6 @@ def run_command(args: argparse.Namespace) -> int:
 def once_command(args: argparse.Namespace) -> int:
     import signal
 
-    import structlog
-
     from notifier.runtime import bootstrap, daemon
     from notifier.runtime.sdnotify import Notifier
 
@@ -82,9 +80,7 @@ def once_command(args: argparse.Namespace) -> int:
         service.start()
         report = service.run_pass(signals.stop)
         _record_once(settings, service, report)
-    received = signals.take_received()
-    for name in received:
-        structlog.get_logger().info("stop_requested", signal=name)
+    received = signals.log_received()
     if received:
         return 128 + int(signal.Signals[received[0]])  # 130 for SIGINT, as a shell reports
     if report.needs_attention:
