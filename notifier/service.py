@@ -38,7 +38,7 @@ from notifier.core.model import (
 )
 from notifier.core.policy import RetryPolicy, after_attempt
 from notifier.core.ports import Sender, SendSession, Source, StateStore
-from notifier.core.queue import QueuedNotice
+from notifier.core.queue import KnownCopy, QueuedNotice
 from notifier.core.render import Renderer
 from notifier.core.review import Review
 from notifier.core.rules import TeamRoute, evaluate, route
@@ -329,6 +329,30 @@ class Service:
             if stop is not None and stop.is_set():
                 return
 
+    def _other_copy(
+        self, resolution: Resolution, copy: KnownCopy, report: PassReport, now: datetime
+    ) -> None:
+        """Another copy of a resolution already read (a watcher's and the requester's copy of
+        one mail share its key): the first read decides. One that names someone else is
+        recorded, never dropped in silence: a wrong first copy must be seen to be fixed."""
+        if resolution.requester_email.lower() == copy.requester_email.lower():
+            return
+        reason = (
+            f"another copy of resolution {resolution.key} names {resolution.requester_email}; "
+            f"the notice goes to {copy.requester_email}, as the copy read first "
+            f"({copy.origin or 'origin not recorded'}) says: check which is the requester"
+        )
+        report.ignored += 1
+        self.outbox.ignore(
+            Ignored(resolution.source, resolution.origin, reason, resolution.ticket_id), now
+        )
+        log.warning(
+            "copy_conflict",
+            resolution_key=resolution.key,
+            origin=resolution.origin,
+            first_origin=copy.origin,
+        )
+
     def _team_of(self, problem: InputProblem) -> str:
         """The team a rejected ticket would have gone to ("" when no ticket could be read):
         `notifier report` counts the people never told for that team."""
@@ -348,8 +372,10 @@ class Service:
         waiting: set[str],
         opened: _Reopens | None = None,
     ) -> None:
-        if self.outbox.known(resolution.key):
+        copy = self.outbox.known(resolution.key)
+        if copy is not None:
             report.already_known += 1  # re-reading input is always safe, and cheap
+            self._other_copy(resolution, copy, report, now)
             return
         team_name = route(resolution, self.routes)
         profile = profile_for(team_name, self.teams)

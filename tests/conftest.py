@@ -75,7 +75,9 @@ def dovecot_factory(
         yield factory
     finally:
         failed = request.session.testsfailed > failed_before
-        kept = [server.log_file for server in factory.servers if failed]
+        # A server that never got a directory (Dovecot missing) has no log: its start error
+        # is the test's error, not one raised here in teardown.
+        kept = [server.log_file for server in factory.servers if failed and server.prepared]
         factory.stop_all(keep=lambda _server: failed)
         reporter = request.config.pluginmanager.get_plugin("terminalreporter")
         for log in kept:

@@ -185,6 +185,11 @@ class DovecotServer:
         return self.directory / "dovecot.log"
 
     @property
+    def prepared(self) -> bool:
+        """Whether ``start()`` got as far as making the directory (and so a log to keep)."""
+        return self._tmp is not None
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

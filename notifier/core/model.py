@@ -83,11 +83,13 @@ class InputProblem:
 @dataclass(frozen=True, slots=True)
 class Ignored:
     """Input that is deliberately not a resolution (an auto-reply, a bounce, list mail, an
-    update notification...): recorded with the reason, never notified."""
+    update notification...): recorded with the reason, never notified. ``ticket_id`` when the
+    input names a ticket (``audit --ticket`` finds it)."""
 
     source: str
     origin: str
     reason: str
+    ticket_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,13 @@ from notifier.core.model import (
     State,
 )
 from notifier.core.policy import Decision
-from notifier.core.queue import HeldNotice, QueuedNotice, QueueSnapshot, WaitingNotice
+from notifier.core.queue import (
+    HeldNotice,
+    KnownCopy,
+    QueuedNotice,
+    QueueSnapshot,
+    WaitingNotice,
+)
 from notifier.core.report import Report
 
 
@@ -131,7 +137,9 @@ class NoticeQueue(Protocol):
         """Record input that is deliberately not a resolution (auto-reply, bounce, update...)."""
         ...
 
-    def known(self, key: str) -> bool: ...
+    def known(self, key: str) -> KnownCopy | None:
+        """The resolution already recorded under ``key``; None when it is new."""
+        ...
 
     def waiting_tickets(self, source: str) -> set[str]:
         """Tickets of ``source`` with a notice not yet attempted (queued, or held for review)."""

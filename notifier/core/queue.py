@@ -27,6 +27,14 @@ class HeldNotice:
 
 
 @dataclass(frozen=True, slots=True)
+class KnownCopy:
+    """What the state holds of a resolution already read: whom it tells, and where it was read."""
+
+    requester_email: str
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
 class WaitingNotice:
     """A notice not yet attempted: what deciding on a reopen of its ticket needs."""
 

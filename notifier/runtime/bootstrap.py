@@ -119,6 +119,7 @@ def build_imap_source(settings: Settings, box: ImapSettings, state: SourceState)
             subject=rule.subject,
             headers=rule.headers,
             body=rule.body,
+            means=rule.means,
         )
         for rule in box.rules
     ]

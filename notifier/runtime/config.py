@@ -374,6 +374,8 @@ class ImapRuleSettings(_Section):
     subject: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | None = None
+    # A matching mail is a resolution, or an update or reopen of the ticket it names.
+    means: Literal["resolved", "update", "reopened"] = "resolved"
 
 
 class ImapSettings(_PasswordMixin):

@@ -6,6 +6,7 @@ exactly which resolutions arrive, and a settable clock stands in for time.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 from collections.abc import Callable, Iterator
@@ -396,3 +397,26 @@ def test_a_digest_deferred_by_the_server_is_retried_as_one_digest(
     assert second.sent == 5 and len(server.messages) == 1  # all five, in one digest
     body = server.messages[0].message.get_body(("plain",)).get_content()
     assert all(f"Request {n}" in body for n in range(5))
+
+
+def test_a_second_copy_naming_another_requester_is_recorded_not_dropped(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """Two copies of one resolution (a watcher's and the requester's) have one key: the first
+    read wins. A later copy that names someone else leaves an audit row saying so, with both
+    origins; a copy that agrees, or the same copy read again, leaves none."""
+    server, clock = smtp_server(), Clock()
+    first = resolution(1, "watcher@example.org")
+    agreeing = dataclasses.replace(first, origin="fake:agreeing")
+    other = dataclasses.replace(
+        first, requester_email="User1@Example.org", origin="fake:requester-copy"
+    )
+    source = ListSource([first, first, agreeing, other])
+    service = make_service(tmp_path, server, clock, source)
+    report = service.run_pass()
+    assert (report.sent, report.already_known, report.ignored) == (1, 3, 1)
+    (row,) = service.outbox.audit_records(AuditQuery(outcome="ignored"))
+    assert row.origin == "fake:requester-copy"
+    assert row.ticket_id == "T-1"
+    assert "User1@Example.org" in row.reason and "watcher@example.org" in row.reason
+    assert "fake:1" in row.reason, row.reason

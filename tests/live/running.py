@@ -1,4 +1,5 @@
-"""notifier as an operator sets it up for a live helpdesk: one IMAP source with its preset."""
+"""notifier as an operator sets it up for a live helpdesk: one IMAP source, with the system's
+preset or with match rules written from the docs."""
 
 from __future__ import annotations
 
@@ -15,11 +16,15 @@ def write_config(
     dovecot: DovecotServer,
     sink: SmtpTestServer,
     *,
-    preset: str,
+    preset: str = "",
+    rules: str = "",
     never_notify: tuple[str, ...],
     original_folders: tuple[str, ...] = (),
     trusted_senders: tuple[str, ...] = (),
 ) -> Path:
+    """``preset``: that preset reads the mail; else ``rules`` (``[[imap.rules]]`` tables, TOML)."""
+    assert bool(preset) != bool(rules), "a preset or match rules"
+    reading = f'mode = "preset"\npresets = ["{preset}"]' if preset else 'mode = "match"'
     (tmp_path / "imap-password").write_text(dovecot.password)
     config = tmp_path / "config.toml"
     config.write_text(
@@ -43,12 +48,11 @@ security = "plain"
 username = "{dovecot.user}"
 password_file = "imap-password"
 timeout = "10s"
-mode = "preset"
-presets = ["{preset}"]
+{reading}
 original_folders = {json.dumps(list(original_folders))}
 trusted_senders = {json.dumps(list(trusted_senders))}
 idle = false
-""",
+{rules}""",
         encoding="utf-8",
     )
     return config

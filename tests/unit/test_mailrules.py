@@ -392,3 +392,101 @@ def test_match_rejects_an_original_request_from_an_address_list() -> None:
     message = mail(subject="Closed: printer", in_reply_to="<req@example.org>")
     with pytest.raises(InputError, match=r"2 addresses in From"):
         MatchInterpreter([rule]).interpret(message, Mailbox(listed).find)
+
+
+# --- match rules: header groups, the helpdesk's own addresses, update and reopen -----------
+
+ROUNDUP_STYLE = mail(
+    subject="[issue7] Printer on floor 2 is jammed",
+    sender="IT Help <it-help@tracker.example.org>",
+    to=["Anna Schmidt <anna@example.org>", "Tom Tech <tom@it.example.org>"],
+    headers={
+        "X-Roundup-issue-status": "resolved",
+        "To": "Anna Schmidt <anna@example.org>, Tom Tech <tom@it.example.org>",
+    },
+    text="I cleared the paper jam.\n",
+    message_id="<n-7@tracker.example.org>",
+)
+
+
+def test_match_named_groups_in_a_header_regex_fill_the_ticket() -> None:
+    """A named group in a ``headers`` regex counts like one in subject or body (it used to
+    pass check-config and be silently ignored)."""
+    rule = compile_rule(
+        "tool",
+        headers={"X-Tool-Ticket": r"^HD-(?P<ticket_id>\d+)$", "X-Tool-Team": "(?P<team>.+)"},
+        subject="^Closed",
+        body="(?P<requester>jane@example.org)",
+    )
+    message = mail(
+        subject="Closed: badge",
+        headers={"X-Tool-Ticket": "HD-42", "X-Tool-Team": "Facilities"},
+        text="for jane@example.org",
+    )
+    facts = MatchInterpreter([rule]).interpret(message, nothing)
+    assert isinstance(facts, TicketFacts)
+    assert (facts.ticket_id, facts.team) == ("42", "Facilities")
+
+
+def test_match_requester_from_a_header_list_skips_the_helpdesks_own_addresses() -> None:
+    """Roundup lists requester and technician in one To: the helpdesk's own addresses are
+    never the requester, and the one left is."""
+    rule = compile_rule(
+        "roundup",
+        headers={"X-Roundup-issue-status": "^resolved$", "To": "(?P<requester>.+)"},
+        subject=r"^\[issue(?P<ticket_id>\d+)\]",
+    )
+    interpreter = MatchInterpreter([rule], not_requesters=("tom@it.example.org",))
+    facts = interpreter.interpret(ROUNDUP_STYLE, nothing)
+    assert isinstance(facts, TicketFacts)
+    assert (facts.requester_email, facts.requester_name) == ("anna@example.org", "Anna Schmidt")
+    with pytest.raises(InputError, match="address list"):  # two left: which asked is unknown
+        MatchInterpreter([rule]).interpret(ROUNDUP_STYLE, nothing)
+
+
+def test_match_requester_header_skips_the_helpdesks_own_addresses() -> None:
+    rule = compile_rule("any", subject=r"^\[issue(?P<ticket_id>\d+)\]")
+    message = mail(
+        subject="[issue7] Printer", headers={"X-Requester": "IT <it@example.org>, jane@example.org"}
+    )
+    interpreter = MatchInterpreter(
+        [rule], requester_header="X-Requester", not_requesters=("IT@example.org",)
+    )
+    facts = interpreter.interpret(message, nothing)
+    assert isinstance(facts, TicketFacts)
+    assert facts.requester_email == "jane@example.org"
+
+
+@pytest.mark.parametrize("means", ["update", "reopened"])
+def test_a_match_rule_can_mean_an_update_or_a_reopen(means: str) -> None:
+    """Rules are tried in order, so an update or reopen rule before the resolved one stops a
+    "resolved -> chatting" mail from counting as a resolution; the ticket id lines up."""
+    reopen = compile_rule(
+        "open again",
+        means=means,
+        headers={"X-Roundup-issue-status": "^(?!resolved$)"},
+        subject=r"^\[issue(?P<ticket_id>\d+)\]",
+    )
+    resolved = compile_rule(
+        "resolved", subject=r"^\[issue(?P<ticket_id>\d+)\]", headers={"To": "(?P<requester>.+)"}
+    )
+    rules = MatchInterpreter([reopen, resolved], not_requesters=("tom@it.example.org",))
+    message = mail(
+        subject="[issue7] Printer on floor 2 is jammed",
+        headers={"X-Roundup-issue-status": "chatting"},
+    )
+    verdict = rules.interpret(message, nothing)
+    assert verdict == NotAResolution(means, "rule 'open again' matched", "7")
+    facts = rules.interpret(ROUNDUP_STYLE, nothing)
+    assert isinstance(facts, TicketFacts) and facts.ticket_id == "7"
+
+
+def test_a_reopen_rule_needs_a_ticket_id() -> None:
+    rule = compile_rule("reopen", means="reopened", subject="^Reopened")
+    with pytest.raises(InputError, match="rule 'reopen' matched but found no ticket id"):
+        MatchInterpreter([rule]).interpret(mail(subject="Reopened", message_id=""), nothing)
+
+
+def test_compile_rule_refuses_an_unknown_meaning() -> None:
+    with pytest.raises(ConfigError, match=r"imap\.rules 'r': means 'closed' is not one of"):
+        compile_rule("r", means="closed", subject="x")

@@ -339,7 +339,8 @@ class ImapSource:
             )  # fmt: skip
             return
         if isinstance(verdict, NotAResolution):
-            yield Ignored(self.name, origin, f"{verdict.kind}: {verdict.reason}")
+            reason = f"{verdict.kind}: {verdict.reason}"
+            yield Ignored(self.name, origin, reason, verdict.ticket_id)
             return
         verdict = with_language(verdict, mail, find, self.policy.languages)
         fields = {"folder": self.policy.folder, "subject": mail.subject, **verdict.fields}

@@ -27,7 +27,11 @@ def build_interpreter(
     if mode == "match":
         if not rules:
             raise ConfigError("imap.rules: mode = 'match' needs at least one [[imap.rules]] entry")
-        return MatchInterpreter(rules=tuple(rules), requester_header=requester_header)
+        return MatchInterpreter(
+            rules=tuple(rules),
+            requester_header=requester_header,
+            not_requesters=tuple(not_requesters),
+        )
     if mode == "preset":
         if not preset:
             raise ConfigError(

@@ -116,10 +116,13 @@ def first_recipient(mail: ParsedMail, *, skip: Set[str] = frozenset()) -> MailAd
     return None
 
 
-def address_from_header(mail: ParsedMail, header: str) -> MailAddress | None:
+def address_from_header(
+    mail: ParsedMail, header: str, *, skip: Set[str] = frozenset()
+) -> MailAddress | None:
     """The address in a configured header such as ``X-Requester``; None when it has none.
 
-    Raises :class:`InputError` when the header holds several addresses (an address list).
+    Addresses in ``skip`` (the helpdesk's own, lower case) are passed over. Raises
+    :class:`InputError` when more than one other address is left (an address list).
     """
     value = mail.header(header)
     if not value:
@@ -127,7 +130,7 @@ def address_from_header(mail: ParsedMail, header: str) -> MailAddress | None:
     found = [
         MailAddress(name=name.strip(), address=address.strip())
         for name, address in getaddresses([value])
-        if "@" in address
+        if "@" in address and address.strip().lower() not in skip
     ]
     if len(found) > 1:
         raise InputError(
@@ -196,7 +199,7 @@ class FolderInterpreter:
             if requester is None and first_recipient(mail) is not None:
                 passed_over = " (its To is only the helpdesk's own address)"
         if requester is None and self.requester_header:
-            requester = address_from_header(mail, self.requester_header)
+            requester = address_from_header(mail, self.requester_header, skip=ours)
         if requester is None or not _valid_address(requester.address):
             looked = "the original request (In-Reply-To/References), the reply's To"
             if self.requester_header:
@@ -227,6 +230,9 @@ class FolderInterpreter:
 RULE_GROUPS = frozenset(
     {"ticket_id", "requester", "requester_name", "title", "team", "resolution_note"}
 )
+# What a matching mail says: a resolution (a notice), an update (ignored, reason recorded) or
+# a reopen (a notice still waiting for that ticket is cancelled), as the presets tell them.
+RULE_MEANINGS = ("resolved", "update", "reopened")
 
 
 @dataclass(frozen=True)
@@ -238,6 +244,7 @@ class MatchRule:
     subject: re.Pattern[str] | None = None
     headers: Mapping[str, re.Pattern[str]] = field(default_factory=dict)  # lower-case names
     body: re.Pattern[str] | None = None
+    means: str = "resolved"  # one of RULE_MEANINGS
 
     def sender_matches(self, address: str) -> bool:
         if not self.senders:
@@ -249,21 +256,26 @@ class MatchRule:
         )
 
     def match(self, mail: ParsedMail) -> dict[str, str] | None:
-        """The named groups captured (subject first, then body), or None when the rule fails."""
+        """The named groups captured (subject first, then the headers in the rule's order,
+        then the body), or None when the rule fails."""
         if not self.sender_matches(mail.sender.address):
             return None
-        for name, pattern in self.headers.items():
-            if not any(pattern.search(value) for value in mail.headers.get(name, ())):
-                return None
-        groups: dict[str, str] = {}
         body = mail.text.replace("\r\n", "\n")  # so "$" in a rule matches at line ends
-        for maybe, text in ((self.subject, mail.subject), (self.body, body)):
-            if maybe is None:
+        searches: list[tuple[re.Pattern[str] | None, tuple[str, ...]]] = [
+            (self.subject, (mail.subject,))
+        ]
+        searches += [
+            (pattern, mail.headers.get(name, ())) for name, pattern in self.headers.items()
+        ]
+        searches.append((self.body, (body,)))
+        groups: dict[str, str] = {}
+        for pattern, texts in searches:
+            if pattern is None:
                 continue
-            found = maybe.search(text)
-            if found is None:
+            hit = next(filter(None, map(pattern.search, texts)), None)
+            if hit is None:
                 return None
-            for key, value in found.groupdict().items():
+            for key, value in hit.groupdict().items():
                 if value and key not in groups:
                     groups[key] = value.strip()
         return groups
@@ -292,10 +304,15 @@ def compile_rule(
     subject: str | None = None,
     headers: Mapping[str, str] | None = None,
     body: str | None = None,
+    means: str = "resolved",
 ) -> MatchRule:
     """Validate and compile one ``[[imap.rules]]`` entry; ConfigError names the rule and regex."""
     if not name.strip():
         raise ConfigError("imap.rules: every rule needs a name")
+    if means not in RULE_MEANINGS:
+        raise ConfigError(
+            f"imap.rules {name!r}: means {means!r} is not one of {', '.join(RULE_MEANINGS)}"
+        )
     cleaned: list[str] = []
     for sender in senders:
         entry = sender.strip().lower()
@@ -314,23 +331,40 @@ def compile_rule(
         subject=_compile(name, "subject", subject) if subject is not None else None,
         headers=compiled_headers,
         body=_compile(name, "body", body) if body is not None else None,
+        means=means,
     )
 
 
 @dataclass(frozen=True)
 class MatchInterpreter:
-    """The first rule whose every condition matches decides; no match means not a resolution."""
+    """The first rule whose every condition matches decides; no match means not a resolution.
+
+    ``not_requesters``: the helpdesk's own addresses (the watched mailbox, the From address,
+    trusted senders), passed over in a ``requester`` group or the ``requester_header``.
+    """
 
     rules: Sequence[MatchRule]
     requester_header: str | None = None
+    not_requesters: tuple[str, ...] = ()
 
     def interpret(
         self, mail: ParsedMail, find_original: FindOriginal
     ) -> TicketFacts | NotAResolution:
         for rule in self.rules:
             groups = rule.match(mail)
-            if groups is not None:
-                return self._facts(rule, groups, mail, find_original)
+            if groups is None:
+                continue
+            original = find_thread_original(mail, find_original)
+            if rule.means == "resolved":
+                return self._facts(rule, groups, mail, original)
+            ticket_id = groups.get("ticket_id") or (original.message_id if original else "")
+            if not ticket_id and rule.means == "reopened":
+                raise InputError(
+                    mail.origin,
+                    f"rule {rule.name!r} matched but found no ticket id: no 'ticket_id' group "
+                    "and no original request in the thread, so no waiting notice can be found",
+                )
+            return NotAResolution(rule.means, f"rule {rule.name!r} matched", ticket_id)
         return NotAResolution("no_match", "matches no rule")
 
     def _facts(
@@ -338,24 +372,21 @@ class MatchInterpreter:
         rule: MatchRule,
         groups: Mapping[str, str],
         mail: ParsedMail,
-        find_original: FindOriginal,
+        original: ParsedMail | None,
     ) -> TicketFacts:
-        original = find_thread_original(mail, find_original)
-        email = requester_text(mail, groups.get("requester", ""), f"rule {rule.name!r}")
-        name = groups.get("requester_name", "")
-        if not email and original is not None:
-            sender = request_sender(mail, original)
-            email, name = sender.address, name or sender.name
-        if not email and self.requester_header:
-            found = address_from_header(mail, self.requester_header)
-            if found is not None:
-                email, name = found.address, name or found.name
-        if not email:
+        ours = {address.lower() for address in self.not_requesters}
+        found = self._group_requester(rule, groups.get("requester", ""), mail, ours)
+        if found is None and original is not None:
+            found = request_sender(mail, original)
+        if found is None and self.requester_header:
+            found = address_from_header(mail, self.requester_header, skip=ours)
+        if found is None:
             raise InputError(
                 mail.origin,
                 f"rule {rule.name!r} matched but found no requester: no 'requester' group "
                 "and no original request in the thread",
             )
+        email, name = found.address, groups.get("requester_name") or found.name
         if not _valid_address(email):
             raise InputError(
                 mail.origin, f"rule {rule.name!r}: requester {email!r} is not an email address"
@@ -378,3 +409,29 @@ class MatchInterpreter:
             original_message_id=original.message_id if original else mail.in_reply_to,
             fields={"mode": "match", "rule": rule.name},
         )
+
+    @staticmethod
+    def _group_requester(
+        rule: MatchRule, captured: str, mail: ParsedMail, ours: Set[str]
+    ) -> MailAddress | None:
+        """The one address a ``requester`` group captured, the helpdesk's own passed over
+        (a header such as Roundup's To lists requester and technician together)."""
+        if not captured:
+            return None
+        where = f"rule {rule.name!r}"
+        if not any(mark in captured for mark in ",;<"):  # one bare address, or a bare word
+            return MailAddress(name="", address=requester_text(mail, captured, where))
+        pairs = [
+            (name.strip(), address.strip())
+            for name, address in getaddresses([captured])
+            if address.strip().lower() not in ours and (name.strip() or address.strip())
+        ]
+        if len(pairs) > 1:
+            listed = AddressListError(captured, len(pairs))
+            raise InputError(mail.origin, f"requester in {where}: {listed}")
+        if not pairs:
+            raise InputError(
+                mail.origin,
+                f"requester in {where}: {captured!r} names only the helpdesk's own addresses",
+            )
+        return MailAddress(name=pairs[0][0], address=pairs[0][1])

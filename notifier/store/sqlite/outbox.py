@@ -23,7 +23,7 @@ from notifier.core.model import (
     State,
 )
 from notifier.core.policy import Decision, describe
-from notifier.core.queue import QueuedNotice, WaitingNotice
+from notifier.core.queue import KnownCopy, QueuedNotice, WaitingNotice
 from notifier.store.codec import resolution_from_json, resolution_to_json
 from notifier.store.sqlite.held import HeldReview
 from notifier.store.sqlite.trail import TrailQueries
@@ -157,9 +157,11 @@ class Outbox(HeldReview, TrailQueries):
         )
         return {str(row[0]) for row in rows}
 
-    def known(self, key: str) -> bool:
-        row = self._db.execute("SELECT 1 FROM notices WHERE resolution_key = ?", (key,)).fetchone()
-        return row is not None
+    def known(self, key: str) -> KnownCopy | None:
+        row = self._db.execute(
+            "SELECT requester_email, origin FROM notices WHERE resolution_key = ?", (key,)
+        ).fetchone()
+        return None if row is None else KnownCopy(str(row[0]), str(row[1]))
 
     def waiting_notices(self, source: str, ticket_id: str) -> list[WaitingNotice]:
         """A ticket's notices not yet attempted (queued or held), oldest first."""
@@ -296,7 +298,9 @@ class Outbox(HeldReview, TrailQueries):
 
     def ignore(self, item: Ignored, now: datetime) -> None:
         """Record input that is deliberately not a resolution (auto-reply, bounce, update...)."""
-        self._input_record(now, "ignored", item.source, item.origin, item.reason)
+        self._input_record(
+            now, "ignored", item.source, item.origin, item.reason, ticket_id=item.ticket_id
+        )
 
     def checkpoint(self, source: str, key: str) -> str | None:
         """A source's last committed progress mark for ``key`` (see ``model.Checkpoint``)."""
