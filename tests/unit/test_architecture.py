@@ -58,10 +58,17 @@ def within(module: str, *rooms: str) -> bool:
     return any(module == room or module.startswith(room + ".") for room in rooms)
 
 
+# Shared by every source family: a top-level source module (``notifier.sources.addresses``)
+# and the record mapping that exports, webhooks and APIs all read tickets with.
+SHARED_BY_SOURCES = ("notifier.sources.records",)
+
+
 def family(module: str) -> str:
-    """``notifier.sources.mail.imap`` -> ``notifier.sources.mail``; a top-level source module
-    (``notifier.sources.addresses``) is shared by every family."""
+    """``notifier.sources.mail.imap`` -> ``notifier.sources.mail``; "" for what every family
+    shares (``SHARED_BY_SOURCES``, a top-level source module)."""
     parts = module.split(".")
+    if within(module, *SHARED_BY_SOURCES):
+        return ""
     return ".".join(parts[:3]) if len(parts) > 3 else ""
 
 

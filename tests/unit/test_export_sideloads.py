@@ -1,5 +1,5 @@
 """Joining a JSON export's sideloads (Zendesk ``include=users,metric_sets``) onto its records,
-within the reader's caps (notifier.sources.export.rows)."""
+within the reader's caps (notifier.sources.export.sideloads)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import json
 import pytest
 
 from notifier.core.errors import InputError
-from notifier.sources.export import rows, streams
+from notifier.sources.export import sideloads, streams
 from notifier.sources.export.json_records import iter_json_records
 from notifier.sources.export.presets import build_mapping
-from notifier.sources.export.rows import join_sideloads, row_to_resolution, scan_sideloads
+from notifier.sources.export.sideloads import join_sideloads, scan_sideloads
 from notifier.sources.export.streams import BadRecord, Record
+from notifier.sources.records.rows import row_to_resolution
 
 ZENDESK = build_mapping("zendesk", {}, None, None, "UTC")
 
@@ -64,7 +65,7 @@ def test_a_users_array_larger_than_the_record_cap_is_read_item_by_item() -> None
 def test_past_the_item_cap_later_items_are_not_kept_and_that_is_flagged(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(rows, "MAX_SIDELOAD_ITEMS", 3)
+    monkeypatch.setattr(sideloads, "MAX_SIDELOAD_ITEMS", 3)
     index = scan_sideloads(io.BytesIO(page(users_first=True, users=5)), ZENDESK)
     assert index.overflow
     assert sum(len(items) for items in index.items.values()) == 3

@@ -8,9 +8,9 @@ import pytest
 
 from notifier.core.errors import InputError
 from notifier.core.model import Resolution
-from notifier.sources.export.mapping import ColumnMapping
 from notifier.sources.export.presets import build_mapping
-from notifier.sources.export.rows import flatten, row_to_resolution
+from notifier.sources.records.mapping import ColumnMapping
+from notifier.sources.records.rows import flatten, row_to_resolution
 
 GENERIC = build_mapping(None, {}, None, None, "UTC")
 

@@ -12,10 +12,10 @@ from notifier.core.errors import ConfigError, InputError
 from notifier.core.model import Resolution
 from notifier.sources.export.csv_records import iter_csv_records
 from notifier.sources.export.json_records import iter_json_records
-from notifier.sources.export.mapping import ColumnMapping
 from notifier.sources.export.presets import PRESETS, build_mapping
-from notifier.sources.export.rows import row_to_resolution
 from notifier.sources.export.streams import CsvHeader, Record
+from notifier.sources.records.mapping import ColumnMapping
+from notifier.sources.records.rows import row_to_resolution
 
 
 def from_csv(text: str, mapping: ColumnMapping) -> list[Resolution | None]:

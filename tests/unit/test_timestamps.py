@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from notifier.sources.export.timestamps import load_zone, parse_timestamp
+from notifier.sources.records.timestamps import load_zone, parse_timestamp
 
 PARIS = "Europe/Paris"
 NY = "America/New_York"

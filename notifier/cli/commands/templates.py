@@ -54,7 +54,7 @@ def preview_command(args: argparse.Namespace) -> int:
 
 
 def _ticket_from_json(path: Path) -> Resolution:
-    from notifier.sources.export.timestamps import parse_timestamp
+    from notifier.sources.records.timestamps import parse_timestamp
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

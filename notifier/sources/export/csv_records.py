@@ -6,7 +6,6 @@ import csv
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from notifier.sources.export.mapping import MAX_FIELD_CHARS
 from notifier.sources.export.streams import (
     BadRecord,
     CsvHeader,
@@ -20,6 +19,7 @@ from notifier.sources.export.streams import (
     Unfinished,
     too_large,
 )
+from notifier.sources.records.mapping import MAX_FIELD_CHARS
 
 
 def iter_csv_records(

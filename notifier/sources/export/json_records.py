@@ -9,7 +9,6 @@ import json
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from notifier.sources.export.mapping import RECORD_KEYS
 from notifier.sources.export.streams import (
     BOM,
     MAX_RECORD_BYTES,
@@ -23,6 +22,7 @@ from notifier.sources.export.streams import (
     decode_text,
     too_large,
 )
+from notifier.sources.records.mapping import RECORD_KEYS
 
 
 def iter_jsonl_records(stream: BinaryIO, resume: Mark | None = None) -> Iterator[JsonItem]:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from notifier.core.errors import ConfigError
-from notifier.sources.export.mapping import FIELDS, ColumnMapping, Sideload, normalise_status
-from notifier.sources.export.timestamps import load_zone
+from notifier.sources.records.mapping import FIELDS, ColumnMapping, Sideload, normalise_status
+from notifier.sources.records.timestamps import load_zone
 
 DEFAULT_RESOLVED = ("resolved", "closed", "done", "solved")
 

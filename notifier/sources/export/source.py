@@ -3,7 +3,7 @@
 This module owns the file system side only: which files to read and when, opening them, and
 wrapping each record's outcome as a :data:`~notifier.core.model.SourceEvent`. Reading records is
 :mod:`~notifier.sources.export.streams` (with ``csv_records`` and ``json_records``), turning one
-into a resolution :mod:`~notifier.sources.export.rows`.
+into a resolution :mod:`~notifier.sources.records.rows`.
 
 A file is read when its name is not a temporary one, its mtime is at least ``settle_seconds``
 old (or further in the future than :data:`MTIME_FUTURE_TOLERANCE`), and its size and mtime did
@@ -42,14 +42,11 @@ from notifier.core.model import Checkpoint, InputProblem, Reopened, SourceEvent
 from notifier.core.ports import SourceState
 from notifier.sources.export.csv_records import iter_csv_records
 from notifier.sources.export.json_records import iter_json_records, iter_jsonl_records
-from notifier.sources.export.mapping import ColumnMapping
-from notifier.sources.export.rows import (
+from notifier.sources.export.sideloads import (
     MAX_SIDELOAD_CHARS,
     MAX_SIDELOAD_ITEMS,
     SideloadIndex,
     join_sideloads,
-    open_ticket,
-    row_to_resolution,
     scan_sideloads,
 )
 from notifier.sources.export.streams import (
@@ -61,6 +58,8 @@ from notifier.sources.export.streams import (
     Unfinished,
     prefix_digest,
 )
+from notifier.sources.records.mapping import ColumnMapping
+from notifier.sources.records.rows import open_ticket, row_to_resolution
 
 FORMATS = frozenset({"auto", "csv", "json", "jsonl"})
 _EXTENSIONS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}

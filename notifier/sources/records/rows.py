@@ -1,30 +1,26 @@
 """One record into a ``Resolution``, or the reason it is none: :func:`row_to_resolution`
-maps a record's fields through a :class:`ColumnMapping`, and records related to it in the same
-file (sideloads: users, organizations) are joined in first. Pure: no files, no clock.
+maps a record's fields through a :class:`ColumnMapping` (an export's sideloads, users and
+organizations, are joined in before: ``export.sideloads``). Pure: no files, no clock.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO
 
 from notifier.core.errors import InputError
 from notifier.core.model import Resolution
 from notifier.sources.addresses import AddressListError, single_address
-from notifier.sources.export.json_records import JsonCursor, Malformed, Truncated, array_values
-from notifier.sources.export.mapping import (
+from notifier.sources.records.mapping import (
     EMAIL,
     MAX_FIELD_CHARS,
     MAX_ID_CHARS,
     UNDECODABLE,
     ColumnMapping,
-    Sideload,
     safe_text,
 )
-from notifier.sources.export.timestamps import load_zone, parse_timestamp
+from notifier.sources.records.timestamps import load_zone, parse_timestamp
 
 # --- one record -> Resolution ---------------------------------------------------------------
 
@@ -52,7 +48,7 @@ def _is_ref(value: object) -> bool:
     return isinstance(value, Mapping) and "value" in value and set(value) <= _REF_KEYS
 
 
-def _text(value: object, *, machine: bool = False) -> str:
+def text_of(value: object, *, machine: bool = False) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
@@ -63,9 +59,9 @@ def _text(value: object, *, machine: bool = False) -> str:
         return str(value)
     if isinstance(value, Mapping) and _is_ref(value):
         first, second = ("value", "display_value") if machine else ("display_value", "value")
-        return _text(value.get(first)) or _text(value.get(second))
+        return text_of(value.get(first)) or text_of(value.get(second))
     if isinstance(value, list):
-        return ", ".join(t for t in (_text(v) for v in value) if t)
+        return ", ".join(t for t in (text_of(v) for v in value) if t)
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
@@ -79,7 +75,7 @@ def _pick(
         if not found:
             continue
         found_column = found_column or column
-        text = _text(raw, machine=machine)
+        text = text_of(raw, machine=machine)
         if text:
             return text, column, raw
     return "", found_column, None
@@ -102,17 +98,17 @@ def flatten(row: Mapping[str, object], prefix: str = "") -> dict[str, str]:
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             if _is_ref(value):
-                out[name] = _text(value)
+                out[name] = text_of(value)
             out.update(flatten(value, f"{name}."))
         else:
-            out[name] = _text(value)
+            out[name] = text_of(value)
     return out
 
 
 def _status_values(raw: object) -> list[str]:
     if isinstance(raw, Mapping) and _is_ref(raw):
-        return [_text(raw.get("display_value")), _text(raw.get("value"))]
-    return [_text(raw)]
+        return [text_of(raw.get("display_value")), text_of(raw.get("value"))]
+    return [text_of(raw)]
 
 
 def open_ticket(
@@ -283,103 +279,7 @@ def _unjoined(row: Mapping[str, object], mapping: ColumnMapping) -> str:
         )
         if wanted and sideload.into not in row and sideload.ref in row:
             return (
-                f"; {sideload.ref} {_text(row[sideload.ref])} has no entry in the file's "
+                f"; {sideload.ref} {text_of(row[sideload.ref])} has no entry in the file's "
                 f"{sideload.array}[] (export with include={sideload.array})"
             )
     return ""
-
-
-# --- sideloads: related records beside the records ------------------------------------------
-
-# What is kept of one file's sideloads, in items and in characters of the fields kept: the
-# join must not let a file take the daemon's memory. A Zendesk incremental page holds at most
-# 1,000 tickets and their users and metric sets.
-MAX_SIDELOAD_ITEMS = 50_000
-MAX_SIDELOAD_CHARS = 16 * 1024 * 1024
-
-
-@dataclass
-class SideloadIndex:
-    """The sideloaded items of one file: ``into`` -> the item's key as text -> kept fields."""
-
-    items: dict[str, dict[str, Mapping[str, object]]] = field(default_factory=dict)
-    overflow: bool = False  # a cap was reached: later items were not kept
-
-
-def scan_sideloads(
-    stream: BinaryIO, mapping: ColumnMapping, chunk_size: int = 64 * 1024
-) -> SideloadIndex:
-    """Read a JSON export's top-level sideload arrays (item by item, within the caps), before
-    its records are read: Zendesk may write ``users[]`` after ``tickets[]``. Anything the
-    reading pass will report (malformed or truncated JSON) just ends the scan."""
-    index = SideloadIndex()
-    wanted: dict[str, tuple[Sideload, frozenset[str]]] = {}
-    for sideload in mapping.sideloads:
-        used = mapping.joined_fields(sideload.into)
-        if used:
-            wanted[sideload.array] = (sideload, used)
-            index.items[sideload.into] = {}
-    if not wanted:
-        return index
-    cursor = JsonCursor(stream, chunk_size)
-    chars = 0
-    try:
-        while cursor.peek() == "{":
-            cursor.expect("{", "'{'")
-            if cursor.peek() == "}":
-                cursor.pos += 1
-                continue
-            while True:
-                key = cursor.value()
-                cursor.expect(":", "':' after an object key")
-                found = wanted.get(key) if isinstance(key, str) else None
-                if cursor.peek() != "[":
-                    cursor.value()
-                else:
-                    for item in array_values(cursor):
-                        if found is not None and isinstance(item, dict):
-                            chars = _keep(index, *found, item, chars)
-                if cursor.expect(",}", "',' or '}' in an object") == "}":
-                    break
-    except (Truncated, Malformed):
-        pass
-    return index
-
-
-def _keep(
-    index: SideloadIndex,
-    sideload: Sideload,
-    fields: frozenset[str],
-    item: Mapping[str, object],
-    chars: int,
-) -> int:
-    """Keep the used ``fields`` of one sideloaded item, within the caps; the characters kept."""
-    item_key = _text(item.get(sideload.key))
-    if not item_key:
-        return chars
-    kept = {name: item[name] for name in fields if name in item}
-    size = len(item_key) + sum(len(_text(value)) for value in kept.values())
-    if (
-        sum(len(items) for items in index.items.values()) >= MAX_SIDELOAD_ITEMS
-        or chars + size > MAX_SIDELOAD_CHARS
-    ):
-        index.overflow = True
-        return chars
-    index.items[sideload.into][item_key] = kept
-    return chars + size
-
-
-def join_sideloads(
-    row: Mapping[str, object], mapping: ColumnMapping, index: SideloadIndex
-) -> Mapping[str, object]:
-    """``row`` with each sideloaded item it refers to under its ``into`` name (a record that
-    already embeds one, as the Tickets API with ``include=users`` can, keeps its own)."""
-    joined: dict[str, object] | None = None
-    for sideload in mapping.sideloads:
-        if sideload.into in row or sideload.ref not in row:
-            continue
-        item = index.items.get(sideload.into, {}).get(_text(row[sideload.ref]))
-        if item is not None:
-            joined = joined if joined is not None else dict(row)
-            joined[sideload.into] = item
-    return joined if joined is not None else row
