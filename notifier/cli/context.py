@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from notifier.core.errors import NotifierError
+from notifier.core.model import ReceivedEvent
 from notifier.runtime.config import DEFAULT_CONFIG_PATH, Settings, load_settings
 
 EX_TEMPFAIL = 75
@@ -54,7 +55,14 @@ def parse_moment(text: str | None, option: str) -> datetime | None:
 
 
 class NothingSeen:
-    """Sources built only to check their settings or connections: no checkpoints read."""
+    """Sources built only to check their settings or connections: no checkpoints read, no
+    webhook event received or kept."""
 
     def checkpoint(self, source: str, key: str) -> str | None:
         return None
+
+    def receive(self, source: str, event_id: str, received_at: datetime, body: str) -> bool:
+        raise NotifierError("no state store: webhook events are received by `notifier run`")
+
+    def received_after(self, source: str, after: int, limit: int) -> list[ReceivedEvent]:
+        return []

@@ -126,6 +126,25 @@ class Checkpoint:
 SourceEvent = Resolution | InputProblem | Ignored | Reopened | Checkpoint
 
 
+# The checkpoint key under which a webhook source marks the last received event it has read.
+INBOX_CHECKPOINT = "inbox"
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedEvent:
+    """One webhook request as it was committed on receipt, before its source read it.
+
+    ``number`` orders the events of all sources (the source's checkpoint is the last it read);
+    ``body`` is the request body as text, checked and size-capped by the receiver.
+    """
+
+    number: int
+    source: str
+    event_id: str
+    received_at: datetime
+    body: str
+
+
 class State(enum.StrEnum):
     """Outbox states of one notice."""
 

@@ -22,6 +22,7 @@ from notifier.core.model import (
     Ignored,
     InputProblem,
     Notice,
+    ReceivedEvent,
     Resolution,
     SourceEvent,
     State,
@@ -277,7 +278,25 @@ class AuditTrail(Protocol):
         ...
 
 
-class StateStore(NoticeQueue, Checkpoints, HeldNotices, AuditTrail, Protocol):
+class WebhookInbox(Protocol):
+    """Webhook events committed as they arrive (the sender's 2xx waits for that), kept until
+    their source has read them. An event id is received once per source: a retry or a replay
+    of it is recognised, not received again."""
+
+    def receive(self, source: str, event_id: str, received_at: datetime, body: str) -> bool:
+        """Commit one event; False when ``source`` received ``event_id`` before.
+
+        Safe to call from the HTTP server's threads; returns once the event is committed,
+        and raises StateError when it could not be.
+        """
+        ...
+
+    def received_after(self, source: str, after: int, limit: int) -> list[ReceivedEvent]:
+        """``source``'s events numbered above ``after``, oldest first, at most ``limit``."""
+        ...
+
+
+class StateStore(NoticeQueue, Checkpoints, HeldNotices, AuditTrail, WebhookInbox, Protocol):
     """The whole state of one notifier: what the service and the commands hold open."""
 
     path: Path  # where it lives, for messages (a file, or a database's address)

@@ -6,6 +6,7 @@ first send, sources open files when polled.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,9 +14,10 @@ from zoneinfo import ZoneInfo
 
 from notifier.core.clock import Clock, system_clock
 from notifier.core.compose import TeamProfile
+from notifier.core.errors import ConfigError
 from notifier.core.language import COMMON_LANGUAGES
 from notifier.core.policy import RetryPolicy
-from notifier.core.ports import Source, SourceState, StateQueries, StateStore
+from notifier.core.ports import Source, SourceState, StateQueries, StateStore, WebhookInbox
 from notifier.core.render import Renderer, template_languages
 from notifier.core.rules import (
     DEFAULT_TEAM,
@@ -27,7 +29,13 @@ from notifier.core.rules import (
 )
 from notifier.delivery.smtp import SmtpOptions, SmtpSender, tls_context
 from notifier.plain import Gate, GateSettings, load_glossary
-from notifier.runtime.config import ImapSettings, Settings, TeamSettings
+from notifier.runtime.config import (
+    ImapSettings,
+    Settings,
+    TeamSettings,
+    WebhookSettings,
+    listen_address,
+)
 from notifier.service import DeliveryLimits, Service
 from notifier.sources.export.source import ExportSource
 from notifier.store.sqlite.outbox import Outbox
@@ -35,6 +43,9 @@ from notifier.store.sqlite.reader import StateReader
 
 if TYPE_CHECKING:
     from notifier.sources.mail.imap import ImapSource
+    from notifier.sources.webhook.presets.preset import WebhookPreset
+    from notifier.sources.webhook.receiver import Receiver
+    from notifier.sources.webhook.server import WebhookServer
 from notifier.sources.export.presets import build_mapping
 
 
@@ -78,7 +89,9 @@ def build_gate(settings: Settings, team: str | None = None) -> Gate:
     return Gate(gate_settings(settings), glossary)
 
 
-def build_sources(settings: Settings, seen: SourceState) -> list[Source]:
+def build_sources(settings: Settings, seen: SourceState, inbox: WebhookInbox) -> list[Source]:
+    from notifier.sources.webhook.source import WebhookSource
+
     sources: list[Source] = []
     for export in settings.exports:
         mapping = build_mapping(
@@ -101,7 +114,96 @@ def build_sources(settings: Settings, seen: SourceState) -> list[Source]:
         )
     for box in settings.imap:
         sources.append(build_imap_source(settings, box, seen))
+    for hook in settings.webhook:
+        sources.append(WebhookSource(hook.name, webhook_preset(hook), inbox, seen))
     return sources
+
+
+def webhook_preset(hook: WebhookSettings) -> WebhookPreset:
+    """The preset one ``[[webhook]]`` names, or the generic one its settings describe."""
+    from notifier.sources.webhook.auth import Check
+    from notifier.sources.webhook.presets import PRESETS, generic
+
+    where = f"webhook.{hook.name}"
+    if hook.preset != "generic":
+        found = PRESETS.get(hook.preset)
+        if found is None:
+            known = ", ".join(sorted([*PRESETS, "generic"]))
+            raise ConfigError(f"{where}.preset: unknown preset {hook.preset!r}; known: {known}")
+        return found
+    auth = hook.auth or "none"
+    if auth.startswith("hmac-"):
+        check = Check(
+            "hmac",
+            header=hook.signature_header or "",
+            algorithm="sha1" if auth == "hmac-sha1" else "sha256",
+            encoding=hook.signature_encoding,
+            prefix=hook.signature_prefix,
+        )
+    elif auth == "header":
+        check = Check("header", header=hook.secret_header or "")
+    else:
+        check = Check(auth)  # type: ignore[arg-type]  # basic, bearer, query, none
+    try:
+        return generic(
+            check,
+            hook.fields,
+            resolved_statuses=hook.resolved_statuses,
+            reopened_statuses=hook.reopened_statuses,
+            event_id_header=hook.event_id_header or "",
+            event_id_field=hook.event_id_field or "",
+            timezone=hook.timezone,
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{where}.fields: {exc}") from None
+
+
+def build_receiver(
+    settings: Settings, inbox: WebhookInbox, wake: Callable[[], None], clock: Clock = system_clock
+) -> Receiver:
+    """The receiver of every ``[[webhook]]``: its check, secret and limits per path."""
+    from notifier.sources.webhook.receiver import Endpoint, Receiver, RefusalLog
+
+    endpoints = []
+    for hook in settings.webhook:
+        preset = webhook_preset(hook)
+        secret = hook.resolve_secret()
+        if preset.check.needs_secret and not secret:
+            raise ConfigError(
+                f"webhook.{hook.name}: preset {hook.preset!r} checks a shared secret: give "
+                "secret_file or secret_credential"
+            )
+        endpoints.append(
+            Endpoint(
+                source=hook.name,
+                path=hook.effective_path,
+                preset=preset,
+                secret=secret,
+                window=hook.replay_window,
+                max_body=hook.max_body_bytes or settings.webhooks.max_body_bytes,
+            )
+        )
+    refusals = RefusalLog(settings.webhooks.refusal_log_interval)
+    return Receiver(endpoints, inbox, clock=clock, wake=wake, refusals=refusals)
+
+
+def start_webhook_server(settings: Settings, receiver: Receiver) -> WebhookServer | None:
+    """The listener, started, when any ``[[webhook]]`` is configured; else None."""
+    from notifier.sources.webhook.server import ListenLimits, WebhookServer
+
+    if not settings.webhook:
+        return None
+    options = settings.webhooks
+    host, port = listen_address(options.listen)
+    limits = ListenLimits(
+        max_clients=options.max_clients,
+        max_header_bytes=options.max_header_bytes,
+        max_body_bytes=options.max_body_bytes,
+        idle_timeout=options.idle_timeout,
+        request_timeout=options.request_timeout,
+        threads=options.threads,
+    )
+    return WebhookServer(host, port, receiver, limits).start()
 
 
 def build_imap_source(settings: Settings, box: ImapSettings, state: SourceState) -> ImapSource:
@@ -345,7 +447,7 @@ def build_service(
 ) -> Service:
     delivery = settings.delivery
     return Service(
-        sources=build_sources(settings, outbox),
+        sources=build_sources(settings, outbox, outbox),
         outbox=outbox,
         renderer=build_renderer(settings),
         routes=build_routes(settings),

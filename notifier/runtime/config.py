@@ -458,6 +458,101 @@ class ImapSettings(_PasswordMixin):
         return _read_secret(self.oauth2_token_file, f"imap.{self.name}.oauth2_token_file")
 
 
+class WebhooksSettings(_Section):
+    """The webhook listener (docs/webhooks.md). Changing ``listen`` takes a restart."""
+
+    # host:port; loopback by default: put nginx or Caddy in front for TLS (docs/webhooks.md).
+    listen: str = "127.0.0.1:8787"
+    max_clients: int = Field(default=1000, ge=1, le=100_000)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    idle_timeout: Duration = timedelta(seconds=10)
+    request_timeout: Duration = timedelta(seconds=30)
+    threads: int = Field(default=4, ge=1, le=64)
+    refusal_log_interval: Duration = timedelta(minutes=1)
+
+    @field_validator("listen")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        listen_address(value)
+        return value
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """``127.0.0.1:8787``, ``[::1]:8787`` or ``0.0.0.0:8787`` as (host, port)."""
+    value = text.strip()
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    else:
+        host, _, port_text = value.rpartition(":")
+    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"{text!r} is not host:port (for example 127.0.0.1:8787)")
+    return host, int(port_text)
+
+
+WebhookAuth = Literal["hmac-sha256", "hmac-sha1", "header", "basic", "bearer", "query", "none"]
+
+
+class WebhookSettings(_Section):
+    """One webhook source, ``[[webhook]]`` (docs/webhooks.md)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    # A product's preset (django-helpdesk, zendesk, jira, zammad, freshdesk, servicenow, glpi)
+    # or "generic": then auth and fields say how to read the payload.
+    preset: str
+    path: str | None = None  # default /webhooks/<name>
+    secret_file: Path | None = None
+    secret_credential: str | None = None
+    replay_window: Duration = timedelta(minutes=5)
+    max_body_bytes: int | None = Field(default=None, ge=1024, le=64 * 1024 * 1024)
+    # "generic" only: how requests are checked, and how the payload maps onto a ticket.
+    auth: WebhookAuth | None = None
+    signature_header: str | None = None  # hmac-*: the header with the signature
+    signature_prefix: str = ""  # hmac-*: such as "sha256="
+    signature_encoding: Literal["hex", "base64"] = "hex"
+    secret_header: str | None = None  # header: the header that holds the secret
+    event_id_header: str | None = None
+    event_id_field: str | None = None
+    fields: dict[str, str] = Field(default_factory=dict)
+    resolved_statuses: list[str] | None = None
+    reopened_statuses: list[str] = Field(default_factory=lambda: ["reopened"])
+    timezone: str = "UTC"
+    _zone = field_validator("timezone")(_check_zone)
+
+    @_model_validator(mode="after")
+    def _consistent(self) -> WebhookSettings:
+        if self.secret_file is not None and self.secret_credential is not None:
+            raise ValueError("give only one of secret_file, secret_credential")
+        if self.path is not None and (not self.path.startswith("/") or "?" in self.path):
+            raise ValueError(f"path {self.path!r} must start with '/' and have no query")
+        generic_only = ("auth", "signature_header", "secret_header", "fields")
+        if self.preset != "generic":
+            given = [key for key in generic_only if getattr(self, key)]
+            if given:
+                raise ValueError(f"{', '.join(given)}: only for preset = 'generic'")
+        elif self.auth is None:
+            raise ValueError("preset = 'generic' needs auth (hmac-sha256, header, bearer...)")
+        elif self.auth.startswith("hmac") and not self.signature_header:
+            raise ValueError(f"auth = {self.auth!r} needs signature_header")
+        elif self.auth == "header" and not self.secret_header:
+            raise ValueError("auth = 'header' needs secret_header")
+        return self
+
+    @property
+    def effective_path(self) -> str:
+        return (self.path or f"/webhooks/{self.name}").rstrip("/") or "/"
+
+    def resolve_secret(self) -> bytes:
+        """The shared secret, from its file or systemd credential; ConfigError names the key."""
+        key = f"webhook.{self.name}"
+        if self.secret_file is not None:
+            return _read_secret(self.secret_file, f"{key}.secret_file").encode()
+        if self.secret_credential is not None:
+            return _read_credential(self.secret_credential, f"{key}.secret_credential").encode()
+        return b""
+
+
 class Settings(BaseSettings):
     """The whole validated configuration."""
 
@@ -478,13 +573,22 @@ class Settings(BaseSettings):
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     exports: list[ExportSettings] = Field(default_factory=list)
     imap: list[ImapSettings] = Field(default_factory=list)
+    webhooks: WebhooksSettings = Field(default_factory=WebhooksSettings)
+    webhook: list[WebhookSettings] = Field(default_factory=list)
 
     @_model_validator(mode="after")
     def _unique_source_names(self) -> Settings:
         names = [export.name for export in self.exports] + [box.name for box in self.imap]
+        names += [hook.name for hook in self.webhook]
+        paths = [hook.effective_path for hook in self.webhook]
+        shared = sorted({path for path in paths if paths.count(path) > 1})
+        if shared:
+            raise ValueError(f"webhook: two sources on one path: {', '.join(shared)}")
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
-            raise ValueError(f"exports/imap: source names must be unique: {', '.join(duplicates)}")
+            raise ValueError(
+                f"exports/imap/webhook: source names must be unique: {', '.join(duplicates)}"
+            )
         return self
 
     @classmethod

@@ -38,6 +38,7 @@ def test_every_settings_key_is_documented_in_the_example() -> None:
         ImapSettings,
         Settings,
         TeamSettings,
+        WebhookSettings,
     )
 
     text = (ROOT / "config.example.toml").read_text()
@@ -51,6 +52,8 @@ def test_every_settings_key_is_documented_in_the_example() -> None:
             fields = ExportSettings.model_fields
         if section == "imap":
             fields = {**ImapSettings.model_fields, **ImapRuleSettings.model_fields}
+        if section == "webhook":
+            fields = WebhookSettings.model_fields
         missing += [
             f"{section}.{key}"
             for key in fields

@@ -7,8 +7,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+import structlog
 
 from notifier.cli.context import (
     EX_TEMPFAIL,
@@ -21,8 +24,13 @@ from notifier.core.errors import ConfigError
 from notifier.core.printable import printable, say
 from notifier.runtime.config import EX_CONFIG, Settings
 
+log = structlog.get_logger("notifier.run")
+
 if TYPE_CHECKING:
+    from notifier.core.ports import StateStore
     from notifier.service import PassReport, Service
+    from notifier.sources.webhook.receiver import Receiver
+    from notifier.sources.webhook.server import WebhookServer
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -42,23 +50,69 @@ def run_command(args: argparse.Namespace) -> int:
         host, port = parse_listen(listen)
         metrics = Metrics()
         metrics.serve(host, port)
+    webhooks: _Webhooks | None = None
     try:
         with bootstrap.open_outbox(settings) as outbox:
+            webhooks = _Webhooks(settings, outbox, signals.wake.set)
             runner = daemon.Daemon(
                 settings=settings,
                 outbox=outbox,
-                build=bootstrap.build_service,
+                build=webhooks.build,
                 load=lambda: settings_from(args, required=True),
                 signals=signals,
                 notifier=notifier,
                 watchdog=watchdog_interval(),
                 metrics=metrics,
-                on_reload=configure_logging,
+                on_reload=webhooks.reloaded,
             )
-            return runner.run()
+            webhooks.start()  # after the service was built: the state is open and migrated
+            try:
+                return runner.run()
+            finally:
+                webhooks.close()  # before the state store closes: no receipt without it
     finally:
         if metrics is not None:
             metrics.close()
+
+
+class _Webhooks:
+    """The webhook listener of ``run``: started once, its receiver rebuilt with the service
+    (a reload whose secrets cannot be read is rejected with it) and swapped in on reload."""
+
+    def __init__(self, settings: Settings, outbox: StateStore, wake: Callable[[], None]) -> None:
+        self._settings, self._outbox, self._wake = settings, outbox, wake
+        self._server: WebhookServer | None = None
+        self._receiver: Receiver | None = None
+
+    def build(self, settings: Settings, outbox: StateStore) -> Service:
+        from notifier.runtime import bootstrap
+
+        service = bootstrap.build_service(settings, outbox)
+        self._receiver = bootstrap.build_receiver(settings, outbox, self._wake)
+        return service
+
+    def start(self) -> None:
+        from notifier.runtime import bootstrap
+
+        if self._receiver is not None:
+            self._server = bootstrap.start_webhook_server(self._settings, self._receiver)
+
+    def reloaded(self, settings: Settings) -> None:
+        configure_logging(settings)
+        if settings.webhooks.listen != self._settings.webhooks.listen or (
+            bool(settings.webhook) != (self._server is not None)
+        ):
+            log.warning(
+                "webhooks_restart_needed",
+                reason="webhooks.listen changed, or webhook sources were added to or all "
+                "removed from a running notifier: restart it to apply",
+            )
+        if self._server is not None and self._receiver is not None:
+            self._server.use(self._receiver)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
 
 
 def once_command(args: argparse.Namespace) -> int:
@@ -140,7 +194,8 @@ def check_config_command(args: argparse.Namespace) -> int:
         # Building what the service builds at start finds the rest (presets, rules, TLS files);
         # it needs the secrets, so only once they could all be read.
         for build in (
-            lambda: bootstrap.build_sources(settings, NothingSeen()),
+            lambda: bootstrap.build_sources(settings, NothingSeen(), NothingSeen()),
+            lambda: bootstrap.build_receiver(settings, NothingSeen(), lambda: None),
             lambda: bootstrap.build_team_profiles(settings),  # rules, working hours, glossaries
             lambda: bootstrap.build_sender(settings),
         ):
@@ -158,7 +213,7 @@ def check_config_command(args: argparse.Namespace) -> int:
     noted = f", {warnings} warning(s)" if warnings else ""
     say(
         f"configuration OK{noted}: {len(settings.exports)} export source(s), "
-        f"{len(settings.imap)} IMAP source(s), "
+        f"{len(settings.imap)} IMAP source(s), {len(settings.webhook)} webhook source(s), "
         f"teams: {', '.join(renderer.teams)}, smtp: {settings.smtp.host}:{settings.smtp.effective_port} "
         f"({settings.smtp.security}), state: {settings.state.directory}"
     )

@@ -26,6 +26,7 @@ from notifier.core.policy import Decision, describe
 from notifier.core.queue import KnownCopy, QueuedNotice, WaitingNotice
 from notifier.store.codec import resolution_from_json, resolution_to_json
 from notifier.store.sqlite.held import HeldReview
+from notifier.store.sqlite.inbox import WebhookEvents
 from notifier.store.sqlite.trail import TrailQueries
 
 # Requesters asked about in one query by ``sent_to_since_many`` (SQLite's bound-parameter
@@ -33,10 +34,11 @@ from notifier.store.sqlite.trail import TrailQueries
 _REQUESTERS_PER_QUERY = 400
 
 
-class Outbox(HeldReview, TrailQueries):
+class Outbox(HeldReview, TrailQueries, WebhookEvents):
     """The SQLite store: the queue of notices and the checkpoints here, the review of held
-    notices (:class:`HeldReview`) and the trail's questions (:class:`TrailQueries`) beside, all
-    on one :class:`~notifier.store.sqlite.ledger.Ledger`. Build it with :meth:`Ledger.open`."""
+    notices (:class:`HeldReview`), the trail's questions (:class:`TrailQueries`) and the webhook
+    inbox (:class:`WebhookEvents`) beside, all on one
+    :class:`~notifier.store.sqlite.ledger.Ledger`. Build it with :meth:`Ledger.open`."""
 
     # -- input -------------------------------------------------------------------------------
 

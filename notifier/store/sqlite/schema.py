@@ -86,7 +86,21 @@ ALTER TABLE notices ADD COLUMN language TEXT NOT NULL DEFAULT '';
 """
 
 
-MIGRATIONS: tuple[str, ...] = (_NOTICES + audit.SCHEMA, _V2, _V3, _V4, _V5, _V6)
+# Version 7: webhook events committed on receipt, until their source reads them (``inbox``).
+_V7 = """
+CREATE TABLE webhook_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    UNIQUE (source, event_id)
+);
+CREATE INDEX webhook_events_source ON webhook_events (source, id);
+"""
+
+
+MIGRATIONS: tuple[str, ...] = (_NOTICES + audit.SCHEMA, _V2, _V3, _V4, _V5, _V6, _V7)
 
 
 def _migrate(connection: sqlite3.Connection, path: Path) -> None:

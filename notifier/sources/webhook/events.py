@@ -1,0 +1,92 @@
+"""One received webhook event into what the service reads: a resolution, a reopen, an update
+(ignored, with its reason) or a problem naming what is wrong. Pure; the receiver calls it to
+answer the sender, the source to read the committed event, and both get the same verdict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime
+
+from notifier.core.errors import InputError
+from notifier.core.model import Ignored, InputProblem, Reopened, Resolution
+from notifier.sources.records.mapping import MAX_ID_CHARS, normalise_status
+from notifier.sources.records.rows import open_ticket, row_to_resolution
+from notifier.sources.webhook.presets.preset import WebhookPreset
+
+WebhookVerdict = Resolution | Reopened | InputProblem
+
+
+def event_id_of(preset: WebhookPreset, headers: Mapping[str, str], body: bytes) -> str:
+    """The product's id of this event (kept across its retries), else a digest of the body."""
+    if preset.event_id_header:
+        given = headers.get(preset.event_id_header.lower(), "").strip()
+        if given:
+            return given[:MAX_ID_CHARS]
+    if preset.event_id_field:
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = None
+        if isinstance(payload, Mapping):
+            value = payload.get(preset.event_id_field)
+            if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+                return f"{preset.event_id_field}:{value}"[:MAX_ID_CHARS]
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def verdict_of(
+    preset: WebhookPreset, body: str, *, source: str, origin: str, received_at: datetime
+) -> WebhookVerdict:
+    """What one event says. A payload that is not a JSON object, or that the preset cannot
+    read, is an :class:`InputProblem` naming ``origin`` and why."""
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        return InputProblem(source, origin, f"the body is not JSON ({exc})")
+    if not isinstance(payload, Mapping):
+        return InputProblem(
+            source, origin, f"the body is a JSON {type(payload).__name__}, not an object"
+        )
+    try:
+        record = preset.prepare(payload)
+    except ValueError as exc:
+        return InputProblem(source, origin, f"not a {preset.product} webhook payload: {exc}")
+    try:
+        resolution = row_to_resolution(record, preset.mapping, source=source, origin=origin)
+    except InputError as exc:
+        return InputProblem(
+            source, origin, exc.reason, ticket_id=exc.ticket_id, team_hint=exc.team_hint,
+            fields=exc.fields,
+        )  # fmt: skip
+    if resolution is not None:
+        return resolution
+    still_open = open_ticket(record, preset.mapping)
+    if still_open is None:
+        return InputProblem(source, origin, "no ticket id in the payload")
+    ticket_id, status, updated = still_open
+    announced = normalise_status(status) in preset.reopen_statuses
+    # An open ticket's event cancels a notice still waiting for it when it is newer than the
+    # resolution (as an export's open row does); "reopened" is recorded even when none waits.
+    return Reopened(
+        source, ticket_id, origin, status or "not resolved", announced=announced,
+        seen_at=updated or received_at,
+    )  # fmt: skip
+
+
+def events_of(
+    verdict: WebhookVerdict, product: str
+) -> list[Resolution | Reopened | Ignored | InputProblem]:
+    """The events one verdict gives the service: an update (a ticket changed, not resolved
+    and not reopened) is recorded as ignored beside the reopen check every open event gets."""
+    if isinstance(verdict, Reopened) and not verdict.announced:
+        update = Ignored(
+            verdict.source,
+            verdict.origin,
+            f"update: {product} ticket {verdict.ticket_id} is {verdict.status}, not resolved",
+            verdict.ticket_id,
+        )
+        return [verdict, update]
+    return [verdict]

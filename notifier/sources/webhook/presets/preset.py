@@ -1,0 +1,70 @@
+"""What a webhook preset is: one product's check, its event id and how its payload maps onto a
+ticket (:class:`WebhookPreset`), and the mapping builder every preset and the generic one use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from notifier.core.errors import ConfigError
+from notifier.sources.records.mapping import FIELDS, ColumnMapping, normalise_status
+from notifier.sources.webhook.auth import Check
+
+Payload = Mapping[str, object]
+# Reshapes a product's payload into the record the mapping reads (a status code into its
+# word, the resolving follow-up's time): pure, and raises ValueError for a payload it cannot use.
+Prepare = Callable[[Payload], Payload]
+
+
+def _as_is(payload: Payload) -> Payload:
+    return payload
+
+
+@dataclass(frozen=True)
+class WebhookPreset:
+    """One product's webhooks. ``event_id_header`` (or ``event_id_field``, a top-level key of
+    the payload): the product's id of one event, kept across its retries; without one, the
+    event id is a digest of the body. ``reopen_statuses``: the
+    status words that say the ticket was reopened (a waiting notice is cancelled, recorded);
+    any other status that is not resolved is an update. ``sources``: where the shapes and the
+    check come from."""
+
+    key: str
+    product: str
+    check: Check
+    mapping: ColumnMapping
+    event_id_header: str = ""
+    event_id_field: str = ""
+    prepare: Prepare = _as_is
+    reopen_statuses: frozenset[str] = frozenset()
+    sources: str = ""
+    paste: str = ""  # the payload to paste into the product, where the admin writes it
+
+
+def mapping_of(
+    columns: Mapping[str, str | Sequence[str]],
+    resolved: Sequence[str],
+    *,
+    timezone: str = "UTC",
+) -> ColumnMapping:
+    """A record mapping: each field's dotted path(s) into the prepared payload."""
+    unknown = sorted(set(columns) - set(FIELDS))
+    if unknown:
+        raise ConfigError(
+            f"unknown ticket field(s) {', '.join(unknown)}; known: {', '.join(FIELDS)}"
+        )
+    paths = {
+        name: (value,) if isinstance(value, str) else tuple(value)
+        for name, value in columns.items()
+    }
+    return ColumnMapping(
+        columns=MappingProxyType({name: paths.get(name, ()) for name in FIELDS}),
+        resolved_statuses=frozenset(normalise_status(s) for s in resolved if s.strip()),
+        default_timezone=timezone,
+    )
+
+
+def statuses(*words: str) -> frozenset[str]:
+    return frozenset(normalise_status(word) for word in words)
