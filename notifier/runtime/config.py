@@ -641,9 +641,14 @@ ENVIRONMENT_PREFIX = "NOTIFIER_"
 _NOT_SETTINGS = frozenset({"NOTIFIER_CONFIG"})
 
 
-# NOTIFIER_EXPORTS__<n>__<KEY>: one key of the n-th [[exports]] (or [[imap]]) entry, from 0.
-_INDEXED = re.compile(r"NOTIFIER_(EXPORTS|IMAP)__(\d+)__(.+)")
-_LIST_MODELS: dict[str, type[BaseModel]] = {"exports": ExportSettings, "imap": ImapSettings}
+# NOTIFIER_EXPORTS__<n>__<KEY>: one key of the n-th [[exports]] (or [[imap]], [[webhook]]) entry,
+# from 0.
+_INDEXED = re.compile(r"NOTIFIER_(EXPORTS|IMAP|WEBHOOK)__(\d+)__(.+)")
+_LIST_MODELS: dict[str, type[BaseModel]] = {
+    "exports": ExportSettings,
+    "imap": ImapSettings,
+    "webhook": WebhookSettings,
+}
 
 
 def _apply_indexed_environment(document: dict[str, Any]) -> dict[str, Any]:
@@ -750,6 +755,10 @@ def _anchor_relative_paths(settings: Settings, base: Path) -> Settings:
         )
         for box in settings.imap
     ]
+    webhook = [
+        hook.model_copy(update={"secret_file": anchor(hook.secret_file)})
+        for hook in settings.webhook
+    ]
     plain = settings.plain.model_copy(
         update={"glossary_files": [anchor(path) for path in settings.plain.glossary_files]}
     )
@@ -757,6 +766,7 @@ def _anchor_relative_paths(settings: Settings, base: Path) -> Settings:
         update={
             "plain": plain,
             "imap": imap,
+            "webhook": webhook,
             "state": settings.state.model_copy(
                 update={"directory": anchor(settings.state.directory)}
             ),
