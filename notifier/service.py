@@ -231,8 +231,15 @@ class Service:
         clock: Clock,
         rng: random.Random | None = None,
         backfill_since: Mapping[str, date] | None = None,
+        helpdesks: Mapping[str, str] | None = None,
+        same_within: timedelta = timedelta(minutes=2),
     ) -> None:
         self.sources = list(sources)
+        # Sources that read one helpdesk (its mail, its webhooks, its exports): a resolution
+        # one of them read is the same as another's of that ticket resolved within
+        # ``same_within`` (docs/webhooks.md, "One helpdesk, several sources").
+        self.helpdesks = dict(helpdesks or {})
+        self.same_within = same_within
         self.outbox = outbox
         self.renderer = renderer
         self.routes = list(routes)
@@ -329,18 +336,55 @@ class Service:
             if stop is not None and stop.is_set():
                 return
 
+    def _twin(self, resolution: Resolution) -> KnownCopy | None:
+        """The same resolution read before by another source of this source's helpdesk: that
+        ticket's resolution nearest in time, within ``same_within``; None when there is none."""
+        helpdesk = self.helpdesks.get(resolution.source)
+        if not helpdesk or resolution.resolved_at is None:
+            return None
+        others = [s for s, h in self.helpdesks.items() if h == helpdesk and s != resolution.source]
+        if not others:
+            return None
+        at = resolution.resolved_at
+        near = [
+            copy
+            for copy in self.outbox.known_for_ticket(others, resolution.ticket_id)
+            if copy.resolved_at is not None and abs(copy.resolved_at - at) <= self.same_within
+        ]
+        return min(near, key=lambda c: abs((c.resolved_at or at) - at), default=None)
+
     def _other_copy(
-        self, resolution: Resolution, copy: KnownCopy, report: PassReport, now: datetime
+        self,
+        resolution: Resolution,
+        copy: KnownCopy,
+        report: PassReport,
+        now: datetime,
+        *,
+        twin: bool = False,
     ) -> None:
         """Another copy of a resolution already read (a watcher's and the requester's copy of
-        one mail share its key): the first read decides. One that names someone else is
-        recorded, never dropped in silence: a wrong first copy must be seen to be fixed."""
-        if resolution.requester_email.lower() == copy.requester_email.lower():
+        one mail share its key; a helpdesk's webhook and its mail are ``twin``s): the first
+        read decides. A twin is recorded; a copy that names someone else is recorded and
+        logged, never dropped in silence: a wrong first copy must be seen to be fixed."""
+        same_person = resolution.requester_email.lower() == copy.requester_email.lower()
+        first = copy.origin or "origin not recorded"
+        if twin and same_person:
+            apart = abs((resolution.resolved_at or now) - (copy.resolved_at or now))
+            reason = (
+                f"the same resolution as {copy.key}, read first from source {copy.source} "
+                f"({first}), resolved {apart.total_seconds():.0f} s apart: no second notice"
+            )
+            report.ignored += 1
+            self.outbox.ignore(
+                Ignored(resolution.source, resolution.origin, reason, resolution.ticket_id), now
+            )
+            return
+        if same_person:
             return
         reason = (
-            f"another copy of resolution {resolution.key} names {resolution.requester_email}; "
-            f"the notice goes to {copy.requester_email}, as the copy read first "
-            f"({copy.origin or 'origin not recorded'}) says: check which is the requester"
+            f"another copy of resolution {copy.key or resolution.key} names "
+            f"{resolution.requester_email}; the notice goes to {copy.requester_email}, as the "
+            f"copy read first ({first}) says: check which is the requester"
         )
         report.ignored += 1
         self.outbox.ignore(
@@ -348,7 +392,7 @@ class Service:
         )
         log.warning(
             "copy_conflict",
-            resolution_key=resolution.key,
+            resolution_key=copy.key or resolution.key,
             origin=resolution.origin,
             first_origin=copy.origin,
         )
@@ -376,6 +420,11 @@ class Service:
         if copy is not None:
             report.already_known += 1  # re-reading input is always safe, and cheap
             self._other_copy(resolution, copy, report, now)
+            return
+        twin = self._twin(resolution)
+        if twin is not None:
+            report.already_known += 1
+            self._other_copy(resolution, twin, report, now, twin=True)
             return
         team_name = route(resolution, self.routes)
         profile = profile_for(team_name, self.teams)

@@ -142,6 +142,10 @@ class NoticeQueue(Protocol):
         """The resolution already recorded under ``key``; None when it is new."""
         ...
 
+    def known_for_ticket(self, sources: Sequence[str], ticket_id: str) -> list[KnownCopy]:
+        """The resolutions of ``ticket_id`` recorded from any of ``sources``."""
+        ...
+
     def waiting_tickets(self, source: str) -> set[str]:
         """Tickets of ``source`` with a notice not yet attempted (queued, or held for review)."""
         ...

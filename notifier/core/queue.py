@@ -28,10 +28,14 @@ class HeldNotice:
 
 @dataclass(frozen=True, slots=True)
 class KnownCopy:
-    """What the state holds of a resolution already read: whom it tells, and where it was read."""
+    """What the state holds of a resolution already read: whom it tells, and where it was read
+    (with its key, source and time when looked up by ticket)."""
 
     requester_email: str
     origin: str
+    key: str = ""
+    source: str = ""
+    resolved_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

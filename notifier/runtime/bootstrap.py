@@ -466,6 +466,12 @@ def build_service(
         backfill_since={
             box.name: box.backfill_since for box in settings.imap if box.backfill_since
         },
+        helpdesks={
+            source.name: source.helpdesk
+            for source in (*settings.exports, *settings.imap, *settings.webhook)
+            if source.helpdesk
+        },
+        same_within=settings.rules.same_resolution_within,
     )
 
 

@@ -283,6 +283,8 @@ class RuleSettings(_Section):
     # An IMAP source's backfill_since lets its resolutions since that date through
     # (docs/rules.md, "Old resolutions").
     max_age: Duration = timedelta(days=7)
+    # Sources of one helpdesk: a ticket's resolutions this close in time are the same one.
+    same_resolution_within: Duration = timedelta(minutes=2)
     # A notice waits this long before it is due, so a reopen can cancel it (teams may override).
     delay: Duration = timedelta(0)
     # At most this many notices per requester per period; more due at once become one digest.
@@ -343,6 +345,9 @@ class TeamSettings(_Section):
 
 class ExportSettings(_Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    # Sources that read one helpdesk (its mail, webhooks, exports) share a name here: one
+    # resolution seen through several of them is told once (docs/webhooks.md).
+    helpdesk: str | None = None
     path: str
     preset: str | None = None
     format: Literal["auto", "csv", "json", "jsonl"] = "auto"
@@ -382,6 +387,9 @@ class ImapSettings(_PasswordMixin):
     """One watched IMAP folder."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    # Sources that read one helpdesk (its mail, webhooks, exports) share a name here: one
+    # resolution seen through several of them is told once (docs/webhooks.md).
+    helpdesk: str | None = None
     host: str
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Literal["tls", "starttls", "plain"] = "tls"
@@ -498,6 +506,9 @@ class WebhookSettings(_Section):
     """One webhook source, ``[[webhook]]`` (docs/webhooks.md)."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    # Sources that read one helpdesk (its mail, webhooks, exports) share a name here: one
+    # resolution seen through several of them is told once (docs/webhooks.md).
+    helpdesk: str | None = None
     # A product's preset (django-helpdesk, zendesk, jira, zammad, freshdesk, servicenow, glpi)
     # or "generic": then auth and fields say how to read the payload.
     preset: str

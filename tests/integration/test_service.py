@@ -420,3 +420,34 @@ def test_a_second_copy_naming_another_requester_is_recorded_not_dropped(
     assert row.ticket_id == "T-1"
     assert "User1@Example.org" in row.reason and "watcher@example.org" in row.reason
     assert "fake:1" in row.reason, row.reason
+
+
+def test_sources_of_one_helpdesk_tell_one_resolution_once_whichever_comes_first(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """A helpdesk's webhook and its mail of one resolution carry times seconds apart: within
+    ``same_within`` they are one resolution (the second recorded as ignored, naming the
+    first); later, or in another helpdesk's sources, they are not."""
+    server, clock = smtp_server(), Clock()
+    hook, mail, other = ListSource(name="hook"), ListSource(name="mail"), ListSource(name="other")
+    service = make_service(tmp_path, server, clock, hook)
+    service.sources = [hook, mail, other]
+    service.helpdesks = {"hook": "desk", "mail": "desk", "other": "elsewhere"}
+
+    def seen(source: str, seconds: int) -> Resolution:
+        return dataclasses.replace(
+            resolution(1), source=source, origin=f"{source}:1",
+            resolved_at=START + timedelta(seconds=seconds),
+        )  # fmt: skip
+
+    hook.events = [seen("hook", 0)]
+    mail.events = [seen("mail", 4)]
+    other.events = [seen("other", 4)]
+    report = service.run_pass()
+    assert (report.sent, report.already_known, report.ignored) == (2, 1, 1)
+    (row,) = service.outbox.audit_records(AuditQuery(outcome="ignored"))
+    assert row.origin == "mail:1" and row.ticket_id == "T-1"
+    assert "the same resolution as hook:T-1:" in row.reason and "4 s apart" in row.reason
+
+    mail.events = [seen("mail", 600)]  # resolved again ten minutes later: a new resolution
+    assert service.run_pass().sent == 1

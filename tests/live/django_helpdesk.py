@@ -131,6 +131,11 @@ class DjangoHelpdesk:
     def resolve(self, ticket: int, resolution: str) -> None:
         self.update(ticket, resolution, status="resolved")
 
+    def send_webhooks_to(self, *urls: str) -> None:
+        """Where the site POSTs its new-ticket and follow-up webhooks from now on (its
+        ``HELPDESK_GET_*_WEBHOOK_URLS`` settings read this list at each event)."""
+        (self.directory / "webhook-urls.txt").write_text("\n".join(urls))
+
     # -- the site ------------------------------------------------------------------------------
 
     def _write_site(self) -> None:
@@ -300,6 +305,16 @@ EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = SERVER_EMAIL = "{queue_address}"
 HELPDESK_TEAMS_MODE_ENABLED = False
 HELPDESK_KB_ENABLED = True
+
+
+def _webhook_urls():
+    # Read at each follow-up, so a test can point the site at a listener it starts later.
+    listed = BASE_DIR / "webhook-urls.txt"
+    return listed.read_text().split() if listed.exists() else []
+
+
+HELPDESK_GET_FOLLOWUP_WEBHOOK_URLS = _webhook_urls
+HELPDESK_GET_NEW_TICKET_WEBHOOK_URLS = _webhook_urls
 """
 
 _URLS = """\

@@ -21,8 +21,10 @@ def write_config(
     never_notify: tuple[str, ...],
     original_folders: tuple[str, ...] = (),
     trusted_senders: tuple[str, ...] = (),
+    extra: str = "",
 ) -> Path:
-    """``preset``: that preset reads the mail; else ``rules`` (``[[imap.rules]]`` tables, TOML)."""
+    """``preset``: that preset reads the mail; else ``rules`` (``[[imap.rules]]`` tables, TOML).
+    ``extra``: more TOML after it (other sources, ``[webhooks]``)."""
     assert bool(preset) != bool(rules), "a preset or match rules"
     reading = f'mode = "preset"\npresets = ["{preset}"]' if preset else 'mode = "match"'
     (tmp_path / "imap-password").write_text(dovecot.password)
@@ -38,6 +40,8 @@ security = "plain"
 from_address = "it-notices@example.org"
 [log]
 format = "json"
+[run]
+poll_interval = "1s"
 [rules]
 never_notify = {json.dumps(list(never_notify))}
 [[imap]]
@@ -52,7 +56,8 @@ timeout = "10s"
 original_folders = {json.dumps(list(original_folders))}
 trusted_senders = {json.dumps(list(trusted_senders))}
 idle = false
-{rules}""",
+{rules}
+{extra}""",
         encoding="utf-8",
     )
     return config

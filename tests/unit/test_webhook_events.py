@@ -37,6 +37,7 @@ def test_a_django_helpdesk_resolving_follow_up_is_a_resolution_named_as_its_mail
     assert verdict.resolution_note == "I cleared the paper jam. The printer works again."
     assert verdict.resolved_at == datetime(2026, 12, 3, 10, 15, 42, 7113, tzinfo=UTC)
     assert verdict.team_hint == "it"
+    assert verdict.original_message_id == "<174-1@mua.example.org>"  # opened by mail
     assert verdict.origin == "webhook event 1"
 
 

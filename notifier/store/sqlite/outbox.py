@@ -165,6 +165,20 @@ class Outbox(HeldReview, TrailQueries, WebhookEvents):
         ).fetchone()
         return None if row is None else KnownCopy(str(row[0]), str(row[1]))
 
+    def known_for_ticket(self, sources: Sequence[str], ticket_id: str) -> list[KnownCopy]:
+        marks = ",".join("?" * len(sources))
+        rows = self._db.execute(
+            "SELECT requester_email, origin, resolution_key, source, resolved_at FROM notices "
+            f"WHERE source IN ({marks}) AND ticket_id = ? ORDER BY id",  # noqa: S608 (marks)
+            (*sources, ticket_id),
+        ).fetchall()
+        return [
+            KnownCopy(
+                str(email), str(origin), str(key), str(source), from_stamp(at) if at else None
+            )
+            for email, origin, key, source, at in rows
+        ]
+
     def waiting_notices(self, source: str, ticket_id: str) -> list[WaitingNotice]:
         """A ticket's notices not yet attempted (queued or held), oldest first."""
         rows = self._db.execute(

@@ -63,13 +63,16 @@ def prepare(payload: Payload) -> Payload:
         "resolved_at": (resolving or {}).get("date") or "",
         "updated_at": followups[-1].get("date") if followups else "",
         "resolution_note": note or ticket.get("resolution") or "",
+        # The requester's own mail, when the ticket was opened by mail: the notice threads
+        # under it as django-helpdesk's own replies do.
+        "original_message_id": (followups[0].get("message_id") or "") if followups else "",
     }
     return record
 
 
 _FIELDS = (
     "ticket_id", "status", "requester_email", "title", "team", "resolved_at", "updated_at",
-    "resolution_note",
+    "resolution_note", "original_message_id",
 )  # fmt: skip
 
 PRESET = WebhookPreset(
