@@ -466,13 +466,17 @@ def build_service(
         backfill_since={
             box.name: box.backfill_since for box in settings.imap if box.backfill_since
         },
-        helpdesks={
-            source.name: source.helpdesk
-            for source in (*settings.exports, *settings.imap, *settings.webhook)
-            if source.helpdesk
-        },
+        helpdesks=helpdesks_of(settings),
         same_within=settings.rules.same_resolution_within,
     )
+
+
+def helpdesks_of(settings: Settings) -> dict[str, str]:
+    """Source name -> the helpdesk it reads, for the sources that name one."""
+    named: list[tuple[str, str | None]] = [(e.name, e.helpdesk) for e in settings.exports]
+    named += [(box.name, box.helpdesk) for box in settings.imap]
+    named += [(hook.name, hook.helpdesk) for hook in settings.webhook]
+    return {name: helpdesk for name, helpdesk in named if helpdesk}
 
 
 def poll_interval(settings: Settings) -> timedelta:

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
+from notifier.core.audit import AuditQuery
 from notifier.core.clock import system_clock
 from notifier.core.compose import TeamProfile
 from notifier.core.policy import RetryPolicy
@@ -32,7 +33,6 @@ from notifier.sources.webhook.presets import generic
 from notifier.sources.webhook.receiver import Endpoint, Receiver, RefusalLog
 from notifier.sources.webhook.server import ListenLimits, WebhookServer
 from notifier.sources.webhook.source import WebhookSource
-from notifier.store.sqlite.audit import AuditQuery
 from notifier.store.sqlite.outbox import Outbox
 from tests.smtp_server import SmtpServerFactory, SmtpTestServer
 

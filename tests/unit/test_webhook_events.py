@@ -112,3 +112,17 @@ def test_the_generic_preset_reads_dotted_paths_into_any_json() -> None:
     assert isinstance(verdict, Resolution)
     assert (verdict.ticket_id, verdict.requester_email) == ("OPS-4", "lee@example.org")
     assert verdict.resolved_at == datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+
+
+def test_a_glpi_requester_named_by_login_only_is_rejected_saying_why() -> None:
+    body = payload("glpi-ticket-solved.json")
+    body["item"]["team"][0]["name"] = "jdoe"
+    problem = read(body, PRESETS["glpi"])
+    assert isinstance(problem, InputProblem)
+    assert "named by login 'jdoe', not an address" in problem.reason
+    solved = read(payload("glpi-ticket-solved.json"), PRESETS["glpi"])
+    assert isinstance(solved, Resolution) and solved.requester_name == "Jane Doe"
+    reopened = payload("glpi-ticket-solved.json")
+    reopened["item"]["status"] = {"id": 2, "name": "En cours (Attribué)"}  # translated name
+    update = read(reopened, PRESETS["glpi"])
+    assert isinstance(update, Reopened) and update.status == "assigned"

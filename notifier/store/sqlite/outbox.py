@@ -167,11 +167,9 @@ class Outbox(HeldReview, TrailQueries, WebhookEvents):
 
     def known_for_ticket(self, sources: Sequence[str], ticket_id: str) -> list[KnownCopy]:
         marks = ",".join("?" * len(sources))
-        rows = self._db.execute(
-            "SELECT requester_email, origin, resolution_key, source, resolved_at FROM notices "
-            f"WHERE source IN ({marks}) AND ticket_id = ? ORDER BY id",  # noqa: S608 (marks)
-            (*sources, ticket_id),
-        ).fetchall()
+        columns = "requester_email, origin, resolution_key, source, resolved_at"
+        sql = f"SELECT {columns} FROM notices WHERE source IN ({marks}) AND ticket_id = ?"  # noqa: S608 - placeholders only
+        rows = self._db.execute(sql + " ORDER BY id", (*sources, ticket_id)).fetchall()
         return [
             KnownCopy(
                 str(email), str(origin), str(key), str(source), from_stamp(at) if at else None

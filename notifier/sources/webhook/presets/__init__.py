@@ -10,11 +10,30 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 from notifier.sources.webhook.auth import Check
-from notifier.sources.webhook.presets import django_helpdesk
+from notifier.sources.webhook.presets import (
+    django_helpdesk,
+    freshdesk,
+    glpi,
+    jira,
+    servicenow,
+    zammad,
+    zendesk,
+)
 from notifier.sources.webhook.presets.preset import WebhookPreset, mapping_of, statuses
 
 PRESETS: Mapping[str, WebhookPreset] = MappingProxyType(
-    {preset.key: preset for preset in (django_helpdesk.PRESET,)}
+    {
+        preset.key: preset
+        for preset in (
+            django_helpdesk.PRESET,
+            freshdesk.PRESET,
+            glpi.PRESET,
+            jira.PRESET,
+            servicenow.PRESET,
+            zammad.PRESET,
+            zendesk.PRESET,
+        )
+    }
 )
 GENERIC_RESOLVED = ("resolved", "closed", "done", "solved")
 
