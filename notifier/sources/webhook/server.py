@@ -12,6 +12,7 @@ within ``request_timeout``.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -72,6 +73,24 @@ class _DeadlineServer(TcpWSGIServer):
                 channel.will_close = True  # closed by waitress's loop: no answer is owed
 
 
+class _WaitressToLog(logging.Handler):
+    """waitress's own warnings (the connection limit reached, a socket error) as JSON log
+    events like every other line; its "task queue depth" notes are normal under load."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name == "waitress.queue":
+            return
+        level = "error" if record.levelno >= logging.ERROR else "warning"
+        getattr(log, level)("webhooks_server", message=record.getMessage()[:500])
+
+
+def _route_waitress_logs() -> None:
+    waitress = logging.getLogger("waitress")
+    if not any(isinstance(h, _WaitressToLog) for h in waitress.handlers):
+        waitress.addHandler(_WaitressToLog(logging.WARNING))
+    waitress.propagate = False
+
+
 class WebhookServer:
     """Serves ``receiver`` on ``host:port`` in a thread of its own; :meth:`use` swaps in the
     receiver of a reloaded configuration; :meth:`close` stops it."""
@@ -79,6 +98,7 @@ class WebhookServer:
     def __init__(self, host: str, port: int, receiver: Receiver, limits: ListenLimits) -> None:
         self._receiver = receiver
         self.limits = limits
+        _route_waitress_logs()
         adjustments = Adjustments(
             host=host,
             port=port,
