@@ -30,6 +30,7 @@ from notifier.core.rules import (
 from notifier.delivery.smtp import SmtpOptions, SmtpSender, tls_context
 from notifier.plain import Gate, GateSettings, load_glossary
 from notifier.runtime.config import (
+    ApiSettings,
     ImapSettings,
     Settings,
     TeamSettings,
@@ -116,7 +117,43 @@ def build_sources(settings: Settings, seen: SourceState, inbox: WebhookInbox) ->
         sources.append(build_imap_source(settings, box, seen))
     for hook in settings.webhook:
         sources.append(WebhookSource(hook.name, webhook_preset(hook), inbox, seen))
+    for api in settings.api:
+        sources.append(build_api_source(api, seen))
     return sources
+
+
+def build_api_source(api: ApiSettings, state: SourceState) -> Source:
+    """One ``[[api]]`` source: its product's reader and an HTTP client with its credentials."""
+    from notifier.sources.api.client import ApiAuth, ApiClient
+    from notifier.sources.api.redmine import RedmineReader
+    from notifier.sources.api.rt import RtReader
+    from notifier.sources.api.source import ApiSource
+
+    where = f"api.{api.name}"
+    token = api.resolve_token()
+    password = api.resolve_password(where)
+    if token is not None:
+        auth = (
+            ApiAuth("header", token, header="Authorization", scheme="token")
+            if api.product == "rt"
+            else ApiAuth("header", token, header="X-Redmine-API-Key")
+        )
+    else:
+        auth = ApiAuth("basic", password or "", user=api.username or "")
+    if api.ca_file is not None and not api.ca_file.is_file():
+        raise ConfigError(f"{where}.ca_file: {api.ca_file} is not a readable file")
+    resolved = tuple(api.resolved_statuses or ())
+    reader = (
+        RtReader(query=api.query, resolved=resolved or ("resolved",))
+        if api.product == "rt"
+        else RedmineReader(project=api.query, resolved=resolved or ("Resolved", "Closed"))
+    )
+    client = ApiClient(
+        reader.product, api.url, auth, timeout=api.timeout.total_seconds(), ca_file=api.ca_file
+    )
+    return ApiSource(
+        api.name, reader, client, state, overlap=api.overlap, backfill_since=api.backfill_since
+    )
 
 
 def webhook_preset(hook: WebhookSettings) -> WebhookPreset:
@@ -476,6 +513,7 @@ def helpdesks_of(settings: Settings) -> dict[str, str]:
     named: list[tuple[str, str | None]] = [(e.name, e.helpdesk) for e in settings.exports]
     named += [(box.name, box.helpdesk) for box in settings.imap]
     named += [(hook.name, hook.helpdesk) for hook in settings.webhook]
+    named += [(api.name, api.helpdesk) for api in settings.api]
     return {name: helpdesk for name, helpdesk in named if helpdesk}
 
 

@@ -564,6 +564,64 @@ class WebhookSettings(_Section):
         return b""
 
 
+class ApiSettings(_PasswordMixin):
+    """One API source, ``[[api]]`` (docs/api-sources.md): a helpdesk's REST API polled for the
+    tickets changed since a cursor."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    # Sources that read one helpdesk (its mail, webhooks, exports) share a name here: one
+    # resolution seen through several of them is told once (docs/webhooks.md).
+    helpdesk: str | None = None
+    product: Literal["rt", "redmine"]
+    url: str  # the helpdesk's base URL, https:// (http:// only to a loopback address)
+    username: str | None = None  # with a password: HTTP basic auth
+    token_file: Path | None = None  # an API token instead (RT auth token, Redmine API key)
+    token_credential: str | None = None
+    ca_file: Path | None = None
+    timeout: Duration = timedelta(seconds=30)
+    # Each poll asks again from this long before the cursor (clock skew between the servers).
+    overlap: Duration = timedelta(minutes=5)
+    # On the first start, read tickets changed since this day (default: from now on only).
+    backfill_since: date | None = None
+    # RT: more TicketSQL ("Queue = 'Support'"); Redmine: a project identifier.
+    query: str = ""
+    resolved_statuses: list[str] | None = None
+
+    @_model_validator(mode="after")
+    def _consistent(self) -> ApiSettings:
+        self._check_password_sources()
+        token = self.token_file is not None or self.token_credential is not None
+        if self.token_file is not None and self.token_credential is not None:
+            raise ValueError("give only one of token_file, token_credential")
+        has_password = any(
+            getattr(self, key) is not None
+            for key in ("password_file", "password_credential", "password")
+        )
+        if token and has_password:
+            raise ValueError("give either a token or a password, not both")
+        if has_password and not self.username:
+            raise ValueError("a password needs username")
+        if not token and not has_password:
+            raise ValueError("give token_file, token_credential, or username and a password")
+        scheme, _, rest = self.url.partition("://")
+        host = rest.split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+        if scheme not in ("http", "https") or not host:
+            raise ValueError(f"url {self.url!r} is not an http(s) address")
+        if scheme == "http" and host not in ("127.0.0.1", "::1", "localhost"):
+            raise ValueError(
+                f"url {self.url!r}: plain http sends the credentials in the clear; use https"
+            )
+        return self
+
+    def resolve_token(self) -> str | None:
+        key = f"api.{self.name}"
+        if self.token_file is not None:
+            return _read_secret(self.token_file, f"{key}.token_file")
+        if self.token_credential is not None:
+            return _read_credential(self.token_credential, f"{key}.token_credential")
+        return None
+
+
 class Settings(BaseSettings):
     """The whole validated configuration."""
 
@@ -586,11 +644,12 @@ class Settings(BaseSettings):
     imap: list[ImapSettings] = Field(default_factory=list)
     webhooks: WebhooksSettings = Field(default_factory=WebhooksSettings)
     webhook: list[WebhookSettings] = Field(default_factory=list)
+    api: list[ApiSettings] = Field(default_factory=list)
 
     @_model_validator(mode="after")
     def _unique_source_names(self) -> Settings:
         names = [export.name for export in self.exports] + [box.name for box in self.imap]
-        names += [hook.name for hook in self.webhook]
+        names += [hook.name for hook in self.webhook] + [source.name for source in self.api]
         paths = [hook.effective_path for hook in self.webhook]
         shared = sorted({path for path in paths if paths.count(path) > 1})
         if shared:
@@ -652,13 +711,14 @@ ENVIRONMENT_PREFIX = "NOTIFIER_"
 _NOT_SETTINGS = frozenset({"NOTIFIER_CONFIG"})
 
 
-# NOTIFIER_EXPORTS__<n>__<KEY>: one key of the n-th [[exports]] (or [[imap]], [[webhook]]) entry,
-# from 0.
-_INDEXED = re.compile(r"NOTIFIER_(EXPORTS|IMAP|WEBHOOK)__(\d+)__(.+)")
+# NOTIFIER_EXPORTS__<n>__<KEY>: one key of the n-th [[exports]] (or [[imap]], [[webhook]],
+# [[api]]) entry, from 0.
+_INDEXED = re.compile(r"NOTIFIER_(EXPORTS|IMAP|WEBHOOK|API)__(\d+)__(.+)")
 _LIST_MODELS: dict[str, type[BaseModel]] = {
     "exports": ExportSettings,
     "imap": ImapSettings,
     "webhook": WebhookSettings,
+    "api": ApiSettings,
 }
 
 
@@ -770,6 +830,16 @@ def _anchor_relative_paths(settings: Settings, base: Path) -> Settings:
         hook.model_copy(update={"secret_file": anchor(hook.secret_file)})
         for hook in settings.webhook
     ]
+    api = [
+        source.model_copy(
+            update={
+                "password_file": anchor(source.password_file),
+                "token_file": anchor(source.token_file),
+                "ca_file": anchor(source.ca_file),
+            }
+        )
+        for source in settings.api
+    ]
     plain = settings.plain.model_copy(
         update={"glossary_files": [anchor(path) for path in settings.plain.glossary_files]}
     )
@@ -778,6 +848,7 @@ def _anchor_relative_paths(settings: Settings, base: Path) -> Settings:
             "plain": plain,
             "imap": imap,
             "webhook": webhook,
+            "api": api,
             "state": settings.state.model_copy(
                 update={"directory": anchor(settings.state.directory)}
             ),

@@ -69,3 +69,28 @@ def once(config: Path) -> list[dict[str, object]]:
     events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert result.returncode in (0, 1), result.stdout + result.stderr
     return events
+
+
+def write_api_config(
+    tmp_path: Path, sink: SmtpTestServer, *, api: str, never_notify: tuple[str, ...]
+) -> Path:
+    """A config whose only source is ``api`` (an ``[[api]]`` table, TOML)."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[state]
+directory = "{tmp_path / "state"}"
+[smtp]
+host = "{sink.host}"
+port = {sink.port}
+security = "plain"
+from_address = "it-notices@example.org"
+[log]
+format = "json"
+[rules]
+never_notify = {json.dumps(list(never_notify))}
+{api}
+""",
+        encoding="utf-8",
+    )
+    return config

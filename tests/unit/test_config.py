@@ -33,6 +33,7 @@ def test_example_config_loads_with_every_section() -> None:
 def test_every_settings_key_is_documented_in_the_example() -> None:
     """Each key of every section appears in config.example.toml (set or commented out)."""
     from notifier.runtime.config import (
+        ApiSettings,
         ExportSettings,
         ImapRuleSettings,
         ImapSettings,
@@ -54,6 +55,8 @@ def test_every_settings_key_is_documented_in_the_example() -> None:
             fields = {**ImapSettings.model_fields, **ImapRuleSettings.model_fields}
         if section == "webhook":
             fields = WebhookSettings.model_fields
+        if section == "api":
+            fields = ApiSettings.model_fields
         missing += [
             f"{section}.{key}"
             for key in fields

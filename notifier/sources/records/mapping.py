@@ -7,6 +7,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from types import MappingProxyType
+
+from notifier.core.errors import ConfigError
 
 FIELDS = (
     "ticket_id",
@@ -130,3 +133,30 @@ class ColumnMapping:
             if name not in satisfied
         ]
         return replace(self, columns=narrowed), missing
+
+
+def mapping_of(
+    columns: Mapping[str, str | Sequence[str]],
+    resolved: Sequence[str],
+    *,
+    timezone: str = "UTC",
+) -> ColumnMapping:
+    """A record mapping from each field's dotted path(s) (webhook payloads, API records)."""
+    unknown = sorted(set(columns) - set(FIELDS))
+    if unknown:
+        raise ConfigError(
+            f"unknown ticket field(s) {', '.join(unknown)}; known: {', '.join(FIELDS)}"
+        )
+    paths = {
+        name: (value,) if isinstance(value, str) else tuple(value)
+        for name, value in columns.items()
+    }
+    return ColumnMapping(
+        columns=MappingProxyType({name: paths.get(name, ()) for name in FIELDS}),
+        resolved_statuses=frozenset(normalise_status(s) for s in resolved if s.strip()),
+        default_timezone=timezone,
+    )
+
+
+def statuses(*words: str) -> frozenset[str]:
+    return frozenset(normalise_status(word) for word in words)

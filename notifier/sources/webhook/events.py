@@ -10,13 +10,12 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 
-from notifier.core.errors import InputError
 from notifier.core.model import Ignored, InputProblem, Reopened, Resolution
-from notifier.sources.records.mapping import MAX_ID_CHARS, normalise_status
-from notifier.sources.records.rows import open_ticket, row_to_resolution
+from notifier.sources.records.mapping import MAX_ID_CHARS
+from notifier.sources.records.verdict import RecordVerdict, record_verdict
 from notifier.sources.webhook.presets.preset import WebhookPreset
 
-WebhookVerdict = Resolution | Reopened | InputProblem
+WebhookVerdict = RecordVerdict
 
 
 def event_id_of(preset: WebhookPreset, headers: Mapping[str, str], body: bytes) -> str:
@@ -54,25 +53,9 @@ def verdict_of(
         record = preset.prepare(payload)
     except ValueError as exc:
         return InputProblem(source, origin, f"not a {preset.product} webhook payload: {exc}")
-    try:
-        resolution = row_to_resolution(record, preset.mapping, source=source, origin=origin)
-    except InputError as exc:
-        return InputProblem(
-            source, origin, exc.reason, ticket_id=exc.ticket_id, team_hint=exc.team_hint,
-            fields=exc.fields,
-        )  # fmt: skip
-    if resolution is not None:
-        return resolution
-    still_open = open_ticket(record, preset.mapping)
-    if still_open is None:
-        return InputProblem(source, origin, "no ticket id in the payload")
-    ticket_id, status, updated = still_open
-    announced = normalise_status(status) in preset.reopen_statuses
-    # An open ticket's event cancels a notice still waiting for it when it is newer than the
-    # resolution (as an export's open row does); "reopened" is recorded even when none waits.
-    return Reopened(
-        source, ticket_id, origin, status or "not resolved", announced=announced,
-        seen_at=updated or received_at,
+    return record_verdict(
+        record, preset.mapping, reopen_statuses=preset.reopen_statuses, source=source,
+        origin=origin, seen_at=received_at, what="payload",
     )  # fmt: skip
 
 

@@ -4,12 +4,10 @@ ticket (:class:`WebhookPreset`), and the mapping builder every preset and the ge
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 
-from notifier.core.errors import ConfigError
-from notifier.sources.records.mapping import FIELDS, ColumnMapping, normalise_status
+from notifier.sources.records.mapping import ColumnMapping, mapping_of, statuses
 from notifier.sources.webhook.auth import Check
 
 Payload = Mapping[str, object]
@@ -43,28 +41,4 @@ class WebhookPreset:
     paste: str = ""  # the payload to paste into the product, where the admin writes it
 
 
-def mapping_of(
-    columns: Mapping[str, str | Sequence[str]],
-    resolved: Sequence[str],
-    *,
-    timezone: str = "UTC",
-) -> ColumnMapping:
-    """A record mapping: each field's dotted path(s) into the prepared payload."""
-    unknown = sorted(set(columns) - set(FIELDS))
-    if unknown:
-        raise ConfigError(
-            f"unknown ticket field(s) {', '.join(unknown)}; known: {', '.join(FIELDS)}"
-        )
-    paths = {
-        name: (value,) if isinstance(value, str) else tuple(value)
-        for name, value in columns.items()
-    }
-    return ColumnMapping(
-        columns=MappingProxyType({name: paths.get(name, ()) for name in FIELDS}),
-        resolved_statuses=frozenset(normalise_status(s) for s in resolved if s.strip()),
-        default_timezone=timezone,
-    )
-
-
-def statuses(*words: str) -> frozenset[str]:
-    return frozenset(normalise_status(word) for word in words)
+__all__ = ["Payload", "Prepare", "WebhookPreset", "mapping_of", "statuses"]

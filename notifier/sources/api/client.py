@@ -1,0 +1,152 @@
+"""The HTTP client of the API sources: httpx with every timeout set, TLS verified (against the
+system's CAs or ``ca_file``), answers capped in size, and the products' rate limits honoured.
+
+A ``429`` (or a ``503`` with ``Retry-After``) is waited out when the wait is short (up to
+``MAX_WAIT`` seconds, at most ``RETRIES`` times); a longer one ends this poll with a
+:class:`SourceError` naming the wait, and the next poll tries again. Credentials never appear
+in an error: messages name the method, the path and the status.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+
+from notifier.core.errors import SourceError
+
+MAX_WAIT = 10.0  # seconds of Retry-After waited out within one poll
+RETRIES = 3
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ApiAuth:
+    """``basic``: ``user`` and ``secret``; ``bearer``: ``Authorization: Bearer <secret>``;
+    ``header``: ``header`` holds ``scheme`` + the secret (RT's ``Authorization: token ...``,
+    Redmine's ``X-Redmine-API-Key``); ``none``."""
+
+    kind: Literal["basic", "bearer", "header", "none"]
+    secret: str = ""
+    user: str = ""
+    header: str = ""
+    scheme: str = ""
+
+    def headers(self) -> dict[str, str]:
+        if self.kind == "bearer":
+            return {"Authorization": f"Bearer {self.secret}"}
+        if self.kind == "header":
+            return {self.header: f"{self.scheme} {self.secret}".strip()}
+        return {}
+
+
+class ApiClient:
+    """GETs JSON from one API; ``product`` names it in errors."""
+
+    def __init__(
+        self,
+        product: str,
+        base_url: str,
+        auth: ApiAuth,
+        *,
+        timeout: float = 30.0,
+        ca_file: Path | None = None,
+        transport: httpx.BaseTransport | None = None,
+        stop: threading.Event | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.product = product
+        self.base_url = base_url.rstrip("/")
+        self._stop = stop
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            auth=(auth.user, auth.secret) if auth.kind == "basic" else None,
+            headers={"Accept": "application/json", "User-Agent": "notifier", **auth.headers()},
+            timeout=httpx.Timeout(timeout),
+            verify=str(ca_file) if ca_file is not None else True,
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def get(self, path: str, params: Mapping[str, str | int] | None = None) -> Any:
+        """The JSON answer of ``GET path``; SourceError for anything but a 2xx with JSON."""
+        where = f"{self.product} API GET {path}"
+        for attempt in range(RETRIES + 1):
+            try:
+                with self._http.stream("GET", path, params=dict(params or {})) as answer:
+                    wait = _retry_after(answer)
+                    if wait is not None and attempt < RETRIES:
+                        if wait > MAX_WAIT:
+                            raise SourceError(
+                                f"{where}: rate limited ({answer.status_code}), asked to wait "
+                                f"{wait:.0f} s; the next poll tries again"
+                            )
+                        self._pause(wait)
+                        continue
+                    body = _read_capped(answer, where)
+                    _check_status(answer, where)
+            except httpx.HTTPError as exc:
+                raise SourceError(f"{where}: {type(exc).__name__}: {exc}") from exc
+            try:
+                return json.loads(body)
+            except ValueError as exc:
+                raise SourceError(f"{where}: the answer is not JSON ({exc})") from exc
+        raise SourceError(f"{where}: still rate limited after {RETRIES} waits")
+
+    def _pause(self, seconds: float) -> None:
+        if self._stop is not None:
+            self._stop.wait(seconds)
+        else:
+            self._sleep(seconds)
+
+
+def _retry_after(answer: httpx.Response) -> float | None:
+    """Seconds to wait before asking again, when the server says so (429, or 503 with
+    ``Retry-After``); None otherwise."""
+    if answer.status_code not in (429, 503):
+        return None
+    value = answer.headers.get("Retry-After", "").strip()
+    if not value:
+        return 1.0 if answer.status_code == 429 else None
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 1.0
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+def _read_capped(answer: httpx.Response, where: str) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in answer.iter_bytes():
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise SourceError(f"{where}: the answer is over {MAX_ANSWER_BYTES:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _check_status(answer: httpx.Response, where: str) -> None:
+    status = answer.status_code
+    if 200 <= status < 300:
+        return
+    if status in (401, 403):
+        raise SourceError(
+            f"{where}: {status}: the credentials were refused (check the user name, password "
+            "or token, and the account's rights)"
+        )
+    raise SourceError(f"{where}: {status} {answer.reason_phrase}")
