@@ -81,8 +81,14 @@ anna = person('anna', 'Anna', 'Schmidt', 'anna.schmidt@example.org', 'only_my_ev
 tech = person('tech', 'Tom', 'Tech', 'tech@example.org', 'all')
 Member.create!(project: project, principal: anna, role_ids: [reporter.id])
 Member.create!(project: project, principal: tech, role_ids: [developer.id])
+# notifier's own account for the API source: an administrator, as only one sees the authors'
+# addresses (users/show.api.rsb shows mail to admins, or when the user does not hide it).
+bot = person('notifier', 'IT', 'Notifier', 'notifier@example.org', 'none')
+bot.admin = true
+bot.save!
 puts 'JSON=' + JSON.generate(
   key: tech.api_key,
+  notifier_key: bot.api_key,
   statuses: IssueStatus.sorted.to_h { |s| [s.name, s.id] })
 """
 
@@ -98,6 +104,7 @@ class Redmine:
         self.url = f"http://127.0.0.1:{self.port}"
         self.statuses: dict[str, int] = {}
         self._key = ""
+        self.notifier_key = ""
         self._server: subprocess.Popen[bytes] | None = None
         self._http = loopback_opener()
 
@@ -113,6 +120,7 @@ class Redmine:
         out = self._run("ruby", str(self.directory / "setup.rb"))
         facts = json.loads(out.split("JSON=", 1)[1])
         self._key, self.statuses = facts["key"], facts["statuses"]
+        self.notifier_key = str(facts["notifier_key"])  # an admin's API key, for [[api]]
         self._server = serve(
             ["ruby", str(self.directory / "server.rb")],
             log=self.directory / "webrick.log",
