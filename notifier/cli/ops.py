@@ -169,7 +169,8 @@ def show_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def check_connections(settings: Settings) -> int:
-    """Log in to every IMAP source and to SMTP, step by step; send nothing. 0 when all worked."""
+    """Log in to every IMAP and API source and to SMTP, step by step; send nothing. 0 when all
+    worked."""
     from notifier.runtime import bootstrap
     from notifier.sources.mail.connection import NETWORK_ERRORS, connect
 
@@ -204,6 +205,18 @@ def check_connections(settings: Settings) -> int:
                 client.logout()
             except NETWORK_ERRORS:
                 client.shutdown()
+    for api in settings.api:
+        label = f"api {api.name} ({api.product}, {api.url})"
+        polled = bootstrap.build_api_source(api, NothingSeen())
+        try:
+            seen = polled.check()
+        except SourceError as exc:
+            failures += 1
+            say(f"{label}: FAILED: {printable(exc)}")
+        else:
+            say(f"{label}: login and one page ok: {printable(seen)}")
+        finally:
+            polled.close()
     sender = bootstrap.build_sender(settings)
     smtp = settings.smtp
     label = f"smtp {smtp.host}:{smtp.effective_port} ({smtp.security})"
@@ -216,6 +229,7 @@ def check_connections(settings: Settings) -> int:
         return 1
     # Only what happened: a relay without AUTH accepted no login.
     accepted = [f"IMAP ({len(settings.imap)})"] if settings.imap else []
+    accepted += [f"API ({len(settings.api)})"] if settings.api else []
     accepted += ["SMTP"] if smtp.username else []
     said = f"; logins accepted: {', '.join(accepted)}" if accepted else ""
     unauthenticated = "" if smtp.username else "; SMTP without AUTH (no username configured)"

@@ -43,6 +43,7 @@ from notifier.store.sqlite.outbox import Outbox
 from notifier.store.sqlite.reader import StateReader
 
 if TYPE_CHECKING:
+    from notifier.sources.api.source import ApiSource
     from notifier.sources.mail.imap import ImapSource
     from notifier.sources.webhook.presets.preset import WebhookPreset
     from notifier.sources.webhook.receiver import Receiver
@@ -122,12 +123,12 @@ def build_sources(settings: Settings, seen: SourceState, inbox: WebhookInbox) ->
     return sources
 
 
-def build_api_source(api: ApiSettings, state: SourceState) -> Source:
+def build_api_source(api: ApiSettings, state: SourceState) -> ApiSource:
     """One ``[[api]]`` source: its product's reader and an HTTP client with its credentials."""
     from notifier.sources.api.client import ApiAuth, ApiClient
     from notifier.sources.api.redmine import RedmineReader
     from notifier.sources.api.rt import RtReader
-    from notifier.sources.api.source import ApiSource
+    from notifier.sources.api.source import ApiSource as Polled
 
     where = f"api.{api.name}"
     token = api.resolve_token()
@@ -151,7 +152,7 @@ def build_api_source(api: ApiSettings, state: SourceState) -> Source:
     client = ApiClient(
         reader.product, api.url, auth, timeout=api.timeout.total_seconds(), ca_file=api.ca_file
     )
-    return ApiSource(
+    return Polled(
         api.name, reader, client, state, overlap=api.overlap, backfill_since=api.backfill_since
     )
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.cli import notifier
 from tests.live.conftest import Live
 from tests.live.request_tracker import QUEUE_ADDRESS, RTNAME, TECHNICIAN, RequestTracker
 from tests.live.running import once, write_api_config
@@ -47,6 +48,14 @@ password_file = "rt-password"
 overlap = "10m"
 """,
     )  # fmt: skip
+    checked = notifier("check-config", "--config", str(config), "--connect")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "api rt-api (rt, " in checked.stdout and "login and one page ok" in checked.stdout
+    (tmp_path / "rt-password").write_text("not-the-password")
+    refused = notifier("check-config", "--config", str(config), "--connect")
+    assert refused.returncode == 1 and "credentials were refused" in refused.stdout, refused
+    assert "not-the-password" not in refused.stdout + refused.stderr
+    (tmp_path / "rt-password").write_text(password)
     events = once(config)  # the first start: from now on
     assert not any(e["event"] == "source_error" for e in events), events
 

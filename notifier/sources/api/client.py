@@ -10,6 +10,7 @@ in an error: messages name the method, the path and the status.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -72,7 +73,7 @@ class ApiClient:
             auth=(auth.user, auth.secret) if auth.kind == "basic" else None,
             headers={"Accept": "application/json", "User-Agent": "notifier", **auth.headers()},
             timeout=httpx.Timeout(timeout),
-            verify=str(ca_file) if ca_file is not None else True,
+            verify=ssl.create_default_context(cafile=str(ca_file)) if ca_file else True,
             follow_redirects=False,
             transport=transport,
         )

@@ -70,6 +70,19 @@ class RedmineReader:
             if not issues or not isinstance(total, int) or offset >= total:
                 return
 
+    def probe(self, client: ApiClient) -> str:
+        me = client.get("/users/current.json")
+        user = me.get("user") if isinstance(me, Mapping) else None
+        admin = isinstance(user, Mapping) and bool(user.get("admin"))
+        params: dict[str, str | int] = {"status_id": "*", "limit": 1}
+        if self.project:
+            params["project_id"] = self.project
+        answer = client.get("/issues.json", params)
+        total = answer.get("total_count") if isinstance(answer, Mapping) else None
+        login = user.get("login") if isinstance(user, Mapping) else "?"
+        warning = "" if admin else "; not an administrator: authors' addresses may be hidden"
+        return f"logged in as {login}, {total} issue(s) visible{warning}"
+
     def _record(self, client: ApiClient, issue: Mapping[str, Any]) -> ApiRecord:
         number = str(issue.get("id", ""))
         status = _name(issue.get("status"))

@@ -68,6 +68,12 @@ class RtReader:
                 return
             page += 1
 
+    def probe(self, client: ApiClient) -> str:
+        query = f"id > 0 AND ({self.query})" if self.query else "id > 0"
+        answer = client.get("/REST/2.0/tickets", {"query": query, "per_page": 1})
+        total = answer.get("total") if isinstance(answer, Mapping) else None
+        return f"{total} ticket(s) visible to this user" if total is not None else "answered"
+
     def _record(self, client: ApiClient, item: Mapping[str, Any]) -> ApiRecord:
         number = str(item.get("id", ""))
         requestors = [r for r in item.get("Requestor") or () if isinstance(r, Mapping)]

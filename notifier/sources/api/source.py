@@ -45,6 +45,10 @@ class TicketReader(Protocol):
 
     def changed(self, client: ApiClient, since: datetime) -> Iterator[ApiRecord]: ...
 
+    def probe(self, client: ApiClient) -> str:
+        """Log in and read one page of tickets; what was seen (for check-config --connect)."""
+        ...
+
 
 class ApiSource:
     def __init__(
@@ -88,6 +92,10 @@ class ApiSource:
             if item.updated_at > newest:
                 newest = item.updated_at
                 yield Checkpoint(self.name, CURSOR, to_stamp(newest))
+
+    def check(self) -> str:
+        """``check-config --connect``: log in and read one page; SourceError says what failed."""
+        return self.reader.probe(self._client)
 
     def committed(self) -> None:
         """Nothing to acknowledge: the cursor is a checkpoint."""
