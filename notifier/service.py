@@ -11,7 +11,7 @@ import json
 import random
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -34,6 +34,7 @@ from notifier.core.model import (
     Notice,
     Reopened,
     Resolution,
+    SourceEvent,
     State,
 )
 from notifier.core.policy import RetryPolicy, after_attempt
@@ -48,6 +49,21 @@ log = structlog.get_logger()
 # Input is committed in chunks: one transaction per row would make big exports crawl, one per
 # file would hold a write lock for minutes. A crash re-reads the unfinished file; keys dedupe.
 COMMIT_EVERY = 500
+
+
+def _take(events: Iterator[SourceEvent], count: int) -> tuple[list[SourceEvent], Exception | None]:
+    """Up to ``count`` events, and the error the source raised after them, if it did."""
+    batch: list[SourceEvent] = []
+    try:
+        for event in events:
+            batch.append(event)
+            if len(batch) >= count:
+                break
+    except StateError:
+        raise
+    except Exception as exc:  # the source failed part-way: keep what it gave
+        return batch, exc
+    return batch, None
 
 
 @dataclass
@@ -304,37 +320,48 @@ class Service:
 
     def _poll_one(self, source: Source, report: PassReport, stop: threading.Event | None) -> None:
         self._compose_faults.reset()
-        pending = 0
         now = self.clock()
         waiting = self.outbox.waiting_tickets(source.name)
         opened = _Reopens()
         events = source.poll(now)
         while True:
-            with self.outbox.transaction():
-                for event in events:
-                    if isinstance(event, Resolution):
-                        report.seen += 1
-                        self._accept(event, report, now, waiting, opened)
-                    elif isinstance(event, Reopened):
-                        opened.remember(event)
-                        self._reopened(event, report, now, waiting)
-                    elif isinstance(event, InputProblem):
-                        report.rejected += 1
-                        self.outbox.reject(event, now, team=self._team_of(event))
-                    elif isinstance(event, Ignored):
-                        report.ignored += 1
-                        self.outbox.ignore(event, now)
-                    elif isinstance(event, Checkpoint):
-                        # Committed with the events before it: progress and outcomes never part.
-                        self.outbox.save_checkpoint(event, now)
-                    pending += 1
-                    if pending >= COMMIT_EVERY:
-                        break
-                else:
-                    return
-            pending = 0
-            if stop is not None and stop.is_set():
+            # The source is read outside the transaction: its network and file waits must not
+            # hold the state's write lock, which the webhook receipts wait for.
+            batch, failure = _take(events, COMMIT_EVERY)
+            if batch:
+                with self.outbox.transaction():
+                    for event in batch:
+                        self._handle(event, report, now, waiting, opened)
+            if failure is not None:
+                # What the source gave before it failed is committed above (its checkpoints
+                # with it); the error is the source's, for this pass.
+                raise failure
+            if len(batch) < COMMIT_EVERY or (stop is not None and stop.is_set()):
                 return
+
+    def _handle(
+        self,
+        event: SourceEvent,
+        report: PassReport,
+        now: datetime,
+        waiting: set[str],
+        opened: _Reopens,
+    ) -> None:
+        if isinstance(event, Resolution):
+            report.seen += 1
+            self._accept(event, report, now, waiting, opened)
+        elif isinstance(event, Reopened):
+            opened.remember(event)
+            self._reopened(event, report, now, waiting)
+        elif isinstance(event, InputProblem):
+            report.rejected += 1
+            self.outbox.reject(event, now, team=self._team_of(event))
+        elif isinstance(event, Ignored):
+            report.ignored += 1
+            self.outbox.ignore(event, now)
+        elif isinstance(event, Checkpoint):
+            # Committed with the events before it: progress and outcomes never part.
+            self.outbox.save_checkpoint(event, now)
 
     def _twin(self, resolution: Resolution) -> KnownCopy | None:
         """The same resolution read before by another source of this source's helpdesk: that

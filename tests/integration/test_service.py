@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from notifier.core.compose import TeamProfile
+from notifier.core.errors import SourceError
 from notifier.core.model import DeliveryResult, InputProblem, Notice, Resolution, SourceEvent
 from notifier.core.policy import RetryPolicy
 from notifier.core.render import Renderer
@@ -451,3 +453,54 @@ def test_sources_of_one_helpdesk_tell_one_resolution_once_whichever_comes_first(
 
     mail.events = [seen("mail", 600)]  # resolved again ten minutes later: a new resolution
     assert service.run_pass().sent == 1
+
+
+@dataclass
+class SlowSource:
+    """A source whose reading waits (a slow server), then yields one resolution, then fails."""
+
+    name: str = "slow"
+    waited: threading.Event = field(default_factory=threading.Event)
+    fail: bool = False
+
+    def poll(self, now: datetime) -> Iterator[SourceEvent]:
+        self.waited.wait(timeout=2)
+        yield resolution(7)
+        if self.fail:
+            raise SourceError("the server went away")
+
+    def committed(self) -> None:
+        """Nothing to acknowledge."""
+
+
+def test_reading_a_slow_source_does_not_hold_the_state_for_webhook_receipts(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """A webhook's commit (another thread) goes through while a source is still being read:
+    the transaction opens only once the source has given its events."""
+    server, clock = smtp_server(), Clock()
+    slow = SlowSource()
+    service = make_service(tmp_path, server, clock, ListSource())
+    service.sources = [slow]
+    passing = threading.Thread(target=service.run_pass)
+    passing.start()
+    time.sleep(0.3)  # the pass is waiting on the slow source now
+    started = time.monotonic()
+    assert service.outbox.receive("hooks", "e-1", START, "{}")
+    assert time.monotonic() - started < 1.0, "the receipt waited for the source's read"
+    slow.waited.set()
+    passing.join(timeout=10)
+    assert len(server.messages) == 1
+
+
+def test_what_a_source_gave_before_it_failed_is_kept(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    server, clock = smtp_server(), Clock()
+    failing = SlowSource(fail=True)
+    failing.waited.set()
+    service = make_service(tmp_path, server, clock, ListSource())
+    service.sources = [failing]
+    report = service.run_pass()
+    assert report.source_errors == ["slow: the server went away"]
+    assert (report.seen, report.sent) == (1, 1)  # not rolled back with the failure
