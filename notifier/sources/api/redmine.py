@@ -99,14 +99,18 @@ class RedmineReader:
             "team": _name(issue.get("project")),
             "resolution_note": "",
         }
-        if normalise_status(status) in self._done:
-            record["requester_email"] = self._address(client, str(author.get("id", "")))
-            record["resolved_at"], record["resolution_note"] = self._resolving(client, number)
         try:
             updated = parse_timestamp(str(issue.get("updated_on") or ""))
         except ValueError as exc:
             raise SourceError(f"Redmine API: issue {number}: updated_on: {exc}") from exc
-        return ApiRecord(record, updated, f"Redmine issue {number}")
+        origin = f"Redmine issue {number}"
+        if normalise_status(status) in self._done:
+            try:
+                record["requester_email"] = self._address(client, str(author.get("id", "")))
+                record["resolved_at"], record["resolution_note"] = self._resolving(client, number)
+            except SourceError as exc:  # this issue only (an author the key may not see)
+                return ApiRecord(record, updated, origin, problem=f"cannot be read whole: {exc}")
+        return ApiRecord(record, updated, origin)
 
     def _address(self, client: ApiClient, user: str) -> str:
         if user and user not in self._mail:

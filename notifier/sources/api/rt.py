@@ -15,9 +15,13 @@ RT 5.0.3 (``tests/live/test_request_tracker_api.py``).
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
+
+import structlog
 
 from notifier.core.clock import from_stamp
 from notifier.core.errors import SourceError
@@ -25,6 +29,8 @@ from notifier.sources.api.client import ApiClient
 from notifier.sources.api.source import ApiRecord
 from notifier.sources.records.mapping import ColumnMapping, mapping_of, statuses
 from notifier.sources.records.timestamps import parse_timestamp
+
+log = structlog.get_logger("notifier.api")
 
 PAGE_SIZE = 100
 _FIELDS = (
@@ -92,10 +98,16 @@ class RtReader:
             else "",
             "resolution_note": "",
         }
-        if status.lower() in self._resolved:
-            record["resolution_note"] = self._last_answer(client, number)
         updated = _parsed(item.get("LastUpdated"))
-        return ApiRecord(record, updated, f"RT ticket {number}")
+        origin = f"RT ticket {number}"
+        if status.lower() in self._resolved:
+            try:
+                record["resolution_note"] = self._last_answer(client, number)
+            except SourceError as exc:  # the note is a nicety: the notice goes without it
+                log.warning(
+                    "api_note_unread", source=self.product, ticket_id=number, error=str(exc)
+                )
+        return ApiRecord(record, updated, origin)
 
     def _last_answer(self, client: ApiClient, number: str) -> str:
         """The text of the ticket's last correspondence (the technician's words), or ""."""
@@ -110,14 +122,27 @@ class RtReader:
         if not answers:
             return ""
         latest = max(answers, key=lambda t: int(str(t.get("id") or 0)))
+        # The parts' types first, then the text alone: an attached file's content could be
+        # megabytes of base64.
         parts = client.get(
             f"/REST/2.0/transaction/{latest.get('id')}/attachments",
-            {"fields": "Content,ContentType", "per_page": 20},
+            {"fields": "ContentType", "per_page": 20},
         )
         for part in (parts.get("items") if isinstance(parts, Mapping) else None) or ():
             if isinstance(part, Mapping) and str(part.get("ContentType", "")) == "text/plain":
-                return str(part.get("Content") or "").strip()
+                text = client.get(f"/REST/2.0/attachment/{part.get('id')}")
+                content = text.get("Content") if isinstance(text, Mapping) else ""
+                return _decoded(str(content or "")).strip()
         return ""
+
+
+def _decoded(content: str) -> str:
+    """``/attachment/<id>`` gives its ``Content`` in base64 (RT 5's REST2 docs); text that is
+    not base64 (an older RT) is taken as it is."""
+    try:
+        return base64.b64decode("".join(content.split()), validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return content
 
 
 def _time(value: object) -> str:

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 
 from notifier.core.clock import from_stamp, to_stamp
-from notifier.core.model import Checkpoint, SourceEvent
+from notifier.core.model import Checkpoint, InputProblem, SourceEvent
 from notifier.core.ports import SourceState
 from notifier.sources.api.client import ApiClient
 from notifier.sources.records.mapping import ColumnMapping
@@ -34,6 +34,9 @@ class ApiRecord:
     record: dict[str, object]  # the ticket, with the mapping's field names
     updated_at: datetime  # the product's last-change time: the cursor moves to it
     origin: str  # names the ticket in the audit trail ("RT ticket 42")
+    # Why this ticket could not be read whole (a lookup of its requester failed): it is then
+    # recorded as rejected input, and the other tickets go on.
+    problem: str = ""
 
 
 class TicketReader(Protocol):
@@ -85,10 +88,15 @@ class ApiSource:
             cursor = from_stamp(saved)
         newest = cursor
         for item in self.reader.changed(self._client, cursor - self.overlap):
-            yield record_verdict(
-                item.record, self.reader.mapping, reopen_statuses=self.reader.reopen_statuses,
-                source=self.name, origin=item.origin, seen_at=item.updated_at,
-            )  # fmt: skip
+            if item.problem:
+                ticket = str(item.record.get("ticket_id") or "")
+                yield InputProblem(self.name, item.origin, item.problem, ticket_id=ticket)
+            else:
+                yield record_verdict(
+                    item.record, self.reader.mapping,
+                    reopen_statuses=self.reader.reopen_statuses, source=self.name,
+                    origin=item.origin, seen_at=item.updated_at,
+                )  # fmt: skip
             if item.updated_at > newest:
                 newest = item.updated_at
                 yield Checkpoint(self.name, CURSOR, to_stamp(newest))
