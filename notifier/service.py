@@ -373,12 +373,21 @@ class Service:
         if not others:
             return None
         at = resolution.resolved_at
+        # A cancelled notice was a resolution undone by a reopen: a later one is new. Among
+        # the rest, the copy naming the same requester, then the nearest in time.
         near = [
             copy
             for copy in self.outbox.known_for_ticket(others, resolution.ticket_id)
-            if copy.resolved_at is not None and abs(copy.resolved_at - at) <= self.same_within
+            if copy.resolved_at is not None
+            and abs(copy.resolved_at - at) <= self.same_within
+            and copy.state != State.CANCELLED.value
         ]
-        return min(near, key=lambda c: abs((c.resolved_at or at) - at), default=None)
+        same = resolution.requester_email.lower()
+        return min(
+            near,
+            key=lambda c: (c.requester_email.lower() != same, abs((c.resolved_at or at) - at)),
+            default=None,
+        )
 
     def _other_copy(
         self,

@@ -36,6 +36,7 @@ class KnownCopy:
     key: str = ""
     source: str = ""
     resolved_at: datetime | None = None
+    state: str = ""  # the notice's state (queued, sent, cancelled...)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import pytest
 
 from notifier.core.compose import TeamProfile
 from notifier.core.errors import SourceError
-from notifier.core.model import DeliveryResult, InputProblem, Notice, Resolution, SourceEvent
+from notifier.core.model import DeliveryResult, InputProblem, Notice, Resolution, SourceEvent, State
 from notifier.core.policy import RetryPolicy
 from notifier.core.render import Renderer
 from notifier.delivery.smtp import SmtpOptions, SmtpSender
@@ -504,3 +504,26 @@ def test_what_a_source_gave_before_it_failed_is_kept(
     report = service.run_pass()
     assert report.source_errors == ["slow: the server went away"]
     assert (report.seen, report.sent) == (1, 1)  # not rolled back with the failure
+
+
+def test_a_cancelled_resolution_of_one_helpdesk_source_is_not_the_same_as_a_new_one(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """Resolved (webhook), reopened (its notice cancelled), resolved again a minute later and
+    seen only by mail: a new resolution, told, not taken for the cancelled one."""
+    server, clock = smtp_server(), Clock()
+    hook, mail = ListSource(name="hook"), ListSource(name="mail")
+    service = make_service(tmp_path, server, clock, hook)
+    service.sources = [hook, mail]
+    service.helpdesks = {"hook": "desk", "mail": "desk"}
+    first = dataclasses.replace(resolution(1), source="hook", origin="hook:1")
+    with service.outbox.transaction():
+        service.outbox.add(first, team="default", state=State.QUEUED, reason="", now=START)
+    service.outbox.cancel_notices([first.key], START, "reopened")
+    mail.events = [
+        dataclasses.replace(
+            resolution(1), source="mail", origin="mail:1",
+            resolved_at=START + timedelta(seconds=60),
+        )
+    ]  # fmt: skip
+    assert service.run_pass().sent == 1

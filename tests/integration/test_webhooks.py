@@ -254,3 +254,27 @@ def test_past_the_connection_limit_senders_wait_and_get_in_when_idle_ones_are_dr
     finally:
         for sock in idle:
             sock.close()
+
+
+def test_closing_the_listener_ends_it_at_once_with_a_client_still_connected(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    running = start_listener(tmp_path, smtp_server)
+    listener = next(running)  # `running` kept: its cleanup would close the listener
+    with httpx.Client(timeout=10) as client:  # a keep-alive connection left open
+        body = event()
+        assert client.post(listener.url, content=body, headers=signed(body, "k")).status_code == 200
+        started = time.monotonic()
+        listener.server.close()
+        assert time.monotonic() - started < 3
+        assert not listener.server._thread.is_alive()
+    running.close()  # the cleanup closes it once more: harmless
+
+
+def test_a_scan_of_unknown_paths_is_one_refusal_entry_not_one_per_path(listener: Listener) -> None:
+    base = listener.url.rsplit("/", 2)[0]
+    for n in range(50):
+        assert httpx.post(f"{base}/scan/{n}", content=b"{}", timeout=5).status_code == 404
+    receiver = listener.server._receiver
+    assert list(receiver.refusals._paths) == ["(unknown paths)"]
+    assert receiver.refusals._paths["(unknown paths)"].count == 49

@@ -490,3 +490,17 @@ def test_a_reopen_rule_needs_a_ticket_id() -> None:
 def test_compile_rule_refuses_an_unknown_meaning() -> None:
     with pytest.raises(ConfigError, match=r"imap\.rules 'r': means 'closed' is not one of"):
         compile_rule("r", means="closed", subject="x")
+
+
+def test_a_requester_group_holding_only_the_helpdesks_own_address_falls_back_to_the_thread() -> (
+    None
+):
+    """The helpdesk's own address is never the requester, bare or in a list: the original
+    request in the thread names the requester instead (no notice to the helpdesk itself)."""
+    rule = compile_rule("own", subject=r"^Closed for (?P<requester>\S+)$")
+    interpreter = MatchInterpreter([rule], not_requesters=("it@example.org",))
+    message = mail(subject="Closed for IT@example.org", in_reply_to="<request-1@example.org>")
+    facts = interpreter.interpret(message, Mailbox(REQUEST).find)
+    assert isinstance(facts, TicketFacts) and facts.requester_email == "jane@example.org"
+    with pytest.raises(InputError, match="found no requester"):
+        interpreter.interpret(mail(subject="Closed for it@example.org"), nothing)

@@ -415,12 +415,14 @@ class MatchInterpreter:
         rule: MatchRule, captured: str, mail: ParsedMail, ours: Set[str]
     ) -> MailAddress | None:
         """The one address a ``requester`` group captured, the helpdesk's own passed over
-        (a header such as Roundup's To lists requester and technician together)."""
+        (a header such as Roundup's To lists requester and technician together); None when it
+        captured nothing but the helpdesk's own, so the thread and ``requester_header`` decide."""
         if not captured:
             return None
         where = f"rule {rule.name!r}"
         if not any(mark in captured for mark in ",;<"):  # one bare address, or a bare word
-            return MailAddress(name="", address=requester_text(mail, captured, where))
+            address = requester_text(mail, captured, where)
+            return None if address.lower() in ours else MailAddress(name="", address=address)
         pairs = [
             (name.strip(), address.strip())
             for name, address in getaddresses([captured])
@@ -429,9 +431,4 @@ class MatchInterpreter:
         if len(pairs) > 1:
             listed = AddressListError(captured, len(pairs))
             raise InputError(mail.origin, f"requester in {where}: {listed}")
-        if not pairs:
-            raise InputError(
-                mail.origin,
-                f"requester in {where}: {captured!r} names only the helpdesk's own addresses",
-            )
-        return MailAddress(name=pairs[0][0], address=pairs[0][1])
+        return MailAddress(name=pairs[0][0], address=pairs[0][1]) if pairs else None

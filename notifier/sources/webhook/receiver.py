@@ -32,6 +32,7 @@ from notifier.sources.webhook.presets.preset import WebhookPreset
 log = structlog.get_logger("notifier.webhook")
 
 RETRY_AFTER_SECONDS = 30  # when the state store cannot take the event now
+UNKNOWN_PATHS = "(unknown paths)"  # the refusal log's one entry for every path not configured
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,9 @@ class Receiver:
     ) -> Answer:
         endpoint = self._by_path.get(path.rstrip("/") or "/")
         if endpoint is None:
-            return self._refuse(path, client, 404, "no webhook source at this path")
+            # One log bucket for every unknown path: a scanner's paths must not grow it.
+            self.refusals.refused(UNKNOWN_PATHS, client, 404, f"no webhook source at {path[:80]!r}")
+            return Answer(404, {"status": "refused", "reason": "no webhook source at this path"})
         if method != "POST":
             answer = Answer(405, {"status": "refused", "reason": "use POST"}, (("Allow", "POST"),))
             self.refusals.refused(path, client, 405, f"method {method[:10]}")

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import structlog
+from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
@@ -132,14 +133,21 @@ class WebhookServer:
         self._receiver = receiver
 
     def close(self) -> None:
-        """Stop accepting, close every connection, and wait for the loop to end."""
-        if not self._thread.is_alive():
-            self._server.close()
-            return
-        server: Any = self._server  # the stubs type its trigger as int
-        server.trigger.pull_trigger(server.close)
-        self._thread.join(timeout=10)
+        """Finish the requests in hand, then close every connection and end the loop.
+
+        The workers stop first (a request being answered still gets its answer); then the
+        loop thread itself closes the listening socket, every connection and its own wake-up
+        pipe, and ends: closing them from another thread would race its ``poll()``.
+        """
+        server: Any = self._server  # the stubs lack the attributes waitress sets
         server.task_dispatcher.shutdown(timeout=5)
+        if not self._thread.is_alive():
+            wasyncore.close_all(server._map)
+            return
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            log.error("webhooks_stopped", error="the listener's loop did not end in 10 s")
 
     def _run(self) -> None:
         try:

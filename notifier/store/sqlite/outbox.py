@@ -167,14 +167,19 @@ class Outbox(HeldReview, TrailQueries, WebhookEvents):
 
     def known_for_ticket(self, sources: Sequence[str], ticket_id: str) -> list[KnownCopy]:
         marks = ",".join("?" * len(sources))
-        columns = "requester_email, origin, resolution_key, source, resolved_at"
+        columns = "requester_email, origin, resolution_key, source, resolved_at, state"
         sql = f"SELECT {columns} FROM notices WHERE source IN ({marks}) AND ticket_id = ?"  # noqa: S608 - placeholders only
         rows = self._db.execute(sql + " ORDER BY id", (*sources, ticket_id)).fetchall()
         return [
             KnownCopy(
-                str(email), str(origin), str(key), str(source), from_stamp(at) if at else None
+                str(email),
+                str(origin),
+                str(key),
+                str(source),
+                from_stamp(at) if at else None,
+                str(state),
             )
-            for email, origin, key, source, at in rows
+            for email, origin, key, source, at, state in rows
         ]
 
     def waiting_notices(self, source: str, ticket_id: str) -> list[WaitingNotice]:
