@@ -183,3 +183,45 @@ def test_a_products_resolved_event_tells_the_requester_and_a_forgery_is_refused(
         assert forged.status_code == 401
     wrong = httpx.post(site.url, content=body, timeout=10)
     assert wrong.status_code == 401
+
+
+def test_glpi_sends_every_update_of_a_solved_ticket_and_is_told_once_until_reopened(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """GLPI's webhook fires on every update and carries no solve time: solved, solved again
+    (a follow-up on the solved ticket), closed -> one notice; reopened, solved -> a second."""
+    import json
+
+    preset = PRESETS["glpi"]
+    outbox = Outbox.open(tmp_path / "state")
+    sink = smtp_server()
+    service = Service(
+        sources=[WebhookSource("glpi", preset, outbox, outbox)], outbox=outbox,
+        renderer=Renderer.load(ROOT / "templates"), routes=[],
+        teams={"default": TeamProfile("default", "IT")},
+        sender=SmtpSender(SmtpOptions(host=sink.host, port=sink.port, security="plain",
+                                      timeout=5, from_address="it@example.org"), lambda: NOW),
+        policy=RetryPolicy(timedelta(minutes=1), timedelta(minutes=10), timedelta(hours=2)),
+        limits=DeliveryLimits(), domain="example.org", clock=lambda: NOW, rng=random.Random(1),
+    )  # fmt: skip
+    sample = json.loads((DATA / "glpi-ticket-solved.json").read_text())
+
+    def update(n: int, status: int, minute: int) -> None:
+        item = {**sample["item"], "status": {"id": status, "name": "x"},
+                "date_mod": f"2026-12-03T10:{minute:02d}:00+00:00"}  # fmt: skip
+        body = json.dumps({**sample, "item": item})
+        assert outbox.receive("glpi", f"e{n}", NOW, body)
+
+    try:
+        update(1, 5, 15)  # solved
+        update(2, 5, 20)  # a follow-up added to the solved ticket
+        update(3, 6, 30)  # closed
+        report = service.run_pass()
+        assert (report.seen, report.sent, report.ignored) == (1, 1, 2)
+        update(4, 2, 40)  # assigned again: reopened
+        update(5, 5, 50)  # solved again
+        report = service.run_pass()
+        assert (report.seen, report.sent) == (1, 1)
+        assert len(sink.messages) == 2
+    finally:
+        outbox.close()

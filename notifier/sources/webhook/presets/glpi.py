@@ -50,6 +50,8 @@ def prepare(payload: Payload) -> Payload:
         "status": word,
         "requester_email": requester,
         "requester_name": name,
+        # The HL API's Ticket has no date_solve: the first Solved event's time stands for it,
+        # and later updates of the solved ticket are not new resolutions (told_until_reopened).
         "resolved_at": item.get("date_solve") or item.get("date_mod") or "",
         "updated_at": item.get("date_mod") or "",
         "team": (item.get("entity") or {}).get("name", "")
@@ -85,5 +87,6 @@ PRESET = WebhookPreset(
         ("solved", "closed"),
     ),
     prepare=prepare,
+    told_until_reopened=True,  # every update of a solved ticket is sent; no date_solve in it
     sources="glpi-project/glpi src/Webhook.php, src/QueuedWebhook.php, ITILController.php",
 )

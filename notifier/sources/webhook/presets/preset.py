@@ -39,6 +39,9 @@ class WebhookPreset:
     reopen_statuses: frozenset[str] = frozenset()
     sources: str = ""
     paste: str = ""  # the payload to paste into the product, where the admin writes it
+    # The product sends every update of a resolved ticket, and no time of its resolution
+    # (GLPI): a ticket's resolution is told once, until an event shows it open again.
+    told_until_reopened: bool = False
 
 
 __all__ = ["Payload", "Prepare", "WebhookPreset", "mapping_of", "statuses"]
