@@ -502,7 +502,8 @@ def build_service(
         domain=settings.smtp.from_address.rpartition("@")[2],
         clock=clock,
         backfill_since={
-            box.name: box.backfill_since for box in settings.imap if box.backfill_since
+            **{box.name: box.backfill_since for box in settings.imap if box.backfill_since},
+            **{api.name: api.backfill_since for api in settings.api if api.backfill_since},
         },
         helpdesks=helpdesks_of(settings),
         same_within=settings.rules.same_resolution_within,

@@ -214,6 +214,7 @@ class Daemon:
         self._status_refreshed = float("-inf")
         self._snapshot: QueueSnapshot | None = None  # the queue's counts, as last refreshed
         self._busy = False  # the last pass read several inputs (see _keep_apart)
+        self._status_dirty = False  # a pass's status not written yet (see STATUS_EVERY)
         self.status = DaemonStatus(pid=os.getpid(), state="starting", started_at=clock())
 
     @property
@@ -320,9 +321,17 @@ class Daemon:
         while not (signals.stop.is_set() or signals.reload.is_set() or signals.wake.is_set()):
             self.keepalive()
             now = self._monotonic()
+            if self._status_dirty:
+                due = self._status_refreshed + STATUS_EVERY
+                if now >= due:  # the last pass of a burst: its status is written now
+                    self._status_dirty = False
+                    self._status_refreshed = now
+                    self._write_status()
             remaining = deadline - now
             if remaining <= 0:
                 return
+            if self._status_dirty:
+                remaining = min(remaining, max(due - now, 0.01))
             if self._feed_every is not None:
                 remaining = min(remaining, max(self._last_fed + self._feed_every - now, 0.01))
             signals.wake.wait(remaining)
@@ -428,6 +437,7 @@ class Daemon:
                 "failed": report.failed,
             }
         self.status.state = state
+        self._status_dirty = not refresh  # written from _sleep once STATUS_EVERY has passed
         if refresh:  # always when degraded: the summary names the problems
             self._snapshot = self._safe(lambda: self._reader.queue(now), None)
             if problems:

@@ -116,3 +116,10 @@ def test_shared_secrets_in_a_header_a_bearer_token_basic_auth_and_the_url() -> N
     assert refusal(query, SECRET, request(query={"token": SECRET.decode()}), NOW, WINDOW) is None
     assert refusal(query, SECRET, request(), NOW, WINDOW) == "the URL's token is missing"
     assert refusal(Check("none"), b"", request(), NOW, WINDOW) is None
+
+
+def test_a_non_ascii_basic_password_is_compared_as_sent() -> None:
+    secret = "notifier:Grüße-2026".encode()
+    sent = base64.b64encode(secret).decode()
+    basic = Check("basic")
+    assert refusal(basic, secret, request({"Authorization": f"Basic {sent}"}), NOW, WINDOW) is None

@@ -88,7 +88,12 @@ def refusal(
             given = base64.b64decode(encoded.strip(), validate=True)
         except (binascii.Error, ValueError):
             return "the basic credentials are not base64"
-        return _same(given.decode("latin-1"), secret, "the user name or password")
+        if not given:
+            return "the user name or password is missing"
+        # Bytes against bytes: a non-ASCII password is compared as the sender encoded it.
+        if not hmac.compare_digest(given, secret):
+            return "the user name or password does not match"
+        return None
     return _signature_refusal(check, secret, request, now, window)
 
 
