@@ -81,7 +81,7 @@ class ApiClient:
     def close(self) -> None:
         self._http.close()
 
-    def get(self, path: str, params: Mapping[str, str | int] | None = None) -> Any:
+    def get(self, path: str, params: Mapping[str, str | int | list[str]] | None = None) -> Any:
         """The JSON answer of ``GET path``; SourceError for anything but a 2xx with JSON."""
         where = f"{self.product} API GET {path}"
         for attempt in range(RETRIES + 1):

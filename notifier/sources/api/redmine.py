@@ -24,6 +24,7 @@ from typing import Any
 
 from notifier.core.errors import SourceError
 from notifier.sources.api.client import ApiClient
+from notifier.sources.api.paging import changed_since
 from notifier.sources.api.source import ApiRecord
 from notifier.sources.records.mapping import ColumnMapping, mapping_of, normalise_status, statuses
 from notifier.sources.records.timestamps import parse_timestamp
@@ -50,11 +51,10 @@ class RedmineReader:
         self._done = {normalise_status(s) for s in self.resolved}
 
     def changed(self, client: ApiClient, since: datetime) -> Iterator[ApiRecord]:
-        offset = 0
-        while True:
-            params: dict[str, str | int] = {
-                "status_id": "*", "updated_on": f">={since:%Y-%m-%dT%H:%M:%SZ}",
-                "sort": "updated_on", "limit": PAGE_SIZE, "offset": offset,
+        def fetch(boundary: datetime, page: int) -> list[Mapping[str, Any]]:
+            params: dict[str, str | int | list[str]] = {
+                "status_id": "*", "updated_on": f">={boundary:%Y-%m-%dT%H:%M:%SZ}",
+                "sort": "updated_on,id", "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE,
             }  # fmt: skip
             if self.project:
                 params["project_id"] = self.project
@@ -62,13 +62,19 @@ class RedmineReader:
             issues = answer.get("issues") if isinstance(answer, Mapping) else None
             if not isinstance(issues, list):
                 raise SourceError("Redmine API: an issue list without 'issues'")
-            for issue in issues:
-                if isinstance(issue, Mapping):
-                    yield self._record(client, issue)
-            offset += len(issues)
-            total = answer.get("total_count")
-            if not issues or not isinstance(total, int) or offset >= total:
-                return
+            return [issue for issue in issues if isinstance(issue, Mapping)]
+
+        def key(issue: Mapping[str, Any]) -> tuple[datetime, str]:
+            try:
+                at = parse_timestamp(str(issue.get("updated_on") or ""))
+            except ValueError as exc:
+                raise SourceError(
+                    f"Redmine API: issue {issue.get('id')}: updated_on: {exc}"
+                ) from exc
+            return at, str(issue.get("id", ""))
+
+        for issue in changed_since(fetch, since, key, PAGE_SIZE):
+            yield self._record(client, issue)
 
     def probe(self, client: ApiClient) -> str:
         me = client.get("/users/current.json")

@@ -26,6 +26,7 @@ import structlog
 from notifier.core.clock import from_stamp
 from notifier.core.errors import SourceError
 from notifier.sources.api.client import ApiClient
+from notifier.sources.api.paging import changed_since
 from notifier.sources.api.source import ApiRecord
 from notifier.sources.records.mapping import ColumnMapping, mapping_of, statuses
 from notifier.sources.records.timestamps import parse_timestamp
@@ -49,15 +50,14 @@ class RtReader:
         self._resolved = {s.lower() for s in resolved}
 
     def changed(self, client: ApiClient, since: datetime) -> Iterator[ApiRecord]:
-        query = f"LastUpdated >= '{since:%Y-%m-%d %H:%M:%S} UTC'"
-        if self.query:
-            query += f" AND ({self.query})"
-        page = 1
-        while True:
+        def fetch(boundary: datetime, page: int) -> list[Mapping[str, Any]]:
+            query = f"LastUpdated >= '{boundary:%Y-%m-%d %H:%M:%S} UTC'"
+            if self.query:
+                query += f" AND ({self.query})"
             answer = client.get(
                 "/REST/2.0/tickets",
                 {
-                    "query": query, "orderby": "LastUpdated", "order": "ASC",
+                    "query": query, "orderby": ["LastUpdated", "id"], "order": ["ASC", "ASC"],
                     "per_page": PAGE_SIZE, "page": page,
                     "fields": "Subject,Status,Requestor,Resolved,LastUpdated,Queue",
                     "fields[Requestor]": "EmailAddress,RealName", "fields[Queue]": "Name",
@@ -66,13 +66,13 @@ class RtReader:
             items = answer.get("items") if isinstance(answer, Mapping) else None
             if not isinstance(items, list):
                 raise SourceError(f"{self.product} API: a ticket search without 'items'")
-            for item in items:
-                if isinstance(item, Mapping):
-                    yield self._record(client, item)
-            pages = answer.get("pages")
-            if not items or not isinstance(pages, int | float) or page >= pages:
-                return
-            page += 1
+            return [item for item in items if isinstance(item, Mapping)]
+
+        def key(item: Mapping[str, Any]) -> tuple[datetime, str]:
+            return _parsed(item.get("LastUpdated")), str(item.get("id", ""))
+
+        for item in changed_since(fetch, since, key, PAGE_SIZE):
+            yield self._record(client, item)
 
     def probe(self, client: ApiClient) -> str:
         query = f"id > 0 AND ({self.query})" if self.query else "id > 0"
