@@ -321,7 +321,9 @@ class Service:
     def _poll_one(self, source: Source, report: PassReport, stop: threading.Event | None) -> None:
         self._compose_faults.reset()
         now = self.clock()
-        waiting = self.outbox.waiting_tickets(source.name)
+        waiting: set[str] = set()
+        for name in self._same_helpdesk(source.name):
+            waiting |= self.outbox.waiting_tickets(name)
         opened = _Reopens()
         events = source.poll(now)
         while True:
@@ -362,6 +364,14 @@ class Service:
         elif isinstance(event, Checkpoint):
             # Committed with the events before it: progress and outcomes never part.
             self.outbox.save_checkpoint(event, now)
+
+    def _same_helpdesk(self, source: str) -> list[str]:
+        """``source`` and the other sources of its helpdesk: a reopen or a newer resolution
+        seen by one of them acts on a notice another one queued."""
+        helpdesk = self.helpdesks.get(source)
+        if not helpdesk:
+            return [source]
+        return [source, *(s for s, h in self.helpdesks.items() if h == helpdesk and s != source)]
 
     def _twin(self, resolution: Resolution) -> KnownCopy | None:
         """The same resolution read before by another source of this source's helpdesk: that
@@ -585,15 +595,16 @@ class Service:
         whatever becomes of the new one: the requester never hears of an outdated resolution."""
         if resolution.ticket_id not in waiting:
             return
-        replaced = self.outbox.cancel_waiting(
-            resolution.source,
-            resolution.ticket_id,
-            now,
-            f"replaced by a newer resolution of the same ticket ({resolution.key})",
-            keep=resolution.key,
-            resolved_before=resolution.resolved_at,
-        )
-        report.cancelled += len(replaced)
+        for name in self._same_helpdesk(resolution.source):
+            replaced = self.outbox.cancel_waiting(
+                name,
+                resolution.ticket_id,
+                now,
+                f"replaced by a newer resolution of the same ticket ({resolution.key})",
+                keep=resolution.key,
+                resolved_before=resolution.resolved_at,
+            )
+            report.cancelled += len(replaced)
 
     def _reopened(
         self, event: Reopened, report: PassReport, now: datetime, waiting: set[str]
@@ -606,7 +617,11 @@ class Service:
             return
         notes: list[str] = []
         notices = (
-            self.outbox.waiting_notices(event.source, event.ticket_id)
+            [
+                notice
+                for name in self._same_helpdesk(event.source)
+                for notice in self.outbox.waiting_notices(name, event.ticket_id)
+            ]
             if event.ticket_id in waiting
             else []
         )

@@ -160,3 +160,32 @@ def test_a_second_reopen_mail_after_the_cancel_is_recorded_as_finding_nothing_wa
     assert (report.cancelled, report.ignored) == (1, 1)
     (note,) = [r for r in service.outbox.audit_records(AuditQuery()) if r.outcome == "ignored"]
     assert note.reason == "reopened: Open; no notice was waiting"
+
+
+def test_a_reopen_seen_by_one_source_of_a_helpdesk_cancels_the_notice_another_queued(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    """The mail source queued the notice (a 10-minute hold); the helpdesk's webhook says the
+    ticket is open again: the mail's notice is cancelled. A newer resolution read by the
+    webhook replaces it the same way."""
+    server, clock = smtp_server(), Clock(T)
+    mail, hook = ListSource(name="mail"), ListSource(name="hook")
+    service = service_for(tmp_path, server, clock, mail, timedelta(minutes=10))
+    service.sources = [mail, hook]
+    service.helpdesks = {"mail": "desk", "hook": "desk"}
+    first = Resolution(
+        source="mail", ticket_id="T-1", requester_email="ann@example.org", title="VPN",
+        resolved_at=T, origin="mail:1",
+    )  # fmt: skip
+    mail.events = [first]
+    service.run_pass()
+    hook.events = [
+        Reopened("hook", "T-1", "webhook event 1", "open", announced=True,
+                 seen_at=T + timedelta(minutes=2))
+    ]  # fmt: skip
+    clock.now = T + timedelta(minutes=3)
+    report = service.run_pass()
+    assert report.cancelled == 1
+    clock.now = T + timedelta(minutes=30)
+    assert service.run_pass().sent == 0
+    assert server.messages == []
