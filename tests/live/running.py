@@ -30,20 +30,8 @@ def write_config(
     (tmp_path / "imap-password").write_text(dovecot.password)
     config = tmp_path / "config.toml"
     config.write_text(
-        f"""
-[state]
-directory = "{tmp_path / "state"}"
-[smtp]
-host = "{sink.host}"
-port = {sink.port}
-security = "plain"
-from_address = "it-notices@example.org"
-[log]
-format = "json"
-[run]
-poll_interval = "1s"
-[rules]
-never_notify = {json.dumps(list(never_notify))}
+        _common(tmp_path, sink, never_notify)
+        + f"""
 [[imap]]
 name = "helpdesk"
 host = "{dovecot.host}"
@@ -76,8 +64,13 @@ def write_api_config(
 ) -> Path:
     """A config whose only source is ``api`` (an ``[[api]]`` table, TOML)."""
     config = tmp_path / "config.toml"
-    config.write_text(
-        f"""
+    config.write_text(_common(tmp_path, sink, never_notify) + api, encoding="utf-8")
+    return config
+
+
+def _common(tmp_path: Path, sink: SmtpTestServer, never_notify: tuple[str, ...]) -> str:
+    """The state, SMTP, log, run and rules sections every live config shares."""
+    return f"""
 [state]
 directory = "{tmp_path / "state"}"
 [smtp]
@@ -87,10 +80,8 @@ security = "plain"
 from_address = "it-notices@example.org"
 [log]
 format = "json"
+[run]
+poll_interval = "1s"
 [rules]
 never_notify = {json.dumps(list(never_notify))}
-{api}
-""",
-        encoding="utf-8",
-    )
-    return config
+"""
