@@ -51,11 +51,14 @@ class WebhookEvents(Ledger):
         return inserted
 
     def received_after(self, source: str, after: int, limit: int) -> list[ReceivedEvent]:
-        rows = self._db.execute(
-            "SELECT id, event_id, received_at, body FROM webhook_events "
-            "WHERE source = ? AND id > ? ORDER BY id LIMIT ?",
-            (source, after, limit),
-        ).fetchall()
+        # Under the writer's lock: the connection is shared with the receiving threads, and
+        # a read in the middle of one's transaction would see its event before the commit.
+        with self._writer:
+            rows = self._db.execute(
+                "SELECT id, event_id, received_at, body FROM webhook_events "
+                "WHERE source = ? AND id > ? ORDER BY id LIMIT ?",
+                (source, after, limit),
+            ).fetchall()
         return [
             ReceivedEvent(int(number), source, str(event_id), from_stamp(str(at)), str(body))
             for number, event_id, at, body in rows
