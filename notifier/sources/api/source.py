@@ -12,7 +12,8 @@ announced.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time as time_module
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
@@ -25,6 +26,9 @@ from notifier.sources.records.mapping import ColumnMapping
 from notifier.sources.records.verdict import record_verdict
 
 CURSOR = "cursor"
+# One poll reads for at most this long (seconds); the rest waits for the next pass, from the
+# committed cursor: a long backfill must not keep the daemon from its stop, reload and watchdog.
+MAX_POLL_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class ApiSource:
         *,
         overlap: timedelta = timedelta(minutes=5),
         backfill_since: date | None = None,
+        monotonic: Callable[[], float] = time_module.monotonic,
     ) -> None:
         self.name = name
         self.reader = reader
@@ -70,6 +75,7 @@ class ApiSource:
         self._state = state
         self.overlap = overlap
         self.backfill_since = backfill_since
+        self._monotonic = monotonic
 
     def poll(self, now: datetime) -> Iterator[SourceEvent]:
         saved = self._state.checkpoint(self.name, CURSOR)
@@ -87,6 +93,7 @@ class ApiSource:
         else:
             cursor = from_stamp(saved)
         newest = cursor
+        started = self._monotonic()
         for item in self.reader.changed(self._client, cursor - self.overlap):
             if item.problem:
                 ticket = str(item.record.get("ticket_id") or "")
@@ -100,6 +107,8 @@ class ApiSource:
             if item.updated_at > newest:
                 newest = item.updated_at
                 yield Checkpoint(self.name, CURSOR, to_stamp(newest))
+            if self._monotonic() - started > MAX_POLL_SECONDS:
+                return  # the next pass goes on from the cursor committed with this one
 
     def check(self) -> str:
         """``check-config --connect``: log in and read one page; SourceError says what failed."""
