@@ -7,11 +7,12 @@ to stop. Nothing here knows which source a resolution came from or how mail is s
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import random
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -49,21 +50,6 @@ log = structlog.get_logger()
 # Input is committed in chunks: one transaction per row would make big exports crawl, one per
 # file would hold a write lock for minutes. A crash re-reads the unfinished file; keys dedupe.
 COMMIT_EVERY = 500
-
-
-def _take(events: Iterator[SourceEvent], count: int) -> tuple[list[SourceEvent], Exception | None]:
-    """Up to ``count`` events, and the error the source raised after them, if it did."""
-    batch: list[SourceEvent] = []
-    try:
-        for event in events:
-            batch.append(event)
-            if len(batch) >= count:
-                break
-    except StateError:
-        raise
-    except Exception as exc:  # the source failed part-way: keep what it gave
-        return batch, exc
-    return batch, None
 
 
 @dataclass
@@ -328,16 +314,14 @@ class Service:
         events = source.poll(now)
         while True:
             # The source is read outside the transaction: its network and file waits must not
-            # hold the state's write lock, which the webhook receipts wait for.
-            batch, failure = _take(events, COMMIT_EVERY)
+            # hold the state's write lock, which the webhook receipts wait for. A source that
+            # fails part-way loses this chunk, as a rolled-back transaction did: its faults
+            # may be notifier's (a run of them stops the pass), and a retry reads it again.
+            batch = list(itertools.islice(events, COMMIT_EVERY))
             if batch:
                 with self.outbox.transaction():
                     for event in batch:
                         self._handle(event, report, now, waiting, opened)
-            if failure is not None:
-                # What the source gave before it failed is committed above (its checkpoints
-                # with it); the error is the source's, for this pass.
-                raise failure
             if len(batch) < COMMIT_EVERY or (stop is not None and stop.is_set()):
                 return
 
