@@ -278,3 +278,11 @@ def test_a_scan_of_unknown_paths_is_one_refusal_entry_not_one_per_path(listener:
     receiver = listener.server._receiver
     assert list(receiver.refusals._paths) == ["(unknown paths)"]
     assert receiver.refusals._paths["(unknown paths)"].count == 49
+
+
+def test_a_request_head_over_the_cap_is_refused_before_it_is_read(listener: Listener) -> None:
+    body = event()
+    huge = {**signed(body, "big-head"), "X-Padding": "a" * (32 * 1024)}
+    answer = listener.post(body, huge)
+    assert answer.status_code in (400, 431), answer.status_code
+    assert listener.outbox.received_after("hooks", 0, 10) == []
