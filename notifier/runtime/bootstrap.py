@@ -129,26 +129,29 @@ def build_api_source(api: ApiSettings, state: SourceState) -> ApiSource:
     from notifier.sources.api.redmine import RedmineReader
     from notifier.sources.api.rt import RtReader
     from notifier.sources.api.source import ApiSource as Polled
+    from notifier.sources.api.zendesk import ZendeskReader
 
     where = f"api.{api.name}"
     token = api.resolve_token()
     password = api.resolve_password(where)
-    if token is not None:
-        auth = (
-            ApiAuth("header", token, header="Authorization", scheme="token")
-            if api.product == "rt"
-            else ApiAuth("header", token, header="X-Redmine-API-Key")
-        )
-    else:
+    if token is None:
         auth = ApiAuth("basic", password or "", user=api.username or "")
+    elif api.product == "rt":
+        auth = ApiAuth("header", token, header="Authorization", scheme="token")
+    elif api.product == "redmine":
+        auth = ApiAuth("header", token, header="X-Redmine-API-Key")
+    else:  # zendesk: an OAuth access token
+        auth = ApiAuth("bearer", token)
     if api.ca_file is not None and not api.ca_file.is_file():
         raise ConfigError(f"{where}.ca_file: {api.ca_file} is not a readable file")
     resolved = tuple(api.resolved_statuses or ())
-    reader = (
-        RtReader(query=api.query, resolved=resolved or ("resolved",))
-        if api.product == "rt"
-        else RedmineReader(project=api.query, resolved=resolved or ("Resolved", "Closed"))
-    )
+    reader: RtReader | RedmineReader | ZendeskReader
+    if api.product == "rt":
+        reader = RtReader(query=api.query, resolved=resolved or ("resolved",))
+    elif api.product == "redmine":
+        reader = RedmineReader(project=api.query, resolved=resolved or ("Resolved", "Closed"))
+    else:
+        reader = ZendeskReader(resolved=resolved or ("solved", "closed"))
     client = ApiClient(
         reader.product, api.url, auth, timeout=api.timeout.total_seconds(), ca_file=api.ca_file
     )

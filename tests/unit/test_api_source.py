@@ -33,7 +33,7 @@ class Reader:
         self.clock, self.count = clock, count
         self.asked: list[datetime] = []
 
-    def changed(self, client: Any, since: datetime) -> Iterator[ApiRecord]:
+    def changed(self, client: Any, since: datetime, token: str = "") -> Iterator[ApiRecord]:
         self.asked.append(since)
         for n in range(self.count):
             self.clock[0] += 10  # each ticket takes ten seconds to read

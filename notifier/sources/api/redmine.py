@@ -50,7 +50,7 @@ class RedmineReader:
         self.mapping = mapping_of({n: n for n in _FIELDS}, self.resolved)
         self._done = {normalise_status(s) for s in self.resolved}
 
-    def changed(self, client: ApiClient, since: datetime) -> Iterator[ApiRecord]:
+    def changed(self, client: ApiClient, since: datetime, token: str = "") -> Iterator[ApiRecord]:
         def fetch(boundary: datetime, page: int) -> list[Mapping[str, Any]]:
             params: dict[str, str | int | list[str]] = {
                 "status_id": "*", "updated_on": f">={boundary:%Y-%m-%dT%H:%M:%SZ}",

@@ -49,7 +49,7 @@ class RtReader:
         self.reopen_statuses: frozenset[str] = statuses()
         self._resolved = {s.lower() for s in resolved}
 
-    def changed(self, client: ApiClient, since: datetime) -> Iterator[ApiRecord]:
+    def changed(self, client: ApiClient, since: datetime, token: str = "") -> Iterator[ApiRecord]:
         def fetch(boundary: datetime, page: int) -> list[Mapping[str, Any]]:
             query = f"LastUpdated >= '{boundary:%Y-%m-%d %H:%M:%S} UTC'"
             if self.query:

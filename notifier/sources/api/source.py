@@ -1,8 +1,9 @@
 """An API source: asks its product for the tickets changed since the cursor, reads each with
 the shared record mapping, and commits the cursor with the notices it produced.
 
-The cursor is the newest ``updated_at`` read, kept as a checkpoint (``cursor``) that the service
-commits in the same transaction as the events before it. Each poll asks again from ``overlap``
+The cursor is the newest ``updated_at`` read, or the product's own cursor token where it has one
+(Zendesk), kept as a checkpoint (``cursor``) that the service commits in the same transaction
+as the events before it. Each poll asks again from ``overlap``
 before the cursor (clocks disagree; a ticket saved at the cursor's second may be missed):
 resolutions read twice have one key and are ``already_known``. On the first start the cursor
 is "now" (or ``backfill_since``): the tickets resolved before notifier was set up are not
@@ -26,6 +27,7 @@ from notifier.sources.records.mapping import ColumnMapping
 from notifier.sources.records.verdict import record_verdict
 
 CURSOR = "cursor"
+PRODUCT_CURSOR = "token:"  # a saved cursor that is the product's own, not a time
 # One poll reads for at most this long (seconds); the rest waits for the next pass, from the
 # committed cursor: a long backfill must not keep the daemon from its stop, reload and watchdog.
 MAX_POLL_SECONDS = 60.0
@@ -41,6 +43,10 @@ class ApiRecord:
     # Why this ticket could not be read whole (a lookup of its requester failed): it is then
     # recorded as rejected input, and the other tickets go on.
     problem: str = ""
+    # A product's own cursor (Zendesk's after_cursor), set on the last ticket of its page
+    # only: reading resumes after it, so it is committed once the whole page is.
+    token: str = ""
+    skip: bool = False  # nothing to read (a deleted ticket, an empty page): the cursor only
 
 
 class TicketReader(Protocol):
@@ -50,7 +56,10 @@ class TicketReader(Protocol):
     mapping: ColumnMapping
     reopen_statuses: frozenset[str]
 
-    def changed(self, client: ApiClient, since: datetime) -> Iterator[ApiRecord]: ...
+    def changed(self, client: ApiClient, since: datetime, token: str) -> Iterator[ApiRecord]:
+        """The tickets changed since ``since`` (by change time), or after ``token`` (the
+        product's own cursor, when it has one and one was saved), oldest first."""
+        ...
 
     def probe(self, client: ApiClient) -> str:
         """Log in and read one page of tickets; what was seen (for check-config --connect)."""
@@ -89,13 +98,17 @@ class ApiSource:
             yield Checkpoint(self.name, CURSOR, to_stamp(start))
             if self.backfill_since is None:
                 return
-            cursor = start
+            cursor, token = start, ""
+        elif saved.startswith(PRODUCT_CURSOR):
+            cursor, token = now, saved.removeprefix(PRODUCT_CURSOR)
         else:
-            cursor = from_stamp(saved)
+            cursor, token = from_stamp(saved), ""
         newest = cursor
         started = self._monotonic()
-        for item in self.reader.changed(self._client, cursor - self.overlap):
-            if item.problem:
+        for item in self.reader.changed(self._client, cursor - self.overlap, token):
+            if item.skip:
+                pass
+            elif item.problem:
                 ticket = str(item.record.get("ticket_id") or "")
                 yield InputProblem(self.name, item.origin, item.problem, ticket_id=ticket)
             else:
@@ -104,7 +117,9 @@ class ApiSource:
                     reopen_statuses=self.reader.reopen_statuses, source=self.name,
                     origin=item.origin, seen_at=item.updated_at,
                 )  # fmt: skip
-            if item.updated_at > newest:
+            if item.token:
+                yield Checkpoint(self.name, CURSOR, PRODUCT_CURSOR + item.token)
+            elif not token and item.updated_at > newest:
                 newest = item.updated_at
                 yield Checkpoint(self.name, CURSOR, to_stamp(newest))
             if self._monotonic() - started > MAX_POLL_SECONDS:
