@@ -41,6 +41,8 @@ import _support as bench
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from tests.smtp_server import free_port
+
 SECRET = b"bench-webhook-secret"
 PATH = "/webhooks/hooks"
 
@@ -72,12 +74,6 @@ class Sink:
                     raise TimeoutError(f"no notice for {ticket}")
                 self.changed.wait(left)
             return self.arrived[ticket]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def event(ticket: str, status: str) -> bytes:

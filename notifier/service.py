@@ -360,11 +360,8 @@ class Service:
     def _twin(self, resolution: Resolution) -> KnownCopy | None:
         """The same resolution read before by another source of this source's helpdesk: that
         ticket's resolution nearest in time, within ``same_within``; None when there is none."""
-        helpdesk = self.helpdesks.get(resolution.source)
-        if not helpdesk or resolution.resolved_at is None:
-            return None
-        others = [s for s, h in self.helpdesks.items() if h == helpdesk and s != resolution.source]
-        if not others:
+        others = self._same_helpdesk(resolution.source)[1:]
+        if not others or resolution.resolved_at is None:
             return None
         at = resolution.resolved_at
         # A cancelled notice was a resolution undone by a reopen: a later one is new. Among

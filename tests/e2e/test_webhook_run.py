@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import json
 import signal
-import socket
 import sqlite3
 import threading
 from pathlib import Path
@@ -17,15 +16,9 @@ import httpx
 
 from tests.e2e.cli import start_notifier, write_config
 from tests.e2e.daemon_support import events, wait_until
-from tests.smtp_server import SmtpServerFactory
+from tests.smtp_server import SmtpServerFactory, free_port
 
 SECRET = "e2e-hook-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def body() -> bytes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 from pathlib import Path
 
 import pytest
@@ -20,18 +19,12 @@ from tests.e2e.daemon_support import events, wait_until
 from tests.live.conftest import HELPDESK, MAILBOX, Live
 from tests.live.django_helpdesk import DjangoHelpdesk
 from tests.live.running import write_config
-from tests.smtp_server import SmtpServerFactory
+from tests.smtp_server import SmtpServerFactory, free_port
 
 pytestmark = pytest.mark.live
 
 REQUESTER = "anna.schmidt@example.org"
 TOKEN = "desk-webhook-token-5f1e"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def audit_reasons(config: Path) -> list[str]:
