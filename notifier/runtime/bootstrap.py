@@ -126,32 +126,23 @@ def build_sources(settings: Settings, seen: SourceState, inbox: WebhookInbox) ->
 def build_api_source(api: ApiSettings, state: SourceState) -> ApiSource:
     """One ``[[api]]`` source: its product's reader and an HTTP client with its credentials."""
     from notifier.sources.api.client import ApiAuth, ApiClient
-    from notifier.sources.api.redmine import RedmineReader
-    from notifier.sources.api.rt import RtReader
+    from notifier.sources.api.products import PRODUCTS
     from notifier.sources.api.source import ApiSource as Polled
-    from notifier.sources.api.zendesk import ZendeskReader
 
     where = f"api.{api.name}"
+    product = PRODUCTS[api.product]
     token = api.resolve_token()
     password = api.resolve_password(where)
     if token is None:
         auth = ApiAuth("basic", password or "", user=api.username or "")
-    elif api.product == "rt":
-        auth = ApiAuth("header", token, header="Authorization", scheme="token")
-    elif api.product == "redmine":
-        auth = ApiAuth("header", token, header="X-Redmine-API-Key")
-    else:  # zendesk: an OAuth access token
-        auth = ApiAuth("bearer", token)
+    else:
+        auth = product.token_auth(token)
     if api.ca_file is not None and not api.ca_file.is_file():
         raise ConfigError(f"{where}.ca_file: {api.ca_file} is not a readable file")
-    resolved = tuple(api.resolved_statuses or ())
-    reader: RtReader | RedmineReader | ZendeskReader
-    if api.product == "rt":
-        reader = RtReader(query=api.query, resolved=resolved or ("resolved",))
-    elif api.product == "redmine":
-        reader = RedmineReader(project=api.query, resolved=resolved or ("Resolved", "Closed"))
-    else:
-        reader = ZendeskReader(resolved=resolved or ("solved", "closed"))
+    try:
+        reader = product.reader(api.query, tuple(api.resolved_statuses or ()))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}.query: {exc}") from exc
     client = ApiClient(
         reader.product, api.url, auth, timeout=api.timeout.total_seconds(), ca_file=api.ca_file
     )

@@ -572,7 +572,7 @@ class ApiSettings(_PasswordMixin):
     # Sources that read one helpdesk (its mail, webhooks, exports) share a name here: one
     # resolution seen through several of them is told once (docs/webhooks.md).
     helpdesk: str | None = None
-    product: Literal["rt", "redmine", "zendesk"]
+    product: Literal["rt", "redmine", "zendesk", "roundup"]
     url: str  # the helpdesk's base URL, https:// (http:// only to a loopback address)
     username: str | None = None  # with a password: HTTP basic auth
     token_file: Path | None = None  # an API token instead (RT auth token, Redmine API key)
@@ -583,7 +583,8 @@ class ApiSettings(_PasswordMixin):
     overlap: Duration = timedelta(minutes=5)
     # On the first start, read tickets changed since this day (default: from now on only).
     backfill_since: date | None = None
-    # RT: more TicketSQL ("Queue = 'Support'"); Redmine: a project identifier; Zendesk: unused.
+    # RT: more TicketSQL ("Queue = 'Support'"); Redmine: a project identifier; Roundup: more
+    # search terms ("keyword=network"); Zendesk: unused.
     query: str = ""
     resolved_statuses: list[str] | None = None
 

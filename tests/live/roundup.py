@@ -158,12 +158,15 @@ class RoundupTracker:
         )
         current = self._rest("GET", f"/data/issue/{issue}")["data"]
         messages = [m["id"] for m in current["attributes"]["messages"]]
+        self.change(issue, status=resolved, messages=[*messages, message["data"]["id"]])
+
+    def change(self, issue: int, **properties: object) -> None:
+        """Set ``properties`` of the issue in one change (a status alone mails nobody)."""
+        current = self._rest("GET", f"/data/issue/{issue}")["data"]
         self._rest(
-            "PUT",
-            f"/data/issue/{issue}",
-            {"status": resolved, "messages": [*messages, message["data"]["id"]]},
+            "PUT", f"/data/issue/{issue}", dict(properties),
             headers={"If-Match": current["@etag"]},
-        )
+        )  # fmt: skip
 
     def status(self, issue: int) -> str:
         found = self._rest("GET", f"/data/issue/{issue}?@verbose=2")

@@ -244,3 +244,19 @@ def test_an_environment_override_of_a_missing_entry_or_key_is_named(
     monkeypatch.setenv(name, "x")
     with pytest.raises(ConfigError, match=f"environment: {name}: {message}"):
         load_settings(write(tmp_path, EXPORTS_TWO))
+
+
+def test_a_roundup_query_that_sets_notifiers_own_terms_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reader sets ``activity`` and the ``@`` controls; a query that does too would change
+    what a page is, so it is refused naming the key."""
+    (tmp_path / "token").write_text("jwt")
+    path = write(
+        tmp_path,
+        f'[state]\ndirectory = "{tmp_path / "state"}"\n[[api]]\nname = "tracker"\n'
+        'product = "roundup"\nurl = "https://roundup.example.org/tracker"\n'
+        'token_file = "token"\nquery = "keyword=network&@page_size=5"\n',
+    )
+    assert main(["check-config", "--config", str(path)]) == EX_CONFIG
+    assert "api.tracker.query: Roundup query term '@page_size'" in capsys.readouterr().err

@@ -1,0 +1,50 @@
+"""The products an ``[[api]]`` source can read: for each, how a token is sent and its reader.
+
+One entry per product; bootstrap looks the configured ``product`` up here, so adding a product
+is a module with its reader and one line below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from notifier.sources.api.client import ApiAuth
+from notifier.sources.api.redmine import RedmineReader
+from notifier.sources.api.roundup import RoundupReader
+from notifier.sources.api.rt import RtReader
+from notifier.sources.api.source import TicketReader
+from notifier.sources.api.zendesk import ZendeskReader
+
+
+@dataclass(frozen=True)
+class ApiProduct:
+    # The reader, from the source's ``query`` and its resolved statuses (() for the default).
+    reader: Callable[[str, tuple[str, ...]], TicketReader]
+    token_auth: Callable[[str], ApiAuth]  # how an API token (token_file) is sent
+
+
+def _bearer(token: str) -> ApiAuth:
+    return ApiAuth("bearer", token)
+
+
+PRODUCTS: dict[str, ApiProduct] = {
+    "rt": ApiProduct(
+        lambda query, resolved: RtReader(query=query, resolved=resolved or ("resolved",)),
+        lambda token: ApiAuth("header", token, header="Authorization", scheme="token"),
+    ),
+    "redmine": ApiProduct(
+        lambda query, resolved: RedmineReader(
+            project=query, resolved=resolved or ("Resolved", "Closed")
+        ),
+        lambda token: ApiAuth("header", token, header="X-Redmine-API-Key"),
+    ),
+    "zendesk": ApiProduct(  # an OAuth access token
+        lambda _query, resolved: ZendeskReader(resolved=resolved or ("solved", "closed")),
+        _bearer,
+    ),
+    "roundup": ApiProduct(  # a JWT, where the tracker issues them
+        lambda query, resolved: RoundupReader(query=query, resolved=resolved or ("resolved",)),
+        _bearer,
+    ),
+}
