@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from tests.api_server import api_server  # noqa: F401 - the fixture, for every test
 from tests.smtp_server import SmtpServerFactory
 
 # The commands a test starts must hear Ctrl-C as they would from a terminal. A shell that runs

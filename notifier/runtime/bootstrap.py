@@ -125,6 +125,7 @@ def build_sources(settings: Settings, seen: SourceState, inbox: WebhookInbox) ->
 
 def build_api_source(api: ApiSettings, state: SourceState) -> ApiSource:
     """One ``[[api]]`` source: its product's reader and an HTTP client with its credentials."""
+    from notifier.oauth2 import ClientCredentials, TokenRequest
     from notifier.sources.api.client import ApiAuth, ApiClient
     from notifier.sources.api.products import PRODUCTS
     from notifier.sources.api.source import ApiSource as Polled
@@ -133,12 +134,22 @@ def build_api_source(api: ApiSettings, state: SourceState) -> ApiSource:
     product = PRODUCTS[api.product]
     token = api.resolve_token()
     password = api.resolve_password(where)
-    if token is None:
+    if api.ca_file is not None and not api.ca_file.is_file():
+        raise ConfigError(f"{where}.ca_file: {api.ca_file} is not a readable file")
+    if api.oauth2 is not None:
+        grant = api.oauth2
+        request = TokenRequest(
+            grant.token_url, grant.client_id, grant.resolve_secret(f"{where}.oauth2"),
+            scope=grant.scope, client_auth=grant.client_auth,
+        )  # fmt: skip
+        tokens = ClientCredentials(
+            request, timeout=api.timeout.total_seconds(), ca_file=api.ca_file
+        )
+        auth = ApiAuth("oauth2", tokens=tokens)
+    elif token is None:
         auth = ApiAuth("basic", password or "", user=api.username or "")
     else:
         auth = product.token_auth(token)
-    if api.ca_file is not None and not api.ca_file.is_file():
-        raise ConfigError(f"{where}.ca_file: {api.ca_file} is not a readable file")
     try:
         reader = product.reader(api.query, tuple(api.resolved_statuses or ()))
     except ConfigError as exc:

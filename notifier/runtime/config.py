@@ -564,6 +564,41 @@ class WebhookSettings(_Section):
         return b""
 
 
+class OAuth2Settings(_Section):
+    """An OAuth2 client-credentials grant (docs/api-sources.md, "OAuth2"): the token endpoint,
+    the client, its secret from a file or a systemd credential, the scope."""
+
+    token_url: str
+    client_id: str
+    client_secret_file: Path | None = None
+    client_secret_credential: str | None = None
+    scope: str = ""
+    # "post": the client's id and secret in the form (Microsoft, ServiceNow); "basic": in an
+    # Authorization header.
+    client_auth: Literal["post", "basic"] = "post"
+
+    @_model_validator(mode="after")
+    def _one_secret(self) -> OAuth2Settings:
+        if (self.client_secret_file is None) == (self.client_secret_credential is None):
+            raise ValueError("give one of client_secret_file, client_secret_credential")
+        if not self.token_url.startswith("https://") and not _loopback_http(self.token_url):
+            raise ValueError(f"token_url {self.token_url!r}: use https")
+        return self
+
+    def resolve_secret(self, key: str) -> str:
+        if self.client_secret_file is not None:
+            return _read_secret(self.client_secret_file, f"{key}.client_secret_file")
+        assert self.client_secret_credential is not None
+        return _read_credential(self.client_secret_credential, f"{key}.client_secret_credential")
+
+
+def _loopback_http(url: str) -> bool:
+    """``http://`` to this machine only: anything else sends credentials in the clear."""
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    return scheme == "http" and host in ("127.0.0.1", "::1", "localhost")
+
+
 class ApiSettings(_PasswordMixin):
     """One API source, ``[[api]]`` (docs/api-sources.md): a helpdesk's REST API polled for the
     tickets changed since a cursor."""
@@ -577,6 +612,7 @@ class ApiSettings(_PasswordMixin):
     username: str | None = None  # with a password: HTTP basic auth
     token_file: Path | None = None  # an API token instead (RT auth token, Redmine API key)
     token_credential: str | None = None
+    oauth2: OAuth2Settings | None = None  # or tokens from an OAuth2 client-credentials grant
     ca_file: Path | None = None
     timeout: Duration = timedelta(seconds=30)
     # Each poll asks again from this long before the cursor (clock skew between the servers).
@@ -598,17 +634,26 @@ class ApiSettings(_PasswordMixin):
             getattr(self, key) is not None
             for key in ("password_file", "password_credential", "password")
         )
-        if token and has_password:
-            raise ValueError("give either a token or a password, not both")
+        given = [
+            what
+            for what, present in (
+                ("a token", token), ("a password", has_password), ("oauth2", self.oauth2)
+            )
+            if present
+        ]  # fmt: skip
+        if len(given) > 1:
+            raise ValueError(f"give one way to log in, not {' and '.join(given)}")
         if has_password and not self.username:
             raise ValueError("a password needs username")
-        if not token and not has_password:
-            raise ValueError("give token_file, token_credential, or username and a password")
+        if not given:
+            raise ValueError(
+                "give token_file, token_credential, username and a password, or oauth2"
+            )
         scheme, _, rest = self.url.partition("://")
         host = rest.split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
         if scheme not in ("http", "https") or not host:
             raise ValueError(f"url {self.url!r} is not an http(s) address")
-        if scheme == "http" and host not in ("127.0.0.1", "::1", "localhost"):
+        if scheme == "http" and not _loopback_http(self.url):
             raise ValueError(
                 f"url {self.url!r}: plain http sends the credentials in the clear; use https"
             )

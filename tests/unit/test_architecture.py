@@ -18,7 +18,10 @@ PACKAGE = Path(__file__).resolve().parents[2] / "notifier"
 COMPOSITION_ROOT = "notifier.runtime.bootstrap"
 PURE = ("notifier.core", "notifier.plain")
 ADAPTERS = ("notifier.sources", "notifier.store", "notifier.delivery")
-SHARED_BY_ADAPTERS = ("notifier.netio",)  # socket deadlines for the IMAP and SMTP adapters
+SHARED_BY_ADAPTERS = (
+    "notifier.netio",  # socket deadlines for the IMAP and SMTP adapters
+    "notifier.oauth2",  # OAuth2 tokens for the adapters that log in with one
+)
 
 
 def module_name(path: Path, package: Path) -> str:

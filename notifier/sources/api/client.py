@@ -13,7 +13,7 @@ import json
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -23,6 +23,7 @@ from typing import Any, Literal
 import httpx
 
 from notifier.core.errors import SourceError
+from notifier.oauth2 import ClientCredentials, TokenError
 
 MAX_WAIT = 10.0  # seconds of Retry-After waited out within one poll
 RETRIES = 3
@@ -33,13 +34,15 @@ MAX_ANSWER_BYTES = 16 * 1024 * 1024
 class ApiAuth:
     """``basic``: ``user`` and ``secret``; ``bearer``: ``Authorization: Bearer <secret>``;
     ``header``: ``header`` holds ``scheme`` + the secret (RT's ``Authorization: token ...``,
-    Redmine's ``X-Redmine-API-Key``); ``none``."""
+    Redmine's ``X-Redmine-API-Key``); ``oauth2``: a bearer token from ``tokens``, asked for
+    again once when the server refuses it; ``none``."""
 
-    kind: Literal["basic", "bearer", "header", "none"]
+    kind: Literal["basic", "bearer", "header", "oauth2", "none"]
     secret: str = ""
     user: str = ""
     header: str = ""
     scheme: str = ""
+    tokens: ClientCredentials | None = None
 
     def headers(self) -> dict[str, str]:
         if self.kind == "bearer":
@@ -68,9 +71,10 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self._stop = stop
         self._sleep = sleep
+        self._tokens = auth.tokens
         self._http = httpx.Client(
             base_url=self.base_url,
-            auth=(auth.user, auth.secret) if auth.kind == "basic" else None,
+            auth=_http_auth(auth),
             headers={"Accept": "application/json", "User-Agent": "notifier", **auth.headers()},
             timeout=httpx.Timeout(timeout),
             verify=ssl.create_default_context(cafile=str(ca_file)) if ca_file else True,
@@ -80,6 +84,8 @@ class ApiClient:
 
     def close(self) -> None:
         self._http.close()
+        if self._tokens is not None:
+            self._tokens.close()
 
     def get(self, path: str, params: Mapping[str, str | int | list[str]] | None = None) -> Any:
         """The JSON answer of ``GET path``; SourceError for anything but a 2xx with JSON."""
@@ -100,6 +106,8 @@ class ApiClient:
                     _check_status(answer, where)
             except httpx.HTTPError as exc:
                 raise SourceError(f"{where}: {type(exc).__name__}: {exc}") from exc
+            except TokenError as exc:
+                raise SourceError(f"{where}: no OAuth2 token: {exc}") from exc
             try:
                 return json.loads(body)
             except ValueError as exc:
@@ -111,6 +119,32 @@ class ApiClient:
             self._stop.wait(seconds)
         else:
             self._sleep(seconds)
+
+
+class _OAuth2Bearer(httpx.Auth):
+    """``Authorization: Bearer`` with the provider's current token; on a 401, one more try
+    with a new one (a token revoked, or ended early by clocks apart)."""
+
+    def __init__(self, tokens: ClientCredentials) -> None:
+        self._tokens = tokens
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        token = self._tokens.token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        answer = yield request
+        if answer.status_code == 401:
+            self._tokens.refused(token)
+            request.headers["Authorization"] = f"Bearer {self._tokens.token()}"
+            yield request
+
+
+def _http_auth(auth: ApiAuth) -> httpx.Auth | tuple[str, str] | None:
+    if auth.kind == "basic":
+        return (auth.user, auth.secret)
+    if auth.kind == "oauth2":
+        assert auth.tokens is not None, "an oauth2 ApiAuth carries its token provider"
+        return _OAuth2Bearer(auth.tokens)
+    return None
 
 
 def _retry_after(answer: httpx.Response) -> float | None:
