@@ -126,3 +126,16 @@ def test_a_glpi_requester_named_by_login_only_is_rejected_saying_why() -> None:
     reopened["item"]["status"] = {"id": 2, "name": "En cours (Attribué)"}  # translated name
     update = read(reopened, PRESETS["glpi"])
     assert isinstance(update, Reopened) and update.status == "assigned"
+
+
+def test_a_zammad_ticket_closed_again_after_a_reopen_is_a_new_resolution() -> None:
+    """Zammad sets ``close_at`` at the first close only; ``last_close_at`` is each close's own
+    time: reading ``close_at`` would give the second resolution the first one's key."""
+    first = payload("zammad-closed.json")
+    again = copy.deepcopy(first)
+    again["ticket"]["last_close_at"] = "2026-12-04T09:30:00.120Z"
+    again["ticket"]["updated_at"] = "2026-12-04T09:30:00.200Z"
+    one, two = read(first, PRESETS["zammad"]), read(again, PRESETS["zammad"])
+    assert isinstance(one, Resolution) and isinstance(two, Resolution)
+    assert two.resolved_at == datetime(2026, 12, 4, 9, 30, 0, 120000, tzinfo=UTC)
+    assert one.key != two.key

@@ -53,7 +53,8 @@ PRESET = WebhookPreset(
             "requester_email": "ticket.customer.email",
             "requester_name": "customer_name",
             "team": "group_name",
-            "resolved_at": ("ticket.close_at", "ticket.updated_at"),
+            # close_at is the first close only; last_close_at each close's own (Zammad 6).
+            "resolved_at": ("ticket.last_close_at", "ticket.close_at", "ticket.updated_at"),
             "updated_at": "ticket.updated_at",
             "resolution_note": "note",
         },
