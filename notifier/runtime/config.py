@@ -607,7 +607,9 @@ class ApiSettings(_PasswordMixin):
     # Sources that read one helpdesk (its mail, webhooks, exports) share a name here: one
     # resolution seen through several of them is told once (docs/webhooks.md).
     helpdesk: str | None = None
-    product: Literal["rt", "redmine", "zendesk", "roundup"]
+    product: Literal[
+        "rt", "redmine", "roundup", "zendesk", "jira", "servicenow", "freshdesk", "zammad"
+    ]
     url: str  # the helpdesk's base URL, https:// (http:// only to a loopback address)
     username: str | None = None  # with a password: HTTP basic auth
     token_file: Path | None = None  # an API token instead (RT auth token, Redmine API key)
@@ -619,8 +621,9 @@ class ApiSettings(_PasswordMixin):
     overlap: Duration = timedelta(minutes=5)
     # On the first start, read tickets changed since this day (default: from now on only).
     backfill_since: date | None = None
-    # RT: more TicketSQL ("Queue = 'Support'"); Redmine: a project identifier; Roundup: more
-    # search terms ("keyword=network"); Zendesk: unused.
+    # More of the product's own query, ANDed: RT TicketSQL ("Queue = 'Support'"), Jira JQL
+    # ("project = HELP"), a ServiceNow encoded query, Roundup ("keyword=network") or Zammad
+    # search terms; Redmine: a project identifier; Zendesk, Freshdesk: unused.
     query: str = ""
     resolved_statuses: list[str] | None = None
 

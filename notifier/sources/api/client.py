@@ -30,6 +30,15 @@ RETRIES = 3
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 
+class ApiStatusError(SourceError):
+    """The API answered with an HTTP error status (``status``), for the readers that act on
+    one (Jira Data Center has no ``search/jql``: ``404``)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass(frozen=True)
 class ApiAuth:
     """``basic``: ``user`` and ``secret``; ``bearer``: ``Authorization: Bearer <secret>``;
@@ -180,8 +189,9 @@ def _check_status(answer: httpx.Response, where: str) -> None:
     if 200 <= status < 300:
         return
     if status in (401, 403):
-        raise SourceError(
+        raise ApiStatusError(
             f"{where}: {status}: the credentials were refused (check the user name, password "
-            "or token, and the account's rights)"
+            "or token, and the account's rights)",
+            status,
         )
-    raise SourceError(f"{where}: {status} {answer.reason_phrase}")
+    raise ApiStatusError(f"{where}: {status} {answer.reason_phrase}", status)

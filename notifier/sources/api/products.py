@@ -10,10 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from notifier.sources.api.client import ApiAuth
+from notifier.sources.api.freshdesk import FreshdeskReader
+from notifier.sources.api.jira import JiraReader
 from notifier.sources.api.redmine import RedmineReader
 from notifier.sources.api.roundup import RoundupReader
 from notifier.sources.api.rt import RtReader
+from notifier.sources.api.servicenow import ServiceNowReader
 from notifier.sources.api.source import TicketReader
+from notifier.sources.api.zammad import ZammadReader
 from notifier.sources.api.zendesk import ZendeskReader
 
 
@@ -46,5 +50,23 @@ PRODUCTS: dict[str, ApiProduct] = {
     "roundup": ApiProduct(  # a JWT, where the tracker issues them
         lambda query, resolved: RoundupReader(query=query, resolved=resolved or ("resolved",)),
         _bearer,
+    ),
+    "jira": ApiProduct(  # an OAuth 2.0 access token (an API token goes with basic auth)
+        lambda query, resolved: JiraReader(query=query, resolved=resolved or ("done",)),
+        _bearer,
+    ),
+    "servicenow": ApiProduct(  # an OAuth access token got elsewhere
+        lambda query, resolved: ServiceNowReader(
+            query=query, resolved=resolved or ("Resolved", "Closed")
+        ),
+        _bearer,
+    ),
+    "freshdesk": ApiProduct(  # the API key is the user name, the password "X"
+        lambda _query, resolved: FreshdeskReader(resolved=resolved or ("Resolved", "Closed")),
+        lambda token: ApiAuth("basic", "X", user=token),
+    ),
+    "zammad": ApiProduct(
+        lambda query, resolved: ZammadReader(query=query, resolved=resolved or ("closed",)),
+        lambda token: ApiAuth("header", f"token={token}", header="Authorization", scheme="Token"),
     ),
 }
