@@ -127,7 +127,7 @@ def build_api_source(api: ApiSettings, state: SourceState) -> ApiSource:
     """One ``[[api]]`` source: its product's reader and an HTTP client with its credentials."""
     from notifier.oauth2 import ClientCredentials, TokenRequest
     from notifier.sources.api.client import ApiAuth, ApiClient
-    from notifier.sources.api.products import PRODUCTS
+    from notifier.sources.api.products import PRODUCTS, ReaderOptions
     from notifier.sources.api.source import ApiSource as Polled
 
     where = f"api.{api.name}"
@@ -150,8 +150,14 @@ def build_api_source(api: ApiSettings, state: SourceState) -> ApiSource:
         auth = ApiAuth("basic", password or "", user=api.username or "")
     else:
         auth = product.token_auth(token)
+    if product.session is not None:
+        auth = product.session(api.url, auth, api.resolve_app_token())
     try:
-        reader = product.reader(api.query, tuple(api.resolved_statuses or ()))
+        options = ReaderOptions(
+            api.query, tuple(api.resolved_statuses or ()),
+            None if api.timezone == "UTC" else ZoneInfo(api.timezone),
+        )  # fmt: skip
+        reader = product.reader(options)
     except ConfigError as exc:
         raise ConfigError(f"{where}.query: {exc}") from exc
     client = ApiClient(

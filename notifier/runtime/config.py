@@ -608,13 +608,27 @@ class ApiSettings(_PasswordMixin):
     # resolution seen through several of them is told once (docs/webhooks.md).
     helpdesk: str | None = None
     product: Literal[
-        "rt", "redmine", "roundup", "zendesk", "jira", "servicenow", "freshdesk", "zammad"
+        "rt",
+        "redmine",
+        "roundup",
+        "zendesk",
+        "jira",
+        "servicenow",
+        "freshdesk",
+        "glpi",
+        "zammad",
     ]
     url: str  # the helpdesk's base URL, https:// (http:// only to a loopback address)
     username: str | None = None  # with a password: HTTP basic auth
     token_file: Path | None = None  # an API token instead (RT auth token, Redmine API key)
     token_credential: str | None = None
     oauth2: OAuth2Settings | None = None  # or tokens from an OAuth2 client-credentials grant
+    # GLPI: the API client's App-Token, when it asks for one (Setup > General > API).
+    app_token_file: Path | None = None
+    app_token_credential: str | None = None
+    # GLPI: its server's time zone (its API's dates carry none).
+    timezone: str = "UTC"
+    _known_zone = field_validator("timezone")(_check_zone)
     ca_file: Path | None = None
     timeout: Duration = timedelta(seconds=30)
     # Each poll asks again from this long before the cursor (clock skew between the servers).
@@ -652,6 +666,17 @@ class ApiSettings(_PasswordMixin):
             raise ValueError(
                 "give token_file, token_credential, username and a password, or oauth2"
             )
+        glpi_only = [
+            key
+            for key in ("app_token_file", "app_token_credential")
+            if getattr(self, key) is not None
+        ]
+        if self.timezone != "UTC":
+            glpi_only.append("timezone")
+        if glpi_only and self.product != "glpi":
+            raise ValueError(f"{', '.join(glpi_only)}: for product 'glpi' only")
+        if self.app_token_file is not None and self.app_token_credential is not None:
+            raise ValueError("give only one of app_token_file, app_token_credential")
         scheme, _, rest = self.url.partition("://")
         host = rest.split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
         if scheme not in ("http", "https") or not host:
@@ -661,6 +686,14 @@ class ApiSettings(_PasswordMixin):
                 f"url {self.url!r}: plain http sends the credentials in the clear; use https"
             )
         return self
+
+    def resolve_app_token(self) -> str:
+        key = f"api.{self.name}"
+        if self.app_token_file is not None:
+            return _read_secret(self.app_token_file, f"{key}.app_token_file")
+        if self.app_token_credential is not None:
+            return _read_credential(self.app_token_credential, f"{key}.app_token_credential")
+        return ""
 
     def resolve_token(self) -> str | None:
         key = f"api.{self.name}"

@@ -325,6 +325,96 @@ def _zammad_ticket(t: Ticket) -> dict[str, Any]:
             "customer": f"user{t.number}"}  # fmt: skip
 
 
+# -- GLPI ----------------------------------------------------------------------------------
+
+GLPI_ZONE = ZoneInfo("Europe/Paris")  # its server's zone: the API's dates carry none
+APP_TOKEN = "glpi-app-t0ken"
+
+
+def glpi(desk: Desk) -> Callable[[Asked], Answer]:
+    sessions: dict[str, int] = {}  # session token -> requests left before it ends
+
+    def handle(asked: Asked) -> Answer:
+        path = asked.path.removeprefix("/apirest.php")
+        if asked.headers.get("app-token") != APP_TOKEN:
+            return Answer(400, ["ERROR_WRONG_APP_TOKEN_PARAMETER", "parameter app_token seems wrong"])  # fmt: skip
+        if path == "/initSession":
+            if asked.headers.get("authorization") != f"user_token {TOKEN}":
+                return Answer(401, ["ERROR_GLPI_LOGIN_USER_TOKEN", "parameter user_token seems invalid"])  # fmt: skip
+            token = f"s{len(sessions) + 1}"
+            sessions[token] = 25  # then it ends, as an idle PHP session does
+            return Answer(200, {"session_token": token})
+        token = asked.headers.get("session-token", "")
+        if sessions.get(token, 0) <= 0:
+            return Answer(401, ["ERROR_SESSION_TOKEN_INVALID", "session_token seems invalid"])
+        sessions[token] -= 1
+        if path == "/killSession":
+            sessions[token] = 0
+            return Answer(200, {})
+        if path == "/getFullSession":
+            return Answer(200, {"session": {"glpiID": 7, "glpiname": "notifier"}})
+        parts = path.split("/")
+        if path == "/search/Ticket":
+            return _glpi_search(desk, asked)
+        if parts[1] == "User" and len(parts) == 3:
+            t = desk.tickets[int(parts[2]) - 100]
+            first, _, last = t.requester[0].partition(" ")
+            return Answer(200, {"id": 100 + t.number, "name": f"user{t.number}",
+                                "firstname": first, "realname": last, "language": "fr_FR"})  # fmt: skip
+        if parts[1] == "User" and parts[3] == "UserEmail":
+            t = desk.tickets[int(parts[2]) - 100]
+            found = [{"id": t.number, "users_id": 100 + t.number, "email": t.requester[1],
+                      "is_default": 1, "is_dynamic": 0}] if t.requester[1] else []  # fmt: skip
+            return Answer(200, found)
+        t = desk.tickets[int(parts[2])]
+        if parts[3] == "Ticket_User":
+            return Answer(200, [
+                {"id": 1, "tickets_id": t.number, "users_id": 100 + t.number, "type": 1,
+                 "use_notification": 1, "alternative_email": ""},
+                {"id": 2, "tickets_id": t.number, "users_id": 7, "type": 2,
+                 "use_notification": 1, "alternative_email": ""},
+            ])  # fmt: skip
+        assert parts[3] == "ITILSolution", path
+        raw = asked.headers.get("x-glpi-sanitized-content") == "false"
+        solutions = [r for r in t.replies[1:] if r.public and r.by_agent]
+        return Answer(200, [{"id": n, "itemtype": "Ticket", "items_id": t.number, "status": 3,
+                             "content": f"<p>{r.text}</p>" if raw else f"&#60;p&#62;{r.text}&#60;/p&#62;",
+                             "date_creation": _glpi_time(r.at)}
+                            for n, r in enumerate(solutions)])  # fmt: skip
+
+    return handle
+
+
+def _glpi_time(at: datetime | None) -> str | None:
+    return at.astimezone(GLPI_ZONE).strftime("%Y-%m-%d %H:%M:%S") if at else None
+
+
+def _glpi_search(desk: Desk, asked: Asked) -> Answer:
+    if asked.one("range") == "0-0":  # check-config --connect
+        rows = list(desk.tickets.values())[:1]
+        return Answer(200, {"totalcount": len(desk.tickets), "count": len(rows),
+                            "data": [{"2": t.number} for t in rows]})  # fmt: skip
+    assert (asked.one("criteria[0][field]"), asked.one("criteria[0][searchtype]")) == (
+        "19", "morethan")  # fmt: skip
+    assert (asked.one("sort"), asked.one("order")) == ("19", "ASC")
+    since = datetime.strptime(asked.one("criteria[0][value]"), "%Y-%m-%d %H:%M:%S")
+    after = since.replace(tzinfo=GLPI_ZONE)
+    found = [t for t in desk.changed_since(after) if t.updated > after]  # morethan is strict
+    first, last = (int(n) for n in asked.one("range").split("-"))
+    rows = found[first : last + 1]
+    if not found:  # GLPI leaves "data" out, and answers 200
+        return Answer(200, {"totalcount": 0, "count": 0, "sort": 19, "order": "ASC",
+                            "content-range": "0--1/0"})  # fmt: skip
+    body = {"totalcount": len(found), "count": len(rows), "sort": 19, "order": "ASC",
+            "data": [{"2": t.number, "1": t.title, "12": 5 if t.resolved else 2,
+                      "19": _glpi_time(t.updated), "17": _glpi_time(t.resolved),
+                      "80": "Root entity &#62; IT"} for t in rows],
+            "content-range": f"{first}-{first + len(rows) - 1}/{len(found)}"}  # fmt: skip
+    partial = len(rows) < len(found)
+    return Answer(206 if partial else 200, body,
+                  {"Content-Range": body["content-range"], "Accept-Range": "Ticket 1000"})  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Product:
     key: str
@@ -332,6 +422,7 @@ class Product:
     login: dict[str, str]  # the [[api]] keys that log in
     ticket_id: Callable[[int], str]
     probed: str  # what check-config --connect says
+    path: str = ""  # the API's path under the server's address
 
 
 PRODUCTS = [
@@ -342,6 +433,9 @@ PRODUCTS = [
             "an incident is visible, with its caller's address"),
     Product("freshdesk", freshdesk, {"token_file": "secret"}, str,
             "logged in as agent@example.org"),
+    Product("glpi", glpi, {"token_file": "secret", "app_token_file": "app-secret",
+                           "timezone": "Europe/Paris"}, str,
+            "logged in as notifier, a ticket is visible", "/apirest.php"),
     Product("zammad", zammad, {"token_file": "secret"}, lambda n: f"310{n:02d}",
             "logged in as agent@example.org, a ticket is found by search"),
 ]  # fmt: skip
@@ -354,8 +448,9 @@ def test_a_hosted_products_api_tells_each_resolution_once_with_its_public_reply(
     desk = Desk()
     server = api_server(product.handler(desk))
     (tmp_path / "secret").write_text(TOKEN + "\n")
+    (tmp_path / "app-secret").write_text(APP_TOKEN)
     settings = ApiSettings.model_validate(
-        {"name": "desk", "product": product.key, "url": server.url,
+        {"name": "desk", "product": product.key, "url": server.url + product.path,
          **{k: str(tmp_path / v) if k.endswith("_file") else v for k, v in product.login.items()}}
     )  # fmt: skip
     outbox = Outbox.open(tmp_path / "state")
@@ -415,6 +510,15 @@ def test_a_hosted_products_api_tells_each_resolution_once_with_its_public_reply(
     finally:
         source.close()
         outbox.close()
+    if product.key == "glpi":  # its sessions end: a new one is opened, and the last closed
+        searched = [a for a in server.asked if a.path.endswith("/search/Ticket")]
+        # The cursor (NOW) less the overlap (5 min) less a second (morethan is strict), in
+        # the server's own zone: no ticket of the boundary's second is passed over.
+        assert searched[0].one("criteria[0][value]") == "2026-12-03 10:54:59"
+        paths = [a.path for a in server.asked]
+        assert (
+            paths.count("/apirest.php/initSession") >= 2 and paths[-1] == "/apirest.php/killSession"
+        )
 
 
 def test_jira_asks_in_the_accounts_time_zone_to_the_minute(api_server: ApiServerFactory) -> None:

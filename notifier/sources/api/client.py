@@ -9,6 +9,7 @@ in an error: messages name the method, the path and the status.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import ssl
 import threading
@@ -44,14 +45,18 @@ class ApiAuth:
     """``basic``: ``user`` and ``secret``; ``bearer``: ``Authorization: Bearer <secret>``;
     ``header``: ``header`` holds ``scheme`` + the secret (RT's ``Authorization: token ...``,
     Redmine's ``X-Redmine-API-Key``); ``oauth2``: a bearer token from ``tokens``, asked for
-    again once when the server refuses it; ``none``."""
+    again once when the server refuses it; ``session``: ``flow`` logs in and signs each
+    request (GLPI's session), and ``GET logout_path`` ends it when the client closes;
+    ``none``."""
 
-    kind: Literal["basic", "bearer", "header", "oauth2", "none"]
+    kind: Literal["basic", "bearer", "header", "oauth2", "session", "none"]
     secret: str = ""
     user: str = ""
     header: str = ""
     scheme: str = ""
     tokens: ClientCredentials | None = None
+    flow: httpx.Auth | None = None
+    logout_path: str = ""
 
     def headers(self) -> dict[str, str]:
         if self.kind == "bearer":
@@ -81,6 +86,8 @@ class ApiClient:
         self._stop = stop
         self._sleep = sleep
         self._tokens = auth.tokens
+        self._logout = auth.logout_path
+        self._asked = False
         self._http = httpx.Client(
             base_url=self.base_url,
             auth=_http_auth(auth),
@@ -92,6 +99,10 @@ class ApiClient:
         )
 
     def close(self) -> None:
+        if self._logout and self._asked:
+            # Best effort: a session left open ends by itself on the server.
+            with contextlib.suppress(httpx.HTTPError, SourceError):
+                self._http.get(self._logout, timeout=5)
         self._http.close()
         if self._tokens is not None:
             self._tokens.close()
@@ -99,6 +110,7 @@ class ApiClient:
     def get(self, path: str, params: Mapping[str, str | int | list[str]] | None = None) -> Any:
         """The JSON answer of ``GET path``; SourceError for anything but a 2xx with JSON."""
         where = f"{self.product} API GET {path}"
+        self._asked = True
         for attempt in range(RETRIES + 1):
             try:
                 with self._http.stream("GET", path, params=dict(params or {})) as answer:
@@ -153,6 +165,9 @@ def _http_auth(auth: ApiAuth) -> httpx.Auth | tuple[str, str] | None:
     if auth.kind == "oauth2":
         assert auth.tokens is not None, "an oauth2 ApiAuth carries its token provider"
         return _OAuth2Bearer(auth.tokens)
+    if auth.kind == "session":
+        assert auth.flow is not None, "a session ApiAuth carries its flow"
+        return auth.flow
     return None
 
 
