@@ -126,3 +126,28 @@ def test_tls_is_verified_against_the_given_ca_only(tmp_path: Path, trustme_ca: t
         }
     finally:
         server.close()
+
+
+def test_a_429_without_retry_after_waits_for_the_products_own_reset_header(
+    serve: Callable[[list[Reply]], Server],
+) -> None:
+    """ServiceNow's rate-limit rules send ``X-RateLimit-Reset`` as Unix time, Jira as an
+    ISO-8601 minute, the IETF draft (Zendesk, Okta) ``RateLimit-Reset`` as seconds from now:
+    each is waited for when no ``Retry-After`` says otherwise."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    waits: list[float] = []
+    server = serve([
+        (429, {"X-RateLimit-Reset": str(int(time.time()) + 4), "X-RateLimit-Rule": "r1"}, b""),
+        (429, {"RateLimit-Reset": "3"}, b""),
+        OK,
+    ])  # fmt: skip
+    client = ApiClient("ServiceNow", server.url, ApiAuth("none"), timeout=5, sleep=waits.append)
+    assert client.get("/x") == {"items": []}
+    assert 2.5 <= waits[0] <= 4.0 and waits[1] == 3.0, waits
+    later = (datetime.now(UTC) + timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%MZ")
+    server = serve([(429, {"X-RateLimit-Reset": later}, b"")])
+    client = ApiClient("Jira", server.url, ApiAuth("none"), timeout=5, sleep=waits.append)
+    with pytest.raises(SourceError, match=r"rate limited \(429\), asked to wait 1\d\d s"):
+        client.get("/x")

@@ -173,12 +173,17 @@ def _http_auth(auth: ApiAuth) -> httpx.Auth | tuple[str, str] | None:
 
 def _retry_after(answer: httpx.Response) -> float | None:
     """Seconds to wait before asking again, when the server says so (429, or 503 with
-    ``Retry-After``); None otherwise."""
+    ``Retry-After``); None otherwise. A 429 without ``Retry-After`` waits for the product's
+    own reset header: ``X-RateLimit-Reset`` as Unix time (ServiceNow) or an ISO-8601 time
+    (Jira), or ``RateLimit-Reset`` as seconds from now (the IETF draft: Zendesk, Okta)."""
     if answer.status_code not in (429, 503):
         return None
     value = answer.headers.get("Retry-After", "").strip()
     if not value:
-        return 1.0 if answer.status_code == 429 else None
+        if answer.status_code != 429:
+            return None
+        reset = _reset(answer.headers)
+        return 1.0 if reset is None else reset
     if value.isdigit():
         return float(value)
     try:
@@ -186,6 +191,26 @@ def _retry_after(answer: httpx.Response) -> float | None:
     except (TypeError, ValueError):
         return 1.0
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+def _reset(headers: httpx.Headers) -> float | None:
+    now = datetime.now(UTC)
+    delta = headers.get("RateLimit-Reset", "").strip()
+    if delta.isdigit():
+        return float(delta)
+    value = headers.get("X-RateLimit-Reset", "").strip()
+    if value.isdigit():  # Unix time; a small number would be seconds from now
+        number = float(value)
+        return max(0.0, number - now.timestamp()) if number > 1e9 else number
+    if value:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if moment.utcoffset() is None:
+            moment = moment.replace(tzinfo=UTC)
+        return max(0.0, (moment - now).total_seconds())
+    return None
 
 
 def _read_capped(answer: httpx.Response, where: str) -> bytes:
