@@ -7,6 +7,7 @@ default templates (the sources are named in cases.toml and docs/imap-presets.md)
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -328,3 +329,19 @@ def test_roundup_the_author_of_the_comment_is_never_the_requester() -> None:
     copy = replace(mail, to=(addr("Tom Tech <tom@it.example.org>"),))
     with pytest.raises(InputError, match="issue42"):
         PRESETS["roundup"].interpret(copy, nothing)
+
+
+def test_redmine_events_are_timed_by_their_journal_not_by_the_date_header() -> None:
+    """Redmine builds its mail in a background job (deliver_later): two changes a moment
+    apart can get their Date headers the other way round. The Message-ID carries the
+    journal's own time (Mailer#token_for: created_on in UTC), which is when it happened."""
+    mail = load("redmine/resolved.eml")
+    late = replace(mail, date=mail.date + timedelta(seconds=3) if mail.date else None)
+    facts = PRESETS["redmine"].interpret(late, Mailbox().find)
+    assert isinstance(facts, TicketFacts), facts
+    assert facts.resolved_at == datetime(2024, 3, 6, 10, 15, tzinfo=UTC)
+    reopened = load("redmine/reopened.eml")
+    early = replace(reopened, date=datetime(2024, 3, 1, tzinfo=UTC))
+    verdict = PRESETS["redmine"].interpret(early, nothing)
+    assert isinstance(verdict, NotAResolution) and verdict.kind == "reopened"
+    assert verdict.at == datetime(2024, 3, 8, 8, 0, tzinfo=UTC)

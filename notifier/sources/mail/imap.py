@@ -335,7 +335,7 @@ class ImapSource:
         if isinstance(verdict, NotAResolution) and verdict.kind == "reopened" and verdict.ticket_id:
             yield Reopened(
                 self.name, verdict.ticket_id, origin, verdict.reason, announced=True,
-                seen_at=mail.date,
+                seen_at=verdict.at or mail.date,
             )  # fmt: skip
             return
         if isinstance(verdict, NotAResolution):

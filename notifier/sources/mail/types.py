@@ -95,3 +95,4 @@ class NotAResolution:
     kind: str
     reason: str
     ticket_id: str = ""
+    at: datetime | None = None  # when it happened, when the product says more exactly than Date

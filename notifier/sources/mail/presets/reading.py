@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Literal
 
 from notifier.core.errors import InputError
@@ -37,6 +38,9 @@ class Reading:
     fields: Mapping[str, str] = field(default_factory=dict)
     to_customer: bool = False  # a mail the product sends the customer: To is the requester
     actors: tuple[str, ...] = ()  # addresses named as the one who acted: never the requester
+    # When it happened, when the product writes it more exactly than the Date header (which
+    # is when the mail was built: a background job may build two in the other order).
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,9 @@ class PresetInterpreter:
         if reading.kind == "update":
             return NotAResolution("update", f"{where}: {reading.reason}", reading.ticket_id)
         if reading.kind == "reopened":
-            return NotAResolution("reopened", f"{where}: {reading.reason}", reading.ticket_id)
+            return NotAResolution(
+                "reopened", f"{where}: {reading.reason}", reading.ticket_id, at=reading.at
+            )
         try:
             found = self._requester(mail, reading, find_original)
         except InputError as exc:  # the rejection names the ticket read (notifier audit --ticket)
@@ -89,7 +95,7 @@ class PresetInterpreter:
             requester_email=email,
             requester_name=_person(name),  # a name field holding an address is no name
             title=reading.title,
-            resolved_at=mail.date,
+            resolved_at=reading.at or mail.date,
             resolution_note=reading.note,
             original_message_id=self._request_message_id(mail, email, find_original),
             fields={"preset": self.key, **reading.fields},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from notifier.sources.mail.presets.reading import SCAN_CHARS, Kind, Reading, first_group, one_line
 from notifier.sources.mail.rules import clean_title
@@ -34,6 +35,20 @@ _RM_AUTHOR = re.compile(
     r"^[ \t]*\*[ \t]*(?:Author|Autor|Auteur)[ \t]*:[ \t]*(?P<name>.+?)\s*$", re.M
 )
 _RM_UPDATED = re.compile(r"^[^\n]*#\d+[^\n]*$", re.MULTILINE)
+# Mailer#token_for: "redmine.journal-<id>.<created_on in UTC, %Y%m%d%H%M%S>[.<user id>]@host".
+_RM_JOURNAL_ID = re.compile(r"<redmine\.journal-\d+\.(?P<at>\d{14})[.@]")
+
+
+def _journal_time(mail: ParsedMail) -> datetime | None:
+    """When the journal was saved, from Redmine's Message-ID: the mail is built later, by a
+    background job (deliver_later), so its Date may put two changes the other way round."""
+    found = _RM_JOURNAL_ID.search(mail.header("message-id"))
+    if found is None:
+        return None
+    try:
+        return datetime.strptime(found.group("at"), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _redmine_journal(text: str) -> str:
@@ -84,8 +99,9 @@ def read_redmine(mail: ParsedMail) -> Reading | None:
         return Reading(ticket_id, "update", "note or other change, status unchanged", title=title)
     lang = next(k[:2] for k, v in status.groupdict().items() if v is not None)
     kind, reason = _redmine_kind(status.group(f"{lang}_old"), status.group(f"{lang}_new"))
+    at = _journal_time(mail)
     if kind != "resolved":
-        return Reading(ticket_id, kind, reason, title=title)
+        return Reading(ticket_id, kind, reason, title=title, at=at)
     author = first_group(_RM_AUTHOR, mail.text, "name")
     note = _redmine_note(journal)
-    return Reading(ticket_id, "resolved", reason, title, requester_name=author, note=note)
+    return Reading(ticket_id, "resolved", reason, title, requester_name=author, note=note, at=at)
