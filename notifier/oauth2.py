@@ -1,5 +1,6 @@
-"""OAuth2 access tokens by the client-credentials grant (RFC 6749 section 4.4), renewed ahead
-of their expiry, for the adapters that log in with a bearer token.
+"""OAuth2 access tokens for the adapters that log in with a bearer token (API sources, IMAP
+and SMTP): :class:`ClientCredentials` by the client-credentials grant (RFC 6749 section 4.4),
+renewed ahead of their expiry, and :class:`TokenFile` for a token another tool keeps fresh.
 
 :class:`ClientCredentials` asks the token endpoint for a token when it has none or when the one
 it has ends within ``margin`` (less a random part of it, so that instances sharing a client do
@@ -22,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 from urllib.parse import quote_plus, urlsplit
 
 import httpx
@@ -33,6 +34,50 @@ DEFAULT_LIFETIME = 300.0  # seconds, when the answer has no expires_in
 
 class TokenError(Exception):
     """The token endpoint could not be reached, or refused; the message says which and why."""
+
+
+class TokenSource(Protocol):
+    """Where a login's bearer token comes from."""
+
+    where: str  # names the source in messages ("token endpoint login.microsoftonline.com")
+
+    def token(self) -> str:
+        """A token to log in with now; TokenError when none can be had."""
+        ...
+
+    def refused(self, token: str) -> None:
+        """The server refused ``token``: the next :meth:`token` should be another one."""
+        ...
+
+
+class TokenFile:
+    """A token another tool keeps fresh in a file: read again at every login, since the copy
+    read at start is the one that expires."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.where = f"token file {path}"
+
+    def token(self) -> str:
+        try:
+            text = self.path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TokenError(f"{self.where}: cannot be read: {type(exc).__name__}") from exc
+        if not text:
+            raise TokenError(f"{self.where}: empty")
+        return text
+
+    def refused(self, token: str) -> None:
+        """Nothing to renew here: the tool that writes the file does."""
+
+
+MICROSOFT_MAIL_SCOPE = "https://outlook.office365.com/.default"
+
+
+def microsoft_token_url(tenant: str) -> str:
+    """The Microsoft identity platform's v2.0 token endpoint of a tenant (its id, or a domain
+    such as ``contoso.onmicrosoft.com``)."""
+    return f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
 
 
 @dataclass(frozen=True)

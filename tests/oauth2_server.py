@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import threading
 import urllib.parse
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 class IntrospectionServer:
@@ -63,3 +65,72 @@ class IntrospectionServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
+
+
+class TokenAuthority:
+    """An OAuth2 authorization server on 127.0.0.1 for the mail logins: a token endpoint
+    (``/token``, the client-credentials grant, RFC 6749 4.4) issuing tokens that live
+    ``lifetime`` seconds of ``clock``, and an introspection endpoint (``/introspect``, RFC
+    7662) for Dovecot's oauth2 passdb; :meth:`valid` is the same check for the SMTP server.
+
+    ``refusal``: answer the token endpoint with this error body (HTTP 401) instead, as a
+    provider does for a revoked client; ``revoke()`` ends every token issued so far. A token
+    is the app's (client credentials): it opens every mailbox of ``users``; introspection
+    names the first, the IMAP user.
+    """
+
+    def __init__(
+        self,
+        api_server: Callable[..., Any],
+        clock: Callable[[], float],
+        *,
+        users: tuple[str, ...],
+        client: tuple[str, str] = ("notifier-app", "cl1ent-5ecret-value"),
+        lifetime: float = 20.0,
+    ) -> None:
+        self.clock = clock
+        self.users = users
+        self.client = client
+        self.lifetime = lifetime
+        self.refusal: dict[str, object] | None = None
+        self.issued: list[str] = []
+        self._expiry: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self.server = api_server(self._answer)
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.server.url}/token"
+
+    @property
+    def introspection_url(self) -> str:
+        return f"{self.server.url}/introspect"
+
+    def valid(self, user: str, token: str) -> bool:
+        with self._lock:
+            return user in self.users and self._expiry.get(token, -1.0) > self.clock()
+
+    def revoke(self) -> None:
+        with self._lock:
+            self._expiry.clear()
+
+    def _answer(self, asked: Any) -> Any:
+        from tests.api_server import Answer
+
+        form = asked.form()
+        if asked.path == "/introspect":
+            token = form.get("token", "")
+            user = self.users[0]
+            return Answer(200, {"active": True, "username": user}
+                          if self.valid(user, token) else {"active": False})  # fmt: skip
+        if self.refusal is not None:
+            return Answer(401, self.refusal)
+        if (form.get("client_id"), form.get("client_secret")) != self.client:
+            return Answer(401, {"error": "invalid_client",
+                                "error_description": "client authentication failed"})  # fmt: skip
+        with self._lock:
+            token = f"eyJ0eXAi.tok-{len(self.issued) + 1}.sig"
+            self.issued.append(token)
+            self._expiry[token] = self.clock() + self.lifetime
+        return Answer(200, {"token_type": "Bearer", "expires_in": int(self.lifetime),
+                            "ext_expires_in": int(self.lifetime), "access_token": token})  # fmt: skip

@@ -18,6 +18,7 @@ or, outside pytest, ``with SmtpTestServer(...) as server: ...``. For e2e tests t
 from __future__ import annotations
 
 import asyncio
+import base64
 import email
 import email.policy
 import re
@@ -26,7 +27,7 @@ import socket
 import ssl
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -281,6 +282,42 @@ class _CountingSMTP(SMTP):
         super().connection_lost(error)
 
 
+TokenCheck = Callable[[str, str], bool]  # (user, bearer token) -> valid now
+
+
+class OAuthHandler(RecordingHandler):
+    """A :class:`RecordingHandler` that also offers AUTH XOAUTH2 and OAUTHBEARER, as Exchange
+    Online and Gmail do, taking a token only when ``check`` says it is valid now. A refusal
+    is answered as they answer it: a 334 with the error JSON, then 535 after the client's
+    empty answer."""
+
+    def __init__(self, behaviour: ServerBehaviour, check: TokenCheck) -> None:
+        super().__init__(behaviour)
+        self.check = check
+        self.logins: list[tuple[str, str, bool]] = []  # (mechanism, user, accepted)
+
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._bearer(server, args, "XOAUTH2")
+
+    async def auth_OAUTHBEARER(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._bearer(server, args, "OAUTHBEARER")
+
+    async def _bearer(self, server: SMTP, args: list[str], mechanism: str) -> AuthResult:
+        blob = base64.b64decode(args[1]).decode() if len(args) > 1 else ""
+        parts = dict(part.split("=", 1) for part in blob.split("\x01") if "=" in part)
+        user = parts.get("user", "")
+        if mechanism == "OAUTHBEARER":  # gs2 header "n,a=<user>,"
+            user = blob.split(",", 2)[1].removeprefix("a=") if blob.count(",") >= 2 else ""
+        token = parts.get("auth", "").removeprefix("Bearer ")
+        accepted = self.check(user, token)
+        self.logins.append((mechanism, user, accepted))
+        if accepted:
+            return AuthResult(success=True, handled=False, auth_data=user)
+        error = '{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}'
+        await server.challenge_auth(error)
+        return AuthResult(success=False, handled=False)
+
+
 class _Controller(Controller):
     def __init__(self, owner: SmtpTestServer, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -301,6 +338,7 @@ class SmtpTestServer:
     ``security``: ``"plain"``; ``"starttls"`` (offers STARTTLS and, unless
     ``require_starttls=False``, refuses mail before it); ``"tls"`` (implicit TLS).
     ``auth``: ``(username, password)`` to offer AUTH PLAIN/LOGIN and require it.
+    ``oauth2``: a token check; AUTH XOAUTH2 and OAUTHBEARER are offered and required.
     ``ca``: the CA that signs the server certificate; ``ca_file`` is its PEM on disk.
     """
 
@@ -310,6 +348,7 @@ class SmtpTestServer:
         security: ServerSecurity = "plain",
         behaviour: ServerBehaviour | None = None,
         auth: tuple[str, str] | None = None,
+        oauth2: TokenCheck | None = None,
         require_starttls: bool = True,
         ca: trustme.CA | None = None,
         tmp_dir: Path | None = None,
@@ -319,7 +358,12 @@ class SmtpTestServer:
         self.port = 0
         self.security: ServerSecurity = security
         self.auth = auth
-        self.handler = RecordingHandler(behaviour or ServerBehaviour())
+        self.oauth2 = oauth2
+        self.handler: RecordingHandler = (
+            OAuthHandler(behaviour or ServerBehaviour(), oauth2)
+            if oauth2 is not None
+            else RecordingHandler(behaviour or ServerBehaviour())
+        )
         self.ca = ca or trustme.CA()
         self._own_tmp = tmp_dir is None
         self._tmp_dir = tmp_dir or Path(tempfile.mkdtemp(prefix="smtp-test-"))
@@ -374,7 +418,7 @@ class SmtpTestServer:
             kwargs["require_starttls"] = self._require_starttls
         elif self.security == "tls":
             kwargs["ssl_context"] = server_tls_context(self.ca)
-        if self.auth is not None:
+        if self.auth is not None or self.oauth2 is not None:
             kwargs["authenticator"] = self._authenticate
             kwargs["auth_required"] = True
             # aiosmtpd only counts STARTTLS as TLS; implicit TLS is encrypted from the start.
@@ -433,9 +477,9 @@ class SmtpTestServer:
     def _authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
     ) -> AuthResult:
-        assert self.auth is not None
         ok = (
-            isinstance(data, LoginPassword)
+            self.auth is not None
+            and isinstance(data, LoginPassword)
             and data.login.decode() == self.auth[0]
             and data.password.decode() == self.auth[1]
         )
@@ -457,12 +501,14 @@ class SmtpServerFactory:
         security: ServerSecurity = "plain",
         behaviour: ServerBehaviour | None = None,
         auth: tuple[str, str] | None = None,
+        oauth2: TokenCheck | None = None,
         require_starttls: bool = True,
     ) -> SmtpTestServer:
         server = SmtpTestServer(
             security=security,
             behaviour=behaviour,
             auth=auth,
+            oauth2=oauth2,
             require_starttls=require_starttls,
             ca=self.ca,
             tmp_dir=self.tmp_dir,

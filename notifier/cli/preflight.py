@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from notifier.core.errors import NotifierError
+from notifier.core.errors import ConfigError, NotifierError
 from notifier.runtime.config import Settings
 
 __all__ = ["Finding", "check_runtime_needs"]
@@ -89,13 +89,28 @@ def _export_path(where: str, pattern: str) -> list[Finding]:
     return []
 
 
+def _token_file(path: Path, key: str) -> None:
+    from notifier.oauth2 import TokenError, TokenFile
+
+    try:
+        TokenFile(path).token()
+    except TokenError as exc:
+        raise ConfigError(f"{key}: {exc}") from exc
+
+
 def _secrets(settings: Settings) -> list[Finding]:
     reads: list[Callable[[], object]] = []
-    if settings.smtp.username:
+    if settings.smtp.username and settings.smtp.oauth2 is None:
         reads.append(settings.smtp.resolve_password)
     for box in settings.imap:
         reads.append(functools.partial(box.resolve_password, f"imap.{box.name}"))
-        reads.append(box.resolve_token)
+        if box.oauth2 is not None:
+            reads.append(functools.partial(box.oauth2.resolve_secret, f"imap.{box.name}.oauth2"))
+        if box.oauth2_token_file is not None:
+            key = f"imap.{box.name}.oauth2_token_file"
+            reads.append(functools.partial(_token_file, box.oauth2_token_file, key))
+    if settings.smtp.oauth2 is not None:
+        reads.append(functools.partial(settings.smtp.oauth2.resolve_secret, "smtp.oauth2"))
     findings = []
     for read in reads:
         try:

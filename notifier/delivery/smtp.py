@@ -30,6 +30,7 @@ from notifier.core.errors import ConfigError, DeliveryError, SendInterrupted
 from notifier.core.model import DeliveryOutcome, DeliveryResult, Notice
 from notifier.delivery.message import address_spec, message_bytes
 from notifier.netio import BoundedTLS, DeadlineReader, ReadLimitExceeded, StepClock, send_all
+from notifier.oauth2 import TokenError, TokenSource
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer  # typing.Buffer from Python 3.12
@@ -65,6 +66,8 @@ class SmtpOptions:
     security: Security
     username: str | None = None
     password: str | None = None
+    # OAuth2 instead of a password: the bearer tokens of XOAUTH2 or OAUTHBEARER (RFC 7628).
+    tokens: TokenSource | None = None
     timeout: float
     ca_file: Path | None = None
     max_messages_per_session: int = 50
@@ -83,7 +86,10 @@ class SmtpOptions:
             raise ConfigError("smtp.timeout: must be greater than 0 seconds")
         if self.max_messages_per_session < 1:
             raise ConfigError("smtp.max_messages_per_session: must be at least 1")
-        if (self.username is None) != (self.password is None):
+        if self.tokens is not None:
+            if self.username is None or self.password is not None:
+                raise ConfigError("smtp.oauth2: needs username, and no password")
+        elif (self.username is None) != (self.password is None):
             raise ConfigError("smtp.username and smtp.password: set both or neither")
 
     @property
@@ -503,7 +509,10 @@ def _open(
             note((step, True, f"{code} {_text(reply)} ({_tls_version(conn)})"))
 
         step = go_on("auth")
-        if options.username is not None and options.password is not None:
+        if options.username is not None and options.tokens is not None:
+            code, reply, mechanism = _oauth2_login(conn, options.username, options.tokens)
+            note((step, True, f"{code} {_text(reply)} ({mechanism}, {options.tokens.where})"))
+        elif options.username is not None and options.password is not None:
             # Over "plain" this sends the password in the clear; the operator chose that.
             code, reply = _login(conn, options.username, options.password)
             clear = " (password sent unencrypted)" if options.security == "plain" else ""
@@ -531,6 +540,8 @@ def _open(
         ) from exc
     except smtplib.SMTPNotSupportedError as exc:
         raise _step_failed(conn, options, step, f"{step}: {exc}", None, "", note) from exc
+    except TokenError as exc:  # no token to log in with: the provider says why
+        raise _step_failed(conn, options, step, f"no OAuth2 token: {exc}", None, "", note) from exc
     except UnreadableReply as exc:
         reason = f"the answer during {step} could not be read ({exc})"
         raise _step_failed(conn, options, step, reason, None, "", note) from exc
@@ -569,6 +580,41 @@ def _login(conn: _Bounded, username: str, password: str) -> tuple[int, bytes]:
     if code not in (235, 503):  # 503: already authenticated
         raise smtplib.SMTPAuthenticationError(code, reply)
     return code, reply
+
+
+def _oauth2_login(conn: _Bounded, username: str, tokens: TokenSource) -> tuple[int, bytes, str]:
+    """AUTH XOAUTH2 (Microsoft's and Google's) or OAUTHBEARER (RFC 7628) with the source's
+    token; a refused token is reported to the source and the login tried once more with a
+    new one (it may have been revoked, or ended early by clocks apart).
+
+    A refusal comes as a 334 challenge holding the server's error (JSON, base64): the client
+    answers it (empty for XOAUTH2, ``^A`` for OAUTHBEARER) to get the final 535.
+    """
+    offered = conn.esmtp_features.get("auth", "").upper().split()
+    mechanism = next((m for m in ("XOAUTH2", "OAUTHBEARER") if m in offered), None)
+    if mechanism is None:
+        raise smtplib.SMTPNotSupportedError(
+            f"the server offers no OAuth2 mechanism (XOAUTH2, OAUTHBEARER): {offered}"
+        )
+    code, reply = 0, b""
+    for attempt in (1, 2):
+        token = tokens.token()
+        if mechanism == "XOAUTH2":
+            initial = f"user={username}\x01auth=Bearer {token}\x01\x01"
+        else:
+            initial = f"n,a={username},\x01auth=Bearer {token}\x01\x01"
+        code, reply = conn.docmd(
+            "AUTH", f"{mechanism} {base64.b64encode(initial.encode()).decode('ascii')}"
+        )
+        if code == 334:
+            code, reply = conn.docmd("" if mechanism == "XOAUTH2" else "AQ==")
+        if code in (235, 503):  # 503: already authenticated
+            return code, reply, mechanism
+        if attempt == 1 and code in (535, 454):
+            tokens.refused(token)
+            continue
+        break
+    raise smtplib.SMTPAuthenticationError(code, reply)
 
 
 def _step_failed(

@@ -6,6 +6,7 @@ first send, sources open files when polled.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import time, timedelta
 from pathlib import Path
@@ -32,6 +33,7 @@ from notifier.plain import Gate, GateSettings, load_glossary
 from notifier.runtime.config import (
     ApiSettings,
     ImapSettings,
+    OAuth2Settings,
     Settings,
     TeamSettings,
     WebhookSettings,
@@ -43,6 +45,7 @@ from notifier.store.sqlite.outbox import Outbox
 from notifier.store.sqlite.reader import StateReader
 
 if TYPE_CHECKING:
+    from notifier.oauth2 import ClientCredentials, TokenRequest, TokenSource
     from notifier.sources.api.source import ApiSource
     from notifier.sources.mail.imap import ImapSource
     from notifier.sources.webhook.presets.preset import WebhookPreset
@@ -123,9 +126,45 @@ def build_sources(settings: Settings, seen: SourceState, inbox: WebhookInbox) ->
     return sources
 
 
+def oauth2_tokens(
+    grant: OAuth2Settings, key: str, scope: str, ca_file: Path | None
+) -> ClientCredentials:
+    """The token provider of ``grant``: one per client, scope and CA, so IMAP and SMTP logins
+    of one app registration (and a reload with the same settings) share its token."""
+    from notifier.oauth2 import TokenRequest
+
+    secret = grant.resolve_secret(key)
+    request = TokenRequest(
+        grant.endpoint, grant.client_id, secret, scope=scope, client_auth=grant.client_auth
+    )
+    return _shared_tokens(request, ca_file)
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_tokens(request: TokenRequest, ca_file: Path | None) -> ClientCredentials:
+    from notifier.oauth2 import ClientCredentials
+
+    return ClientCredentials(request, ca_file=ca_file)
+
+
+def mail_tokens(
+    key: str,
+    grant: OAuth2Settings | None,
+    token_file: Path | None,
+    ca_file: Path | None,
+) -> TokenSource | None:
+    """An IMAP or SMTP login's token source: the grant, a token file, or none (a password)."""
+    if grant is not None:
+        return oauth2_tokens(grant, f"{key}.oauth2", grant.mail_scope(), ca_file)
+    if token_file is not None:
+        from notifier.oauth2 import TokenFile
+
+        return TokenFile(token_file)
+    return None
+
+
 def build_api_source(api: ApiSettings, state: SourceState) -> ApiSource:
     """One ``[[api]]`` source: its product's reader and an HTTP client with its credentials."""
-    from notifier.oauth2 import ClientCredentials, TokenRequest
     from notifier.sources.api.client import ApiAuth, ApiClient
     from notifier.sources.api.products import PRODUCTS, ReaderOptions
     from notifier.sources.api.source import ApiSource as Polled
@@ -137,14 +176,7 @@ def build_api_source(api: ApiSettings, state: SourceState) -> ApiSource:
     if api.ca_file is not None and not api.ca_file.is_file():
         raise ConfigError(f"{where}.ca_file: {api.ca_file} is not a readable file")
     if api.oauth2 is not None:
-        grant = api.oauth2
-        request = TokenRequest(
-            grant.token_url, grant.client_id, grant.resolve_secret(f"{where}.oauth2"),
-            scope=grant.scope, client_auth=grant.client_auth,
-        )  # fmt: skip
-        tokens = ClientCredentials(
-            request, timeout=api.timeout.total_seconds(), ca_file=api.ca_file
-        )
+        tokens = oauth2_tokens(api.oauth2, f"{where}.oauth2", api.oauth2.scope, api.ca_file)
         auth = ApiAuth("oauth2", tokens=tokens)
     elif token is None:
         auth = ApiAuth("basic", password or "", user=api.username or "")
@@ -307,7 +339,7 @@ def build_imap_source(settings: Settings, box: ImapSettings, state: SourceState)
         security=box.security,
         username=box.username,
         password=box.resolve_password(f"imap.{box.name}"),
-        oauth2_token=box.resolve_token(),
+        tokens=mail_tokens(f"imap.{box.name}", box.oauth2, box.oauth2_token_file, box.ca_file),
         ca_file=box.ca_file,
         timeout=box.timeout.total_seconds(),
     )
@@ -464,7 +496,8 @@ def build_sender(settings: Settings, clock: Clock = system_clock) -> SmtpSender:
         port=smtp.effective_port,
         security=smtp.security,
         username=smtp.username,
-        password=smtp.resolve_password() if smtp.username else None,
+        password=smtp.resolve_password() if smtp.username and not smtp.oauth2 else None,
+        tokens=mail_tokens("smtp", smtp.oauth2, None, smtp.ca_file),
         timeout=smtp.timeout.total_seconds(),
         ca_file=smtp.ca_file,
         max_messages_per_session=smtp.max_messages_per_session,

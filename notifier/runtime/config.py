@@ -92,11 +92,68 @@ class _PasswordMixin(_Section):
         return None
 
 
+class OAuth2Settings(_Section):
+    """Where an OAuth2 login gets its tokens (docs/oauth2.md): the client-credentials grant
+    at a token endpoint, the client, its secret from a file or a systemd credential, the scope.
+    ``provider = "microsoft"`` fills in the Microsoft identity platform's endpoint of
+    ``tenant`` and, for IMAP and SMTP, Exchange Online's scope."""
+
+    provider: Literal["generic", "microsoft"] = "generic"
+    tenant: str = ""  # microsoft: the directory (tenant) id, or its domain
+    token_url: str = ""  # generic: the token endpoint
+    client_id: str
+    client_secret_file: Path | None = None
+    client_secret_credential: str | None = None
+    scope: str = ""
+    # "post": the client's id and secret in the form (Microsoft, ServiceNow); "basic": in an
+    # Authorization header.
+    client_auth: Literal["post", "basic"] = "post"
+
+    @_model_validator(mode="after")
+    def _one_secret(self) -> OAuth2Settings:
+        if (self.client_secret_file is None) == (self.client_secret_credential is None):
+            raise ValueError("give one of client_secret_file, client_secret_credential")
+        if self.provider == "microsoft" and not re.fullmatch(r"[A-Za-z0-9.-]+", self.tenant):
+            raise ValueError("provider 'microsoft' needs tenant = '<directory id or domain>'")
+        if self.provider == "generic" and not self.token_url:
+            raise ValueError("give token_url (or provider = 'microsoft' with tenant)")
+        url = self.endpoint
+        if not url.startswith("https://") and not _loopback_http(url):
+            raise ValueError(f"token_url {url!r}: use https")
+        return self
+
+    @property
+    def endpoint(self) -> str:
+        if self.token_url or self.provider == "generic":
+            return self.token_url
+        return f"https://login.microsoftonline.com/{self.tenant}/oauth2/v2.0/token"
+
+    def mail_scope(self) -> str:
+        """The scope an IMAP or SMTP login asks for: Exchange Online's own by default."""
+        if self.scope or self.provider != "microsoft":
+            return self.scope
+        return "https://outlook.office365.com/.default"
+
+    def resolve_secret(self, key: str) -> str:
+        if self.client_secret_file is not None:
+            return _read_secret(self.client_secret_file, f"{key}.client_secret_file")
+        assert self.client_secret_credential is not None
+        return _read_credential(self.client_secret_credential, f"{key}.client_secret_credential")
+
+
+def _loopback_http(url: str) -> bool:
+    """``http://`` to this machine only: anything else sends credentials in the clear."""
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    return scheme == "http" and host in ("127.0.0.1", "::1", "localhost")
+
+
 class SmtpSettings(_PasswordMixin):
     host: str = "localhost"
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Literal["starttls", "tls", "plain"] = "starttls"
     username: str | None = None
+    oauth2: OAuth2Settings | None = None  # log in with OAuth2 tokens (XOAUTH2), not a password
     timeout: Duration = timedelta(seconds=30)
     ca_file: Path | None = None
     max_messages_per_session: int = Field(default=50, ge=1)
@@ -113,6 +170,14 @@ class SmtpSettings(_PasswordMixin):
     @_model_validator(mode="after")
     def _one_password_source(self) -> SmtpSettings:
         self._check_password_sources()
+        has_password = any(
+            getattr(self, key) is not None
+            for key in ("password_file", "password_credential", "password")
+        )
+        if self.oauth2 is not None and has_password:
+            raise ValueError("give either oauth2 or a password, not both")
+        if self.oauth2 is not None and not self.username:
+            raise ValueError("oauth2 needs username (the mailbox that sends)")
         try:
             parse_address(self.from_address, "smtp.from_address")
         except PermanentDeliveryError as exc:
@@ -394,7 +459,8 @@ class ImapSettings(_PasswordMixin):
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Literal["tls", "starttls", "plain"] = "tls"
     username: str
-    oauth2_token_file: Path | None = None
+    oauth2: OAuth2Settings | None = None  # log in with OAuth2 tokens (XOAUTH2)
+    oauth2_token_file: Path | None = None  # or a token another tool keeps fresh
     ca_file: Path | None = None
     timeout: Duration = timedelta(seconds=30)
     folder: str = "INBOX"
@@ -444,8 +510,17 @@ class ImapSettings(_PasswordMixin):
             getattr(self, key) is not None
             for key in ("password_file", "password_credential", "password")
         )
-        if self.oauth2_token_file is not None and has_password:
-            raise ValueError("give either oauth2_token_file or a password, not both")
+        given = [
+            key
+            for key, present in (
+                ("oauth2", self.oauth2 is not None),
+                ("oauth2_token_file", self.oauth2_token_file is not None),
+                ("a password", has_password),
+            )
+            if present
+        ]
+        if len(given) > 1:
+            raise ValueError(f"give one way to log in, not {' and '.join(given)}")
         if self.preset is not None and self.presets is not None:
             raise ValueError("give preset = '<name>' or presets = [...], not both")
         if self.presets == []:
@@ -459,11 +534,6 @@ class ImapSettings(_PasswordMixin):
         if self.idle_renew > timedelta(minutes=29) or self.idle_renew < timedelta(seconds=10):
             raise ValueError("idle_renew must be between 10s and 29m (RFC 2177)")
         return self
-
-    def resolve_token(self) -> str | None:
-        if self.oauth2_token_file is None:
-            return None
-        return _read_secret(self.oauth2_token_file, f"imap.{self.name}.oauth2_token_file")
 
 
 class WebhooksSettings(_Section):
@@ -562,41 +632,6 @@ class WebhookSettings(_Section):
         if self.secret_credential is not None:
             return _read_credential(self.secret_credential, f"{key}.secret_credential").encode()
         return b""
-
-
-class OAuth2Settings(_Section):
-    """An OAuth2 client-credentials grant (docs/api-sources.md, "OAuth2"): the token endpoint,
-    the client, its secret from a file or a systemd credential, the scope."""
-
-    token_url: str
-    client_id: str
-    client_secret_file: Path | None = None
-    client_secret_credential: str | None = None
-    scope: str = ""
-    # "post": the client's id and secret in the form (Microsoft, ServiceNow); "basic": in an
-    # Authorization header.
-    client_auth: Literal["post", "basic"] = "post"
-
-    @_model_validator(mode="after")
-    def _one_secret(self) -> OAuth2Settings:
-        if (self.client_secret_file is None) == (self.client_secret_credential is None):
-            raise ValueError("give one of client_secret_file, client_secret_credential")
-        if not self.token_url.startswith("https://") and not _loopback_http(self.token_url):
-            raise ValueError(f"token_url {self.token_url!r}: use https")
-        return self
-
-    def resolve_secret(self, key: str) -> str:
-        if self.client_secret_file is not None:
-            return _read_secret(self.client_secret_file, f"{key}.client_secret_file")
-        assert self.client_secret_credential is not None
-        return _read_credential(self.client_secret_credential, f"{key}.client_secret_credential")
-
-
-def _loopback_http(url: str) -> bool:
-    """``http://`` to this machine only: anything else sends credentials in the clear."""
-    scheme, _, rest = url.partition("://")
-    host = rest.split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
-    return scheme == "http" and host in ("127.0.0.1", "::1", "localhost")
 
 
 class ApiSettings(_PasswordMixin):
@@ -890,6 +925,11 @@ def _anchor_relative_paths(settings: Settings, base: Path) -> Settings:
             return value
         return base / value
 
+    def grant(value: OAuth2Settings | None) -> OAuth2Settings | None:
+        if value is None:
+            return None
+        return value.model_copy(update={"client_secret_file": anchor(value.client_secret_file)})
+
     exports = [
         export.model_copy(
             update={
@@ -903,6 +943,7 @@ def _anchor_relative_paths(settings: Settings, base: Path) -> Settings:
             update={
                 "password_file": anchor(box.password_file),
                 "oauth2_token_file": anchor(box.oauth2_token_file),
+                "oauth2": grant(box.oauth2),
                 "ca_file": anchor(box.ca_file),
             }
         )
@@ -917,6 +958,8 @@ def _anchor_relative_paths(settings: Settings, base: Path) -> Settings:
             update={
                 "password_file": anchor(source.password_file),
                 "token_file": anchor(source.token_file),
+                "app_token_file": anchor(source.app_token_file),
+                "oauth2": grant(source.oauth2),
                 "ca_file": anchor(source.ca_file),
             }
         )
@@ -940,6 +983,7 @@ def _anchor_relative_paths(settings: Settings, base: Path) -> Settings:
             "smtp": settings.smtp.model_copy(
                 update={
                     "password_file": anchor(settings.smtp.password_file),
+                    "oauth2": grant(settings.smtp.oauth2),
                     "ca_file": anchor(settings.smtp.ca_file),
                 }
             ),

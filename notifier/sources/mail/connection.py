@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientError, LoginError
 
 from notifier.core.errors import ConfigError, SourceError
 from notifier.netio import BoundedTLS, DeadlineReader, StepClock, send_all
+from notifier.oauth2 import TokenError, TokenSource
 
 # Everything an IMAP conversation can throw at us; translated to SourceError at the boundary.
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (
@@ -45,7 +46,7 @@ class ImapOptions:
     security: Literal["tls", "starttls", "plain"]
     username: str
     password: str | None = None
-    oauth2_token: str | None = None
+    tokens: TokenSource | None = None  # OAuth2 (XOAUTH2) instead of a password
     ca_file: Path | None = None
     timeout: float = 30.0
 
@@ -158,8 +159,8 @@ def connect(options: ImapOptions) -> IMAPClient:
                 step = "STARTTLS"
                 client.starttls(client.bounded_tls)
             step = "login"
-            if options.oauth2_token is not None:
-                client.oauth2_login(options.username, options.oauth2_token)
+            if options.tokens is not None:
+                _oauth2_login(client, options)
             else:
                 _login(client, options)
         except BaseException:
@@ -178,6 +179,27 @@ def connect(options: ImapOptions) -> IMAPClient:
         raise SourceError(
             f"IMAP {options.server}: {step} failed: {not_understood(exc, what)}"
         ) from exc
+
+
+def _oauth2_login(client: IMAPClient, options: ImapOptions) -> None:
+    """AUTHENTICATE XOAUTH2 with the source's token; a refused one is reported to the source
+    and the login tried once more with a new one (revoked, or ended early by clocks apart)."""
+    assert options.tokens is not None
+    tokens = options.tokens
+    for attempt in (1, 2):
+        try:
+            token = tokens.token()
+        except TokenError as exc:
+            raise SourceError(
+                f"IMAP {options.server}: login failed: no OAuth2 token: {exc}"
+            ) from exc
+        try:
+            client.oauth2_login(options.username, token)
+            return
+        except LoginError:
+            if attempt == 2:
+                raise
+            tokens.refused(token)
 
 
 def _login(client: IMAPClient, options: ImapOptions) -> None:
@@ -217,13 +239,13 @@ def build_options(
     security: Literal["tls", "starttls", "plain"],
     username: str,
     password: str | None,
-    oauth2_token: str | None,
+    tokens: TokenSource | None,
     ca_file: Path | None,
     timeout: float,
 ) -> ImapOptions:
-    if password is None and oauth2_token is None:
+    if password is None and tokens is None:
         raise ConfigError(
-            f"imap {host}: set password_file, password_credential or oauth2_token_file"
+            f"imap {host}: set password_file, password_credential, oauth2 or oauth2_token_file"
         )
     try:
         ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
@@ -235,7 +257,7 @@ def build_options(
         security=security,
         username=username,
         password=password,
-        oauth2_token=oauth2_token,
+        tokens=tokens,
         ca_file=ca_file,
         timeout=timeout,
     )

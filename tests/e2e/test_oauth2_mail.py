@@ -1,0 +1,163 @@
+"""IMAP and SMTP logins with OAuth2 through the command, as an Exchange Online customer sets
+it up: one app registration (``oauth2`` in ``[smtp]`` and ``[[imap]]``, the client secret in a
+file) gets tokens from a real token endpoint on loopback; Dovecot's oauth2 passdb checks them
+by introspection, the SMTP server by the same authority. One token serves both logins; a
+token file written by another tool is read again at each login; no secret or token reaches
+the output or the state."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+
+from notifier.oauth2 import TokenFile
+from notifier.sources.mail.connection import build_options, connect
+from tests.api_server import ApiServerFactory
+from tests.dovecot import DovecotFactory
+from tests.e2e.cli import notifier
+from tests.mailfactory import reply
+from tests.oauth2_server import TokenAuthority
+from tests.smtp_server import SmtpServerFactory
+
+SENDER = "it-helpdesk@example.org"
+CLIENT = ("3f2a5b1c-notifier", "Xy7~client.secret-value_42")
+
+
+def test_one_app_registration_logs_in_to_imap_and_smtp_and_no_secret_is_shown(
+    tmp_path: Path,
+    dovecot_factory: DovecotFactory,
+    smtp_server: SmtpServerFactory,
+    api_server: ApiServerFactory,
+) -> None:
+    authority = TokenAuthority(api_server, time.monotonic, users=("robot", SENDER), client=CLIENT)
+    dovecot = dovecot_factory(
+        users={"robot": "unused-password"}, oauth2_introspection_url=authority.introspection_url
+    )
+    dovecot.create_folder("Resolved")
+    sink = smtp_server(oauth2=authority.valid)
+    (tmp_path / "client-secret").write_text(CLIENT[1] + "\n")
+    grant = (
+        f'{{ token_url = "{authority.token_url}", client_id = "{CLIENT[0]}", '
+        f'client_secret_file = "client-secret", scope = "https://outlook.office365.com/.default" }}'
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[state]
+directory = "{tmp_path / "state"}"
+[smtp]
+host = "{sink.host}"
+port = {sink.port}
+security = "plain"
+username = "{SENDER}"
+oauth2 = {grant}
+from_address = "{SENDER}"
+[log]
+format = "json"
+[rules]
+max_age = 0
+[[imap]]
+name = "mail"
+host = "{dovecot.host}"
+port = {dovecot.port}
+security = "plain"
+username = "robot"
+oauth2 = {grant}
+timeout = "5s"
+folder = "Resolved"
+mode = "folder"
+idle = false
+""",
+        encoding="utf-8",
+    )
+    start = notifier("once", "--config", str(config))  # the first start marks what is there
+    dovecot.append("Resolved", reply(61))
+    first = notifier("once", "--config", str(config))
+    assert start.returncode == first.returncode == 0, first.stdout + first.stderr
+    assert [m.rcpt_tos[0] for m in sink.messages] == ["ann@example.org"]
+    # Each run asked for one token and used it for both logins.
+    assert len(authority.issued) == 2
+    logins = sink.handler.logins  # type: ignore[attr-defined]
+    assert [(mechanism, user, ok) for mechanism, user, ok in logins] == [("XOAUTH2", SENDER, True)]
+
+    checked = notifier("check-config", "--config", str(config), "--connect")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "XOAUTH2" in checked.stdout
+
+    authority.refusal = {"error": "unauthorized_client",
+                         "error_description": "AADSTS700016: Application with identifier "
+                         f"'{CLIENT[0]}' was not found in the directory 'contoso'."}  # fmt: skip
+    dovecot.append("Resolved", reply(62, requester="bob@example.org"))
+    refused = notifier("once", "--config", str(config))
+    assert refused.returncode == 1
+    events = [json.loads(line) for line in refused.stdout.splitlines() if line.startswith("{")]
+    errors = [e for e in events if e["event"] == "source_error"]
+    assert errors and "no OAuth2 token" in errors[0]["error"], events
+    assert (
+        "401: unauthorized_client: AADSTS700016: Application with identifier" in errors[0]["error"]
+    )
+    audit = notifier("audit", "--config", str(config), "--format", "json")
+    status = notifier("status", "--config", str(config))
+    outputs = "".join(
+        run.stdout + run.stderr for run in (start, first, checked, refused, audit, status)
+    ).encode()
+    haystacks = [outputs] + [p.read_bytes() for p in (tmp_path / "state").iterdir() if p.is_file()]
+    forms = [CLIENT[1].encode()]
+    for token in authority.issued:  # the token, and the XOAUTH2 blob that carried it
+        blob = f"user={SENDER}\x01auth=Bearer {token}\x01\x01".encode()
+        forms += [token.encode(), base64.b64encode(blob), token.split(".")[1].encode()]
+    for form in forms:
+        assert not any(form in haystack for haystack in haystacks), form
+
+
+def test_a_token_file_is_read_again_at_each_login(
+    tmp_path: Path, dovecot_factory: DovecotFactory, api_server: ApiServerFactory
+) -> None:
+    """Another tool refreshes the file: the next login takes the new token, not the one read
+    at start (which has been revoked by then)."""
+    authority = TokenAuthority(api_server, time.monotonic, users=("robot",), client=CLIENT)
+    dovecot = dovecot_factory(
+        users={"robot": "unused-password"}, oauth2_introspection_url=authority.introspection_url
+    )
+    import httpx
+
+    def fetch() -> str:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": CLIENT[0],
+            "client_secret": CLIENT[1],
+        }
+        return str(httpx.post(authority.token_url, data=form, timeout=5).json()["access_token"])
+
+    path = tmp_path / "token"
+    path.write_text(fetch())
+    options = build_options(
+        host=dovecot.host, port=dovecot.port, security="plain", username="robot",
+        password=None, tokens=TokenFile(path), ca_file=None, timeout=5,
+    )  # fmt: skip
+    connect(options).logout()
+    authority.revoke()
+    path.write_text(fetch() + "\n")  # the other tool's refresh
+    connect(options).logout()
+
+
+def test_an_imap_token_revoked_before_it_ends_is_replaced_at_the_next_login(
+    dovecot_factory: DovecotFactory, api_server: ApiServerFactory
+) -> None:
+    from notifier.oauth2 import ClientCredentials, TokenRequest
+
+    authority = TokenAuthority(api_server, time.monotonic, users=("robot",), client=CLIENT)
+    dovecot = dovecot_factory(
+        users={"robot": "unused-password"}, oauth2_introspection_url=authority.introspection_url
+    )
+    tokens = ClientCredentials(TokenRequest(authority.token_url, *CLIENT), timeout=5)
+    options = build_options(
+        host=dovecot.host, port=dovecot.port, security="plain", username="robot",
+        password=None, tokens=tokens, ca_file=None, timeout=5,
+    )  # fmt: skip
+    connect(options).logout()
+    authority.revoke()  # 20 s of life left, but no longer good
+    connect(options).logout()
+    assert len(authority.issued) == tokens.renewals == 2
