@@ -1,6 +1,8 @@
 """OAuth2 access tokens for the adapters that log in with a bearer token (API sources, IMAP
 and SMTP): :class:`ClientCredentials` by the client-credentials grant (RFC 6749 section 4.4),
-renewed ahead of their expiry, and :class:`TokenFile` for a token another tool keeps fresh.
+:class:`RefreshTokens` by a refresh token that :func:`device_login` got once (RFC 8628, for
+tenants that allow no app-only access), both renewed ahead of their expiry, and
+:class:`TokenFile` for a token another tool keeps fresh.
 
 :class:`ClientCredentials` asks the token endpoint for a token when it has none or when the one
 it has ends within ``margin`` (less a random part of it, so that instances sharing a client do
@@ -16,14 +18,15 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import random
 import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import quote_plus, urlsplit
 
 import httpx
@@ -69,15 +72,6 @@ class TokenFile:
 
     def refused(self, token: str) -> None:
         """Nothing to renew here: the tool that writes the file does."""
-
-
-MICROSOFT_MAIL_SCOPE = "https://outlook.office365.com/.default"
-
-
-def microsoft_token_url(tenant: str) -> str:
-    """The Microsoft identity platform's v2.0 token endpoint of a tenant (its id, or a domain
-    such as ``contoso.onmicrosoft.com``)."""
-    return f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
 
 
 @dataclass(frozen=True)
@@ -134,43 +128,185 @@ class ClientCredentials:
     def close(self) -> None:
         self._http.close()
 
+    def _grant(self) -> dict[str, str]:
+        """The grant's own form fields."""
+        return {"grant_type": "client_credentials"}
+
+    def _answered(self, found: dict[str, object]) -> None:
+        """What else the token answer carries (a new refresh token), for a grant to keep."""
+
     def _fetch(self) -> None:
-        form = {"grant_type": "client_credentials"}
+        form = self._grant()
         if self._request.scope:
             form["scope"] = self._request.scope
-        headers = {"Accept": "application/json"}
-        if self._request.client_auth == "basic":
-            # RFC 6749 2.3.1: each part form-encoded, then joined and base64-encoded.
-            pair = (
-                f"{quote_plus(self._request.client_id)}:{quote_plus(self._request.client_secret)}"
-            )
-            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
-        else:
-            form |= {
-                "client_id": self._request.client_id,
-                "client_secret": self._request.client_secret,
-            }
         asked = self._clock()
-        try:
-            with self._http.stream(
-                "POST", self._request.token_url, data=form, headers=headers
-            ) as answer:
-                body = _capped(answer)
-        except httpx.HTTPError as exc:
-            raise TokenError(f"{self.where}: {type(exc).__name__}: {exc}") from exc
-        try:
-            found = json.loads(body) if body is not None else {}
-        except ValueError:
-            found = {}
-        if not isinstance(found, dict):
-            found = {}
-        if answer.status_code != 200 or not found.get("access_token"):
-            raise TokenError(f"{self.where}: {_refusal(answer.status_code, found, body or b'')}")
+        status, found, body = post_form(self._http, self._request, form, self.where)
+        if status != 200 or not found.get("access_token"):
+            raise TokenError(f"{self.where}: {self._refusal(status, found, body)}")
         lifetime = _lifetime(found.get("expires_in"))
         early = min(self._margin, lifetime / 2)
         self._token = str(found["access_token"])
         self._renew_at = asked + lifetime - early * (1 - random.random() / 4)
         self.renewals += 1
+        self._answered(found)
+
+    def _refusal(self, status: int, found: dict[str, object], body: bytes) -> str:
+        return _refusal(status, found, body)
+
+
+class RefreshStore:
+    """The refresh token a login got, in a file of mode 0600 in the state directory (it is a
+    long-lived secret: nothing else there is readable by others either), replaced atomically
+    when the provider rotates it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> str:
+        try:
+            found = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return ""
+        except (OSError, ValueError) as exc:
+            raise TokenError(f"{self.path}: cannot be read ({type(exc).__name__})") from exc
+        token = found.get("refresh_token") if isinstance(found, dict) else None
+        return token if isinstance(token, str) else ""
+
+    def save(self, refresh_token: str) -> None:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            json.dump({"refresh_token": refresh_token, "saved_at": int(time.time())}, out)
+            out.flush()
+            os.fsync(out.fileno())
+        temporary.replace(self.path)
+
+
+class RefreshTokens(ClientCredentials):
+    """Access tokens by the refresh-token grant (RFC 6749 section 6), from the refresh token
+    ``notifier oauth login`` stored; a new one the provider hands out replaces it."""
+
+    def __init__(self, request: TokenRequest, store: RefreshStore, *, login: str, **kwargs: Any):
+        super().__init__(request, **kwargs)
+        self._store = store
+        self._login = login  # the command that gets a refresh token again, for messages
+
+    def _grant(self) -> dict[str, str]:
+        refresh = self._store.read()
+        if not refresh:
+            raise TokenError(f"{self.where}: no refresh token yet: run `{self._login}` once")
+        return {"grant_type": "refresh_token", "refresh_token": refresh}
+
+    def _answered(self, found: dict[str, object]) -> None:
+        rotated = found.get("refresh_token")
+        if isinstance(rotated, str) and rotated:
+            self._store.save(rotated)
+
+    def _refusal(self, status: int, found: dict[str, object], body: bytes) -> str:
+        said = _refusal(status, found, body)
+        if found.get("error") == "invalid_grant":  # revoked, expired, or the password changed
+            return f"{said}; the stored refresh token no longer works: run `{self._login}`"
+        return said
+
+
+@dataclass(frozen=True)
+class DeviceLogin:
+    """What a device-code login needs: the provider's device authorization endpoint, and the
+    token request it ends with (its scope should include ``offline_access`` where the
+    provider asks for it, to be given a refresh token)."""
+
+    device_url: str
+    request: TokenRequest
+
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def device_login(
+    login: DeviceLogin,
+    *,
+    show: Callable[[str], None],
+    ca_file: Path | None = None,
+    timeout: float = 30.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    transport: httpx.BaseTransport | None = None,
+) -> str:
+    """The device authorization grant (RFC 8628): ask for a user code, ``show`` the operator
+    where to enter it, and poll the token endpoint until they have signed in; the refresh
+    token. TokenError when the provider refuses, the operator declines or the code expires."""
+    where = f"device login at {urlsplit(login.device_url).netloc or login.device_url}"
+    request = login.request
+    with httpx.Client(
+        timeout=httpx.Timeout(timeout),
+        verify=ssl.create_default_context(cafile=str(ca_file)) if ca_file else True,
+        follow_redirects=False,
+        transport=transport,
+    ) as http:
+        asked = {"client_id": request.client_id, "scope": request.scope}
+        status, found, body = post_form(
+            http, replace(request, token_url=login.device_url), asked, where, secret=False
+        )
+        code = found.get("device_code")
+        if status != 200 or not isinstance(code, str):
+            raise TokenError(f"{where}: {_refusal(status, found, body)}")
+        uri = found.get("verification_uri") or found.get("verification_url") or ""
+        user_code = found.get("user_code") or ""
+        show(str(found.get("message") or f"To sign in, open {uri} and enter the code {user_code}."))
+        interval = max(1.0, _lifetime(found.get("interval"), 5.0))
+        deadline = clock() + _lifetime(found.get("expires_in"), 900.0)
+        while clock() < deadline:
+            sleep(interval)
+            status, found, body = post_form(
+                http, request, {"grant_type": DEVICE_GRANT, "device_code": code}, where
+            )
+            error = found.get("error")
+            if status == 200 and isinstance(found.get("refresh_token"), str):
+                return str(found["refresh_token"])
+            if status == 200:
+                raise TokenError(f"{where}: signed in, but no refresh token was given (is "
+                                 "offline_access in the scope?)")  # fmt: skip
+            if error == "authorization_pending":
+                continue
+            if error == "slow_down":
+                interval += 5.0
+                continue
+            raise TokenError(f"{where}: {_refusal(status, found, body)}")
+        raise TokenError(f"{where}: the code expired before anyone signed in")
+
+
+def post_form(
+    http: httpx.Client,
+    request: TokenRequest,
+    form: dict[str, str],
+    where: str,
+    *,
+    secret: bool = True,
+) -> tuple[int, dict[str, object], bytes]:
+    """POST ``form`` to the request's endpoint with the client's credentials (in the form or
+    by HTTP basic, RFC 6749 2.3.1; none for a public client, or when ``secret`` is False):
+    the status, the JSON object answered ({} when it is not one) and the capped body."""
+    form = dict(form)
+    headers = {"Accept": "application/json"}
+    if not secret or not request.client_secret:
+        form["client_id"] = request.client_id
+    elif request.client_auth == "basic":
+        # Each part form-encoded, then joined and base64-encoded.
+        pair = f"{quote_plus(request.client_id)}:{quote_plus(request.client_secret)}"
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+    else:
+        form |= {"client_id": request.client_id, "client_secret": request.client_secret}
+    try:
+        with http.stream("POST", request.token_url, data=form, headers=headers) as answer:
+            body = _capped(answer)
+    except httpx.HTTPError as exc:
+        raise TokenError(f"{where}: {type(exc).__name__}: {exc}") from exc
+    try:
+        found = json.loads(body) if body is not None else {}
+    except ValueError:
+        found = {}
+    return answer.status_code, found if isinstance(found, dict) else {}, body or b""
 
 
 def _capped(answer: httpx.Response) -> bytes | None:
@@ -185,12 +321,12 @@ def _capped(answer: httpx.Response) -> bytes | None:
     return b"".join(chunks)
 
 
-def _lifetime(value: object) -> float:
+def _lifetime(value: object, default: float = DEFAULT_LIFETIME) -> float:
     try:
         seconds = float(str(value))
     except ValueError:
-        return DEFAULT_LIFETIME
-    return seconds if seconds > 0 else DEFAULT_LIFETIME
+        return default
+    return seconds if seconds > 0 else default
 
 
 def _refusal(status: int, found: dict[str, object], body: bytes) -> str:

@@ -77,6 +77,11 @@ class TokenAuthority:
     provider does for a revoked client; ``revoke()`` ends every token issued so far. A token
     is the app's (client credentials): it opens every mailbox of ``users``; introspection
     names the first, the IMAP user.
+
+    A user's sign-in too, as Microsoft answers it: ``/devicecode`` (RFC 8628) gives a user
+    code, :meth:`approve` is the user entering it, then the device-code grant at ``/token``
+    gives an access token and a refresh token; the refresh-token grant rotates it. A refresh
+    token :meth:`revoke` ended is ``invalid_grant`` (AADSTS70000).
     """
 
     def __init__(
@@ -95,12 +100,24 @@ class TokenAuthority:
         self.refusal: dict[str, object] | None = None
         self.issued: list[str] = []
         self._expiry: dict[str, float] = {}
+        self._devices: dict[str, tuple[str, bool]] = {}  # device code -> (user code, approved)
+        self.refresh_tokens: set[str] = set()  # the ones that still work
         self._lock = threading.Lock()
         self.server = api_server(self._answer)
 
     @property
     def token_url(self) -> str:
         return f"{self.server.url}/token"
+
+    @property
+    def device_url(self) -> str:
+        return f"{self.server.url}/devicecode"
+
+    def approve(self, user_code: str) -> None:
+        with self._lock:
+            for device, (code, _) in list(self._devices.items()):
+                if code == user_code:
+                    self._devices[device] = (code, True)
 
     @property
     def introspection_url(self) -> str:
@@ -113,6 +130,7 @@ class TokenAuthority:
     def revoke(self) -> None:
         with self._lock:
             self._expiry.clear()
+            self.refresh_tokens.clear()
 
     def _answer(self, asked: Any) -> Any:
         from tests.api_server import Answer
@@ -125,12 +143,54 @@ class TokenAuthority:
                           if self.valid(user, token) else {"active": False})  # fmt: skip
         if self.refusal is not None:
             return Answer(401, self.refusal)
+        if asked.path == "/devicecode":
+            with self._lock:
+                device, user_code = (
+                    f"dc-{len(self._devices) + 1}",
+                    f"K{len(self._devices) + 1}X7-QP2M",
+                )
+                self._devices[device] = (user_code, False)
+            return Answer(200, {
+                "device_code": device, "user_code": user_code,
+                "verification_uri": "https://microsoft.com/devicelogin", "expires_in": 900,
+                "interval": 1,
+                "message": "To sign in, use a web browser to open the page "
+                f"https://microsoft.com/devicelogin and enter the code {user_code} to authenticate.",
+            })  # fmt: skip
+        grant = form.get("grant_type")
+        if grant == "urn:ietf:params:oauth:grant-type:device_code":
+            with self._lock:
+                _, approved = self._devices.get(form.get("device_code", ""), ("", False))
+            if not approved:
+                return Answer(400, {"error": "authorization_pending",
+                                    "error_description": "AADSTS70016: OAuth 2.0 device flow "
+                                    "error. Authorization is pending."})  # fmt: skip
+            return Answer(200, self._tokens(refresh=True))
+        if grant == "refresh_token":
+            with self._lock:
+                known = form.get("refresh_token", "") in self.refresh_tokens
+                self.refresh_tokens.discard(form.get("refresh_token", ""))
+            if not known:
+                return Answer(400, {"error": "invalid_grant",
+                                    "error_description": "AADSTS70000: The provided value for "
+                                    "the 'refresh_token' is not valid."})  # fmt: skip
+            return Answer(200, self._tokens(refresh=True))
         if (form.get("client_id"), form.get("client_secret")) != self.client:
             return Answer(401, {"error": "invalid_client",
                                 "error_description": "client authentication failed"})  # fmt: skip
+        return Answer(200, self._tokens(refresh=False))
+
+    def _tokens(self, *, refresh: bool) -> dict[str, object]:
         with self._lock:
             token = f"eyJ0eXAi.tok-{len(self.issued) + 1}.sig"
             self.issued.append(token)
             self._expiry[token] = self.clock() + self.lifetime
-        return Answer(200, {"token_type": "Bearer", "expires_in": int(self.lifetime),
-                            "ext_expires_in": int(self.lifetime), "access_token": token})  # fmt: skip
+            answer: dict[str, object] = {
+                "token_type": "Bearer", "expires_in": int(self.lifetime),
+                "ext_expires_in": int(self.lifetime), "access_token": token,
+            }  # fmt: skip
+            if refresh:
+                rotated = f"0.AXkA-refresh-{len(self.issued)}"
+                self.refresh_tokens.add(rotated)
+                answer["refresh_token"] = rotated
+            return answer

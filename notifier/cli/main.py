@@ -235,4 +235,7 @@ def _parser() -> argparse.ArgumentParser:
     from notifier.cli import ops as opscli
 
     opscli.register(commands, command, settings_from)
+    from notifier.cli import oauth as oauthcli
+
+    oauthcli.register(commands, command, settings_from)
     return parser

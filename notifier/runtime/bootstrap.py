@@ -45,7 +45,7 @@ from notifier.store.sqlite.outbox import Outbox
 from notifier.store.sqlite.reader import StateReader
 
 if TYPE_CHECKING:
-    from notifier.oauth2 import ClientCredentials, TokenRequest, TokenSource
+    from notifier.oauth2 import ClientCredentials, DeviceLogin, TokenRequest, TokenSource
     from notifier.sources.api.source import ApiSource
     from notifier.sources.mail.imap import ImapSource
     from notifier.sources.webhook.presets.preset import WebhookPreset
@@ -126,18 +126,22 @@ def build_sources(settings: Settings, seen: SourceState, inbox: WebhookInbox) ->
     return sources
 
 
-def oauth2_tokens(
-    grant: OAuth2Settings, key: str, scope: str, ca_file: Path | None
-) -> ClientCredentials:
-    """The token provider of ``grant``: one per client, scope and CA, so IMAP and SMTP logins
-    of one app registration (and a reload with the same settings) share its token."""
+def _token_request(grant: OAuth2Settings, key: str, scope: str) -> TokenRequest:
     from notifier.oauth2 import TokenRequest
 
     secret = grant.resolve_secret(key)
-    request = TokenRequest(
+    return TokenRequest(
         grant.endpoint, grant.client_id, secret, scope=scope, client_auth=grant.client_auth
     )
-    return _shared_tokens(request, ca_file)
+
+
+def oauth2_tokens(
+    grant: OAuth2Settings, key: str, scope: str, ca_file: Path | None
+) -> ClientCredentials:
+    """The app-only token provider of ``grant``: one per client, scope and CA, so IMAP and
+    SMTP logins of one app registration (and a reload with the same settings) share its
+    token."""
+    return _shared_tokens(_token_request(grant, key, scope), ca_file)
 
 
 @functools.lru_cache(maxsize=64)
@@ -147,20 +151,68 @@ def _shared_tokens(request: TokenRequest, ca_file: Path | None) -> ClientCredent
     return ClientCredentials(request, ca_file=ca_file)
 
 
+@functools.lru_cache(maxsize=64)
+def _shared_refresh(
+    request: TokenRequest, ca_file: Path | None, store: Path, login: str
+) -> ClientCredentials:
+    from notifier.oauth2 import RefreshStore, RefreshTokens
+
+    return RefreshTokens(request, RefreshStore(store), login=login, ca_file=ca_file)
+
+
+def refresh_store(state: Path, request: TokenRequest) -> Path:
+    """Where the refresh token of one client and scope is kept: one sign-in serves every
+    section that names the same grant."""
+    import hashlib
+
+    name = f"{request.token_url}\n{request.client_id}\n{request.scope}"
+    return state / "oauth2" / f"{hashlib.sha256(name.encode()).hexdigest()[:16]}.json"
+
+
 def mail_tokens(
+    settings: Settings,
     key: str,
     grant: OAuth2Settings | None,
     token_file: Path | None,
     ca_file: Path | None,
 ) -> TokenSource | None:
-    """An IMAP or SMTP login's token source: the grant, a token file, or none (a password)."""
+    """An IMAP or SMTP login's token source: the grant, a token file, or none (a password).
+    ``key`` is ``smtp`` or ``imap.<name>``."""
     if grant is not None:
-        return oauth2_tokens(grant, f"{key}.oauth2", grant.mail_scope(), ca_file)
+        request = _token_request(grant, f"{key}.oauth2", grant.mail_scope())
+        if grant.grant == "device_code":
+            login = f"notifier oauth login {key.removeprefix('imap.')}"
+            store = refresh_store(settings.state.directory, request)
+            return _shared_refresh(request, ca_file, store, login)
+        return _shared_tokens(request, ca_file)
     if token_file is not None:
         from notifier.oauth2 import TokenFile
 
         return TokenFile(token_file)
     return None
+
+
+def device_login_of(settings: Settings, source: str) -> tuple[DeviceLogin, Path, Path | None]:
+    """For ``notifier oauth login SOURCE`` (``smtp`` or an ``[[imap]]`` name): the device-code
+    login of its grant, where its refresh token goes, and the CA to trust."""
+    from notifier.oauth2 import DeviceLogin
+
+    sections: dict[str, tuple[OAuth2Settings | None, Path | None]] = {
+        "smtp": (settings.smtp.oauth2, settings.smtp.ca_file)
+    }
+    sections |= {box.name: (box.oauth2, box.ca_file) for box in settings.imap}
+    if source not in sections:
+        raise ConfigError(f"oauth login: no source {source!r}; known: {', '.join(sections)}")
+    grant, ca_file = sections[source]
+    key = "smtp" if source == "smtp" else f"imap.{source}"
+    if grant is None or grant.grant != "device_code":
+        raise ConfigError(f"{key}.oauth2: oauth login needs grant = 'device_code'")
+    request = _token_request(grant, f"{key}.oauth2", grant.mail_scope())
+    return (
+        DeviceLogin(grant.device_endpoint, request),
+        refresh_store(settings.state.directory, request),
+        ca_file,
+    )
 
 
 def build_api_source(api: ApiSettings, state: SourceState) -> ApiSource:
@@ -339,7 +391,9 @@ def build_imap_source(settings: Settings, box: ImapSettings, state: SourceState)
         security=box.security,
         username=box.username,
         password=box.resolve_password(f"imap.{box.name}"),
-        tokens=mail_tokens(f"imap.{box.name}", box.oauth2, box.oauth2_token_file, box.ca_file),
+        tokens=mail_tokens(
+            settings, f"imap.{box.name}", box.oauth2, box.oauth2_token_file, box.ca_file
+        ),
         ca_file=box.ca_file,
         timeout=box.timeout.total_seconds(),
     )
@@ -497,7 +551,7 @@ def build_sender(settings: Settings, clock: Clock = system_clock) -> SmtpSender:
         security=smtp.security,
         username=smtp.username,
         password=smtp.resolve_password() if smtp.username and not smtp.oauth2 else None,
-        tokens=mail_tokens("smtp", smtp.oauth2, None, smtp.ca_file),
+        tokens=mail_tokens(settings, "smtp", smtp.oauth2, None, smtp.ca_file),
         timeout=smtp.timeout.total_seconds(),
         ca_file=smtp.ca_file,
         max_messages_per_session=smtp.max_messages_per_session,

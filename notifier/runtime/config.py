@@ -92,15 +92,32 @@ class _PasswordMixin(_Section):
         return None
 
 
+MICROSOFT_MAIL_SCOPE = "https://outlook.office365.com/.default"  # the app's own access
+# A signed-in user's access to their mailbox, and a refresh token to keep it.
+MICROSOFT_USER_MAIL_SCOPE = (
+    "https://outlook.office365.com/IMAP.AccessAsUser.All "
+    "https://outlook.office365.com/SMTP.Send offline_access"
+)
+
+
+def microsoft_endpoint(tenant: str, name: str = "token") -> str:
+    """An endpoint of the Microsoft identity platform (v2.0) for a tenant (its id, or a domain
+    such as ``contoso.onmicrosoft.com``): ``token`` or ``devicecode``."""
+    return f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/{name}"
+
+
 class OAuth2Settings(_Section):
     """Where an OAuth2 login gets its tokens (docs/oauth2.md): the client-credentials grant
-    at a token endpoint, the client, its secret from a file or a systemd credential, the scope.
-    ``provider = "microsoft"`` fills in the Microsoft identity platform's endpoint of
-    ``tenant`` and, for IMAP and SMTP, Exchange Online's scope."""
+    (app-only) or a refresh token from one device-code sign-in (``notifier oauth login``), at
+    a token endpoint, the client, its secret from a file or a systemd credential, the scope.
+    ``provider = "microsoft"`` fills in the Microsoft identity platform's endpoints of
+    ``tenant`` and, for IMAP and SMTP, Exchange Online's scopes."""
 
     provider: Literal["generic", "microsoft"] = "generic"
+    grant: Literal["client_credentials", "device_code"] = "client_credentials"
     tenant: str = ""  # microsoft: the directory (tenant) id, or its domain
     token_url: str = ""  # generic: the token endpoint
+    device_url: str = ""  # generic, device_code: the device authorization endpoint
     client_id: str
     client_secret_file: Path | None = None
     client_secret_credential: str | None = None
@@ -111,34 +128,51 @@ class OAuth2Settings(_Section):
 
     @_model_validator(mode="after")
     def _one_secret(self) -> OAuth2Settings:
-        if (self.client_secret_file is None) == (self.client_secret_credential is None):
+        both = self.client_secret_file is not None and self.client_secret_credential is not None
+        neither = self.client_secret_file is None and self.client_secret_credential is None
+        if both or (neither and self.grant == "client_credentials"):
             raise ValueError("give one of client_secret_file, client_secret_credential")
         if self.provider == "microsoft" and not re.fullmatch(r"[A-Za-z0-9.-]+", self.tenant):
             raise ValueError("provider 'microsoft' needs tenant = '<directory id or domain>'")
         if self.provider == "generic" and not self.token_url:
             raise ValueError("give token_url (or provider = 'microsoft' with tenant)")
-        url = self.endpoint
-        if not url.startswith("https://") and not _loopback_http(url):
-            raise ValueError(f"token_url {url!r}: use https")
+        if self.provider == "generic" and self.grant == "device_code" and not self.device_url:
+            raise ValueError("grant 'device_code' needs device_url")
+        for name, url in (("token_url", self.endpoint), ("device_url", self.device_endpoint)):
+            if url and not url.startswith("https://") and not _loopback_http(url):
+                raise ValueError(f"{name} {url!r}: use https")
         return self
 
     @property
     def endpoint(self) -> str:
         if self.token_url or self.provider == "generic":
             return self.token_url
-        return f"https://login.microsoftonline.com/{self.tenant}/oauth2/v2.0/token"
+        return microsoft_endpoint(self.tenant)
+
+    @property
+    def device_endpoint(self) -> str:
+        if self.grant != "device_code" or self.device_url or self.provider == "generic":
+            return self.device_url
+        return microsoft_endpoint(self.tenant, "devicecode")
 
     def mail_scope(self) -> str:
-        """The scope an IMAP or SMTP login asks for: Exchange Online's own by default."""
+        """The scope an IMAP or SMTP login asks for: Exchange Online's own by default (the
+        app's, or the signed-in user's with a refresh token)."""
         if self.scope or self.provider != "microsoft":
             return self.scope
-        return "https://outlook.office365.com/.default"
+        if self.grant == "device_code":
+            return MICROSOFT_USER_MAIL_SCOPE
+        return MICROSOFT_MAIL_SCOPE
 
     def resolve_secret(self, key: str) -> str:
+        """The client secret; "" for a public client (a device-code login needs none)."""
         if self.client_secret_file is not None:
             return _read_secret(self.client_secret_file, f"{key}.client_secret_file")
-        assert self.client_secret_credential is not None
-        return _read_credential(self.client_secret_credential, f"{key}.client_secret_credential")
+        if self.client_secret_credential is not None:
+            return _read_credential(
+                self.client_secret_credential, f"{key}.client_secret_credential"
+            )
+        return ""
 
 
 def _loopback_http(url: str) -> bool:
@@ -701,6 +735,8 @@ class ApiSettings(_PasswordMixin):
             raise ValueError(
                 "give token_file, token_credential, username and a password, or oauth2"
             )
+        if self.oauth2 is not None and self.oauth2.grant != "client_credentials":
+            raise ValueError("oauth2: API sources take grant = 'client_credentials' only")
         glpi_only = [
             key
             for key in ("app_token_file", "app_token_credential")

@@ -16,7 +16,7 @@ from notifier.oauth2 import TokenFile
 from notifier.sources.mail.connection import build_options, connect
 from tests.api_server import ApiServerFactory
 from tests.dovecot import DovecotFactory
-from tests.e2e.cli import notifier
+from tests.e2e.cli import CSV_HEADER, csv_row, notifier, write_config
 from tests.mailfactory import reply
 from tests.oauth2_server import TokenAuthority
 from tests.smtp_server import SmtpServerFactory
@@ -161,3 +161,77 @@ def test_an_imap_token_revoked_before_it_ends_is_replaced_at_the_next_login(
     authority.revoke()  # 20 s of life left, but no longer good
     connect(options).logout()
     assert len(authority.issued) == tokens.renewals == 2
+
+
+def test_oauth_login_signs_in_by_a_device_code_and_the_daemon_renews_from_it(
+    tmp_path: Path, smtp_server: SmtpServerFactory, api_server: ApiServerFactory
+) -> None:
+    """A tenant that allows no app-only access: `notifier oauth login smtp` shows the code,
+    the user enters it, the refresh token is stored (0600, never printed); `once` sends with
+    tokens renewed from it; once it is revoked, the deferral says to sign in again."""
+    import os
+    import re
+    import stat
+    import subprocess
+    import sys
+
+    authority = TokenAuthority(api_server, time.monotonic, users=(SENDER,), client=CLIENT)
+    sink = smtp_server(oauth2=authority.valid)
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    config = write_config(tmp_path, sink, exports)
+    text = config.read_text().replace(
+        'from_address = "it-helpdesk@example.org"',
+        f'from_address = "{SENDER}"\nusername = "{SENDER}"',
+    )
+    config.write_text(
+        text
+        + f"""
+[smtp.oauth2]
+grant = "device_code"
+token_url = "{authority.token_url}"
+device_url = "{authority.device_url}"
+client_id = "{CLIENT[0]}"
+scope = "https://outlook.office365.com/SMTP.Send offline_access"
+""",
+        encoding="utf-8",
+    )
+    before = notifier("once", "--config", str(config))
+    (exports / "a.csv").write_text(CSV_HEADER + csv_row("HD-1", "ann@example.org"))
+    login = subprocess.Popen(
+        [sys.executable, "-m", "notifier", "oauth", "login", "smtp", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert login.stdout is not None
+    shown = login.stdout.readline()
+    code = re.search(r"enter the code (\S+)", shown)
+    assert code and "https://microsoft.com/devicelogin" in shown, shown + login.stderr.read()  # type: ignore[union-attr]
+    authority.approve(code.group(1))
+    out, err = login.communicate(timeout=60)
+    assert login.returncode == 0, out + err
+    (stored,) = (tmp_path / "state" / "oauth2").glob("*.json")
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    assert "signed in" in out and str(stored) in out
+    refresh_tokens = set(authority.refresh_tokens)
+    assert refresh_tokens and not any(t in shown + out + err for t in refresh_tokens)
+
+    sent = notifier("once", "--config", str(config))
+    assert [m.rcpt_tos[0] for m in sink.messages] == ["ann@example.org"], (
+        sent.stdout + sent.stderr + before.stderr
+    )
+    assert authority.refresh_tokens.isdisjoint(refresh_tokens)  # rotated, and the new one kept
+    assert json.loads(stored.read_text())["refresh_token"] in authority.refresh_tokens
+
+    authority.revoke()  # the user's password changed: every refresh token ends
+    (exports / "b.csv").write_text(CSV_HEADER + csv_row("HD-2", "bob@example.org"))
+    refused = notifier("once", "--config", str(config))
+    assert len(sink.messages) == 1
+    trail = notifier("audit", "--config", str(config), "--status", "deferred", "--format", "json")
+    (deferred,) = json.loads(trail.stdout)
+    assert "invalid_grant: AADSTS70000" in deferred["reason"], deferred
+    assert "run `notifier oauth login smtp`" in deferred["reason"]
+    for run in (before, sent, refused, trail):
+        assert not any(
+            t in run.stdout + run.stderr for t in authority.refresh_tokens | refresh_tokens
+        )
