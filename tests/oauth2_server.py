@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -78,6 +79,12 @@ class TokenAuthority:
     is the app's (client credentials): it opens every mailbox of ``users``; introspection
     names the first, the IMAP user.
 
+    A Google service account too (``service_account``: its email and public key): the
+    jwt-bearer grant (RFC 7523) takes an RS256 assertion whose signature, issuer, audience,
+    scope and time it checks, and answers as Google does (``invalid_grant: Invalid JWT
+    Signature.``, ``unauthorized_client`` for a user not delegated); the token opens only the
+    mailbox of its ``sub``.
+
     A user's sign-in too, as Microsoft answers it: ``/devicecode`` (RFC 8628) gives a user
     code, :meth:`approve` is the user entering it, then the device-code grant at ``/token``
     gives an access token and a refresh token; the refresh-token grant rotates it. A refresh
@@ -102,6 +109,8 @@ class TokenAuthority:
         self._expiry: dict[str, float] = {}
         self._devices: dict[str, tuple[str, bool]] = {}  # device code -> (user code, approved)
         self.refresh_tokens: set[str] = set()  # the ones that still work
+        self.service_account: tuple[str, Any] | None = None  # (client_email, public key)
+        self._owner: dict[str, str] = {}  # token -> the only user it opens (service accounts)
         self._lock = threading.Lock()
         self.server = api_server(self._answer)
 
@@ -125,7 +134,9 @@ class TokenAuthority:
 
     def valid(self, user: str, token: str) -> bool:
         with self._lock:
-            return user in self.users and self._expiry.get(token, -1.0) > self.clock()
+            owner = self._owner.get(token)
+            allowed = user == owner if owner is not None else user in self.users
+            return allowed and self._expiry.get(token, -1.0) > self.clock()
 
     def revoke(self) -> None:
         with self._lock:
@@ -158,6 +169,8 @@ class TokenAuthority:
                 f"https://microsoft.com/devicelogin and enter the code {user_code} to authenticate.",
             })  # fmt: skip
         grant = form.get("grant_type")
+        if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return self._jwt_bearer(form.get("assertion", ""))
         if grant == "urn:ietf:params:oauth:grant-type:device_code":
             with self._lock:
                 _, approved = self._devices.get(form.get("device_code", ""), ("", False))
@@ -179,6 +192,42 @@ class TokenAuthority:
             return Answer(401, {"error": "invalid_client",
                                 "error_description": "client authentication failed"})  # fmt: skip
         return Answer(200, self._tokens(refresh=False))
+
+    def _jwt_bearer(self, assertion: str) -> Any:
+        import base64
+        import json as json_module
+
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        from tests.api_server import Answer
+
+        def part(text: str) -> bytes:
+            return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+        assert self.service_account is not None, "no service account is set up"
+        email, public_key = self.service_account
+        try:
+            header, claims, signature = assertion.split(".")
+            public_key.verify(part(signature), f"{header}.{claims}".encode(),
+                              padding.PKCS1v15(), hashes.SHA256())  # fmt: skip
+        except (ValueError, InvalidSignature):
+            return Answer(400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})  # fmt: skip
+        said = json_module.loads(part(claims))
+        now = time.time()
+        if said.get("iss") != email or said.get("aud") != self.token_url:
+            return Answer(400, {"error": "invalid_grant", "error_description": "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe."})  # fmt: skip
+        if not (said["iat"] - 300 <= now <= said["exp"]) or said["exp"] - said["iat"] > 3600:
+            return Answer(400, {"error": "invalid_grant", "error_description": "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe."})  # fmt: skip
+        if said.get("sub") not in self.users or "https://mail.google.com/" not in said.get(
+            "scope", ""
+        ):
+            return Answer(401, {"error": "unauthorized_client", "error_description": "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested."})  # fmt: skip
+        answer = self._tokens(refresh=False)
+        with self._lock:
+            self._owner[str(answer["access_token"])] = str(said["sub"])
+        return Answer(200, answer)
 
     def _tokens(self, *, refresh: bool) -> dict[str, object]:
         with self._lock:

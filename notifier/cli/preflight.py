@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from notifier.core.errors import ConfigError, NotifierError
-from notifier.runtime.config import Settings
+from notifier.runtime.config import OAuth2Settings, Settings
 
 __all__ = ["Finding", "check_runtime_needs"]
 
@@ -89,6 +89,13 @@ def _export_path(where: str, pattern: str) -> list[Finding]:
     return []
 
 
+def _grant_secret(grant: OAuth2Settings, key: str) -> None:
+    if grant.provider == "google":
+        grant.resolve_service_account(key)
+    else:
+        grant.resolve_secret(key)
+
+
 def _token_file(path: Path, key: str) -> None:
     from notifier.oauth2 import TokenError, TokenFile
 
@@ -105,12 +112,12 @@ def _secrets(settings: Settings) -> list[Finding]:
     for box in settings.imap:
         reads.append(functools.partial(box.resolve_password, f"imap.{box.name}"))
         if box.oauth2 is not None:
-            reads.append(functools.partial(box.oauth2.resolve_secret, f"imap.{box.name}.oauth2"))
+            reads.append(functools.partial(_grant_secret, box.oauth2, f"imap.{box.name}.oauth2"))
         if box.oauth2_token_file is not None:
             key = f"imap.{box.name}.oauth2_token_file"
             reads.append(functools.partial(_token_file, box.oauth2_token_file, key))
     if settings.smtp.oauth2 is not None:
-        reads.append(functools.partial(settings.smtp.oauth2.resolve_secret, "smtp.oauth2"))
+        reads.append(functools.partial(_grant_secret, settings.smtp.oauth2, "smtp.oauth2"))
     findings = []
     for read in reads:
         try:

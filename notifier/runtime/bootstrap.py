@@ -45,7 +45,13 @@ from notifier.store.sqlite.outbox import Outbox
 from notifier.store.sqlite.reader import StateReader
 
 if TYPE_CHECKING:
-    from notifier.oauth2 import ClientCredentials, DeviceLogin, TokenRequest, TokenSource
+    from notifier.oauth2 import (
+        ClientCredentials,
+        DeviceLogin,
+        ServiceAccount,
+        TokenRequest,
+        TokenSource,
+    )
     from notifier.sources.api.source import ApiSource
     from notifier.sources.mail.imap import ImapSource
     from notifier.sources.webhook.presets.preset import WebhookPreset
@@ -169,15 +175,46 @@ def refresh_store(state: Path, request: TokenRequest) -> Path:
     return state / "oauth2" / f"{hashlib.sha256(name.encode()).hexdigest()[:16]}.json"
 
 
+@functools.lru_cache(maxsize=64)
+def _shared_service(account: ServiceAccount, scope: str, ca_file: Path | None) -> ClientCredentials:
+    from notifier.oauth2 import ServiceAccountTokens
+
+    return ServiceAccountTokens(account, scope, ca_file=ca_file)
+
+
+def _service_account(grant: OAuth2Settings, key: str, user: str) -> ServiceAccount:
+    """The Google service account of ``grant``, acting for ``user`` (the login's mailbox)."""
+    from dataclasses import replace
+
+    from notifier.oauth2 import ServiceAccount, TokenError
+
+    text = grant.resolve_service_account(key)
+    try:
+        account = ServiceAccount.from_json(text, user, f"{key}.service_account")
+    except TokenError as exc:
+        raise ConfigError(str(exc)) from exc
+    return replace(account, token_uri=grant.token_url) if grant.token_url else account
+
+
 def mail_tokens(
     settings: Settings,
     key: str,
     grant: OAuth2Settings | None,
     token_file: Path | None,
     ca_file: Path | None,
+    user: str = "",
 ) -> TokenSource | None:
     """An IMAP or SMTP login's token source: the grant, a token file, or none (a password).
-    ``key`` is ``smtp`` or ``imap.<name>``."""
+    ``key`` is ``smtp`` or ``imap.<name>``; ``user`` the login's user name (the mailbox a
+    Google service account acts for)."""
+    if grant is not None and grant.provider == "google":
+        from notifier.oauth2 import TokenError
+
+        account = _service_account(grant, f"{key}.oauth2", user)
+        try:
+            return _shared_service(account, grant.mail_scope(), ca_file)
+        except TokenError as exc:  # the key cannot be read
+            raise ConfigError(f"{key}.oauth2: {exc}") from exc
     if grant is not None:
         request = _token_request(grant, f"{key}.oauth2", grant.mail_scope())
         if grant.grant == "device_code":
@@ -392,7 +429,12 @@ def build_imap_source(settings: Settings, box: ImapSettings, state: SourceState)
         username=box.username,
         password=box.resolve_password(f"imap.{box.name}"),
         tokens=mail_tokens(
-            settings, f"imap.{box.name}", box.oauth2, box.oauth2_token_file, box.ca_file
+            settings,
+            f"imap.{box.name}",
+            box.oauth2,
+            box.oauth2_token_file,
+            box.ca_file,
+            box.username,
         ),
         ca_file=box.ca_file,
         timeout=box.timeout.total_seconds(),
@@ -551,7 +593,7 @@ def build_sender(settings: Settings, clock: Clock = system_clock) -> SmtpSender:
         security=smtp.security,
         username=smtp.username,
         password=smtp.resolve_password() if smtp.username and not smtp.oauth2 else None,
-        tokens=mail_tokens(settings, "smtp", smtp.oauth2, None, smtp.ca_file),
+        tokens=mail_tokens(settings, "smtp", smtp.oauth2, None, smtp.ca_file, smtp.username or ""),
         timeout=smtp.timeout.total_seconds(),
         ca_file=smtp.ca_file,
         max_messages_per_session=smtp.max_messages_per_session,

@@ -113,12 +113,15 @@ class OAuth2Settings(_Section):
     ``provider = "microsoft"`` fills in the Microsoft identity platform's endpoints of
     ``tenant`` and, for IMAP and SMTP, Exchange Online's scopes."""
 
-    provider: Literal["generic", "microsoft"] = "generic"
+    provider: Literal["generic", "microsoft", "google"] = "generic"
     grant: Literal["client_credentials", "device_code"] = "client_credentials"
     tenant: str = ""  # microsoft: the directory (tenant) id, or its domain
     token_url: str = ""  # generic: the token endpoint
     device_url: str = ""  # generic, device_code: the device authorization endpoint
-    client_id: str
+    client_id: str = ""
+    # google: the service account's JSON key (domain-wide delegation acts for the login's user).
+    service_account_file: Path | None = None
+    service_account_credential: str | None = None
     client_secret_file: Path | None = None
     client_secret_credential: str | None = None
     scope: str = ""
@@ -128,6 +131,20 @@ class OAuth2Settings(_Section):
 
     @_model_validator(mode="after")
     def _one_secret(self) -> OAuth2Settings:
+        if self.provider == "google":
+            keys = (self.service_account_file, self.service_account_credential)
+            if sum(key is not None for key in keys) != 1:
+                raise ValueError(
+                    "provider 'google' needs one of service_account_file, "
+                    "service_account_credential"
+                )
+            if self.grant != "client_credentials":
+                raise ValueError("provider 'google' signs in by its service account only")
+            return self
+        if self.service_account_file or self.service_account_credential:
+            raise ValueError("service_account_file: for provider 'google' only")
+        if not self.client_id:
+            raise ValueError("give client_id")
         both = self.client_secret_file is not None and self.client_secret_credential is not None
         neither = self.client_secret_file is None and self.client_secret_credential is None
         if both or (neither and self.grant == "client_credentials"):
@@ -158,11 +175,22 @@ class OAuth2Settings(_Section):
     def mail_scope(self) -> str:
         """The scope an IMAP or SMTP login asks for: Exchange Online's own by default (the
         app's, or the signed-in user's with a refresh token)."""
-        if self.scope or self.provider != "microsoft":
+        if self.scope or self.provider == "generic":
             return self.scope
+        if self.provider == "google":
+            return "https://mail.google.com/"
         if self.grant == "device_code":
             return MICROSOFT_USER_MAIL_SCOPE
         return MICROSOFT_MAIL_SCOPE
+
+    def resolve_service_account(self, key: str) -> str:
+        """The service account's JSON key (provider 'google')."""
+        if self.service_account_file is not None:
+            return _read_secret(self.service_account_file, f"{key}.service_account_file")
+        assert self.service_account_credential is not None
+        return _read_credential(
+            self.service_account_credential, f"{key}.service_account_credential"
+        )
 
     def resolve_secret(self, key: str) -> str:
         """The client secret; "" for a public client (a device-code login needs none)."""
@@ -964,7 +992,12 @@ def _anchor_relative_paths(settings: Settings, base: Path) -> Settings:
     def grant(value: OAuth2Settings | None) -> OAuth2Settings | None:
         if value is None:
             return None
-        return value.model_copy(update={"client_secret_file": anchor(value.client_secret_file)})
+        return value.model_copy(
+            update={
+                "client_secret_file": anchor(value.client_secret_file),
+                "service_account_file": anchor(value.service_account_file),
+            }
+        )
 
     exports = [
         export.model_copy(

@@ -235,3 +235,96 @@ scope = "https://outlook.office365.com/SMTP.Send offline_access"
         assert not any(
             t in run.stdout + run.stderr for t in authority.refresh_tokens | refresh_tokens
         )
+
+
+def test_a_google_service_account_acts_for_each_mailbox_by_a_signed_jwt(
+    tmp_path: Path,
+    dovecot_factory: DovecotFactory,
+    smtp_server: SmtpServerFactory,
+    api_server: ApiServerFactory,
+) -> None:
+    """Google Workspace: the service account's JSON key signs a JWT for each login's user
+    (domain-wide delegation); the endpoint checks the signature and answers as Google does
+    when the user is not delegated or the key is wrong; no key material is shown."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()  # fmt: skip
+    email = "notifier@helpdesk-project.iam.gserviceaccount.com"
+    authority = TokenAuthority(api_server, time.monotonic, users=("robot", SENDER), client=CLIENT)
+    authority.service_account = (email, key.public_key())
+    (tmp_path / "service-account.json").write_text(json.dumps({
+        "type": "service_account", "project_id": "helpdesk-project",
+        "private_key_id": "4f1c0d2e9b", "private_key": pem, "client_email": email,
+        "client_id": "108177812345678901234", "token_uri": authority.token_url,
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+    }))  # fmt: skip
+    dovecot = dovecot_factory(
+        users={"robot": "unused-password"}, oauth2_introspection_url=authority.introspection_url
+    )
+    dovecot.create_folder("Resolved")
+    sink = smtp_server(oauth2=authority.valid)
+    grant = '{ provider = "google", service_account_file = "service-account.json" }'
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[state]
+directory = "{tmp_path / "state"}"
+[smtp]
+host = "{sink.host}"
+port = {sink.port}
+security = "plain"
+username = "{SENDER}"
+oauth2 = {grant}
+from_address = "{SENDER}"
+[log]
+format = "json"
+[rules]
+max_age = 0
+[[imap]]
+name = "mail"
+host = "{dovecot.host}"
+port = {dovecot.port}
+security = "plain"
+username = "robot"
+oauth2 = {grant}
+timeout = "5s"
+folder = "Resolved"
+mode = "folder"
+idle = false
+""",
+        encoding="utf-8",
+    )
+    start = notifier("once", "--config", str(config))
+    dovecot.append("Resolved", reply(71))
+    first = notifier("once", "--config", str(config))
+    assert start.returncode == first.returncode == 0, first.stdout + first.stderr
+    assert [m.rcpt_tos[0] for m in sink.messages] == ["ann@example.org"]
+    logins = sink.handler.logins  # type: ignore[attr-defined]
+    assert [(user, ok) for _, user, ok in logins] == [(SENDER, True)]
+
+    authority.users = ("robot",)  # the sending mailbox is not delegated (any more)
+    dovecot.append("Resolved", reply(72, requester="bob@example.org"))
+    refused = notifier("once", "--config", str(config))
+    trail = notifier("audit", "--config", str(config), "--status", "deferred", "--format", "json")
+    (deferred,) = json.loads(trail.stdout)
+    assert (
+        "401: unauthorized_client: Client is unauthorized to retrieve access tokens"
+        in deferred["reason"]
+    )
+    assert f"service account {email} for {SENDER}" in deferred["reason"]
+
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    authority.service_account = (email, other.public_key())  # the key was rotated at Google
+    wrong = notifier("once", "--config", str(config))
+    events = [json.loads(line) for line in wrong.stdout.splitlines() if line.startswith("{")]
+    errors = [e["error"] for e in events if e["event"] == "source_error"]
+    assert errors and "400: invalid_grant: Invalid JWT Signature." in errors[0], events
+    outputs = "".join(r.stdout + r.stderr for r in (start, first, refused, trail, wrong))
+    body = "".join(pem.splitlines()[1:-1])
+    assert body[:40] not in outputs and body[-40:] not in outputs
+    assert not any(token in outputs for token in authority.issued)
