@@ -104,6 +104,11 @@ class ClientCredentials:
         self._token = ""
         self._renew_at = 0.0
         self.renewals = 0
+        # For `notifier status`: when a token was last had and until when, the last refusal.
+        self.renewed_at: float | None = None  # wall clock (time.time)
+        self.valid_until: float | None = None
+        self.last_error = ""
+        self.last_error_at: float | None = None
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout),
             verify=ssl.create_default_context(cafile=str(ca_file)) if ca_file else True,
@@ -116,7 +121,11 @@ class ClientCredentials:
         """A token valid for at least the margin (one request at a time renews it)."""
         with self._lock:
             if not self._token or self._clock() >= self._renew_at:
-                self._fetch()
+                try:
+                    self._fetch()
+                except TokenError as exc:
+                    self.last_error, self.last_error_at = str(exc), time.time()
+                    raise
             return self._token
 
     def refused(self, token: str) -> None:
@@ -150,6 +159,9 @@ class ClientCredentials:
         self._token = str(found["access_token"])
         self._renew_at = asked + lifetime - early * (1 - random.random() / 4)
         self.renewals += 1
+        self.renewed_at = time.time()
+        self.valid_until = self.renewed_at + lifetime
+        self.last_error = ""
         self._answered(found)
 
     def _refusal(self, status: int, found: dict[str, object], body: bytes) -> str:

@@ -86,7 +86,8 @@ def show_status(args: argparse.Namespace, settings: Settings) -> int:
     configured = [export.name for export in settings.exports] + [box.name for box in settings.imap]
     sources = status.sources if status is not None else {}
     failing = sorted(name for name, health in sources.items() if health.failing)
-    attention = (not running) or bool(failing) or snapshot.dead_letters_recent > 0
+    refused = status is not None and any(login.failing for login in status.logins.values())
+    attention = (not running) or bool(failing) or refused or snapshot.dead_letters_recent > 0
     if args.format == "json":
         document: dict[str, Any] = {
             "state_directory": str(directory),
@@ -131,6 +132,20 @@ def show_status(args: argparse.Namespace, settings: Settings) -> int:
         )
         if health.last_error:
             say(f"    last error {_ago(health.last_error_at, now)}: {printable(health.last_error)}")
+    logins = status.logins if status is not None else {}
+    if logins:
+        say("oauth2 logins:")
+    for where, login in sorted(logins.items()):
+        flag = "FAILING" if login.failing else "ok"
+        valid = (
+            f", valid until {login.valid_until:%Y-%m-%d %H:%M:%S} UTC" if login.valid_until else ""
+        )
+        say(
+            f"  {printable(where)}: {flag}; {login.renewals} token(s), last "
+            f"{_ago(login.renewed_at, now)}{valid}"
+        )
+        if login.last_error:
+            say(f"    last refusal {_ago(login.last_error_at, now)}: {printable(login.last_error)}")
     counts = snapshot.counts
     order = ("queued", "deferred", "sending", "held", "sent", "failed", "suppressed", "cancelled")
     shown = [f"{state} {counts.get(state, 0)}" for state in order]

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         TokenRequest,
         TokenSource,
     )
+    from notifier.runtime.health import LoginHealth
     from notifier.sources.api.source import ApiSource
     from notifier.sources.mail.imap import ImapSource
     from notifier.sources.webhook.presets.preset import WebhookPreset
@@ -150,11 +151,41 @@ def oauth2_tokens(
     return _shared_tokens(_token_request(grant, key, scope), ca_file)
 
 
+# Every token provider built, for the status file (``notifier status`` shows each login).
+_PROVIDERS: list[ClientCredentials] = []
+
+
+def login_health() -> dict[str, LoginHealth]:
+    """Each OAuth2 login's last renewal and refusal, for the status file."""
+    from datetime import UTC, datetime
+
+    from notifier.runtime.health import LoginHealth
+
+    def moment(seconds: float | None) -> datetime | None:
+        return datetime.fromtimestamp(seconds, UTC) if seconds is not None else None
+
+    return {
+        provider.where: LoginHealth(
+            renewals=provider.renewals,
+            renewed_at=moment(provider.renewed_at),
+            valid_until=moment(provider.valid_until),
+            last_error=provider.last_error,
+            last_error_at=moment(provider.last_error_at),
+        )
+        for provider in _PROVIDERS
+    }
+
+
+def _known(provider: ClientCredentials) -> ClientCredentials:
+    _PROVIDERS.append(provider)
+    return provider
+
+
 @functools.lru_cache(maxsize=64)
 def _shared_tokens(request: TokenRequest, ca_file: Path | None) -> ClientCredentials:
     from notifier.oauth2 import ClientCredentials
 
-    return ClientCredentials(request, ca_file=ca_file)
+    return _known(ClientCredentials(request, ca_file=ca_file))
 
 
 @functools.lru_cache(maxsize=64)
@@ -163,7 +194,7 @@ def _shared_refresh(
 ) -> ClientCredentials:
     from notifier.oauth2 import RefreshStore, RefreshTokens
 
-    return RefreshTokens(request, RefreshStore(store), login=login, ca_file=ca_file)
+    return _known(RefreshTokens(request, RefreshStore(store), login=login, ca_file=ca_file))
 
 
 def refresh_store(state: Path, request: TokenRequest) -> Path:
@@ -179,7 +210,7 @@ def refresh_store(state: Path, request: TokenRequest) -> Path:
 def _shared_service(account: ServiceAccount, scope: str, ca_file: Path | None) -> ClientCredentials:
     from notifier.oauth2 import ServiceAccountTokens
 
-    return ServiceAccountTokens(account, scope, ca_file=ca_file)
+    return _known(ServiceAccountTokens(account, scope, ca_file=ca_file))
 
 
 def _service_account(grant: OAuth2Settings, key: str, user: str) -> ServiceAccount:
@@ -275,9 +306,10 @@ def build_api_source(api: ApiSettings, state: SourceState) -> ApiSource:
         auth = product.session(api.url, auth, api.resolve_app_token())
     try:
         options = ReaderOptions(
-            api.query, tuple(api.resolved_statuses or ()),
+            api.query,
+            tuple(api.resolved_statuses or ()),
             None if api.timezone == "UTC" else ZoneInfo(api.timezone),
-        )  # fmt: skip
+        )
         reader = product.reader(options)
     except ConfigError as exc:
         raise ConfigError(f"{where}.query: {exc}") from exc

@@ -50,7 +50,7 @@ from notifier.core.clock import Clock, system_clock
 from notifier.core.errors import ConfigError, NotifierError, StateError, TemplateError
 from notifier.core.ports import StateStore
 from notifier.core.queue import QueueSnapshot
-from notifier.runtime.bootstrap import open_reader
+from notifier.runtime.bootstrap import login_health, open_reader
 from notifier.runtime.config import Settings
 from notifier.runtime.health import DaemonStatus, SourceHealth, note_pass, write_status
 from notifier.runtime.metrics import Metrics
@@ -460,6 +460,7 @@ class Daemon:
 
     def _write_status(self) -> None:
         self.status.updated_at = self._clock()
+        self.status.logins = login_health()
         try:
             write_status(self.settings.state.directory, self.status)
         except OSError as exc:

@@ -65,6 +65,40 @@ class SourceHealth:
 
 
 @dataclass
+class LoginHealth:
+    """One OAuth2 token provider (an IMAP, SMTP or API login) as the daemon last saw it."""
+
+    renewals: int = 0
+    renewed_at: datetime | None = None
+    valid_until: datetime | None = None
+    last_error: str = ""
+    last_error_at: datetime | None = None
+
+    @property
+    def failing(self) -> bool:
+        return bool(self.last_error)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "renewals": self.renewals,
+            "renewed_at": _stamp(self.renewed_at),
+            "valid_until": _stamp(self.valid_until),
+            "last_error": self.last_error,
+            "last_error_at": _stamp(self.last_error_at),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LoginHealth:
+        return cls(
+            renewals=int(data.get("renewals") or 0),
+            renewed_at=stamp_or_none(data.get("renewed_at")),
+            valid_until=stamp_or_none(data.get("valid_until")),
+            last_error=str(data.get("last_error") or ""),
+            last_error_at=stamp_or_none(data.get("last_error_at")),
+        )
+
+
+@dataclass
 class DaemonStatus:
     """The content of ``status.json``."""
 
@@ -76,6 +110,7 @@ class DaemonStatus:
     last_pass_at: datetime | None = None
     last_pass: dict[str, int] = field(default_factory=dict)
     sources: dict[str, SourceHealth] = field(default_factory=dict)
+    logins: dict[str, LoginHealth] = field(default_factory=dict)  # OAuth2 token providers
     last_reload_at: datetime | None = None
     last_reload_result: str = ""  # ok, rejected
     last_reload_error: str = ""
@@ -92,6 +127,7 @@ class DaemonStatus:
             "last_pass_at": _stamp(self.last_pass_at),
             "last_pass": dict(self.last_pass),
             "sources": {name: health.as_json() for name, health in sorted(self.sources.items())},
+            "logins": {name: login.as_json() for name, login in sorted(self.logins.items())},
             "last_reload_at": _stamp(self.last_reload_at),
             "last_reload_result": self.last_reload_result,
             "last_reload_error": self.last_reload_error,
@@ -112,6 +148,11 @@ class DaemonStatus:
             sources={
                 str(name): SourceHealth.from_json(value)
                 for name, value in sources.items()
+                if isinstance(value, Mapping)
+            },
+            logins={
+                str(name): LoginHealth.from_json(value)
+                for name, value in (data.get("logins") or {}).items()
                 if isinstance(value, Mapping)
             },
             last_reload_at=stamp_or_none(data.get("last_reload_at")),

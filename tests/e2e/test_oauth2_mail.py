@@ -100,6 +100,9 @@ idle = false
     )
     audit = notifier("audit", "--config", str(config), "--format", "json")
     status = notifier("status", "--config", str(config))
+    assert status.returncode == 1, status.stdout  # a refused login needs attention
+    assert "oauth2 logins:" in status.stdout and "FAILING" in status.stdout, status.stdout
+    assert "AADSTS700016" in status.stdout
     outputs = "".join(
         run.stdout + run.stderr for run in (start, first, checked, refused, audit, status)
     ).encode()

@@ -144,6 +144,7 @@ def once_command(args: argparse.Namespace) -> int:
 
 def _record_once(settings: Settings, service: Service, report: PassReport) -> None:
     """Leave what this pass found in status.json, so `notifier status` shows each source."""
+    from notifier.runtime.bootstrap import login_health
     from notifier.runtime.health import DaemonStatus, note_pass, read_status, write_status
 
     now = datetime.now(UTC)
@@ -165,6 +166,7 @@ def _record_once(settings: Settings, service: Service, report: PassReport) -> No
                 updated_at=now,
                 last_pass_at=now,
                 sources=sources,
+                logins=login_health(),
                 written_by="once",
             ),
         )
