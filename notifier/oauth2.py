@@ -74,6 +74,48 @@ class TokenFile:
         """Nothing to renew here: the tool that writes the file does."""
 
 
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+@dataclass(frozen=True)
+class ClientCertificate:
+    """A client that proves itself by a certificate instead of a secret (Microsoft's
+    certificate credentials): each token request carries a JWT signed with its private key,
+    naming the certificate by its thumbprints (``x5t``, ``x5t#S256``). Source:
+    learn.microsoft.com/entra/identity-platform/certificate-credentials."""
+
+    private_key: str  # PEM
+    certificate: str  # PEM
+
+    def assertion(self, audience: str, client_id: str) -> str:
+        import uuid
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding
+        from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+        try:
+            key = serialization.load_pem_private_key(self.private_key.encode(), password=None)
+            der = x509.load_pem_x509_certificate(self.certificate.encode()).public_bytes(
+                serialization.Encoding.DER
+            )
+        except (ValueError, TypeError) as exc:
+            raise TokenError("the client certificate or its key cannot be read") from exc
+        if not isinstance(key, RSAPrivateKey):
+            raise TokenError("the client certificate's key is not an RSA key")
+        sha1, sha256 = hashes.Hash(hashes.SHA1()), hashes.Hash(hashes.SHA256())  # noqa: S303
+        sha1.update(der)
+        sha256.update(der)
+        header = {"alg": "RS256", "typ": "JWT", "x5t": _b64url(sha1.finalize()),
+                  "x5t#S256": _b64url(sha256.finalize())}  # fmt: skip
+        now = int(time.time())
+        claims = {"aud": audience, "iss": client_id, "sub": client_id,
+                  "jti": str(uuid.uuid4()), "nbf": now, "iat": now, "exp": now + 600}  # fmt: skip
+        signed = f"{_b64url(json.dumps(header))}.{_b64url(json.dumps(claims))}"
+        return f"{signed}.{_b64url(key.sign(signed.encode(), padding.PKCS1v15(), hashes.SHA256()))}"
+
+
 @dataclass(frozen=True)
 class TokenRequest:
     token_url: str
@@ -84,6 +126,7 @@ class TokenRequest:
     # Authorization header (RFC 6749's default); "none": the grant proves who asks (a signed
     # JWT).
     client_auth: Literal["post", "basic", "none"] = "post"
+    certificate: ClientCertificate | None = None  # instead of client_secret
 
 
 class ClientCredentials:
@@ -388,6 +431,13 @@ def post_form(
     headers = {"Accept": "application/json"}
     if request.client_auth == "none":
         pass
+    elif secret and request.certificate is not None:
+        try:
+            assertion = request.certificate.assertion(request.token_url, request.client_id)
+        except TokenError as exc:
+            raise TokenError(f"{where}: {exc}") from exc
+        form |= {"client_id": request.client_id, "client_assertion_type": ASSERTION_TYPE,
+                 "client_assertion": assertion}  # fmt: skip
     elif not secret or not request.client_secret:
         form["client_id"] = request.client_id
     elif request.client_auth == "basic":

@@ -110,6 +110,7 @@ class TokenAuthority:
         self._devices: dict[str, tuple[str, bool]] = {}  # device code -> (user code, approved)
         self.refresh_tokens: set[str] = set()  # the ones that still work
         self.service_account: tuple[str, Any] | None = None  # (client_email, public key)
+        self.certificate: Any = None  # a client certificate (cryptography x509) it trusts
         self._owner: dict[str, str] = {}  # token -> the only user it opens (service accounts)
         self._lock = threading.Lock()
         self.server = api_server(self._answer)
@@ -188,10 +189,53 @@ class TokenAuthority:
                                     "error_description": "AADSTS70000: The provided value for "
                                     "the 'refresh_token' is not valid."})  # fmt: skip
             return Answer(200, self._tokens(refresh=True))
-        if (form.get("client_id"), form.get("client_secret")) != self.client:
+        if form.get("client_assertion"):
+            refused = self._client_assertion(form)
+            if refused is not None:
+                return refused
+        elif (form.get("client_id"), form.get("client_secret")) != self.client:
             return Answer(401, {"error": "invalid_client",
                                 "error_description": "client authentication failed"})  # fmt: skip
         return Answer(200, self._tokens(refresh=False))
+
+    def _client_assertion(self, form: dict[str, str]) -> Any:
+        """Microsoft's certificate credentials: the assertion signed by the certificate's key,
+        naming it by thumbprint, for this endpoint and client; None when it is good."""
+        import base64
+        import json as json_module
+
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        from tests.api_server import Answer
+
+        def part(text: str) -> bytes:
+            return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+        bad = Answer(401, {"error": "invalid_client", "error_description": "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application."})  # fmt: skip
+        if self.certificate is None or form.get("client_assertion_type") != (
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        ):
+            return bad
+        header, claims, signature = form["client_assertion"].split(".")
+        digest = hashes.Hash(hashes.SHA1())  # noqa: S303 - Microsoft's x5t is a SHA-1 thumbprint
+        digest.update(self.certificate.public_bytes(serialization.Encoding.DER))
+        named = json_module.loads(part(header))
+        said = json_module.loads(part(claims))
+        if part(named.get("x5t", "")) != digest.finalize():
+            return bad
+        try:
+            self.certificate.public_key().verify(part(signature), f"{header}.{claims}".encode(),
+                                                 padding.PKCS1v15(), hashes.SHA256())  # fmt: skip
+        except InvalidSignature:
+            return bad
+        if (
+            said.get("aud") != self.token_url
+            or not said.get("iss") == said.get("sub") == self.client[0]
+        ):
+            return Answer(401, {"error": "invalid_client", "error_description": "AADSTS700024: Client assertion is not within its valid time range."})  # fmt: skip
+        return None
 
     def _jwt_bearer(self, assertion: str) -> Any:
         import base64

@@ -46,6 +46,7 @@ from notifier.store.sqlite.reader import StateReader
 
 if TYPE_CHECKING:
     from notifier.oauth2 import (
+        ClientCertificate,
         ClientCredentials,
         DeviceLogin,
         ServiceAccount,
@@ -136,10 +137,32 @@ def build_sources(settings: Settings, seen: SourceState, inbox: WebhookInbox) ->
 def _token_request(grant: OAuth2Settings, key: str, scope: str) -> TokenRequest:
     from notifier.oauth2 import TokenRequest
 
-    secret = grant.resolve_secret(key)
+    pem = grant.resolve_certificate(key)
     return TokenRequest(
-        grant.endpoint, grant.client_id, secret, scope=scope, client_auth=grant.client_auth
-    )
+        grant.endpoint, grant.client_id, grant.resolve_secret(key), scope=scope,
+        client_auth=grant.client_auth,
+        certificate=_client_certificate(pem, key) if pem is not None else None,
+    )  # fmt: skip
+
+
+def _client_certificate(pem: str, key: str) -> ClientCertificate:
+    """A certificate credential from one PEM file holding its private key and certificate (as
+    ``openssl req -x509 -newkey rsa:2048 -keyout - -out -`` writes them)."""
+    import re
+
+    from notifier.oauth2 import ClientCertificate
+
+    found = {
+        block.group(1): block.group(0)
+        for block in re.finditer(r"-----BEGIN ([A-Z ]+)-----.+?-----END \1-----", pem, re.S)
+    }
+    private = next((text for kind, text in found.items() if kind.endswith("PRIVATE KEY")), None)
+    if private is None or "CERTIFICATE" not in found:
+        raise ConfigError(
+            f"{key}.client_certificate: needs one PEM file holding the private key and the "
+            "certificate"
+        )
+    return ClientCertificate(private, found["CERTIFICATE"])
 
 
 def oauth2_tokens(

@@ -124,6 +124,9 @@ class OAuth2Settings(_Section):
     service_account_credential: str | None = None
     client_secret_file: Path | None = None
     client_secret_credential: str | None = None
+    # Or a certificate credential: one PEM file with the private key and the certificate.
+    client_certificate_file: Path | None = None
+    client_certificate_credential: str | None = None
     scope: str = ""
     # "post": the client's id and secret in the form (Microsoft, ServiceNow); "basic": in an
     # Authorization header.
@@ -145,10 +148,19 @@ class OAuth2Settings(_Section):
             raise ValueError("service_account_file: for provider 'google' only")
         if not self.client_id:
             raise ValueError("give client_id")
-        both = self.client_secret_file is not None and self.client_secret_credential is not None
-        neither = self.client_secret_file is None and self.client_secret_credential is None
-        if both or (neither and self.grant == "client_credentials"):
-            raise ValueError("give one of client_secret_file, client_secret_credential")
+        proofs = [
+            key
+            for key in (
+                "client_secret_file", "client_secret_credential", "client_certificate_file",
+                "client_certificate_credential",
+            )
+            if getattr(self, key) is not None
+        ]  # fmt: skip
+        if len(proofs) > 1 or (not proofs and self.grant == "client_credentials"):
+            raise ValueError(
+                "give one of client_secret_file, client_secret_credential, "
+                "client_certificate_file, client_certificate_credential"
+            )
         if self.provider == "microsoft" and not re.fullmatch(r"[A-Za-z0-9.-]+", self.tenant):
             raise ValueError("provider 'microsoft' needs tenant = '<directory id or domain>'")
         if self.provider == "generic" and not self.token_url:
@@ -191,6 +203,16 @@ class OAuth2Settings(_Section):
         return _read_credential(
             self.service_account_credential, f"{key}.service_account_credential"
         )
+
+    def resolve_certificate(self, key: str) -> str | None:
+        """The client certificate's PEM (its private key and certificate), if one is set."""
+        if self.client_certificate_file is not None:
+            return _read_secret(self.client_certificate_file, f"{key}.client_certificate_file")
+        if self.client_certificate_credential is not None:
+            return _read_credential(
+                self.client_certificate_credential, f"{key}.client_certificate_credential"
+            )
+        return None
 
     def resolve_secret(self, key: str) -> str:
         """The client secret; "" for a public client (a device-code login needs none)."""
@@ -995,6 +1017,7 @@ def _anchor_relative_paths(settings: Settings, base: Path) -> Settings:
         return value.model_copy(
             update={
                 "client_secret_file": anchor(value.client_secret_file),
+                "client_certificate_file": anchor(value.client_certificate_file),
                 "service_account_file": anchor(value.service_account_file),
             }
         )

@@ -12,7 +12,7 @@ import itertools
 import pytest
 
 from notifier.core.errors import SourceError
-from notifier.oauth2 import ClientCredentials, TokenRequest
+from notifier.oauth2 import ClientCredentials, TokenError, TokenRequest
 from notifier.sources.api.client import ApiAuth, ApiClient
 from tests.api_server import Answer, ApiServer, ApiServerFactory, Asked
 
@@ -142,3 +142,54 @@ def test_a_token_endpoint_that_is_down_is_a_source_error_until_it_is_back(
         client.get("/x")
     provider.token_endpoint = api_server(provider.issue, port=provider.token_endpoint.port)
     assert client.get("/x") == {"ok": True}
+
+
+def test_a_certificate_credential_signs_each_token_request(api_server: ApiServerFactory) -> None:
+    """Microsoft's certificate credentials: no secret travels; each request carries a JWT
+    signed by the certificate's key and naming it by thumbprint, which the endpoint checks;
+    a certificate it does not know is refused with Microsoft's words."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    from notifier.oauth2 import ClientCertificate
+    from tests.oauth2_server import TokenAuthority
+
+    def certificate() -> tuple[str, x509.Certificate]:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "notifier")])
+        now = datetime.now(UTC)
+        cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + timedelta(days=30))
+            .sign(key, hashes.SHA256())
+        )  # fmt: skip
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()  # fmt: skip
+        return pem, cert
+
+    authority = TokenAuthority(api_server, time.monotonic, users=("robot",))
+    pem, cert = certificate()
+    authority.certificate = cert
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    request = TokenRequest(authority.token_url, authority.client[0], "", scope="x",
+                           certificate=ClientCertificate(pem, cert_pem))  # fmt: skip
+    tokens = ClientCredentials(request, timeout=5)
+    assert tokens.token() in authority.issued
+    form = authority.server.asked[-1].form()
+    assert "client_secret" not in form and form["client_assertion_type"].endswith("jwt-bearer")
+
+    other_pem, other = certificate()  # a certificate the app registration does not hold
+    stranger = ClientCredentials(
+        TokenRequest(authority.token_url, authority.client[0], "", scope="x",
+                     certificate=ClientCertificate(other_pem, other.public_bytes(
+                         serialization.Encoding.PEM).decode())),
+        timeout=5,
+    )  # fmt: skip
+    with pytest.raises(TokenError, match="401: invalid_client: AADSTS700027"):
+        stranger.token()
