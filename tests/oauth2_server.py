@@ -113,7 +113,15 @@ class TokenAuthority:
         self.certificate: Any = None  # a client certificate (cryptography x509) it trusts
         self._owner: dict[str, str] = {}  # token -> the only user it opens (service accounts)
         self._lock = threading.Lock()
+        self._start = api_server
         self.server = api_server(self._answer)
+
+    def stop(self) -> None:
+        self.server.close()
+
+    def restart(self) -> None:
+        """Serve again on the same port, as a provider back from an outage."""
+        self.server = self._start(self._answer, port=self.server.port)
 
     @property
     def token_url(self) -> str:

@@ -349,6 +349,7 @@ class SmtpTestServer:
         behaviour: ServerBehaviour | None = None,
         auth: tuple[str, str] | None = None,
         oauth2: TokenCheck | None = None,
+        exclude_auth: tuple[str, ...] = (),
         require_starttls: bool = True,
         ca: trustme.CA | None = None,
         tmp_dir: Path | None = None,
@@ -359,6 +360,7 @@ class SmtpTestServer:
         self.security: ServerSecurity = security
         self.auth = auth
         self.oauth2 = oauth2
+        self.exclude_auth = exclude_auth
         self.handler: RecordingHandler = (
             OAuthHandler(behaviour or ServerBehaviour(), oauth2)
             if oauth2 is not None
@@ -421,6 +423,7 @@ class SmtpTestServer:
         if self.auth is not None or self.oauth2 is not None:
             kwargs["authenticator"] = self._authenticate
             kwargs["auth_required"] = True
+            kwargs["auth_exclude_mechanism"] = list(self.exclude_auth)
             # aiosmtpd only counts STARTTLS as TLS; implicit TLS is encrypted from the start.
             kwargs["auth_require_tls"] = self.security == "starttls"
         last_error: OSError | None = None
@@ -502,6 +505,7 @@ class SmtpServerFactory:
         behaviour: ServerBehaviour | None = None,
         auth: tuple[str, str] | None = None,
         oauth2: TokenCheck | None = None,
+        exclude_auth: tuple[str, ...] = (),
         require_starttls: bool = True,
     ) -> SmtpTestServer:
         server = SmtpTestServer(
@@ -509,6 +513,7 @@ class SmtpServerFactory:
             behaviour=behaviour,
             auth=auth,
             oauth2=oauth2,
+            exclude_auth=exclude_auth,
             require_starttls=require_starttls,
             ca=self.ca,
             tmp_dir=self.tmp_dir,

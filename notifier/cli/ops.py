@@ -201,9 +201,11 @@ def check_connections(settings: Settings) -> int:
             say(f"{label}: FAILED: {printable(exc)}")
             continue
         encrypted = "certificate verified" if box.security != "plain" else "not encrypted"
+        tokens = source.options.tokens
+        how = f", XOAUTH2 with a token from {tokens.where}" if tokens is not None else ""
         say(
             f"{label}: {steps[box.security]} and login as {printable(box.username)} ok "
-            f"({encrypted})"
+            f"({encrypted}{printable(how)})"
         )
         try:
             info = client.select_folder(box.folder, readonly=True)

@@ -85,6 +85,10 @@ idle = false
     checked = notifier("check-config", "--config", str(config), "--connect")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "XOAUTH2" in checked.stdout
+    assert (
+        "login as robot ok (not encrypted, XOAUTH2 with a token from token endpoint"
+        in checked.stdout
+    )
 
     authority.refusal = {"error": "unauthorized_client",
                          "error_description": "AADSTS700016: Application with identifier "

@@ -29,6 +29,7 @@ def oauth_service(
     count: int,
     *,
     per_session: int = 20,
+    exclude_auth: tuple[str, ...] = (),
 ) -> tuple[Service, SmtpTestServer, TokenAuthority, ClientCredentials]:
     started: list[SmtpTestServer] = []
 
@@ -36,7 +37,7 @@ def oauth_service(
         return float(len(started[0].messages)) if started else 0.0
 
     authority = TokenAuthority(api_server, now, users=(SENDER,), lifetime=20)
-    server = smtp_server(oauth2=authority.valid)
+    server = smtp_server(oauth2=authority.valid, exclude_auth=exclude_auth)
     started.append(server)
     clock, source = Clock(), ListSource([resolution(n) for n in range(count)])
     service = make_service(tmp_path, server, clock, source, rate_limit_per_minute=1000)
@@ -109,3 +110,32 @@ def test_a_refused_client_names_the_providers_error_and_the_notices_wait_for_the
     service.clock.now += service.policy.maximum  # type: ignore[attr-defined]
     report = service.run_pass()
     assert report.sent == 3 and len(server.messages) == 3, report
+
+
+def test_a_server_offering_only_oauthbearer_is_logged_in_by_it(
+    tmp_path: Path, smtp_server: SmtpServerFactory, api_server: ApiServerFactory
+) -> None:
+    service, server, _, _ = oauth_service(
+        tmp_path, smtp_server, api_server, 2, exclude_auth=("XOAUTH2",)
+    )
+    assert service.run_pass().sent == 2
+    logins = server.handler.logins  # type: ignore[attr-defined]
+    assert [(mechanism, user, ok) for mechanism, user, ok in logins] == [
+        ("OAUTHBEARER", SENDER, True)
+    ]
+
+
+def test_a_token_endpoint_that_is_down_defers_the_notices_until_it_is_back(
+    tmp_path: Path, smtp_server: SmtpServerFactory, api_server: ApiServerFactory
+) -> None:
+    service, server, authority, _ = oauth_service(tmp_path, smtp_server, api_server, 2)
+    authority.stop()
+    report = service.run_pass()
+    assert (report.sent, report.deferred) == (0, 2), report
+    (row, _) = service.outbox.audit_records(AuditQuery(outcome="deferred"))
+    assert (
+        "no OAuth2 token: token endpoint 127.0.0.1:" in row.reason and "ConnectError" in row.reason
+    )
+    authority.restart()
+    service.clock.now += service.policy.maximum  # type: ignore[attr-defined]
+    assert service.run_pass().sent == 2 and len(server.messages) == 2
