@@ -15,33 +15,18 @@ from pathlib import Path
 from notifier.oauth2 import TokenFile
 from notifier.sources.mail.connection import build_options, connect
 from tests.api_server import ApiServerFactory
-from tests.dovecot import DovecotFactory
+from tests.dovecot import DovecotFactory, DovecotServer
 from tests.e2e.cli import CSV_HEADER, csv_row, notifier, write_config
 from tests.mailfactory import reply
 from tests.oauth2_server import TokenAuthority
-from tests.smtp_server import SmtpServerFactory
+from tests.smtp_server import SmtpServerFactory, SmtpTestServer
 
 SENDER = "it-helpdesk@example.org"
 CLIENT = ("3f2a5b1c-notifier", "Xy7~client.secret-value_42")
 
 
-def test_one_app_registration_logs_in_to_imap_and_smtp_and_no_secret_is_shown(
-    tmp_path: Path,
-    dovecot_factory: DovecotFactory,
-    smtp_server: SmtpServerFactory,
-    api_server: ApiServerFactory,
-) -> None:
-    authority = TokenAuthority(api_server, time.monotonic, users=("robot", SENDER), client=CLIENT)
-    dovecot = dovecot_factory(
-        users={"robot": "unused-password"}, oauth2_introspection_url=authority.introspection_url
-    )
-    dovecot.create_folder("Resolved")
-    sink = smtp_server(oauth2=authority.valid)
-    (tmp_path / "client-secret").write_text(CLIENT[1] + "\n")
-    grant = (
-        f'{{ token_url = "{authority.token_url}", client_id = "{CLIENT[0]}", '
-        f'client_secret_file = "client-secret", scope = "https://outlook.office365.com/.default" }}'
-    )
+def mail_config(tmp_path: Path, sink: SmtpTestServer, dovecot: DovecotServer, grant: str) -> Path:
+    """SMTP and one IMAP folder, both logging in with ``grant`` (an inline ``oauth2`` table)."""
     config = tmp_path / "config.toml"
     config.write_text(
         f"""
@@ -72,6 +57,27 @@ idle = false
 """,
         encoding="utf-8",
     )
+    return config
+
+
+def test_one_app_registration_logs_in_to_imap_and_smtp_and_no_secret_is_shown(
+    tmp_path: Path,
+    dovecot_factory: DovecotFactory,
+    smtp_server: SmtpServerFactory,
+    api_server: ApiServerFactory,
+) -> None:
+    authority = TokenAuthority(api_server, time.monotonic, users=("robot", SENDER), client=CLIENT)
+    dovecot = dovecot_factory(
+        users={"robot": "unused-password"}, oauth2_introspection_url=authority.introspection_url
+    )
+    dovecot.create_folder("Resolved")
+    sink = smtp_server(oauth2=authority.valid)
+    (tmp_path / "client-secret").write_text(CLIENT[1] + "\n")
+    grant = (
+        f'{{ token_url = "{authority.token_url}", client_id = "{CLIENT[0]}", '
+        f'client_secret_file = "client-secret", scope = "https://outlook.office365.com/.default" }}'
+    )
+    config = mail_config(tmp_path, sink, dovecot, grant)
     start = notifier("once", "--config", str(config))  # the first start marks what is there
     dovecot.append("Resolved", reply(61))
     first = notifier("once", "--config", str(config))
@@ -276,36 +282,7 @@ def test_a_google_service_account_acts_for_each_mailbox_by_a_signed_jwt(
     dovecot.create_folder("Resolved")
     sink = smtp_server(oauth2=authority.valid)
     grant = '{ provider = "google", service_account_file = "service-account.json" }'
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f"""
-[state]
-directory = "{tmp_path / "state"}"
-[smtp]
-host = "{sink.host}"
-port = {sink.port}
-security = "plain"
-username = "{SENDER}"
-oauth2 = {grant}
-from_address = "{SENDER}"
-[log]
-format = "json"
-[rules]
-max_age = 0
-[[imap]]
-name = "mail"
-host = "{dovecot.host}"
-port = {dovecot.port}
-security = "plain"
-username = "robot"
-oauth2 = {grant}
-timeout = "5s"
-folder = "Resolved"
-mode = "folder"
-idle = false
-""",
-        encoding="utf-8",
-    )
+    config = mail_config(tmp_path, sink, dovecot, grant)
     start = notifier("once", "--config", str(config))
     dovecot.append("Resolved", reply(71))
     first = notifier("once", "--config", str(config))

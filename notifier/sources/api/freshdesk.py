@@ -21,7 +21,7 @@ Conversations, Rate limit); tested against a local server in those shapes
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,8 +29,7 @@ from notifier.core.errors import SourceError
 from notifier.sources.api.client import ApiClient
 from notifier.sources.api.paging import changed_since
 from notifier.sources.api.replies import newest_reply
-from notifier.sources.api.source import ApiRecord
-from notifier.sources.records.mapping import ColumnMapping, mapping_of, normalise_status, statuses
+from notifier.sources.api.source import ApiRecord, RecordReader
 from notifier.sources.records.timestamps import parse_timestamp
 
 TICKETS = "/api/v2/tickets"
@@ -43,15 +42,10 @@ _FIELDS = (
 
 
 @dataclass
-class FreshdeskReader:
+class FreshdeskReader(RecordReader):
+    FIELDS = _FIELDS
     resolved: tuple[str, ...] = ("Resolved", "Closed")
     product: str = "Freshdesk"
-    mapping: ColumnMapping = field(init=False)
-    reopen_statuses: frozenset[str] = field(default_factory=statuses)
-
-    def __post_init__(self) -> None:
-        self.mapping = mapping_of({n: n for n in _FIELDS}, self.resolved)
-        self._done = {normalise_status(s) for s in self.resolved}
 
     def changed(self, client: ApiClient, since: datetime, token: str = "") -> Iterator[ApiRecord]:
         def fetch(boundary: datetime, page: int) -> list[Mapping[str, Any]]:
@@ -95,7 +89,7 @@ class FreshdeskReader:
             "resolution_note": "",
         }
         origin = f"Freshdesk ticket {number}"
-        if normalise_status(status) in self._done:
+        if self.is_resolved(status):
             try:
                 record["resolution_note"] = self._note(client, number, record["resolved_at"])
             except SourceError as exc:

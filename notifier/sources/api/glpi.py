@@ -39,8 +39,7 @@ from notifier.core.errors import SourceError
 from notifier.core.htmltext import html_to_text
 from notifier.sources.api.client import ApiAuth, ApiClient
 from notifier.sources.api.paging import changed_since
-from notifier.sources.api.source import ApiRecord
-from notifier.sources.records.mapping import ColumnMapping, mapping_of, normalise_status, statuses
+from notifier.sources.api.source import ApiRecord, RecordReader
 from notifier.sources.records.timestamps import parse_timestamp
 
 PAGE_SIZE = 100
@@ -109,17 +108,12 @@ def session_auth(base_url: str, auth: ApiAuth, app_token: str = "") -> ApiAuth:
 
 
 @dataclass
-class GlpiReader:
+class GlpiReader(RecordReader):
+    FIELDS = _FIELDS
     resolved: tuple[str, ...] = ("solved", "closed")
     zone: tzinfo | None = None  # GLPI's server time zone (its dates carry none); None: UTC
     product: str = "GLPI"
-    mapping: ColumnMapping = field(init=False)
-    reopen_statuses: frozenset[str] = field(default_factory=statuses)
     _users: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.mapping = mapping_of({n: n for n in _FIELDS}, self.resolved)
-        self._done = {normalise_status(s) for s in self.resolved}
 
     def changed(self, client: ApiClient, since: datetime, token: str = "") -> Iterator[ApiRecord]:
         def fetch(boundary: datetime, page: int) -> list[Mapping[str, Any]]:
@@ -173,7 +167,7 @@ class GlpiReader:
             "language": "",
         }
         origin = f"GLPI ticket {number}"
-        if normalise_status(status) in self._done:
+        if self.is_resolved(status):
             try:
                 record.update(self._requester(client, number))
                 record["resolution_note"] = self._note(client, number)

@@ -28,7 +28,7 @@ nextPageToken, fields), /api-group-myself/, /api-group-issue-comments/, changelo
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -36,8 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from notifier.core.errors import SourceError
 from notifier.sources.api.client import ApiClient, ApiStatusError
 from notifier.sources.api.replies import newest_reply
-from notifier.sources.api.source import ApiRecord
-from notifier.sources.records.mapping import ColumnMapping, mapping_of, normalise_status, statuses
+from notifier.sources.api.source import ApiRecord, RecordReader
 from notifier.sources.records.timestamps import parse_timestamp
 
 SEARCH = "/rest/api/2/search/jql"
@@ -52,18 +51,13 @@ _FIELDS = (
 
 
 @dataclass
-class JiraReader:
+class JiraReader(RecordReader):
+    FIELDS = _FIELDS
     query: str = ""  # more JQL, such as "project = HELP"
     resolved: tuple[str, ...] = ("done",)  # "done" is the status category
     product: str = "Jira"
-    mapping: ColumnMapping = field(init=False)
-    reopen_statuses: frozenset[str] = field(default_factory=statuses)
     _zone: tzinfo | None = None
     _search: str = SEARCH
-
-    def __post_init__(self) -> None:
-        self.mapping = mapping_of({n: n for n in _FIELDS}, self.resolved)
-        self._done = {normalise_status(s) for s in self.resolved}
 
     def changed(self, client: ApiClient, since: datetime, token: str = "") -> Iterator[ApiRecord]:
         zone = self._account_zone(client)
@@ -143,7 +137,7 @@ class JiraReader:
             "team": _at(fields, "project", "name") or "",
             "resolution_note": "",
         }
-        if normalise_status(status) in self._done:
+        if self.is_resolved(status):
             try:
                 record["resolution_note"] = self._note(client, key, fields)
             except SourceError as exc:

@@ -25,8 +25,8 @@ from typing import Any
 from notifier.core.errors import SourceError
 from notifier.sources.api.client import ApiClient
 from notifier.sources.api.paging import changed_since
-from notifier.sources.api.source import ApiRecord
-from notifier.sources.records.mapping import ColumnMapping, mapping_of, normalise_status, statuses
+from notifier.sources.api.source import ApiRecord, RecordReader
+from notifier.sources.records.mapping import normalise_status
 from notifier.sources.records.timestamps import parse_timestamp
 
 PAGE_SIZE = 100
@@ -37,18 +37,13 @@ _FIELDS = (
 
 
 @dataclass
-class RedmineReader:
+class RedmineReader(RecordReader):
+    FIELDS = _FIELDS
     project: str = ""  # a project identifier; "" reads every project the key may see
     resolved: tuple[str, ...] = ("Resolved", "Closed")
     product: str = "Redmine"
-    mapping: ColumnMapping = field(init=False)
-    reopen_statuses: frozenset[str] = field(default_factory=statuses)
     _mail: dict[str, str] = field(default_factory=dict)  # user id -> address, kept
     _status_names: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.mapping = mapping_of({n: n for n in _FIELDS}, self.resolved)
-        self._done = {normalise_status(s) for s in self.resolved}
 
     def changed(self, client: ApiClient, since: datetime, token: str = "") -> Iterator[ApiRecord]:
         def fetch(boundary: datetime, page: int) -> list[Mapping[str, Any]]:
@@ -110,7 +105,7 @@ class RedmineReader:
         except ValueError as exc:
             raise SourceError(f"Redmine API: issue {number}: updated_on: {exc}") from exc
         origin = f"Redmine issue {number}"
-        if normalise_status(status) in self._done:
+        if self.is_resolved(status):
             try:
                 record["requester_email"] = self._address(client, str(author.get("id", "")))
                 record["resolved_at"], record["resolution_note"] = self._resolving(client, number)

@@ -22,7 +22,7 @@ checked live (tests/live/test_roundup_api.py).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -30,8 +30,7 @@ from urllib.parse import parse_qsl
 from notifier.core.errors import ConfigError, SourceError
 from notifier.sources.api.client import ApiClient
 from notifier.sources.api.paging import changed_since
-from notifier.sources.api.source import ApiRecord
-from notifier.sources.records.mapping import ColumnMapping, mapping_of, normalise_status, statuses
+from notifier.sources.api.source import ApiRecord, RecordReader
 from notifier.sources.records.timestamps import parse_timestamp
 
 ISSUES = "/rest/data/issue"
@@ -44,17 +43,15 @@ _FIELDS = (
 
 
 @dataclass
-class RoundupReader:
+class RoundupReader(RecordReader):
+    FIELDS = _FIELDS
     # More search terms, as a query string of Roundup field names ("keyword=network").
     query: str = ""
     resolved: tuple[str, ...] = ("resolved",)
     product: str = "Roundup"
-    mapping: ColumnMapping = field(init=False)
-    reopen_statuses: frozenset[str] = field(default_factory=statuses)
 
     def __post_init__(self) -> None:
-        self.mapping = mapping_of({n: n for n in _FIELDS}, self.resolved)
-        self._done = {normalise_status(s) for s in self.resolved}
+        super().__post_init__()
         self._terms = parse_qsl(self.query, keep_blank_values=True)
         for name, _ in self._terms:
             if not name or name.startswith("@") or name == "activity":
@@ -108,7 +105,7 @@ class RoundupReader:
             "original_message_id": "",
         }
         origin = f"Roundup {number}"
-        if normalise_status(status) in self._done:
+        if self.is_resolved(status):
             try:
                 record.update(self._resolving(client, issue))
             except SourceError as exc:  # this issue only (a message the account may not see)

@@ -26,15 +26,14 @@ tested against a local server in those shapes (tests/integration/test_api_hosted
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from notifier.core.errors import SourceError
 from notifier.sources.api.client import ApiClient
 from notifier.sources.api.paging import changed_since
-from notifier.sources.api.source import ApiRecord
-from notifier.sources.records.mapping import ColumnMapping, mapping_of, statuses
+from notifier.sources.api.source import ApiRecord, RecordReader
 from notifier.sources.records.timestamps import parse_timestamp
 
 TABLE = "/api/now/table/incident"
@@ -50,15 +49,11 @@ _FIELDS = (
 
 
 @dataclass
-class ServiceNowReader:
+class ServiceNowReader(RecordReader):
+    FIELDS = _FIELDS
     query: str = ""  # more encoded query, ANDed
     resolved: tuple[str, ...] = ("Resolved", "Closed")
     product: str = "ServiceNow"
-    mapping: ColumnMapping = field(init=False)
-    reopen_statuses: frozenset[str] = field(default_factory=statuses)
-
-    def __post_init__(self) -> None:
-        self.mapping = mapping_of({n: n for n in _FIELDS}, self.resolved)
 
     def changed(self, client: ApiClient, since: datetime, token: str = "") -> Iterator[ApiRecord]:
         def fetch(boundary: datetime, page: int) -> list[Mapping[str, Any]]:

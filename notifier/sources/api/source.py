@@ -15,15 +15,15 @@ from __future__ import annotations
 import threading
 import time as time_module
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from notifier.core.clock import from_stamp, to_stamp
 from notifier.core.model import Checkpoint, InputProblem, SourceEvent
 from notifier.core.ports import SourceState
 from notifier.sources.api.client import ApiClient
-from notifier.sources.records.mapping import ColumnMapping
+from notifier.sources.records.mapping import ColumnMapping, mapping_of, normalise_status, statuses
 from notifier.sources.records.verdict import record_verdict
 
 CURSOR = "cursor"
@@ -47,6 +47,26 @@ class ApiRecord:
     # only: reading resumes after it, so it is committed once the whole page is.
     token: str = ""
     skip: bool = False  # nothing to read (a deleted ticket, an empty page): the cursor only
+
+
+@dataclass
+class RecordReader:
+    """What every product's reader shares: the statuses that mean resolved (``resolved``), the
+    record mapping of the fields its records fill (``FIELDS``), the statuses that announce a
+    reopen (none: an open status is one)."""
+
+    FIELDS: ClassVar[tuple[str, ...]] = ()
+    resolved: tuple[str, ...] = ()
+    mapping: ColumnMapping = field(init=False)
+    reopen_statuses: frozenset[str] = field(default_factory=statuses)
+    _done: frozenset[str] = field(init=False, repr=False, default=frozenset())
+
+    def __post_init__(self) -> None:
+        self.mapping = mapping_of({name: name for name in self.FIELDS}, self.resolved)
+        self._done = frozenset(normalise_status(status) for status in self.resolved)
+
+    def is_resolved(self, status: str) -> bool:
+        return normalise_status(status) in self._done
 
 
 class TicketReader(Protocol):

@@ -33,8 +33,7 @@ from notifier.core.htmltext import html_to_text
 from notifier.sources.api.client import ApiClient
 from notifier.sources.api.paging import changed_since
 from notifier.sources.api.replies import newest_reply
-from notifier.sources.api.source import ApiRecord
-from notifier.sources.records.mapping import ColumnMapping, mapping_of, normalise_status, statuses
+from notifier.sources.api.source import ApiRecord, RecordReader
 from notifier.sources.records.timestamps import parse_timestamp
 
 SEARCH = "/api/v1/tickets/search"
@@ -46,17 +45,12 @@ _FIELDS = (
 
 
 @dataclass
-class ZammadReader:
+class ZammadReader(RecordReader):
+    FIELDS = _FIELDS
     query: str = ""  # more search terms, ANDed ("group.name:Support")
     resolved: tuple[str, ...] = ("closed",)
     product: str = "Zammad"
-    mapping: ColumnMapping = field(init=False)
-    reopen_statuses: frozenset[str] = field(default_factory=statuses)
     _users: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.mapping = mapping_of({n: n for n in _FIELDS}, self.resolved)
-        self._done = {normalise_status(s) for s in self.resolved}
 
     def changed(self, client: ApiClient, since: datetime, token: str = "") -> Iterator[ApiRecord]:
         def fetch(boundary: datetime, page: int) -> list[Mapping[str, Any]]:
@@ -115,7 +109,7 @@ class ZammadReader:
             "resolution_note": "",
         }
         origin = f"Zammad ticket {number}"
-        if normalise_status(status) in self._done:
+        if self.is_resolved(status):
             try:
                 customer = self._customer(client, str(ticket.get("customer_id") or ""))
                 record["requester_email"] = customer.get("email") or ""

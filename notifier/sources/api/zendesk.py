@@ -21,14 +21,13 @@ a local server answering in those shapes (tests/integration/test_api_zendesk.py)
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from notifier.core.errors import SourceError
 from notifier.sources.api.client import ApiClient
-from notifier.sources.api.source import ApiRecord
-from notifier.sources.records.mapping import ColumnMapping, mapping_of, statuses
+from notifier.sources.api.source import ApiRecord, RecordReader
 from notifier.sources.records.timestamps import parse_timestamp
 
 EXPORT = "/api/v2/incremental/tickets/cursor.json"
@@ -40,14 +39,10 @@ _FIELDS = (
 
 
 @dataclass
-class ZendeskReader:
+class ZendeskReader(RecordReader):
+    FIELDS = _FIELDS
     resolved: tuple[str, ...] = ("solved", "closed")
     product: str = "Zendesk"
-    mapping: ColumnMapping = field(init=False)
-    reopen_statuses: frozenset[str] = field(default_factory=statuses)
-
-    def __post_init__(self) -> None:
-        self.mapping = mapping_of({n: n for n in _FIELDS}, self.resolved)
 
     def changed(self, client: ApiClient, since: datetime, token: str = "") -> Iterator[ApiRecord]:
         params: dict[str, str | int | list[str]] = {"include": "users,metric_sets"}
