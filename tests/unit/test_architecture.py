@@ -122,7 +122,8 @@ RULES: list[Rule] = [
     (
         "shared adapter code uses only the core",
         lambda importer, imported: (
-            within(importer, *SHARED_BY_ADAPTERS) and not within(imported, *PURE)
+            within(importer, *SHARED_BY_ADAPTERS)
+            and not within(imported, *PURE, *SHARED_BY_ADAPTERS)
         ),
     ),
     (
