@@ -111,6 +111,7 @@ class TokenAuthority:
         self.refresh_tokens: set[str] = set()  # the ones that still work
         self.service_account: tuple[str, Any] | None = None  # (client_email, public key)
         self.certificate: Any = None  # a client certificate (cryptography x509) it trusts
+        self._codes: dict[str, tuple[str, str]] = {}  # code -> (PKCE challenge, redirect)
         self._owner: dict[str, str] = {}  # token -> the only user it opens (service accounts)
         self._lock = threading.Lock()
         self._start = api_server
@@ -130,6 +131,13 @@ class TokenAuthority:
     @property
     def device_url(self) -> str:
         return f"{self.server.url}/devicecode"
+
+    def authorize(self, challenge: str, redirect_uri: str) -> str:
+        """The user signed in at the authorization endpoint: the code it sends back."""
+        with self._lock:
+            code = f"4/0Ab-code-{len(self._codes) + 1}"
+            self._codes[code] = (challenge, redirect_uri)
+            return code
 
     def approve(self, user_code: str) -> None:
         with self._lock:
@@ -180,6 +188,17 @@ class TokenAuthority:
         grant = form.get("grant_type")
         if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
             return self._jwt_bearer(form.get("assertion", ""))
+        if grant == "authorization_code":
+            import base64
+            import hashlib
+
+            with self._lock:
+                challenge, redirect = self._codes.pop(form.get("code", ""), ("", ""))
+            verifier = form.get("code_verifier", "").encode()
+            made = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=")
+            if not challenge or made.decode() != challenge or form.get("redirect_uri") != redirect:
+                return Answer(400, {"error": "invalid_grant", "error_description": "Bad Request"})
+            return Answer(200, self._tokens(refresh=True))
         if grant == "urn:ietf:params:oauth:grant-type:device_code":
             with self._lock:
                 _, approved = self._devices.get(form.get("device_code", ""), ("", False))

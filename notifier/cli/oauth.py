@@ -1,10 +1,9 @@
-"""``notifier oauth login SOURCE``: sign in once by the device-code flow (RFC 8628) for a
-section whose ``oauth2`` has ``grant = "device_code"``, and store the refresh token the
-provider gives; the daemon then renews its access tokens from it (docs/oauth2.md).
-
-The operator opens the address shown on any device and enters the code: no browser is needed
-on the server. The refresh token goes into the state directory with mode 0600; nothing of it
-is printed.
+"""``notifier oauth login SOURCE``: sign in once for a section whose ``oauth2`` has
+``grant = "device_code"`` (RFC 8628: the operator opens the address shown on any device and
+enters the code; no browser on the server) or ``"authorization_code"`` (a browser on this
+machine, or through ``ssh -L``, reaches a loopback redirect), and store the refresh token the
+provider gives; the daemon then renews its access tokens from it (docs/oauth2.md). The
+refresh token goes into the state directory with mode 0600; nothing of it is printed.
 """
 
 from __future__ import annotations
@@ -30,9 +29,10 @@ def register(
     actions = oauth.add_subparsers(title="oauth commands", metavar="ACTION", required=True)
     login = actions.add_parser(
         "login",
-        help="sign in once by a device code and store the refresh token",
-        description="Sign in once by a device code (open the address shown on any device and "
-        "enter the code) and store the refresh token in the state directory.",
+        help="sign in once (a device code, or a browser) and store the refresh token",
+        description="Sign in once, by a device code (open the address shown on any device and "
+        "enter the code) or in a browser (grant = 'authorization_code'), and store the "
+        "refresh token in the state directory.",
     )
     login.add_argument("source", help="smtp, or the name of an [[imap]] source")
     login.add_argument(
@@ -46,18 +46,20 @@ def register(
 def login_command(
     args: argparse.Namespace, settings: Settings, show: Callable[[str], None] | None = None
 ) -> int:
-    from notifier.oauth2 import RefreshStore, TokenError, device_login
-    from notifier.runtime.bootstrap import device_login_of
+    from notifier.oauth2 import DeviceLogin, RefreshStore, TokenError, browser_login, device_login
+    from notifier.runtime.bootstrap import sign_in_of
 
     try:
-        login, store, ca_file = device_login_of(settings, args.source)
+        login, store, ca_file = sign_in_of(settings, args.source)
     except NotifierError as exc:
         say(f"notifier: {exc}", err=True)
         return EX_CONFIG
+    tell = show or (lambda text: say(text, flush=True))
     try:
-        refresh = device_login(
-            login, show=show or (lambda text: say(text, flush=True)), ca_file=ca_file
-        )
+        if isinstance(login, DeviceLogin):
+            refresh = device_login(login, show=tell, ca_file=ca_file)
+        else:
+            refresh = browser_login(login, show=tell, ca_file=ca_file)
     except TokenError as exc:
         say(f"notifier: sign-in failed: {exc}", err=True)
         return 1

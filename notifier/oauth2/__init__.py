@@ -5,9 +5,11 @@ and SMTP), shared by them as :mod:`notifier.netio` is (docs/oauth2.md):
   keeps fresh, and one request to a token endpoint;
 - ``signed``: logins proven by a signed JWT (Microsoft certificate credentials, Google service
   accounts);
-- ``device``: a user's own sign-in by a device code, and the refresh tokens it gives.
+- ``device``: a user's own sign-in by a device code, and the refresh tokens it gives;
+- ``browser``: a user's sign-in in a browser (authorization code, PKCE, loopback redirect).
 """
 
+from notifier.oauth2.browser import BrowserLogin, browser_login
 from notifier.oauth2.device import DeviceLogin, RefreshStore, RefreshTokens, device_login
 from notifier.oauth2.grants import (
     ClientCredentials,
@@ -20,6 +22,7 @@ from notifier.oauth2.grants import (
 from notifier.oauth2.signed import ClientCertificate, ServiceAccount, ServiceAccountTokens
 
 __all__ = [
+    "BrowserLogin",
     "ClientCertificate",
     "ClientCredentials",
     "DeviceLogin",
@@ -31,6 +34,7 @@ __all__ = [
     "TokenFile",
     "TokenRequest",
     "TokenSource",
+    "browser_login",
     "device_login",
     "post_form",
 ]

@@ -46,6 +46,7 @@ from notifier.store.sqlite.reader import StateReader
 
 if TYPE_CHECKING:
     from notifier.oauth2 import (
+        BrowserLogin,
         ClientCertificate,
         ClientCredentials,
         DeviceLogin,
@@ -261,7 +262,7 @@ def mail_tokens(
     """An IMAP or SMTP login's token source: the grant, a token file, or none (a password).
     ``key`` is ``smtp`` or ``imap.<name>``; ``user`` the login's user name (the mailbox a
     Google service account acts for)."""
-    if grant is not None and grant.provider == "google":
+    if grant is not None and grant.provider == "google" and grant.grant == "client_credentials":
         from notifier.oauth2 import TokenError
 
         account = _service_account(grant, f"{key}.oauth2", user)
@@ -271,7 +272,7 @@ def mail_tokens(
             raise ConfigError(f"{key}.oauth2: {exc}") from exc
     if grant is not None:
         request = _token_request(grant, f"{key}.oauth2", grant.mail_scope())
-        if grant.grant == "device_code":
+        if grant.grant != "client_credentials":  # a user's sign-in: its refresh token
             login = f"notifier oauth login {key.removeprefix('imap.')}"
             store = refresh_store(settings.state.directory, request)
             return _shared_refresh(request, ca_file, store, login)
@@ -283,10 +284,13 @@ def mail_tokens(
     return None
 
 
-def device_login_of(settings: Settings, source: str) -> tuple[DeviceLogin, Path, Path | None]:
-    """For ``notifier oauth login SOURCE`` (``smtp`` or an ``[[imap]]`` name): the device-code
-    login of its grant, where its refresh token goes, and the CA to trust."""
-    from notifier.oauth2 import DeviceLogin
+def sign_in_of(
+    settings: Settings, source: str
+) -> tuple[DeviceLogin | BrowserLogin, Path, Path | None]:
+    """For ``notifier oauth login SOURCE`` (``smtp`` or an ``[[imap]]`` name): the user's
+    sign-in of its grant (a device code, or a browser), where its refresh token goes, and the
+    CA to trust."""
+    from notifier.oauth2 import BrowserLogin, DeviceLogin
 
     sections: dict[str, tuple[OAuth2Settings | None, Path | None]] = {
         "smtp": (settings.smtp.oauth2, settings.smtp.ca_file)
@@ -296,14 +300,17 @@ def device_login_of(settings: Settings, source: str) -> tuple[DeviceLogin, Path,
         raise ConfigError(f"oauth login: no source {source!r}; known: {', '.join(sections)}")
     grant, ca_file = sections[source]
     key = "smtp" if source == "smtp" else f"imap.{source}"
-    if grant is None or grant.grant != "device_code":
-        raise ConfigError(f"{key}.oauth2: oauth login needs grant = 'device_code'")
+    if grant is None or grant.grant == "client_credentials":
+        raise ConfigError(
+            f"{key}.oauth2: oauth login is for grant = 'device_code' or 'authorization_code'"
+        )
     request = _token_request(grant, f"{key}.oauth2", grant.mail_scope())
-    return (
-        DeviceLogin(grant.device_endpoint, request),
-        refresh_store(settings.state.directory, request),
-        ca_file,
+    login: DeviceLogin | BrowserLogin = (
+        DeviceLogin(grant.device_endpoint, request)
+        if grant.grant == "device_code"
+        else BrowserLogin(grant.authorization_endpoint, request, grant.redirect_port)
     )
+    return login, refresh_store(settings.state.directory, request), ca_file
 
 
 def build_api_source(api: ApiSettings, state: SourceState) -> ApiSource:

@@ -100,9 +100,12 @@ MICROSOFT_USER_MAIL_SCOPE = (
 )
 
 
+GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 - an address
+
+
 def microsoft_endpoint(tenant: str, name: str = "token") -> str:
     """An endpoint of the Microsoft identity platform (v2.0) for a tenant (its id, or a domain
-    such as ``contoso.onmicrosoft.com``): ``token`` or ``devicecode``."""
+    such as ``contoso.onmicrosoft.com``): ``token``, ``devicecode`` or ``authorize``."""
     return f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/{name}"
 
 
@@ -114,10 +117,14 @@ class OAuth2Settings(_Section):
     ``tenant`` and, for IMAP and SMTP, Exchange Online's scopes."""
 
     provider: Literal["generic", "microsoft", "google"] = "generic"
-    grant: Literal["client_credentials", "device_code"] = "client_credentials"
+    # client_credentials: the app's own access (a Google service account for "google");
+    # device_code or authorization_code: a user signs in once (`notifier oauth login`).
+    grant: Literal["client_credentials", "device_code", "authorization_code"] = "client_credentials"
     tenant: str = ""  # microsoft: the directory (tenant) id, or its domain
     token_url: str = ""  # generic: the token endpoint
     device_url: str = ""  # generic, device_code: the device authorization endpoint
+    authorization_url: str = ""  # generic, authorization_code: the authorization endpoint
+    redirect_port: int = Field(default=0, ge=0, le=65535)  # the sign-in's loopback redirect
     client_id: str = ""
     # google: the service account's JSON key (domain-wide delegation acts for the login's user).
     service_account_file: Path | None = None
@@ -134,15 +141,18 @@ class OAuth2Settings(_Section):
 
     @_model_validator(mode="after")
     def _one_secret(self) -> OAuth2Settings:
-        if self.provider == "google":
+        if self.provider == "google" and self.grant == "device_code":
+            raise ValueError(
+                "Google's device-code flow does not grant mail access: use grant = "
+                "'authorization_code' (a user's sign-in) or a service account"
+            )
+        if self.provider == "google" and self.grant == "client_credentials":
             keys = (self.service_account_file, self.service_account_credential)
             if sum(key is not None for key in keys) != 1:
                 raise ValueError(
                     "provider 'google' needs one of service_account_file, "
-                    "service_account_credential"
+                    "service_account_credential (or grant = 'authorization_code')"
                 )
-            if self.grant != "client_credentials":
-                raise ValueError("provider 'google' signs in by its service account only")
             return self
         if self.service_account_file or self.service_account_credential:
             raise ValueError("service_account_file: for provider 'google' only")
@@ -167,7 +177,16 @@ class OAuth2Settings(_Section):
             raise ValueError("give token_url (or provider = 'microsoft' with tenant)")
         if self.provider == "generic" and self.grant == "device_code" and not self.device_url:
             raise ValueError("grant 'device_code' needs device_url")
-        for name, url in (("token_url", self.endpoint), ("device_url", self.device_endpoint)):
+        if (
+            self.provider == "generic"
+            and self.grant == "authorization_code"
+            and not self.authorization_url
+        ):
+            raise ValueError("grant 'authorization_code' needs authorization_url")
+        for name, url in (
+            ("token_url", self.endpoint), ("device_url", self.device_endpoint),
+            ("authorization_url", self.authorization_endpoint),
+        ):  # fmt: skip
             if url and not url.startswith("https://") and not _loopback_http(url):
                 raise ValueError(f"{name} {url!r}: use https")
         return self
@@ -176,7 +195,19 @@ class OAuth2Settings(_Section):
     def endpoint(self) -> str:
         if self.token_url or self.provider == "generic":
             return self.token_url
+        if self.provider == "google":
+            return GOOGLE_TOKEN_URL
         return microsoft_endpoint(self.tenant)
+
+    @property
+    def authorization_endpoint(self) -> str:
+        if self.grant != "authorization_code" or self.authorization_url:
+            return self.authorization_url
+        if self.provider == "google":
+            return "https://accounts.google.com/o/oauth2/v2/auth"
+        if self.provider == "microsoft":
+            return microsoft_endpoint(self.tenant, "authorize")
+        return ""
 
     @property
     def device_endpoint(self) -> str:
@@ -191,7 +222,7 @@ class OAuth2Settings(_Section):
             return self.scope
         if self.provider == "google":
             return "https://mail.google.com/"
-        if self.grant == "device_code":
+        if self.grant != "client_credentials":
             return MICROSOFT_USER_MAIL_SCOPE
         return MICROSOFT_MAIL_SCOPE
 

@@ -312,3 +312,67 @@ def test_a_google_service_account_acts_for_each_mailbox_by_a_signed_jwt(
     body = "".join(pem.splitlines()[1:-1])
     assert body[:40] not in outputs and body[-40:] not in outputs
     assert not any(token in outputs for token in authority.issued)
+
+
+def test_oauth_login_in_a_browser_trades_a_pkce_code_for_a_refresh_token(
+    tmp_path: Path, smtp_server: SmtpServerFactory, api_server: ApiServerFactory
+) -> None:
+    """Google's way for a user (its device flow grants no mail scope): the command listens on
+    a loopback redirect and prints the address to open; the browser comes back with the code
+    and the state; the code and the PKCE verifier become a refresh token, stored 0600."""
+    import os
+    import re
+    import stat
+    import subprocess
+    import sys
+    from urllib.parse import parse_qs, urlsplit
+
+    import httpx
+
+    authority = TokenAuthority(api_server, time.monotonic, users=(SENDER,), client=CLIENT)
+    sink = smtp_server(oauth2=authority.valid)
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (tmp_path / "client-secret").write_text(CLIENT[1])
+    config = write_config(tmp_path, sink, exports)
+    text = config.read_text().replace(
+        'from_address = "it-helpdesk@example.org"',
+        f'from_address = "{SENDER}"\nusername = "{SENDER}"',
+    )
+    config.write_text(text + f"""
+[smtp.oauth2]
+provider = "google"
+grant = "authorization_code"
+token_url = "{authority.token_url}"
+authorization_url = "{authority.server.url}/authorize"
+client_id = "{CLIENT[0]}"
+client_secret_file = "client-secret"
+""", encoding="utf-8")  # fmt: skip
+    login = subprocess.Popen(
+        [sys.executable, "-m", "notifier", "oauth", "login", "smtp", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert login.stdout is not None
+    shown = login.stdout.readline() + login.stdout.readline()
+    found = re.search(r"(http://127\.0\.0\.1:\d+/authorize\?\S+)", shown)
+    assert found and "ssh -L" in shown, shown + login.stderr.read()  # type: ignore[union-attr]
+    asked = parse_qs(urlsplit(found.group(1)).query)
+    assert asked["scope"] == ["https://mail.google.com/"]
+    assert asked["code_challenge_method"] == ["S256"] and asked["access_type"] == ["offline"]
+    redirect = asked["redirect_uri"][0]
+    assert urlsplit(redirect).hostname == "127.0.0.1"
+    forged = httpx.get(redirect, params={"code": "x", "state": "not-ours"}, timeout=10)
+    assert forged.status_code == 400  # a redirect without this sign-in's state is refused
+    code = authority.authorize(asked["code_challenge"][0], redirect)
+    back = httpx.get(redirect, params={"code": code, "state": asked["state"][0]}, timeout=10)
+    assert back.status_code == 200 and b"Signed in" in back.content
+    out, err = login.communicate(timeout=60)
+    assert login.returncode == 0, out + err
+    (stored,) = (tmp_path / "state" / "oauth2").glob("*.json")
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    assert not any(t in shown + out + err for t in authority.refresh_tokens)
+
+    (exports / "a.csv").write_text(CSV_HEADER + csv_row("HD-1", "ann@example.org"))
+    notifier("once", "--config", str(config))
+    assert [m.rcpt_tos[0] for m in sink.messages] == ["ann@example.org"]
