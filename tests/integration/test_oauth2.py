@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -193,3 +194,44 @@ def test_a_certificate_credential_signs_each_token_request(api_server: ApiServer
     )  # fmt: skip
     with pytest.raises(TokenError, match="401: invalid_client: AADSTS700027"):
         stranger.token()
+
+
+def test_a_reload_keeps_the_token_provider_the_sources_share(
+    tmp_path: Path, api_server: ApiServerFactory
+) -> None:
+    """A reload builds the sources again and closes the old ones; the provider of one client
+    is shared (bootstrap keeps one per client), so closing an old source must not close it."""
+    import time
+
+    from notifier.runtime.bootstrap import build_api_source
+    from notifier.runtime.config import ApiSettings
+    from notifier.store.sqlite.outbox import Outbox
+    from tests.oauth2_server import TokenAuthority
+
+    authority = TokenAuthority(api_server, time.monotonic, users=("robot",))
+
+    def table(asked: Asked) -> Answer:
+        token = asked.headers.get("authorization", "").removeprefix("Bearer ")
+        ok = authority.valid("robot", token)
+        return Answer(200 if ok else 401, {"result": []} if ok else {"error": "no"})
+
+    api = api_server(table)
+    (tmp_path / "secret").write_text(authority.client[1])
+    settings = ApiSettings.model_validate({
+        "name": "sn", "product": "servicenow", "url": api.url,
+        "oauth2": {"token_url": authority.token_url, "client_id": authority.client[0],
+                   "client_secret_file": str(tmp_path / "secret")},
+    })  # fmt: skip
+    outbox = Outbox.open(tmp_path / "state")
+    try:
+        old = build_api_source(settings, outbox)
+        assert "no incident is visible" in old.check()
+        old.close()  # the reload closes the old source
+        new = build_api_source(settings, outbox)
+        assert "no incident is visible" in new.check()  # the same token, still good
+        authority.revoke()  # the next request needs a new one, from the shared provider
+        assert "no incident is visible" in new.check()
+        new.close()
+    finally:
+        outbox.close()
+    assert len(authority.issued) == 2

@@ -85,7 +85,6 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self._stop = stop
         self._sleep = sleep
-        self._tokens = auth.tokens
         self._logout = auth.logout_path
         self._asked = False
         self._http = httpx.Client(
@@ -103,9 +102,8 @@ class ApiClient:
             # Best effort: a session left open ends by itself on the server.
             with contextlib.suppress(httpx.HTTPError, SourceError):
                 self._http.get(self._logout, timeout=5)
+        # Not the token provider: bootstrap shares one per client among sources and reloads.
         self._http.close()
-        if self._tokens is not None:
-            self._tokens.close()
 
     def get(self, path: str, params: Mapping[str, str | int | list[str]] | None = None) -> Any:
         """The JSON answer of ``GET path``; SourceError for anything but a 2xx with JSON."""
