@@ -90,3 +90,19 @@ def test_a_moved_file_would_be_caught() -> None:
     assert not (PACKAGE / "sources/parse.py").exists()
     assert _resolves("notifier.cli.authoring.SAMPLE_TICKETS")
     assert not _resolves("notifier.sources.mailparse")
+
+
+_TOML_BLOCK = re.compile(r"```toml\n(.*?)```", re.DOTALL)
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=[d.name for d in DOCS])
+def test_every_toml_example_in_the_docs_is_valid_toml(doc: Path) -> None:
+    """An operator pastes these: a block TOML refuses (an inline table over two lines) would
+    be a configuration error at their first start."""
+    import tomllib
+
+    for n, block in enumerate(_TOML_BLOCK.findall(doc.read_text(encoding="utf-8")), 1):
+        try:
+            tomllib.loads(block)
+        except tomllib.TOMLDecodeError as exc:
+            pytest.fail(f"{doc.name}: TOML block {n}: {exc}")
