@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh dev
 
 # Real components the tests start or call, from Debian when missing: Dovecot (IMAP tests),
-# the sqlite3 shell (audit tamper tests), Chromium (HTML report test), systemd (unit-file tests
+# the sqlite3 shell (audit tamper tests), Chromium (HTML report test), PostgreSQL, systemd (unit-file tests
 # and a real systemd booted in namespaces) and python3-venv (the production install). Tests that
 # need them fail, never skip, when they are absent. The live helpdesks (tests/live) install
 # themselves from PyPI into .live/ when missing (django-helpdesk: about 7 s, once).
@@ -17,6 +17,8 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 # The real-systemd test installs notifier as docs/operations.md says: a venv from Debian's python3.
 /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+# PostgreSQL for the HA state backend's tests (tests/postgres.py: initdb and pg_ctl in a temp dir).
+compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "--- installing ${missing[*]} (waiting for apt's lock if another apt holds it)"
     scripts/apt-install.sh "${missing[@]}"

@@ -14,6 +14,7 @@ import pytest
 import trustme
 
 from tests.api_server import api_server  # noqa: F401 - the fixture, for every test
+from tests.postgres import PostgresServer
 from tests.smtp_server import SmtpServerFactory
 
 # The commands a test starts must hear Ctrl-C as they would from a terminal. A shell that runs
@@ -101,3 +102,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
     for line in SUMMARY:
         terminalreporter.write_line(line)
+
+
+# -- PostgreSQL (Debian's, in a temp dir on 127.0.0.1) ---------------------------------------
+
+
+@pytest.fixture
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server of this test's own, started; stopped and removed after it."""
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
