@@ -237,5 +237,5 @@ def _parser() -> argparse.ArgumentParser:
     opscli.register(commands, command, settings_from)
     from notifier.cli import oauth as oauthcli
 
-    oauthcli.register(commands, command, settings_from)
+    oauthcli.register(commands, settings_from)
     return parser

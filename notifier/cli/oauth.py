@@ -12,16 +12,14 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from notifier.cli.ops import CommandFactory, SettingsLoader
+from notifier.cli.ops import SettingsLoader
 from notifier.core.errors import NotifierError
 from notifier.core.printable import say
 from notifier.runtime.config import EX_CONFIG, Settings
 
 
 def register(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
-    command: CommandFactory,
-    settings: SettingsLoader,
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], settings: SettingsLoader
 ) -> None:
     oauth = commands.add_parser(
         "oauth", help="OAuth2 sign-ins for IMAP and SMTP", description=__doc__

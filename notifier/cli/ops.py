@@ -86,7 +86,8 @@ def show_status(args: argparse.Namespace, settings: Settings) -> int:
     configured = [export.name for export in settings.exports] + [box.name for box in settings.imap]
     sources = status.sources if status is not None else {}
     failing = sorted(name for name, health in sources.items() if health.failing)
-    refused = status is not None and any(login.failing for login in status.logins.values())
+    logins = status.logins if status is not None else {}
+    refused = any(login.failing for login in logins.values())
     attention = (not running) or bool(failing) or refused or snapshot.dead_letters_recent > 0
     if args.format == "json":
         document: dict[str, Any] = {
@@ -132,7 +133,6 @@ def show_status(args: argparse.Namespace, settings: Settings) -> int:
         )
         if health.last_error:
             say(f"    last error {_ago(health.last_error_at, now)}: {printable(health.last_error)}")
-    logins = status.logins if status is not None else {}
     if logins:
         say("oauth2 logins:")
     for where, login in sorted(logins.items()):

@@ -10,24 +10,33 @@ import base64
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notifier.oauth2.grants import ClientCredentials, TokenError, TokenRequest
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-def signed_jwt(private_key: str, header: dict[str, str], claims: dict[str, object]) -> str:
-    """``header.claims.signature``, signed RS256 (PKCS#1 v1.5, SHA-256) with a PEM key."""
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
+
+def rsa_key(pem: str) -> RSAPrivateKey:
+    """The RSA private key of a PEM text; TokenError when it is not one."""
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     try:
-        key = load_pem_private_key(private_key.encode(), password=None)
+        key = load_pem_private_key(pem.encode(), password=None)
     except (ValueError, TypeError) as exc:
         raise TokenError("the private key cannot be read") from exc
     if not isinstance(key, RSAPrivateKey):
         raise TokenError("the private key is not an RSA key")
+    return key
+
+
+def signed_jwt(key: RSAPrivateKey, header: dict[str, str], claims: dict[str, object]) -> str:
+    """``header.claims.signature``, signed RS256 (PKCS#1 v1.5, SHA-256)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     signed = f"{_b64url(json.dumps({'alg': 'RS256', 'typ': 'JWT', **header}))}."
     signed += _b64url(json.dumps(claims))
     return f"{signed}.{_b64url(key.sign(signed.encode(), padding.PKCS1v15(), hashes.SHA256()))}"
@@ -64,7 +73,7 @@ class ClientCertificate:
             "aud": audience, "iss": client_id, "sub": client_id, "jti": str(uuid.uuid4()),
             "nbf": now, "iat": now, "exp": now + 600,
         }  # fmt: skip
-        return signed_jwt(self.private_key, header, claims)
+        return signed_jwt(rsa_key(self.private_key), header, claims)
 
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -111,6 +120,10 @@ class ServiceAccountTokens(ClientCredentials):
         super().__init__(request, **kwargs)
         self._account = account
         self.where = f"{self.where} (service account {account.client_email} for {account.subject})"
+        try:  # read once, at start: a bad key is a configuration error, not a later refusal
+            self._key = rsa_key(account.private_key)
+        except TokenError as exc:
+            raise TokenError(f"{self.where}: the service account's key: {exc}") from exc
 
     def _grant(self) -> dict[str, str]:
         # The scope travels inside the signed assertion, not beside it.
@@ -124,10 +137,7 @@ class ServiceAccountTokens(ClientCredentials):
             "scope": self._request.scope, "aud": self._account.token_uri,
             "iat": now, "exp": now + 3600,
         }  # fmt: skip
-        try:
-            return signed_jwt(self._account.private_key, header, claims)
-        except TokenError as exc:
-            raise TokenError(f"{self.where}: the service account's key: {exc}") from exc
+        return signed_jwt(self._key, header, claims)
 
 
 def _b64url(data: str | bytes) -> str:

@@ -1037,79 +1037,29 @@ def _describe(exc: ValidationError) -> str:
 
 
 def _anchor_relative_paths(settings: Settings, base: Path) -> Settings:
-    def anchor(value: Path | None) -> Path | None:
-        if value is None or value.is_absolute():
-            return value
-        return base / value
+    """Every path in the settings (a ``Path`` field, in any section, list or table) relative
+    to ``base``, the config file's directory; and each export's ``path`` (a glob, text)."""
 
-    def grant(value: OAuth2Settings | None) -> OAuth2Settings | None:
-        if value is None:
-            return None
-        return value.model_copy(
-            update={
-                "client_secret_file": anchor(value.client_secret_file),
-                "client_certificate_file": anchor(value.client_certificate_file),
-                "service_account_file": anchor(value.service_account_file),
-            }
-        )
+    def anchor(value: Any) -> Any:
+        if isinstance(value, Path):
+            return value if value.is_absolute() else base / value
+        if isinstance(value, BaseModel):
+            return value.model_copy(
+                update={name: anchor(getattr(value, name)) for name in type(value).model_fields}
+            )
+        if isinstance(value, list):
+            return [anchor(item) for item in value]
+        if isinstance(value, dict):
+            return {key: anchor(item) for key, item in value.items()}
+        return value
 
+    anchored: Settings = anchor(settings)
     exports = [
         export.model_copy(
             update={
                 "path": export.path if Path(export.path).is_absolute() else str(base / export.path)
             }
         )
-        for export in settings.exports
+        for export in anchored.exports
     ]
-    imap = [
-        box.model_copy(
-            update={
-                "password_file": anchor(box.password_file),
-                "oauth2_token_file": anchor(box.oauth2_token_file),
-                "oauth2": grant(box.oauth2),
-                "ca_file": anchor(box.ca_file),
-            }
-        )
-        for box in settings.imap
-    ]
-    webhook = [
-        hook.model_copy(update={"secret_file": anchor(hook.secret_file)})
-        for hook in settings.webhook
-    ]
-    api = [
-        source.model_copy(
-            update={
-                "password_file": anchor(source.password_file),
-                "token_file": anchor(source.token_file),
-                "app_token_file": anchor(source.app_token_file),
-                "oauth2": grant(source.oauth2),
-                "ca_file": anchor(source.ca_file),
-            }
-        )
-        for source in settings.api
-    ]
-    plain = settings.plain.model_copy(
-        update={"glossary_files": [anchor(path) for path in settings.plain.glossary_files]}
-    )
-    return settings.model_copy(
-        update={
-            "plain": plain,
-            "imap": imap,
-            "webhook": webhook,
-            "api": api,
-            "state": settings.state.model_copy(
-                update={"directory": anchor(settings.state.directory)}
-            ),
-            "templates": settings.templates.model_copy(
-                update={"directory": anchor(settings.templates.directory)}
-            ),
-            "smtp": settings.smtp.model_copy(
-                update={
-                    "password_file": anchor(settings.smtp.password_file),
-                    "oauth2": grant(settings.smtp.oauth2),
-                    "ca_file": anchor(settings.smtp.ca_file),
-                }
-            ),
-            "exports": exports,
-        }
-    )
+    return anchored.model_copy(update={"exports": exports})
