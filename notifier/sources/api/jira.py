@@ -37,6 +37,7 @@ from notifier.core.errors import SourceError
 from notifier.sources.api.client import ApiClient, ApiStatusError
 from notifier.sources.api.replies import newest_reply
 from notifier.sources.api.source import ApiRecord, RecordReader
+from notifier.sources.records.rows import value_at
 from notifier.sources.records.timestamps import parse_timestamp
 
 SEARCH = "/rest/api/2/search/jql"
@@ -75,7 +76,7 @@ class JiraReader(RecordReader):
         found = next(iter(self._pages(client, "ORDER BY updated DESC", limit=1)), None)
         seen = "an issue is visible" if found else "no issue is visible"
         hidden = ""
-        if found is not None and not _at(found, "fields", "reporter", "emailAddress"):
+        if found is not None and not value_at(found, "fields", "reporter", "emailAddress"):
             hidden = "; its reporter's address is hidden (profile visibility)"
         who = me.get("emailAddress") or me.get("displayName") or "?"
         return f"logged in as {who} (time zone {zone}), {seen}{hidden}"
@@ -119,8 +120,8 @@ class JiraReader(RecordReader):
         key = str(issue.get("key") or "")
         fields = issue.get("fields") if isinstance(issue.get("fields"), Mapping) else {}
         assert isinstance(fields, Mapping)
-        category = _at(fields, "status", "statusCategory", "key")
-        status = "done" if category == "done" else str(_at(fields, "status", "name") or "")
+        category = value_at(fields, "status", "statusCategory", "key")
+        status = "done" if category == "done" else str(value_at(fields, "status", "name") or "")
         origin = f"Jira issue {key}"
         try:
             updated = parse_timestamp(str(fields.get("updated") or ""))
@@ -130,11 +131,11 @@ class JiraReader(RecordReader):
             "ticket_id": key,
             "title": fields.get("summary") or "",
             "status": status,
-            "requester_email": _at(fields, "reporter", "emailAddress") or "",
-            "requester_name": _at(fields, "reporter", "displayName") or "",
+            "requester_email": value_at(fields, "reporter", "emailAddress") or "",
+            "requester_name": value_at(fields, "reporter", "displayName") or "",
             "resolved_at": fields.get("resolutiondate") or "",
             "updated_at": fields.get("updated") or "",
-            "team": _at(fields, "project", "name") or "",
+            "team": value_at(fields, "project", "name") or "",
             "resolution_note": "",
         }
         if self.is_resolved(status):
@@ -180,11 +181,3 @@ class JiraReader(RecordReader):
         if not isinstance(me, Mapping):
             raise SourceError("Jira API: /myself is not an object")
         return me
-
-
-def _at(node: object, *path: str) -> object:
-    for part in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
-    return node

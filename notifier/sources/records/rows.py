@@ -38,6 +38,16 @@ def _lookup(row: Mapping[str, object], name: str) -> tuple[bool, object]:
     return True, node
 
 
+def value_at(node: object, *path: str) -> object:
+    """The value at ``path`` in nested JSON objects (``"fields", "status", "name"``); None when
+    a step is missing or not an object."""
+    for part in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
+
+
 _REF_KEYS = frozenset({"value", "display_value", "link"})
 
 

@@ -16,24 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from notifier.sources.records.rows import value_at
 from notifier.sources.webhook.auth import Check
 from notifier.sources.webhook.presets.preset import Payload, WebhookPreset, mapping_of
-
-
-def _at(node: object, *path: str) -> object:
-    for part in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
-    return node
 
 
 def prepare(payload: Payload) -> Payload:
     issue = payload.get("issue")
     if not isinstance(issue, Mapping) or not issue.get("key"):
         raise ValueError("no 'issue' with a 'key'")
-    category = _at(issue, "fields", "status", "statusCategory", "key")
-    status = _at(issue, "fields", "status", "name") or ""
+    category = value_at(issue, "fields", "status", "statusCategory", "key")
+    status = value_at(issue, "fields", "status", "name") or ""
     comment = payload.get("comment")
     note = comment.get("body") if isinstance(comment, Mapping) else ""
     return {
