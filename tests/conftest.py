@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 import trustme
 
+from notifier.store.sql.store import SqlStore
 from tests.api_server import api_server  # noqa: F401 - the fixture, for every test
 from tests.postgres import PostgresServer
 from tests.smtp_server import SmtpServerFactory
+from tests.store_backends import BACKENDS, StoreBackend, backend
 
 # The commands a test starts must hear Ctrl-C as they would from a terminal. A shell that runs
 # the suite in the background without job control (`nohup scripts/test.sh &`, some CI runners)
@@ -115,3 +117,29 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole run; each test takes a fresh database on it."""
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# -- the state store on every backend (the store's contract tests) ---------------------------
+
+
+@pytest.fixture(params=BACKENDS)
+def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreBackend]:
+    """Each backend in turn: ``open()`` gives the same state again, as a restart would."""
+    server = request.getfixturevalue("postgres_cluster") if request.param == "postgres" else None
+    yield from backend(request.param, tmp_path, server)
+
+
+@pytest.fixture
+def state_store(store_backend: StoreBackend) -> SqlStore:
+    """An open state store, on each backend in turn (closed after the test)."""
+    return store_backend.open()

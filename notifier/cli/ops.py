@@ -72,13 +72,13 @@ def _ago(moment: datetime | None, now: datetime) -> str:
 
 
 def show_status(args: argparse.Namespace, settings: Settings) -> int:
-    from notifier.runtime.bootstrap import open_reader
+    from notifier.runtime.bootstrap import open_reader, state_database
     from notifier.runtime.health import process_alive, read_status, snapshot_as_json
 
     now = datetime.now(UTC)
     directory = settings.state.directory
     status = read_status(directory)
-    with open_reader(directory) as reader:
+    with open_reader(settings.state) as reader:
         snapshot = reader.queue(now)
     running = (
         status is not None and status.state not in ("stopped", "") and process_alive(status.pid)
@@ -92,6 +92,7 @@ def show_status(args: argparse.Namespace, settings: Settings) -> int:
     if args.format == "json":
         document: dict[str, Any] = {
             "state_directory": str(directory),
+            "state_database": state_database(settings.state) or None,
             "daemon_running": running,
             "needs_attention": attention,
             "daemon": status.as_json() if status is not None else None,
@@ -100,7 +101,11 @@ def show_status(args: argparse.Namespace, settings: Settings) -> int:
         say(json_text(document, indent=2))
         return 1 if attention else 0
 
-    say(f"state: {printable(directory)}")
+    database = state_database(settings.state)
+    if database:
+        say(f"state: {printable(database)}; this instance's files: {printable(directory)}")
+    else:
+        say(f"state: {printable(directory)}")
     if status is None:
         say("daemon: no status file: notifier run has not run with this state directory")
     elif status.written_by == "once" and not running:

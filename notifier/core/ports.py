@@ -12,7 +12,6 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Protocol
 
 from notifier.core.audit import AuditQuery, AuditRecord, NoticeView, Retention, Verification
@@ -303,7 +302,7 @@ class WebhookInbox(Protocol):
 class StateStore(NoticeQueue, Checkpoints, HeldNotices, AuditTrail, WebhookInbox, Protocol):
     """The whole state of one notifier: what the service and the commands hold open."""
 
-    path: Path  # where it lives, for messages (a file, or a database's address)
+    where: str  # where it lives, for messages (a file, or a database's address)
 
     def close(self) -> None: ...
 

@@ -35,6 +35,7 @@ from notifier.runtime.config import (
     ImapSettings,
     OAuth2Settings,
     Settings,
+    StateSettings,
     TeamSettings,
     WebhookSettings,
     listen_address,
@@ -673,13 +674,38 @@ def build_sender(settings: Settings, clock: Clock = system_clock) -> SmtpSender:
 
 
 def open_outbox(settings: Settings, *, exclusive: bool = True) -> StateStore:
-    """The state store, migrated; ``exclusive`` locks it for this process (the daemon)."""
-    return Outbox.open(settings.state.directory, exclusive=exclusive)
+    """The state store, migrated. On SQLite, ``exclusive`` locks it for this process (the
+    daemon); a PostgreSQL state is shared by every instance and takes no such lock."""
+    state = settings.state
+    if state.url is None:
+        return Outbox.open(state.directory, exclusive=exclusive)
+    from notifier.store.postgres.store import PostgresStore  # psycopg only when configured
+
+    return PostgresStore.open(*_database(state), password=state.resolve_password("state"))
 
 
-def open_reader(directory: Path) -> StateQueries:
-    """Read-only questions about the state in ``directory`` (status, metrics); opens lazily."""
-    return StateReader(directory)
+def open_reader(state: StateSettings) -> StateQueries:
+    """Read-only questions about the state (status, metrics); connects on the first one."""
+    if state.url is None:
+        return StateReader(state.directory)
+    from notifier.store.postgres.reader import PostgresReader
+
+    return PostgresReader(*_database(state), password=state.resolve_password("state"))
+
+
+def state_database(state: StateSettings) -> str:
+    """The shared database, as messages name it (no password); "" for a SQLite state."""
+    if state.url is None:
+        return ""
+    return _database(state)[1]
+
+
+def _database(state: StateSettings) -> tuple[str, str]:
+    """libpq's connection string for ``[state] url``, and the name messages give it."""
+    from notifier.store.postgres import address
+
+    url = state.url or ""
+    return address.conninfo(url, state.ca_file), address.where(url)
 
 
 def build_service(

@@ -16,6 +16,7 @@ import tomllib
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -50,15 +51,6 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class StateSettings(_Section):
-    """Where the SQLite outbox and audit trail live."""
-
-    # systemd's StateDirectory= sets $STATE_DIRECTORY; prefer it over the packaged default.
-    directory: Path = Field(
-        default_factory=lambda: Path(os.environ.get("STATE_DIRECTORY", "/var/lib/notifier"))
-    )
-
-
 class _PasswordMixin(_Section):
     """Where a server password comes from: a file, a systemd credential, or (if insisted) TOML."""
 
@@ -90,6 +82,43 @@ class _PasswordMixin(_Section):
         if self.password_credential is not None:
             return _read_credential(self.password_credential, f"{section}.password_credential")
         return None
+
+
+class StateSettings(_PasswordMixin):
+    """Where the state lives: a SQLite file in ``directory`` (the default), or the PostgreSQL
+    database ``url`` names, shared by every instance (docs/high-availability.md). The
+    directory keeps this instance's own files either way (status.json, OAuth2 sign-ins)."""
+
+    # systemd's StateDirectory= sets $STATE_DIRECTORY; prefer it over the packaged default.
+    directory: Path = Field(
+        default_factory=lambda: Path(os.environ.get("STATE_DIRECTORY", "/var/lib/notifier"))
+    )
+    # postgresql://user@host[:port][,host2[:port]]/database[?options]: libpq's URL, options
+    # included (target_session_attrs=read-write, sslmode...). The password is not in it.
+    url: str | None = None
+    ca_file: Path | None = None  # the CA the server's certificate must chain to (sslrootcert)
+
+    @_model_validator(mode="after")
+    def _check_database(self) -> StateSettings:
+        self._check_password_sources()
+        if self.url is None:
+            if self.ca_file is not None or self.password_file or self.password_credential:
+                raise ValueError("ca_file and the password apply to a database: set url too")
+            return self
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError(
+                "url: a PostgreSQL URL (postgresql://user@host/database) is expected, "
+                f"not {parts.scheme + '://' if parts.scheme else repr(self.url)}"
+            )
+        if parts.password is not None and not self.allow_plaintext_password:
+            raise ValueError(
+                "url: a password in the URL is refused: use password_file or "
+                "password_credential (or set allow_plaintext_password = true)"
+            )
+        if not parts.path.strip("/"):
+            raise ValueError("url: name the database (postgresql://user@host/database)")
+        return self
 
 
 MICROSOFT_MAIL_SCOPE = "https://outlook.office365.com/.default"  # the app's own access

@@ -208,7 +208,7 @@ class Daemon:
         self._ready = False
         self._recover = False
         self._interrupt = _PassInterrupt(self)
-        self._reader = open_reader(settings.state.directory)
+        self._reader = open_reader(settings.state)
         self._audit_seen = 0
         self._status_warned = False
         self._status_refreshed = float("-inf")

@@ -33,13 +33,16 @@ def write_config(
     *,
     extra: str = "",
     connections: int = 1,
+    state: str = "",
 ) -> Path:
-    """A config for one CSV export folder and the given test SMTP server."""
+    """A config for one CSV export folder and the given test SMTP server; ``state``: more
+    lines of ``[state]`` (a database's url, say)."""
     config = tmp_path / "config.toml"
     config.write_text(
         f"""
 [state]
 directory = "{tmp_path / "state"}"
+{state}
 
 [smtp]
 host = "{server.host}"

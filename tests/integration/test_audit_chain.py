@@ -7,10 +7,10 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from notifier.core.audit import words_hash
+from notifier.core.audit import AuditQuery, words_hash
 from notifier.core.model import InputProblem
-from notifier.store.sqlite import audit
-from notifier.store.sqlite.audit import AuditQuery
+from notifier.store.sql import audit
+from notifier.store.sqlite.database import SqliteDatabase
 from notifier.store.sqlite.outbox import Outbox
 from notifier.store.sqlite.paths import DATABASE_NAME
 from tests.integration.test_service import Clock, ListSource, make_service, resolution
@@ -43,7 +43,7 @@ def test_the_sent_rows_words_hash_is_the_hash_of_what_the_server_received(
         assert sent.words_hash == words_hash(str(received["Subject"]), text, html)
     service.outbox.close()
     with sqlite3.connect(tmp_path / "state" / DATABASE_NAME) as connection:
-        result = audit.verify(connection)
+        result = audit.verify(SqliteDatabase(connection))
     assert result.ok and result.rows == 5  # 2 queued, 1 deferred, 2 sent
 
 
@@ -69,7 +69,7 @@ def test_two_writers_at_once_keep_one_unbroken_chain(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     with sqlite3.connect(tmp_path / DATABASE_NAME) as connection:
-        result = audit.verify(connection)
+        result = audit.verify(SqliteDatabase(connection))
         sources = {row[0] for row in connection.execute("SELECT source FROM audit")}
     assert result.ok, result.problems
     assert result.rows == 300 and sources == {"daemon", "command"}

@@ -11,7 +11,7 @@ import json
 from datetime import date
 from pathlib import Path
 
-from notifier.store.sqlite.audit import AuditQuery
+from notifier.core.audit import AuditQuery
 from tests.dovecot import DovecotServer
 from tests.integration.imap_service import Harness, imap_settings
 from tests.mailfactory import reply

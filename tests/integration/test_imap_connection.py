@@ -118,7 +118,7 @@ def test_deep_nesting_and_a_huge_attachment_do_not_stop_the_next_message(
         assert report.source_errors == []
         assert "good@example.org" in [m.rcpt_tos[0] for m in sink.messages]
         assert harness.source.bodies_fetched == 2  # the 30 MB message was never downloaded
-        from notifier.store.sqlite.audit import AuditQuery
+        from notifier.core.audit import AuditQuery
 
         reasons = [r.reason for r in harness.outbox.audit_records(AuditQuery(outcome="rejected"))]
         assert any("over the 25.0 MB limit" in reason for reason in reasons), reasons

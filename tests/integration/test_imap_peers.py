@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from notifier.core.audit import AuditQuery
 from notifier.core.errors import SourceError
 from notifier.sources.mail.connection import ImapOptions, connect
-from notifier.store.sqlite.audit import AuditQuery
 from tests.dovecot import DovecotFactory, DovecotServer, DripProxy
 from tests.integration.imap_service import Harness, imap_settings
 from tests.integration.test_service import ListSource, resolution

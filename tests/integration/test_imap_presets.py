@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from notifier.store.sqlite.audit import AuditQuery
+from notifier.core.audit import AuditQuery
 from tests.dovecot import DovecotServer
 from tests.integration.imap_service import Harness, imap_settings
 from tests.smtp_server import SmtpServerFactory, SmtpTestServer

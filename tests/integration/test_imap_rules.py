@@ -8,7 +8,7 @@ import json
 import time
 from pathlib import Path
 
-from notifier.store.sqlite.audit import AuditQuery
+from notifier.core.audit import AuditQuery
 from tests.dovecot import DovecotServer
 from tests.e2e.cli import notifier
 from tests.integration.imap_service import Harness, imap_settings

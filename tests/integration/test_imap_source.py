@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier.store.sqlite.audit import AuditQuery
+from notifier.core.audit import AuditQuery
 from tests.dovecot import DovecotServer
 from tests.integration.imap_service import Harness, imap_settings
 from tests.mailfactory import reply, request

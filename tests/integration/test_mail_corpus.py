@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 import trustme
 
+from notifier.core.audit import AuditQuery, AuditRecord
 from notifier.sources.mail.presets import PRESETS
-from notifier.store.sqlite.audit import AuditQuery, AuditRecord
 from tests.dovecot import DovecotFactory, DovecotServer
 from tests.integration.imap_service import Harness, imap_settings
 from tests.smtp_server import ReceivedMessage, SmtpServerFactory, SmtpTestServer

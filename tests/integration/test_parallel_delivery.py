@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 import structlog
 
+from notifier.core.audit import AuditQuery
 from notifier.core.errors import StateError
 from notifier.runtime import logs
 from notifier.service import PassReport
 from notifier.store import mirror
-from notifier.store.sqlite import audit
-from notifier.store.sqlite.audit import AuditQuery
 from tests.integration.test_service import (
     Clock,
     ListSource,
@@ -50,7 +49,7 @@ def test_three_sessions_deliver_every_notice_once_and_the_chain_holds(
     sent = service.outbox.audit_records(AuditQuery(outcome="sent"))
     assert sorted(r.ticket_id for r in sent) == sorted(f"T-{n}" for n in range(30))
     assert all(r.words_hash for r in sent)
-    verification = audit.verify(service.outbox._db)
+    verification = service.outbox.verify()
     assert verification.problems == () and verification.rows == 60
 
 
@@ -179,7 +178,7 @@ def test_a_log_that_cannot_be_written_does_not_record_a_sent_notice_twice(
     assert service.outbox.counts_by_state() == {"sent": 12}
     sent = service.outbox.audit_records(AuditQuery(outcome="sent"))
     assert sorted(r.ticket_id for r in sent) == sorted(f"T-{n}" for n in range(12))
-    assert audit.verify(service.outbox._db).problems == ()
+    assert service.outbox.verify().problems == ()
     unlogged = [
         line for line in capfd.readouterr().err.splitlines() if "could not be logged" in line
     ]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
+from notifier.core.audit import AuditQuery
 from notifier.runtime import bootstrap
 from notifier.runtime.config import Settings
-from notifier.store.sqlite.audit import AuditQuery
 from notifier.store.sqlite.outbox import Outbox
 from tests.e2e.cli import CSV_HEADER, csv_row
 from tests.smtp_server import SmtpServerFactory

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from notifier.store.sqlite.audit import AuditQuery
+from notifier.core.audit import AuditQuery
 from tests.dovecot import DovecotServer
 from tests.integration.imap_service import Harness, imap_settings
 from tests.integration.test_imap_presets import PRESETS, sender_of

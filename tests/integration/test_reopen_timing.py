@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from notifier.core.audit import AuditQuery
 from notifier.core.compose import TeamProfile
 from notifier.core.model import Reopened, Resolution, SourceEvent
 from notifier.core.policy import RetryPolicy
@@ -20,7 +21,6 @@ from notifier.core.render import Renderer
 from notifier.core.rules import NoticeRules
 from notifier.delivery.smtp import SmtpOptions, SmtpSender
 from notifier.service import DeliveryLimits, Service
-from notifier.store.sqlite.audit import AuditQuery
 from notifier.store.sqlite.outbox import Outbox
 from tests.integration.test_service import Clock, ListSource
 from tests.smtp_server import SmtpServerFactory, SmtpTestServer

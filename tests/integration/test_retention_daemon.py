@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from notifier.core.audit import AuditQuery
 from notifier.runtime import bootstrap
 from notifier.runtime.config import Settings
 from notifier.runtime.daemon import Daemon, Signals
 from notifier.runtime.sdnotify import Notifier
-from notifier.store.sqlite.audit import AuditQuery
 from notifier.store.sqlite.outbox import Outbox
 from tests.e2e.cli import CSV_HEADER, csv_row
 from tests.smtp_server import SmtpServerFactory

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from notifier.core.audit import AuditQuery
 from notifier.core.compose import TeamProfile
 from notifier.core.errors import SourceError
 from notifier.core.model import DeliveryResult, InputProblem, Notice, Resolution, SourceEvent, State
@@ -25,7 +26,6 @@ from notifier.core.policy import RetryPolicy
 from notifier.core.render import Renderer
 from notifier.delivery.smtp import SmtpOptions, SmtpSender
 from notifier.service import DeliveryLimits, PassReport, Service
-from notifier.store.sqlite.audit import AuditQuery
 from notifier.store.sqlite.outbox import Outbox
 from tests.smtp_server import ServerBehaviour, SmtpServerFactory, SmtpTestServer
 

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from notifier.core.audit import AuditQuery
 from notifier.core.compose import TeamProfile
 from notifier.core.model import DeliveryOutcome
 from notifier.core.policy import RetryPolicy
 from notifier.core.render import Renderer
 from notifier.delivery.smtp import TRANSACTION_TIMEOUTS, SmtpOptions, SmtpSender
 from notifier.service import DeliveryLimits, PassReport, Service
-from notifier.store.sqlite.audit import AuditQuery
 from notifier.store.sqlite.outbox import Outbox
 from tests.integration.test_service import ROOT, Clock, ListSource, resolution
 from tests.notices import make_notice

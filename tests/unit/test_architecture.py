@@ -219,7 +219,7 @@ def test_the_graph_sees_the_whole_package() -> None:
     graph = import_graph()
     assert {"notifier.core.ports", "notifier.store.sqlite.outbox", COMPOSITION_ROOT} <= set(graph)
     assert "notifier.core.ports" in graph["notifier.service"]
-    assert "sqlite3" in graph["notifier.store.sqlite.ledger"]
+    assert "sqlite3" in graph["notifier.store.sqlite.connection"]
 
 
 # -- and the checker catches what breaks them ----------------------------------------------------
@@ -253,7 +253,7 @@ def test_a_core_module_importing_an_adapter_or_the_runtime_is_caught(
         ("delivery/smtp.py", "from notifier.sources.mail import parse\n", "own room"),
         ("store/sqlite/outbox.py", "from notifier.runtime import config\n", "own room"),
         ("service.py", "from notifier.store.sqlite.outbox import Outbox\n", "values and ports"),
-        ("cli/report.py", "from notifier.store.sqlite import report\n", "composition root"),
+        ("cli/report.py", "from notifier.store.sql import report\n", "composition root"),
         ("runtime/daemon.py", "import sqlite3\n", "sqlite3"),
     ],
 )

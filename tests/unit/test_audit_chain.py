@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from notifier.cli.auditview import format_records
-from notifier.core.audit import GENESIS, Problem, row_hash, words_hash
+from notifier.core.audit import GENESIS, AuditQuery, Problem, row_hash, words_hash
 from notifier.core.model import (
     DeliveryOutcome,
     DeliveryResult,
@@ -21,11 +20,14 @@ from notifier.core.model import (
     State,
 )
 from notifier.core.policy import Decision
-from notifier.store.sqlite import audit
-from notifier.store.sqlite.audit import AuditQuery
+from notifier.store.sql import audit
+from notifier.store.sql.store import SqlStore
+from notifier.store.sqlite import schema
+from notifier.store.sqlite.database import SqliteDatabase
 from notifier.store.sqlite.outbox import Outbox
 from notifier.store.sqlite.paths import DATABASE_NAME
 from notifier.store.sqlite.schema import MIGRATIONS
+from tests.store_backends import StoreBackend
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -47,7 +49,7 @@ def notice_for(item: Resolution, team: str = "default") -> Notice:
     )  # fmt: skip
 
 
-def send(outbox: Outbox, item: Resolution, now: datetime, team: str = "default") -> None:
+def send(outbox: SqlStore, item: Resolution, now: datetime, team: str = "default") -> None:
     """Queue, claim and record a successful delivery of one notice."""
     outbox.add(
         item, team=team, state=State.QUEUED, reason="", now=now, notice=notice_for(item, team)
@@ -58,60 +60,54 @@ def send(outbox: Outbox, item: Resolution, now: datetime, team: str = "default")
 
 
 @pytest.fixture
-def outbox(tmp_path: Path) -> Iterator[Outbox]:
-    store = Outbox.open(tmp_path)
-    yield store
-    store.close()
+def outbox(state_store: SqlStore) -> SqlStore:
+    """The store under test, on each backend in turn (tests/store_backends.py)."""
+    return state_store
 
 
-def seeded(outbox: Outbox, count: int = 3) -> None:
+def seeded(outbox: SqlStore, count: int = 3) -> None:
     for n in range(count):
         send(outbox, resolution(f"T-{n}"), NOW + timedelta(minutes=n))
 
 
-def raw(tmp_path: Path) -> sqlite3.Connection:
-    """What an attacker with file access has: a plain connection to the database file."""
-    return sqlite3.connect(tmp_path / DATABASE_NAME, isolation_level=None)
-
-
-def first_problem(tmp_path: Path) -> Problem:
-    with raw(tmp_path) as connection:
-        result = audit.verify(connection)
+def first_problem(store_backend: StoreBackend) -> Problem:
+    with store_backend.raw() as connection:
+        result = connection.verify()
     assert not result.ok
     return result.problems[0]
 
 
 def test_each_row_links_to_the_one_before_and_the_chain_verifies(
-    outbox: Outbox, tmp_path: Path
+    outbox: SqlStore, store_backend: StoreBackend
 ) -> None:
     """Row 1 links to the genesis hash, every later row to its predecessor's row_hash."""
     seeded(outbox)
-    connection = raw(tmp_path)
+    connection = store_backend.raw()
     rows = connection.execute("SELECT id, prev_hash, row_hash FROM audit ORDER BY id").fetchall()
     assert [r[0] for r in rows] == [1, 2, 3, 4, 5, 6]
     assert rows[0][1] == GENESIS
     assert all(later[1] == earlier[2] for earlier, later in itertools.pairwise(rows))
-    result = audit.verify(connection)
+    result = connection.verify()
     assert (
         result.ok and result.rows == 6 and result.head_id == 6 and result.head_hash == rows[-1][2]
     )
 
 
 def test_the_store_refuses_updates_deletes_and_hand_written_inserts(
-    outbox: Outbox, tmp_path: Path
+    outbox: SqlStore, store_backend: StoreBackend
 ) -> None:
     """The triggers stop edits through any SQLite client, not only through notifier."""
     seeded(outbox, 1)
-    connection = raw(tmp_path)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    connection = store_backend.raw()
+    with pytest.raises(connection.refused, match="append-only"):
         connection.execute("UPDATE audit SET reason = 'all good' WHERE id = 1")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(connection.refused, match="append-only"):
         connection.execute("DELETE FROM audit WHERE id = 1")
-    with pytest.raises(sqlite3.IntegrityError, match="written by notifier"):
+    with pytest.raises(connection.refused, match="written by notifier"):
         connection.execute("INSERT INTO audit (at, outcome) VALUES ('x', 'sent')")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):  # blanking must keep hashes
+    with pytest.raises(connection.refused, match="append-only"):  # blanking must keep hashes
         connection.execute("UPDATE audit SET requester = '', content_salt = '', row_hash = 'x'")
-    assert audit.verify(connection).ok
+    assert connection.verify().ok
 
 
 @pytest.mark.parametrize(
@@ -131,26 +127,26 @@ def test_the_store_refuses_updates_deletes_and_hand_written_inserts(
     ],
 )  # fmt: skip
 def test_an_edit_with_the_guard_dropped_is_found_and_the_row_named(
-    outbox: Outbox, tmp_path: Path, tamper: str, row: int, words: str
+    outbox: SqlStore, store_backend: StoreBackend, tamper: str, row: int, words: str
 ) -> None:
     """Whoever drops the triggers and edits or deletes a row is caught at that row."""
     seeded(outbox)
-    with raw(tmp_path) as connection:
-        connection.execute("DROP TRIGGER audit_append_only_update")
-        connection.execute("DROP TRIGGER audit_append_only_delete")
+    with store_backend.raw() as connection:
+        connection.drop_guard("audit_append_only_update")
+        connection.drop_guard("audit_append_only_delete")
         connection.execute(tamper)
-    problem = first_problem(tmp_path)
+    problem = first_problem(store_backend)
     assert problem.row_id == row
     assert words in problem.message and f"#{row}" in problem.message
 
 
 def test_a_row_rewritten_with_a_fresh_hash_is_named_by_the_next_rows_link(
-    outbox: Outbox, tmp_path: Path
+    outbox: SqlStore, store_backend: StoreBackend
 ) -> None:
     """Recomputing the edited row's own hash does not help: the next row still holds the old one."""
     seeded(outbox)
-    with raw(tmp_path) as connection:
-        connection.execute("DROP TRIGGER audit_append_only_update")
+    with store_backend.raw() as connection:
+        connection.drop_guard("audit_append_only_update")
         names = [d[0] for d in connection.execute("SELECT * FROM audit").description]
         values = dict(
             zip(
@@ -164,24 +160,24 @@ def test_a_row_rewritten_with_a_fresh_hash_is_named_by_the_next_rows_link(
         connection.execute(
             "UPDATE audit SET reason = ?, row_hash = ? WHERE id = 3", (values["reason"], forged)
         )
-    problem = first_problem(tmp_path)
+    problem = first_problem(store_backend)
     assert problem.row_id == 3 and "rewritten" in problem.message
 
 
 def test_a_removed_guard_is_reported_even_when_no_row_changed(
-    outbox: Outbox, tmp_path: Path
+    outbox: SqlStore, store_backend: StoreBackend
 ) -> None:
     """Verification fails while the append-only triggers are missing."""
     seeded(outbox, 1)
-    with raw(tmp_path) as connection:
-        connection.execute("DROP TRIGGER audit_append_only_delete")
-        result = audit.verify(connection)
+    with store_backend.raw() as connection:
+        connection.drop_guard("audit_append_only_delete")
+        result = connection.verify()
     assert not result.ok
     assert "audit_append_only_delete" in result.problems[0].message
 
 
 def test_retention_drops_addresses_and_words_and_the_chain_still_verifies(
-    outbox: Outbox, tmp_path: Path
+    outbox: SqlStore, store_backend: StoreBackend
 ) -> None:
     """Old rows lose the requester, old notices their words; hashes stay, a 'pruned' row is added."""
     old, new = resolution("OLD-1", "old@example.org"), resolution("NEW-1", "new@example.org")
@@ -194,36 +190,40 @@ def test_retention_drops_addresses_and_words_and_the_chain_still_verifies(
     assert [r.requester for r in records] == ["", "", "new@example.org", "new@example.org", ""]
     assert records[-1].outcome == "pruned" and "through #2" in records[-1].origin
     assert records[1].words_hash  # the hash of what was said survives the words
-    connection = raw(tmp_path)
+    connection = store_backend.raw()
     stored = connection.execute(
         "SELECT requester_email, requester_name, subject, body_text, body_html, resolution_json "
         "FROM notices ORDER BY id"
     ).fetchall()
     assert stored[0] == ("", "", "", "", None, "")
     assert stored[1][0] == "new@example.org" and stored[1][2] == "NEW-1 is done"
-    verification = audit.verify(connection)
+    verification = connection.verify()
     assert verification.ok and verification.pruned == 2
     again = outbox.apply_retention(NOW - timedelta(days=90), NOW)
     assert (again.audit_rows, again.notices) == (0, 0)  # nothing left to drop: no new row
     assert len(outbox.audit_records(AuditQuery())) == 5
 
 
-def test_retention_keeps_notices_that_are_still_waiting(outbox: Outbox, tmp_path: Path) -> None:
+def test_retention_keeps_notices_that_are_still_waiting(
+    outbox: SqlStore, store_backend: StoreBackend
+) -> None:
     """A notice still queued or held keeps its address and words, whatever its age."""
     waiting = resolution("WAIT-1")
     outbox.add(waiting, team="default", state=State.HELD, reason="review", now=NOW - timedelta(days=200),
                notice=notice_for(waiting))  # fmt: skip
     outbox.apply_retention(NOW - timedelta(days=90), NOW)
-    row = raw(tmp_path).execute("SELECT requester_email, subject FROM notices").fetchone()
+    row = store_backend.raw().execute("SELECT requester_email, subject FROM notices").fetchone()
     assert row == ("ann@example.org", "WAIT-1 is done")
 
 
-def test_blanking_a_requester_outside_retention_is_reported(outbox: Outbox, tmp_path: Path) -> None:
+def test_blanking_a_requester_outside_retention_is_reported(
+    outbox: SqlStore, store_backend: StoreBackend
+) -> None:
     """The one update the guard allows is still visible when no retention run covers it."""
     seeded(outbox, 2)
-    with raw(tmp_path) as connection:
+    with store_backend.raw() as connection:
         connection.execute("UPDATE audit SET requester = '', content_salt = '' WHERE id = 2")
-    problem = first_problem(tmp_path)
+    problem = first_problem(store_backend)
     assert problem.row_id == 2 and "no retention run covers it" in problem.message
 
 
@@ -244,30 +244,32 @@ def test_rows_from_before_the_chain_are_sealed_in_order_by_the_next_write(tmp_pa
     connection.close()
 
     store = Outbox.open(tmp_path)
-    reader = raw(tmp_path)
-    before = audit.verify(reader)
+    reader = sqlite3.connect(tmp_path / DATABASE_NAME, isolation_level=None)
+    before = audit.verify(SqliteDatabase(reader))
     assert before.ok and before.unsealed == 3
     store.reject(InputProblem("desk", "new.csv:1", "bad row"), NOW)
     store.close()
-    after = audit.verify(reader)
+    after = audit.verify(SqliteDatabase(reader))
     assert after.ok and after.unsealed == 0 and after.rows == 4
     with reader:
         reader.execute("DROP TRIGGER audit_append_only_update")
         reader.execute("UPDATE audit SET reason = 'fine' WHERE id = 2")
-    assert first_problem(tmp_path).row_id == 2
+    with sqlite3.connect(tmp_path / DATABASE_NAME) as reader:
+        problem = audit.verify(SqliteDatabase(reader)).problems[0]
+    assert problem.row_id == 2
 
 
 def test_the_migration_script_keeps_trigger_bodies_whole() -> None:
     """The runner splits on ';': the v4 script yields whole CREATE TRIGGER statements."""
-    statements = [s for s in audit.SCHEMA_V4.split(";") if s.strip()]
+    statements = [s for s in schema.AUDIT_V4.split(";") if s.strip()]
     triggers = [s for s in statements if "CREATE TRIGGER" in s]
     assert len(triggers) == 3
     assert all(sqlite3.complete_statement(s + ";") for s in statements)
-    plain = audit.SqlScript("CREATE TABLE a (x);\nCREATE TABLE b (y);")
+    plain = schema.SqlScript("CREATE TABLE a (x);\nCREATE TABLE b (y);")
     assert plain.split(";") == ["CREATE TABLE a (x)", "\nCREATE TABLE b (y)", ""]
 
 
-def test_the_words_hash_is_recorded_on_sent_rows_only(outbox: Outbox) -> None:
+def test_the_words_hash_is_recorded_on_sent_rows_only(outbox: SqlStore) -> None:
     """'sent' rows carry the SHA-256 of the exact subject, text and HTML that went out."""
     item = resolution("T-9")
     send(outbox, item, NOW)
@@ -278,7 +280,7 @@ def test_the_words_hash_is_recorded_on_sent_rows_only(outbox: Outbox) -> None:
     assert sent.row_hash and sent.id == 2
 
 
-def test_queries_filter_by_every_field_and_follow_from_an_id(outbox: Outbox) -> None:
+def test_queries_filter_by_every_field_and_follow_from_an_id(outbox: SqlStore) -> None:
     """Ticket, requester (any case), team, source, outcome, since/until and after_id combine."""
     send(outbox, resolution("A-1", "Ann@Example.org"), NOW, team="network")
     send(outbox, resolution("B-1", "bob@example.org"), NOW + timedelta(hours=1), team="accounts")
@@ -301,7 +303,7 @@ def test_queries_filter_by_every_field_and_follow_from_an_id(outbox: Outbox) -> 
     assert tickets(limit=2) == ["B-1/sent", "INBOX uid 7/rejected"]
 
 
-def test_formats_carry_the_chain_fields(outbox: Outbox) -> None:
+def test_formats_carry_the_chain_fields(outbox: SqlStore) -> None:
     """json and csv include id and row_hash (to anchor the head elsewhere); the table stays readable."""
     seeded(outbox, 1)
     records = outbox.audit_records(AuditQuery())

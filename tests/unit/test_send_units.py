@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
+from notifier.core.queue import QueuedNotice
 from notifier.service import Unit, _Units
-from notifier.store.sqlite.outbox import QueuedNotice
 from tests.notices import make_notice
 
 QUEUED_AT = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

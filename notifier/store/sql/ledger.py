@@ -1,4 +1,4 @@
-"""The SQLite store's ground floor: the connection, its lock, transactions and audit rows.
+"""The store's ground floor: the connection, transactions and audit rows (every backend).
 
 Every state change runs in :meth:`Ledger.transaction` and writes its audit row there; the rows
 are mirrored to the log only after the commit succeeded, so the log never claims what the
@@ -8,29 +8,30 @@ database does not hold. The outbox's parts (``outbox``, ``held``, ``trail``) bui
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from pathlib import Path
-from typing import Self
+from typing import Protocol, Self
 
 from notifier.core.audit import AuditRecord
 from notifier.core.errors import StateError
 from notifier.store.mirror import emit_committed
-from notifier.store.sqlite import audit
-from notifier.store.sqlite import connection as statedb
-from notifier.store.sqlite.lock import StateLock
-from notifier.store.sqlite.paths import DATABASE_NAME
-from notifier.store.sqlite.schema import _migrate
+from notifier.store.sql import audit
+from notifier.store.sql.database import Database
+
+
+class Held(Protocol):
+    """Something the store holds while open and lets go of on close (a lock, a lease)."""
+
+    def close(self) -> None: ...
 
 
 class Ledger:
-    """The store's connection. Build it with :meth:`open`; nothing touches the disk before."""
+    """The store's connection; each backend's ``open`` builds it."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path, lock: StateLock | None) -> None:
-        self._db = connection
-        self.path = path
+    def __init__(self, database: Database, lock: Held | None = None) -> None:
+        self._db = database
+        self.where = database.where
         self._lock = lock
         self._pending: list[AuditRecord] = []
         self._in_transaction = False
@@ -40,44 +41,6 @@ class Ledger:
         self._group = threading.Condition()  # see together()
         self._group_waiting: list[_GroupEntry] = []
         self._group_committing = False
-
-    @classmethod
-    def open(cls, directory: Path, *, exclusive: bool = True) -> Self:
-        """Open (creating and migrating as needed) the state database in ``directory``.
-
-        ``exclusive`` takes a lock so that two daemons never share one state directory;
-        read-only commands such as ``notifier audit`` open without it.
-        """
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StateError(f"cannot create state directory {directory}: {exc.strerror}") from exc
-        lock = StateLock(directory) if exclusive else None
-        path = directory / DATABASE_NAME
-        if not exclusive and not path.exists():
-            raise StateError(f"{path}: no state database here yet (has notifier run?)")
-        try:
-            # Shared by the delivery threads; Outbox.transaction serialises its use.
-            connection = statedb.connect(
-                path, isolation_level=None, timeout=30, check_same_thread=False
-            )
-        except StateError:
-            if lock is not None:
-                lock.close()
-            raise
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            # FULL: a notice marked sent must still be marked sent after a power cut.
-            connection.execute("PRAGMA synchronous=FULL")
-            connection.execute("PRAGMA foreign_keys=ON")
-            _migrate(connection, path)
-        except StateError as exc:
-            connection.close()
-            if lock is not None:
-                lock.close()
-            error = statedb.reword(exc, path, "cannot open the state database")
-            raise error from error.__cause__
-        return cls(connection, path, lock)
 
     def close(self) -> None:
         with self._writer:  # not in the middle of another thread's transaction
@@ -92,27 +55,31 @@ class Ledger:
         self.close()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One atomic unit of state changes and their audit rows; safe to use from threads."""
+    def transaction(self, *, claim: bool = False) -> Iterator[None]:
+        """One atomic unit of state changes and their audit rows; safe to use from threads.
+
+        ``claim``: the transaction only claims notices and appends no audit row, so it need
+        not wait for the audit chain's other writers (see ``Database.begin_claim``).
+        """
         with self._writer:
             if self._in_transaction:
                 yield
                 return
             try:
-                self._db.execute("BEGIN IMMEDIATE")
+                self._db.begin_claim() if claim else self._db.begin()
             except StateError as exc:
-                error = statedb.reword(exc, self.path, "cannot start a transaction")
+                error = self._db.reword(exc, "cannot start a transaction")
                 raise error from error.__cause__
             self._in_transaction = True
             try:
                 yield
-                self._db.execute("COMMIT")
+                self._db.commit()
             except BaseException as exc:
                 self._pending.clear()
                 with contextlib.suppress(StateError):
-                    self._db.execute("ROLLBACK")
+                    self._db.rollback()
                 if isinstance(exc, StateError):
-                    error = statedb.reword(exc, self.path, "cannot write the state database")
+                    error = self._db.reword(exc, "cannot write the state database")
                     raise error from error.__cause__
                 raise
             finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
 from notifier.core.audit import (
@@ -15,8 +14,9 @@ from notifier.core.audit import (
 )
 from notifier.core.errors import StateError
 from notifier.core.report import Report
-from notifier.store.sqlite import audit, report
-from notifier.store.sqlite.ledger import Ledger
+from notifier.store.sql import audit, report
+from notifier.store.sql.database import column_names
+from notifier.store.sql.ledger import Ledger
 
 
 class TrailQueries(Ledger):
@@ -38,16 +38,11 @@ class TrailQueries(Ledger):
 
     def explain_record(self, key: str) -> dict[str, object]:
         """Everything stored about one resolution, for ``notifier explain``."""
-        self._db.row_factory = sqlite3.Row
-        try:
-            row = self._db.execute(
-                "SELECT * FROM notices WHERE resolution_key = ?", (key,)
-            ).fetchone()
-        finally:
-            self._db.row_factory = None
+        rows = self._db.execute("SELECT * FROM notices WHERE resolution_key = ?", (key,))
+        row = rows.fetchone()
         if row is None:
             raise StateError(f"{key}: no resolution with this key (see notifier audit)")
-        return dict(row)
+        return dict(zip(column_names(rows), row, strict=True))
 
     def verify(self) -> Verification:
         """Check the whole chain (``notifier audit verify``)."""

@@ -11,7 +11,7 @@ from notifier.core.errors import StateError
 from notifier.core.model import Notice, Resolution, State
 from notifier.core.queue import HeldNotice
 from notifier.store.codec import resolution_from_json
-from notifier.store.sqlite.ledger import Ledger
+from notifier.store.sql.ledger import Ledger
 
 
 class HeldReview(Ledger):

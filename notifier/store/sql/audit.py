@@ -1,21 +1,19 @@
-"""The audit trail in SQLite: the table, its append-only triggers, the insert that links a row
-to the chain, verification, retention and the queries.
+"""The audit trail in SQL: the insert that links a row to the chain, verification, retention
+and the queries, the same on every backend.
 
-A row is written in the same transaction as the state change it records; the outbox decides
-*when*. The row's shape and the chain's hash rules are the core's (:mod:`notifier.core.audit`),
-the same for every store. SQLite triggers refuse every UPDATE and DELETE except retention's
-blanking of the private fields and the one-time sealing of rows written before version 4.
+A row is written in the same transaction as the state change it records; the store decides
+*when*. The row's shape and the chain's hash rules are the core's (:mod:`notifier.core.audit`).
+Each backend's schema adds triggers that refuse every UPDATE and DELETE except retention's
+blanking of the private fields and the one-time sealing of rows written before the chain.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import SupportsIndex
 
 from notifier.core.audit import (
     GENESIS,
@@ -34,103 +32,16 @@ from notifier.core.audit import (
     words_hash,
 )
 from notifier.core.clock import from_stamp, to_stamp
+from notifier.store.sql.database import Database, column_names
 
-SCHEMA = """
-CREATE TABLE audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    resolution_key TEXT NOT NULL DEFAULT '',
-    ticket_id TEXT NOT NULL DEFAULT '',
-    source TEXT NOT NULL DEFAULT '',
-    team TEXT NOT NULL DEFAULT '',
-    requester TEXT NOT NULL DEFAULT '',
-    template TEXT NOT NULL DEFAULT '',
-    reason TEXT NOT NULL DEFAULT '',
-    smtp_code INTEGER,
-    smtp_reply TEXT NOT NULL DEFAULT '',
-    message_id TEXT NOT NULL DEFAULT '',
-    attempt INTEGER NOT NULL DEFAULT 0,
-    origin TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX audit_ticket ON audit (ticket_id);
-CREATE INDEX audit_key ON audit (resolution_key);
-CREATE INDEX audit_at ON audit (at);
-"""
-
-# Version 2: the plain-language findings of a notice are kept with its audit rows.
-SCHEMA_V2 = "ALTER TABLE audit ADD COLUMN findings TEXT NOT NULL DEFAULT '';"
-
-
-class SqlScript(str):
-    """A migration script whose ``split(";")`` keeps trigger bodies whole.
-
-    The outbox's migration runner splits scripts on ``;``; a trigger's body holds ``;`` of its
-    own. Splitting only where SQLite says a statement is complete gives the same pieces for
-    ordinary scripts and whole ``CREATE TRIGGER ... END`` statements for triggers.
-    """
-
-    __slots__ = ()
-
-    def split(self, sep: str | None = None, maxsplit: SupportsIndex = -1) -> list[str]:
-        if sep != ";" or maxsplit != -1:
-            return str(self).split(sep, maxsplit)
-        statements: list[str] = []
-        pending = ""
-        for piece in str(self).split(";"):
-            pending = f"{pending};{piece}" if pending else piece
-            if sqlite3.complete_statement(pending + ";"):
-                statements.append(pending)
-                pending = ""
-        if pending:
-            statements.append(pending)
-        return statements
-
-
-# Every other column as of version 4 (never edit: a released migration is fixed).
-_V4_PUBLIC = (
-    "id", "at", "outcome", "resolution_key", "ticket_id", "source", "team", "template", "reason",
-    "smtp_code", "smtp_reply", "message_id", "attempt", "origin", "findings",
-)  # fmt: skip
-_SAME_PUBLIC = " AND ".join(f"NEW.{c} IS OLD.{c}" for c in _V4_PUBLIC)
-_SAME_PRIVATE = " AND ".join(f"NEW.{c} IS OLD.{c}" for c in PRIVATE_COLUMNS)
-_BLANK_PRIVATE = " AND ".join(f"NEW.{c} = ''" for c in PRIVATE_COLUMNS)
-
-# Version 4: the hash chain and the append-only guard.
-SCHEMA_V4 = SqlScript(
-    f"""
-ALTER TABLE audit ADD COLUMN words_hash TEXT NOT NULL DEFAULT '';
-ALTER TABLE audit ADD COLUMN content_salt TEXT NOT NULL DEFAULT '';
-ALTER TABLE audit ADD COLUMN content_hash TEXT NOT NULL DEFAULT '';
-ALTER TABLE audit ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
-ALTER TABLE audit ADD COLUMN row_hash TEXT NOT NULL DEFAULT '';
-CREATE TRIGGER audit_append_only_insert BEFORE INSERT ON audit WHEN NEW.row_hash = ''
-BEGIN
-    SELECT RAISE(ABORT, 'audit rows must be written by notifier (row_hash missing)');
-END;
-CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
-BEGIN
-    SELECT RAISE(ABORT, 'audit rows are append-only: DELETE refused (see docs/audit.md)');
-END;
-CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit
-WHEN NOT (
-    (OLD.row_hash = '' AND NEW.row_hash != '' AND {_SAME_PUBLIC} AND {_SAME_PRIVATE})
-    OR (OLD.row_hash != '' AND NEW.row_hash = OLD.row_hash AND NEW.prev_hash = OLD.prev_hash
-        AND NEW.content_hash = OLD.content_hash AND NEW.words_hash = OLD.words_hash
-        AND NEW.content_salt = '' AND {_BLANK_PRIVATE} AND {_SAME_PUBLIC})
-)
-BEGIN
-    SELECT RAISE(ABORT, 'audit rows are append-only: UPDATE refused (see docs/audit.md)');
-END
-"""
-)
+# The append-only guards every backend installs on the audit table (``verify`` checks them).
 TRIGGERS = ("audit_append_only_insert", "audit_append_only_delete", "audit_append_only_update")
 
 
 # -- hashing -------------------------------------------------------------------------------------
 
 
-def _notice_words_hash(connection: sqlite3.Connection, key: str) -> str:
+def _notice_words_hash(connection: Database, key: str) -> str:
     if not key:
         return ""
     row = connection.execute(
@@ -144,11 +55,11 @@ def _notice_words_hash(connection: sqlite3.Connection, key: str) -> str:
 # -- writing -------------------------------------------------------------------------------------
 
 
-def insert(connection: sqlite3.Connection, record: AuditRecord) -> AuditRecord:
+def insert(connection: Database, record: AuditRecord) -> AuditRecord:
     """Add one row linked to the chain; return it with its id and hashes.
 
-    The caller owns the transaction and must hold the write lock (``BEGIN IMMEDIATE``), so that
-    no other writer can append between reading the chain's head and writing the new row.
+    The caller owns the transaction, begun with ``Database.begin``: no other writer can append
+    between reading the chain's head and writing the new row.
     """
     last = connection.execute("SELECT id, row_hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
     if last is not None and not last[1]:
@@ -157,8 +68,7 @@ def insert(connection: sqlite3.Connection, record: AuditRecord) -> AuditRecord:
             "SELECT id, row_hash FROM audit ORDER BY id DESC LIMIT 1"
         ).fetchone()
     prev = GENESIS if last is None else str(last[1])
-    sequence = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
-    row_id = max(int(sequence[0]) if sequence else 0, int(last[0]) if last else 0) + 1
+    row_id = max(connection.audit_sequence(), int(last[0]) if last else 0) + 1
     values = record_values(record)
     values["at"] = to_stamp(record.at)
     values["id"] = row_id
@@ -173,17 +83,18 @@ def insert(connection: sqlite3.Connection, record: AuditRecord) -> AuditRecord:
         f"INSERT INTO audit ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",  # noqa: S608 - fixed column names
         [*values.values(), salt, content, prev, own],
     )
+    connection.audit_appended(row_id)
     return replace(record, id=row_id, row_hash=own, words_hash=str(values["words_hash"]))
 
 
-def seal_legacy(connection: sqlite3.Connection) -> int:
+def seal_legacy(connection: Database) -> int:
     """Link rows written before schema version 4 into the chain, in id order (once).
 
     They are vouched for from the moment they are sealed, not from when they were written.
     Sent rows get the hash of the words their notice holds at that moment.
     """
     cursor = connection.execute("SELECT * FROM audit WHERE row_hash = '' ORDER BY id")
-    names = [d[0] for d in cursor.description]
+    names = column_names(cursor)
     rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     if not rows:
         return 0
@@ -212,10 +123,10 @@ def seal_legacy(connection: sqlite3.Connection) -> int:
 _THROUGH = re.compile(r"through #(\d+)")
 
 
-def verify(connection: sqlite3.Connection) -> Verification:
+def verify(connection: Database) -> Verification:
     """Check the whole chain; problems are ordered by row, the first is where it broke."""
     cursor = connection.execute("SELECT * FROM audit ORDER BY id")
-    names = [d[0] for d in cursor.description]
+    names = column_names(cursor)
     if "row_hash" not in names:
         return Verification(0, None, "", 0, 0, (Problem(0, "the trail has no hash chain"),))
     problems: list[Problem] = []
@@ -290,22 +201,14 @@ def verify(connection: sqlite3.Connection) -> Verification:
         for b in blanked
     ]
     if chain_break is None:
-        sequence = connection.execute(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'audit'"
-        ).fetchone()
-        if sequence and int(sequence[0]) > prev_id and prev_id:
-            last = int(sequence[0])
+        last = connection.audit_sequence()
+        if last > prev_id and prev_id:
             missing = f"#{prev_id + 1}" if last == prev_id + 1 else f"#{prev_id + 1}-#{last}"
             problems.append(
                 Problem(prev_id + 1, f"row {missing} is missing (deleted from the end)")
             )
         problems += _check_words(connection, sent_words)
-    present = {
-        str(name)
-        for (name,) in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit'"
-        )
-    }
+    present = connection.audit_guards()
     problems += [
         Problem(0, f"the append-only guard {name} was removed: the store no longer refuses edits")
         for name in TRIGGERS
@@ -315,9 +218,7 @@ def verify(connection: sqlite3.Connection) -> Verification:
     return Verification(count, prev_id or None, prev, unsealed, pruned, tuple(problems))
 
 
-def _check_words(
-    connection: sqlite3.Connection, sent_words: Mapping[str, tuple[int, str]]
-) -> list[Problem]:
+def _check_words(connection: Database, sent_words: Mapping[str, tuple[int, str]]) -> list[Problem]:
     """The words a sent notice holds must still be the words its 'sent' row recorded."""
     problems = []
     for key, subject, text, html in connection.execute(
@@ -342,7 +243,7 @@ def _check_words(
 _OPEN_STATES = ("queued", "deferred", "sending", "held")
 
 
-def prune(connection: sqlite3.Connection, cutoff: datetime) -> Retention:
+def prune(connection: Database, cutoff: datetime) -> Retention:
     """Drop requester addresses and message words recorded before ``cutoff``.
 
     Audit rows keep every hash (the triggers allow exactly this change); finished notices lose
@@ -371,7 +272,7 @@ def prune(connection: sqlite3.Connection, cutoff: datetime) -> Retention:
 # -- queries -------------------------------------------------------------------------------------
 
 
-def query(connection: sqlite3.Connection, wanted: AuditQuery) -> list[AuditRecord]:
+def query(connection: Database, wanted: AuditQuery) -> list[AuditRecord]:
     """Rows matching every given filter, oldest first."""
     clauses: list[str] = []
     params: list[object] = []
@@ -386,7 +287,7 @@ def query(connection: sqlite3.Connection, wanted: AuditQuery) -> list[AuditRecor
             clauses.append(f"{column} = ?")
             params.append(value)
     if wanted.requester is not None:
-        clauses.append("requester = ? COLLATE NOCASE")
+        clauses.append(connection.same_address("requester", "?"))
         params.append(wanted.requester)
     if wanted.since is not None:
         clauses.append("at >= ?")
@@ -400,7 +301,7 @@ def query(connection: sqlite3.Connection, wanted: AuditQuery) -> list[AuditRecor
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     sql = f"SELECT {', '.join(READ_COLUMNS)} FROM audit {where} ORDER BY id"  # noqa: S608 - fixed columns, bound values
     if wanted.limit is not None:
-        sql = f"SELECT * FROM ({sql} DESC LIMIT {int(wanted.limit)}) ORDER BY id"  # noqa: S608
+        sql = f"SELECT * FROM ({sql} DESC LIMIT {int(wanted.limit)}) AS recent ORDER BY id"  # noqa: S608
     return [_from_row(row) for row in connection.execute(sql, params)]
 
 
@@ -413,7 +314,7 @@ def _from_row(row: Sequence[object]) -> AuditRecord:
 # -- what the requester saw ----------------------------------------------------------------------
 
 
-def find_notices(connection: sqlite3.Connection, key: str) -> list[str]:
+def find_notices(connection: Database, key: str) -> list[str]:
     """Resolution keys matching ``key``: the key itself, else every notice of that ticket id."""
     if connection.execute("SELECT 1 FROM notices WHERE resolution_key = ?", (key,)).fetchone():
         return [key]
@@ -425,7 +326,7 @@ def find_notices(connection: sqlite3.Connection, key: str) -> list[str]:
     ]
 
 
-def notice_view(connection: sqlite3.Connection, key: str) -> NoticeView | None:
+def notice_view(connection: Database, key: str) -> NoticeView | None:
     row = connection.execute(
         """SELECT resolution_key, ticket_id, source, team, state, requester_email,
            requester_name, subject, body_text, body_html, template, message_id, resolved_at,
@@ -447,6 +348,3 @@ def notice_view(connection: sqlite3.Connection, key: str) -> NoticeView | None:
         attempts=int(row[15]), findings=row[16],
         history=tuple(_from_row(h) for h in history),
     )  # fmt: skip
-
-
-# -- output formats ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The report's queries in SQLite: the notices first seen in a period, and the people never told.
+"""The report's queries: the notices first seen in a period, and the people never told.
 
 "Rejected" here: the tickets (source and id) with an input row rejected in the period and no
 notice first seen at or after that rejection (a fixed row that was read again is counted by its
@@ -8,15 +8,15 @@ teams only. What the numbers mean is :mod:`notifier.core.report`'s docstring.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
 from notifier.core.clock import to_stamp
 from notifier.core.report import Report, team_line
+from notifier.store.sql.database import Database
 
 
 def build(
-    connection: sqlite3.Connection,
+    connection: Database,
     *,
     since: datetime | None,
     until: datetime | None,
@@ -65,7 +65,7 @@ def _window(
 
 
 def _rejected(
-    connection: sqlite3.Connection,
+    connection: Database,
     *,
     since: datetime | None,
     until: datetime | None,
@@ -89,6 +89,3 @@ def _rejected(
         else:
             unnamed.add((str(source), str(origin)))
     return {name: len(found) for name, found in tickets.items()}, len(unnamed)
-
-
-# -- output --------------------------------------------------------------------------------------

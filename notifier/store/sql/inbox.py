@@ -8,15 +8,13 @@ kept for ``KEEP_EVENTS`` after its source read it: a retry or replay in that tim
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from notifier.core.clock import from_stamp, to_stamp
 from notifier.core.model import INBOX_CHECKPOINT, ReceivedEvent
-from notifier.store.sqlite.ledger import Ledger
-from notifier.store.sqlite.lock import StateLock
+from notifier.store.sql.database import Database
+from notifier.store.sql.ledger import Held, Ledger
 
 # How long a read event's id stays known (a replay of it within this time is refused as one).
 KEEP_EVENTS = timedelta(days=7)
@@ -25,10 +23,10 @@ _FORGET_EVERY = timedelta(hours=1)
 
 
 class WebhookEvents(Ledger):
-    """The webhook inbox of the SQLite store (``notifier.core.ports.WebhookInbox``)."""
+    """The store's webhook inbox (``notifier.core.ports.WebhookInbox``)."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path, lock: StateLock | None) -> None:
-        super().__init__(connection, path, lock)
+    def __init__(self, database: Database, lock: Held | None = None) -> None:
+        super().__init__(database, lock)
         self._forgotten_at: dict[str, datetime] = {}  # per source: when read events were dropped
         self._forget_lock = threading.Lock()
 
@@ -39,8 +37,8 @@ class WebhookEvents(Ledger):
         def work() -> None:
             nonlocal inserted
             cursor = self._db.execute(
-                "INSERT OR IGNORE INTO webhook_events (source, event_id, received_at, body) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO webhook_events (source, event_id, received_at, body) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (source, event_id) DO NOTHING",
                 (source, event_id, to_stamp(received_at), body),
             )
             inserted = cursor.rowcount == 1
@@ -76,7 +74,7 @@ class WebhookEvents(Ledger):
         """Drop ``source``'s events received before ``before`` that its source has read."""
         self._db.execute(
             "DELETE FROM webhook_events WHERE source = ? AND received_at < ? AND id <= "
-            "COALESCE((SELECT CAST(value AS INTEGER) FROM source_state "
+            "COALESCE((SELECT CAST(value AS BIGINT) FROM source_state "
             "WHERE source = ? AND key = ?), 0)",
             (source, to_stamp(before), source, INBOX_CHECKPOINT),
         )

@@ -1,0 +1,184 @@
+"""A PostgreSQL connection as the shared SQL store's :class:`Database` (psycopg 3).
+
+The connection is in autocommit mode and the store begins and commits its transactions
+itself, so nothing stays open between them ("idle in transaction" holds locks and old rows).
+A connection the server dropped (a restart, a failover, a cut network) is replaced on the next
+transaction; the one in progress fails with a :class:`StateError` the service already knows
+how to wait out. Every wait has a deadline: the connect, each statement, a lock, a transaction
+left idle, and TCP itself (keepalives and ``tcp_user_timeout``), so a partition ends a query
+within seconds rather than at the kernel's retransmission limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import errors
+
+from notifier.core.errors import StateError
+from notifier.store.sql.database import Rows
+
+# The lock that serialises appends to the audit chain: the head row, locked by every write
+# transaction before it changes anything (see ``begin``).
+_LOCK_HEAD = "SELECT last_id FROM audit_head FOR UPDATE"
+
+# Server-side limits, in milliseconds (see the module docstring).
+DEFAULT_OPTIONS: Mapping[str, str] = {
+    "statement_timeout": "60000",
+    "lock_timeout": "30000",
+    "idle_in_transaction_session_timeout": "60000",
+}
+# libpq connection parameters: seconds, except tcp_user_timeout (milliseconds).
+DEFAULT_CONNECT: Mapping[str, str | int] = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30000,
+    "application_name": "notifier",
+}
+
+
+def describe(where: str, exc: psycopg.Error, doing: str = "") -> str:
+    """One line: the database, what failed, PostgreSQL's words and, where known, what to do."""
+    what = f"{where}: {doing + ': ' if doing else ''}"
+    diag = getattr(exc, "diag", None)
+    words = (diag.message_primary if diag is not None else None) or str(exc).strip()
+    words = " ".join(words.split())
+    if isinstance(exc, psycopg.OperationalError) and not isinstance(exc, errors.QueryCanceled):
+        return (
+            f"{what}{words}; is PostgreSQL running and reachable? notifier retries "
+            "(docs/high-availability.md)"
+        )
+    if isinstance(exc, errors.InsufficientPrivilege):
+        return f"{what}{words}; grant the notifier role the rights docs/high-availability.md lists"
+    return f"{what}{words}"
+
+
+def state_error(where: str, exc: psycopg.Error, doing: str = "") -> StateError:
+    error = StateError(describe(where, exc, doing))
+    error.__cause__ = exc
+    return error
+
+
+def connect(conninfo: str, where: str, *, password: str | None = None) -> psycopg.Connection[Any]:
+    """A new autocommit connection with notifier's deadlines; StateError when it cannot be made."""
+    options = " ".join(f"-c {name}={value}" for name, value in DEFAULT_OPTIONS.items())
+    given = psycopg.conninfo.conninfo_to_dict(conninfo)
+    extra: dict[str, Any] = {k: v for k, v in DEFAULT_CONNECT.items() if k not in given}
+    if "options" not in given:
+        extra["options"] = options
+    if password is not None:
+        extra["password"] = password
+    try:
+        return psycopg.connect(conninfo, autocommit=True, **extra)
+    except psycopg.Error as exc:
+        raise state_error(where, exc, "cannot connect") from exc
+
+
+def _placeholders(sql: str) -> str:
+    """The shared SQL's ``?`` as psycopg's ``%s`` (a query with parameters has no ``?`` in a
+    literal); a query without parameters runs as written."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PostgresDatabase:
+    """One connection to the shared state, replaced when the server dropped it."""
+
+    claim_lock = " FOR UPDATE SKIP LOCKED"
+
+    def __init__(self, conninfo: str, where: str, *, password: str | None = None) -> None:
+        self.where = where
+        self._conninfo = conninfo
+        self._password = password
+        self._sql: dict[str, str] = {}
+        self._in_transaction = False
+        self._connection = connect(conninfo, where, password=password)
+
+    @property
+    def connection(self) -> psycopg.Connection[Any]:
+        return self._connection
+
+    def _fresh(self) -> psycopg.Connection[Any]:
+        """The connection, replaced first when it was lost (never in a transaction: what the
+        transaction did so far is gone with the old one, and it fails)."""
+        if not self._in_transaction and (self._connection.broken or self._connection.closed):
+            self._connection.close()
+            self._connection = connect(self._conninfo, self.where, password=self._password)
+        return self._connection
+
+    def _text(self, sql: str) -> str:
+        found = self._sql.get(sql)
+        if found is None:
+            found = self._sql[sql] = _placeholders(sql)
+        return found
+
+    def execute(self, sql: str, parameters: Sequence[object] = ()) -> Rows:
+        try:
+            if not parameters:  # the simple protocol: a script of several statements runs
+                return self._fresh().execute(sql.encode())
+            return self._fresh().execute(self._text(sql), tuple(parameters))
+        except psycopg.Error as exc:
+            raise state_error(self.where, exc) from exc
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[object]]) -> Rows:
+        cursor = self._fresh().cursor()
+        try:
+            cursor.executemany(self._text(sql), [tuple(p) for p in parameters])
+        except psycopg.Error as exc:
+            raise state_error(self.where, exc) from exc
+        return cursor
+
+    def begin(self) -> None:
+        self.begin_claim()
+        try:
+            self.execute(_LOCK_HEAD)
+        except BaseException:
+            with contextlib.suppress(StateError):
+                self.rollback()
+            raise
+
+    def begin_claim(self) -> None:
+        self.execute("BEGIN")
+        self._in_transaction = True
+
+    def commit(self) -> None:
+        try:
+            self.execute("COMMIT")
+        finally:
+            self._in_transaction = False
+
+    def rollback(self) -> None:
+        self._in_transaction = False
+        if not self._connection.broken:
+            self.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def reword(self, exc: StateError, doing: str) -> StateError:
+        cause = exc.__cause__
+        return state_error(self.where, cause, doing) if isinstance(cause, psycopg.Error) else exc
+
+    def same_address(self, left: str, right: str) -> str:
+        return f"lower({left}) = lower({right})"
+
+    def audit_sequence(self) -> int:
+        row = self.execute("SELECT last_id FROM audit_head").fetchone()
+        return int(row[0]) if row else 0
+
+    def audit_appended(self, row_id: int) -> None:
+        self.execute("UPDATE audit_head SET last_id = ? WHERE last_id < ?", (row_id, row_id))
+
+    def audit_guards(self) -> set[str]:
+        return {
+            str(name)
+            for (name,) in self.execute(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit'::regclass "
+                "AND NOT tgisinternal AND tgenabled != 'D'"
+            )
+        }

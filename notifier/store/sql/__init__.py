@@ -1,0 +1,1 @@
+"""store/sql: the store written once in the SQL every backend runs."""
