@@ -39,10 +39,11 @@ from notifier.core.model import (
     State,
 )
 from notifier.core.policy import RetryPolicy, after_attempt
-from notifier.core.ports import Sender, SendSession, Source, StateStore
+from notifier.core.ports import Roles, Sender, SendSession, Source, StateStore
 from notifier.core.queue import KnownCopy, QueuedNotice
 from notifier.core.render import Renderer
 from notifier.core.review import Review
+from notifier.core.roles import SoleInstance
 from notifier.core.rules import TeamRoute, evaluate, route
 
 log = structlog.get_logger()
@@ -68,6 +69,7 @@ class PassReport:
     sent: int = 0
     deferred: int = 0
     failed: int = 0
+    recovered: int = 0  # claims of an instance that stopped, sent again by this one
     source_errors: list[str] = field(default_factory=list)
 
     @property
@@ -235,8 +237,11 @@ class Service:
         backfill_since: Mapping[str, date] | None = None,
         helpdesks: Mapping[str, str] | None = None,
         same_within: timedelta = timedelta(minutes=2),
+        roles: Roles | None = None,
     ) -> None:
         self.sources = list(sources)
+        # Among instances sharing a state: which sources this one reads, whether it may send.
+        self.roles: Roles = roles or SoleInstance()
         # Sources that read one helpdesk (its mail, its webhooks, its exports): a resolution
         # one of them read is the same as another's of that ticket resolved within
         # ``same_within`` (docs/webhooks.md, "One helpdesk, several sources").
@@ -266,6 +271,8 @@ class Service:
 
     def run_pass(self, stop: threading.Event | None = None) -> PassReport:
         report = PassReport()
+        if self.roles.shared:  # an instance that stopped left its claims: any of us sends them
+            report.recovered = self.outbox.recover_interrupted(self.clock())
         self.poll_sources(report, stop)
         self.deliver_due(report, stop)
         log.info(
@@ -292,6 +299,8 @@ class Service:
         for source in self.sources:
             if stop is not None and stop.is_set():
                 return
+            if not self.roles.may_read(source.name):
+                continue  # another instance holds its lease
             try:
                 self._poll_one(source, report, stop)
                 source.committed()
@@ -324,6 +333,8 @@ class Service:
                         self._handle(event, report, now, waiting, opened)
             if len(batch) < COMMIT_EVERY or (stop is not None and stop.is_set()):
                 return
+            if not self.roles.may_read(source.name):
+                return  # the lease lapsed: the next holder reads on from the checkpoint
 
     def _handle(
         self,
@@ -627,7 +638,7 @@ class Service:
 
     def deliver_due(self, report: PassReport, stop: threading.Event | None = None) -> None:
         """Send everything due, within the rate limit; stop between messages when told to."""
-        while not (stop is not None and stop.is_set()):
+        while not (stop is not None and stop.is_set()) and self.roles.may_send():
             now = self.clock()
             budget = self.limits.rate_limit_per_minute - self.outbox.attempts_since(
                 now - timedelta(minutes=1), until=now + CLOCK_TOLERANCE
@@ -661,6 +672,9 @@ class Service:
                 with self.sender.session(stop) as session:
                     run, unit = work.take(None)
                     while unit is not None and run is not None:
+                        if not self.roles.may_send():  # its claims go to another instance
+                            work.give_back(run, unit)
+                            break
                         try:
                             self._attempt(session, *unit, report)
                         except SendInterrupted:  # a stop before it was handed over: untried

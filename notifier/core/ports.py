@@ -74,6 +74,20 @@ class Sender(Protocol):
         ...
 
 
+class Roles(Protocol):
+    """What this instance may do now, among the instances sharing one state.
+
+    Any instance delivers; each polled source is read by one instance at a time, the one
+    holding its lease. An instance that cannot renew its leases stops both before they expire.
+    """
+
+    shared: bool  # other instances may be working on the same state
+
+    def may_read(self, source: str) -> bool: ...
+
+    def may_send(self) -> bool: ...
+
+
 # -- the store -------------------------------------------------------------------------------------
 
 
@@ -303,6 +317,7 @@ class StateStore(NoticeQueue, Checkpoints, HeldNotices, AuditTrail, WebhookInbox
     """The whole state of one notifier: what the service and the commands hold open."""
 
     where: str  # where it lives, for messages (a file, or a database's address)
+    instance: str  # this process's name in the claims it makes and the leases it holds
 
     def close(self) -> None: ...
 

@@ -7,19 +7,28 @@ first send, sources open files when polled.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from datetime import time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from notifier.core.clock import Clock, system_clock
 from notifier.core.compose import TeamProfile
-from notifier.core.errors import ConfigError
+from notifier.core.errors import ConfigError, StateError
 from notifier.core.language import COMMON_LANGUAGES
 from notifier.core.policy import RetryPolicy
-from notifier.core.ports import Source, SourceState, StateQueries, StateStore, WebhookInbox
+from notifier.core.ports import (
+    Roles,
+    Source,
+    SourceState,
+    StateQueries,
+    StateStore,
+    WebhookInbox,
+)
 from notifier.core.render import Renderer, template_languages
+from notifier.core.roles import SoleInstance
 from notifier.core.rules import (
     DEFAULT_TEAM,
     NoticeRules,
@@ -681,6 +690,12 @@ def open_outbox(settings: Settings, *, exclusive: bool = True) -> StateStore:
         return Outbox.open(state.directory, exclusive=exclusive)
     from notifier.store.postgres.store import PostgresStore  # psycopg only when configured
 
+    try:  # this instance's own files (status.json, OAuth2 sign-ins) stay local
+        state.directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StateError(
+            f"cannot create state directory {state.directory}: {exc.strerror}"
+        ) from exc
     return PostgresStore.open(*_database(state), password=state.resolve_password("state"))
 
 
@@ -708,11 +723,57 @@ def _database(state: StateSettings) -> tuple[str, str]:
     return address.conninfo(url, state.ca_file), address.where(url)
 
 
+class RoleKeeper(Roles, Protocol):
+    """Roles, kept: the sources wanted (again after a reload), renewing started and stopped."""
+
+    def want(self, sources: Iterable[str]) -> None: ...
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_roles(settings: Settings, outbox: StateStore) -> RoleKeeper:
+    """What this instance does among those sharing its state: everything, on SQLite; on
+    PostgreSQL, what its leases allow (not renewing yet: call ``start``)."""
+    state = settings.state
+    if state.url is None:
+        return SoleInstance()
+    from notifier.runtime.roles import LeaseKeeper
+    from notifier.store.postgres.leases import Membership
+
+    conninfo, where = _database(state)
+    membership = Membership(
+        conninfo, where, instance=outbox.instance, name=state.instance_name, pid=os.getpid(),
+        password=state.resolve_password("state"),
+    )  # fmt: skip
+    keeper = LeaseKeeper(membership, state.lease)
+    keeper.want(source_names(settings))
+    return keeper
+
+
+def source_names(settings: Settings) -> list[str]:
+    """Every polled source's name: exports, mailboxes, APIs and webhook inboxes."""
+    return [
+        *(e.name for e in settings.exports),
+        *(box.name for box in settings.imap),
+        *(api.name for api in settings.api),
+        *(hook.name for hook in settings.webhook),
+    ]
+
+
 def build_service(
-    settings: Settings, outbox: StateStore, *, clock: Clock = system_clock
+    settings: Settings,
+    outbox: StateStore,
+    *,
+    clock: Clock = system_clock,
+    roles: RoleKeeper | None = None,
 ) -> Service:
     delivery = settings.delivery
+    if roles is not None:
+        roles.want(source_names(settings))
     return Service(
+        roles=roles,
         sources=build_sources(settings, outbox, outbox),
         outbox=outbox,
         renderer=build_renderer(settings),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import tomllib
 from datetime import date, timedelta
 from pathlib import Path
@@ -97,6 +98,10 @@ class StateSettings(_PasswordMixin):
     # included (target_session_attrs=read-write, sslmode...). The password is not in it.
     url: str | None = None
     ca_file: Path | None = None  # the CA the server's certificate must chain to (sslrootcert)
+    # A shared state: how long a lease (this instance's, a source's) lasts unrenewed, and the
+    # name `notifier status` shows for this instance (the host's name by default).
+    lease: Duration = timedelta(seconds=15)
+    instance_name: str = Field(default_factory=socket.gethostname, min_length=1)
 
     @_model_validator(mode="after")
     def _check_database(self) -> StateSettings:
@@ -118,6 +123,8 @@ class StateSettings(_PasswordMixin):
             )
         if not parts.path.strip("/"):
             raise ValueError("url: name the database (postgresql://user@host/database)")
+        if self.lease < timedelta(seconds=3):
+            raise ValueError("lease: at least 3 s (it is renewed every third of it)")
         return self
 
 

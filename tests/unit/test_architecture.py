@@ -91,6 +91,12 @@ SQLITE_RULE: Rule = (
         imported == "sqlite3" and not within(importer, "notifier.store", COMPOSITION_ROOT)
     ),
 )
+PSYCOPG_RULE: Rule = (
+    "only the PostgreSQL store uses psycopg",
+    lambda importer, imported: (
+        within(imported, "psycopg") and not within(importer, "notifier.store.postgres")
+    ),
+)
 # Rules over imports of notifier's own modules.
 RULES: list[Rule] = [
     (
@@ -153,7 +159,7 @@ def rule_breaks(graph: Mapping[str, set[str]]) -> list[str]:
                 breaks.append(f"{importer} -> {imported}: no such module")
             breaks.extend(
                 f"{importer} -> {imported}: {rule}"
-                for rule, broken in (RULES if ours else [SQLITE_RULE])
+                for rule, broken in (RULES if ours else [SQLITE_RULE, PSYCOPG_RULE])
                 if broken(importer, imported)
             )
     return breaks
@@ -255,6 +261,8 @@ def test_a_core_module_importing_an_adapter_or_the_runtime_is_caught(
         ("service.py", "from notifier.store.sqlite.outbox import Outbox\n", "values and ports"),
         ("cli/report.py", "from notifier.store.sql import report\n", "composition root"),
         ("runtime/daemon.py", "import sqlite3\n", "sqlite3"),
+        ("runtime/roles.py", "import psycopg\n", "psycopg"),
+        ("store/sql/store.py", "from psycopg import errors\n", "psycopg"),
     ],
 )
 def test_adapters_the_service_and_the_commands_keep_their_lanes(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -28,6 +28,7 @@ log = structlog.get_logger("notifier.run")
 
 if TYPE_CHECKING:
     from notifier.core.ports import StateStore
+    from notifier.runtime.bootstrap import RoleKeeper
     from notifier.service import PassReport, Service
     from notifier.sources.webhook.receiver import Receiver
     from notifier.sources.webhook.server import WebhookServer
@@ -52,8 +53,8 @@ def run_command(args: argparse.Namespace) -> int:
         metrics.serve(host, port)
     webhooks: _Webhooks | None = None
     try:
-        with bootstrap.open_outbox(settings) as outbox:
-            webhooks = _Webhooks(settings, outbox, signals.wake.set)
+        with bootstrap.open_outbox(settings) as outbox, _roles(settings, outbox) as roles:
+            webhooks = _Webhooks(settings, outbox, signals.wake.set, roles)
             runner = daemon.Daemon(
                 settings=settings,
                 outbox=outbox,
@@ -75,19 +76,39 @@ def run_command(args: argparse.Namespace) -> int:
             metrics.close()
 
 
+@contextlib.contextmanager
+def _roles(settings: Settings, outbox: StateStore) -> Iterator[RoleKeeper]:
+    """This instance's roles among those sharing the state, renewed while the command runs
+    and given up when it ends (before the state store closes)."""
+    from notifier.runtime import bootstrap
+
+    roles = bootstrap.open_roles(settings, outbox)
+    roles.start()
+    try:
+        yield roles
+    finally:
+        roles.close()
+
+
 class _Webhooks:
     """The webhook listener of ``run``: started once, its receiver rebuilt with the service
     (a reload whose secrets cannot be read is rejected with it) and swapped in on reload."""
 
-    def __init__(self, settings: Settings, outbox: StateStore, wake: Callable[[], None]) -> None:
-        self._settings, self._outbox, self._wake = settings, outbox, wake
+    def __init__(
+        self,
+        settings: Settings,
+        outbox: StateStore,
+        wake: Callable[[], None],
+        roles: RoleKeeper,
+    ) -> None:
+        self._settings, self._outbox, self._wake, self._roles = settings, outbox, wake, roles
         self._server: WebhookServer | None = None
         self._receiver: Receiver | None = None
 
     def build(self, settings: Settings, outbox: StateStore) -> Service:
         from notifier.runtime import bootstrap
 
-        service = bootstrap.build_service(settings, outbox)
+        service = bootstrap.build_service(settings, outbox, roles=self._roles)
         self._receiver = bootstrap.build_receiver(settings, outbox, self._wake)
         return service
 
@@ -129,8 +150,8 @@ def once_command(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
     settings = settings_from(args, required=True)
     configure_logging(settings)
-    with bootstrap.open_outbox(settings) as outbox:
-        service = bootstrap.build_service(settings, outbox)
+    with bootstrap.open_outbox(settings) as outbox, _roles(settings, outbox) as roles:
+        service = bootstrap.build_service(settings, outbox, roles=roles)
         service.start()
         report = service.run_pass(signals.stop)
         _record_once(settings, service, report)

@@ -29,7 +29,9 @@ _LOCK_HEAD = "SELECT last_id FROM audit_head FOR UPDATE"
 DEFAULT_OPTIONS: Mapping[str, str] = {
     "statement_timeout": "60000",
     "lock_timeout": "30000",
-    "idle_in_transaction_session_timeout": "60000",
+    # No transaction of notifier's waits on anything but the database: one left idle is an
+    # instance that stopped or lost its network, and it holds the chain's head; end it soon.
+    "idle_in_transaction_session_timeout": "5000",
 }
 # libpq connection parameters: seconds, except tcp_user_timeout (milliseconds).
 DEFAULT_CONNECT: Mapping[str, str | int] = {
@@ -90,6 +92,10 @@ class PostgresDatabase:
     """One connection to the shared state, replaced when the server dropped it."""
 
     claim_lock = " FOR UPDATE SKIP LOCKED"
+    orphaned_claim = (
+        "NOT EXISTS (SELECT 1 FROM instances WHERE instances.id = notices.claimed_by "
+        "AND instances.expires_at > now())"
+    )
 
     def __init__(self, conninfo: str, where: str, *, password: str | None = None) -> None:
         self.where = where
@@ -134,7 +140,7 @@ class PostgresDatabase:
         return cursor
 
     def begin(self) -> None:
-        self.begin_claim()
+        self.begin_unaudited()
         try:
             self.execute(_LOCK_HEAD)
         except BaseException:
@@ -142,7 +148,7 @@ class PostgresDatabase:
                 self.rollback()
             raise
 
-    def begin_claim(self) -> None:
+    def begin_unaudited(self) -> None:
         self.execute("BEGIN")
         self._in_transaction = True
 

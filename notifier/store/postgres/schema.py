@@ -1,8 +1,9 @@
 """The PostgreSQL state's tables and their migrations, applied in order at open under an
 advisory lock, so that instances starting together migrate once (never edit a released step:
-add one). Version 1 is the SQLite schema's version 7, column for column, so that
+add one). Version 1 is the SQLite schema's version 8, column for column, so that
 ``notifier migrate-state`` copies rows as they are; timestamps stay ISO 8601 text in UTC
-(``core.clock.to_stamp``), which sorts and compares as the SQLite store's do.
+(``core.clock.to_stamp``), which sorts and compares as the SQLite store's do. Only the
+instances and their leases, which exist on PostgreSQL alone, keep the server's time.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ CREATE TABLE notices (
     findings_json TEXT NOT NULL DEFAULT '',
     resolution_json TEXT NOT NULL DEFAULT '',
     explain_json TEXT NOT NULL DEFAULT '',
-    language TEXT NOT NULL DEFAULT ''
+    language TEXT NOT NULL DEFAULT '',
+    claimed_by TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX notices_due ON notices (state, next_attempt_at);
 CREATE INDEX notices_ticket ON notices (source, ticket_id);
@@ -135,6 +137,23 @@ CREATE TABLE webhook_events (
     UNIQUE (source, event_id)
 );
 CREATE INDEX webhook_events_source ON webhook_events (source, id);
+-- The instances sharing this state, each alive while it renews expires_at (the server's
+-- clock decides: the instances' clocks may disagree), and the leases they hold: one reader
+-- per polled source ("source:NAME").
+CREATE TABLE instances (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    renewed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    expires_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    acquired_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    expires_at TIMESTAMPTZ NOT NULL
+);
 """  # noqa: S608 - fixed column names
 
 # Each entry upgrades the schema by one version; never edit a released entry, append a new one.
@@ -154,7 +173,7 @@ def schema_version(database: PostgresDatabase) -> int:
 
 def migrate(database: PostgresDatabase) -> None:
     """Bring the schema to the newest version, once even when instances start together."""
-    database.begin_claim()
+    database.begin_unaudited()
     try:
         database.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
         database.execute("CREATE TABLE IF NOT EXISTS notifier_schema (version INTEGER NOT NULL)")

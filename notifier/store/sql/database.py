@@ -37,6 +37,8 @@ class Database(Protocol):
     where: str  # where the state lives, for messages (a file, or a database's address)
     # Appended to the claim's SELECT: a row another instance claims is skipped, not waited for.
     claim_lock: str
+    # SQL true for a notice (``notices.claimed_by``) whose claiming instance has stopped.
+    orphaned_claim: str
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> Rows: ...
 
@@ -46,8 +48,8 @@ class Database(Protocol):
         """Start a write transaction; no other writer appends to the audit chain until it ends."""
         ...
 
-    def begin_claim(self) -> None:
-        """Start a transaction that claims notices and appends no audit row."""
+    def begin_unaudited(self) -> None:
+        """Start a transaction that appends no audit row (it claims, or hands claims back)."""
         ...
 
     def commit(self) -> None: ...

@@ -8,6 +8,9 @@ database does not hold. The outbox's parts (``outbox``, ``held``, ``trail``) bui
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -32,6 +35,8 @@ class Ledger:
     def __init__(self, database: Database, lock: Held | None = None) -> None:
         self._db = database
         self.where = database.where
+        # This process's name in the claims it makes and the leases it holds.
+        self.instance = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self._lock = lock
         self._pending: list[AuditRecord] = []
         self._in_transaction = False
@@ -55,18 +60,18 @@ class Ledger:
         self.close()
 
     @contextlib.contextmanager
-    def transaction(self, *, claim: bool = False) -> Iterator[None]:
+    def transaction(self, *, audited: bool = True) -> Iterator[None]:
         """One atomic unit of state changes and their audit rows; safe to use from threads.
 
-        ``claim``: the transaction only claims notices and appends no audit row, so it need
-        not wait for the audit chain's other writers (see ``Database.begin_claim``).
+        ``audited=False``: the transaction appends no audit row (a claim, handing claims
+        back), so it need not wait for the chain's other writers (``Database.begin_unaudited``).
         """
         with self._writer:
             if self._in_transaction:
                 yield
                 return
             try:
-                self._db.begin_claim() if claim else self._db.begin()
+                self._db.begin() if audited else self._db.begin_unaudited()
             except StateError as exc:
                 error = self._db.reword(exc, "cannot start a transaction")
                 raise error from error.__cause__

@@ -343,22 +343,32 @@ class SqlStore(HeldReview, TrailQueries, WebhookEvents):
     # -- delivery ----------------------------------------------------------------------------
 
     def recover_interrupted(self, now: datetime) -> int:
-        """Put back notices left ``sending`` by a crash; they go out again with the same Message-ID."""
+        """Put back notices left ``sending`` by a crash; they go out again with the same Message-ID.
+
+        Only claims no running instance holds: this instance's own (call it between passes,
+        when nothing of its own is in flight) and those of instances that stopped renewing
+        (``Database.orphaned_claim``); another instance's notices in flight are left alone.
+        """
+        orphaned = (
+            "SELECT id, claimed_by FROM notices WHERE state = 'sending' "  # noqa: S608 - fixed SQL
+            f"AND (claimed_by = ? OR claimed_by = '' OR {self._db.orphaned_claim}) ORDER BY id"
+        )
+        if not self._db.execute(orphaned, (self.instance,)).fetchone():
+            return 0  # the usual case, and no write transaction for it
         with self.transaction():
-            rows = self._db.execute(
-                "SELECT id FROM notices WHERE state = 'sending' ORDER BY id"
-            ).fetchall()
-            for (row_id,) in rows:
+            rows = self._db.execute(orphaned + self._db.claim_lock, (self.instance,)).fetchall()
+            for row_id, holder in rows:
                 self._db.execute(
-                    "UPDATE notices SET state = 'queued', next_attempt_at = ?, updated_at = ? "
-                    "WHERE id = ?",
+                    "UPDATE notices SET state = 'queued', next_attempt_at = ?, updated_at = ?, "
+                    "claimed_by = '' WHERE id = ?",
                     (to_stamp(now), to_stamp(now), row_id),
                 )
+                by = f" by instance {holder}" if holder and holder != self.instance else ""
                 self._audit_row(
                     row_id,
                     now,
                     "recovered",
-                    "was being sent when notifier stopped; it will be sent again with the "
+                    f"was being sent{by} when notifier stopped; it will be sent again with the "
                     "same Message-ID",
                 )
             return len(rows)
@@ -376,7 +386,7 @@ class SqlStore(HeldReview, TrailQueries, WebhookEvents):
         if limit <= 0:
             return []
         horizon = to_stamp(retry_horizon) if retry_horizon is not None else None
-        with self.transaction(claim=True):
+        with self.transaction(audited=False):
             rows = self._db.execute(
                 f"""SELECT {_NOTICE_COLUMNS} FROM notices
                     WHERE state IN ('queued', 'deferred') AND (next_attempt_at <= ?
@@ -385,17 +395,17 @@ class SqlStore(HeldReview, TrailQueries, WebhookEvents):
                 (to_stamp(now), horizon, limit),
             ).fetchall()
             self._db.executemany(
-                "UPDATE notices SET state = 'sending', attempts = attempts + 1, updated_at = ? "
-                "WHERE id = ?",
-                [(to_stamp(now), row[0]) for row in rows],
+                "UPDATE notices SET state = 'sending', attempts = attempts + 1, updated_at = ?, "
+                "claimed_by = ? WHERE id = ?",
+                [(to_stamp(now), self.instance, row[0]) for row in rows],
             )
         return [_queued_notice(row) for row in rows]
 
     def unclaim(self, resolution_keys: list[str]) -> None:
         """Hand back claimed notices that were not attempted (the daemon is stopping)."""
-        with self.transaction():
+        with self.transaction(audited=False):
             self._db.executemany(
-                "UPDATE notices SET state = 'queued', attempts = attempts - 1 "
+                "UPDATE notices SET state = 'queued', attempts = attempts - 1, claimed_by = '' "
                 "WHERE resolution_key = ? AND state = 'sending'",
                 [(key,) for key in resolution_keys],
             )

@@ -19,6 +19,7 @@ class SqliteDatabase:
     """
 
     claim_lock = ""
+    orphaned_claim = "1 = 1"  # one instance per state directory: any other claim is a crash's
 
     def __init__(self, connection: sqlite3.Connection, path: Path = Path()) -> None:
         # A StateConnection raises StateError for every failure; a plain one (a test's, or a
@@ -36,7 +37,7 @@ class SqliteDatabase:
     def begin(self) -> None:
         self.connection.execute("BEGIN IMMEDIATE")
 
-    def begin_claim(self) -> None:
+    def begin_unaudited(self) -> None:
         self.connection.execute("BEGIN IMMEDIATE")
 
     def commit(self) -> None:

@@ -195,7 +195,14 @@ CREATE INDEX webhook_events_source ON webhook_events (source, id);
 """
 
 
-MIGRATIONS: tuple[str, ...] = (_NOTICES + AUDIT, _V2, _V3, _V4, _V5, _V6, _V7)
+# Version 8: which instance claimed a notice being sent (a shared PostgreSQL state recovers
+# only the claims of instances that stopped; here there is one instance, and it is the same).
+_V8 = """
+ALTER TABLE notices ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+"""
+
+
+MIGRATIONS: tuple[str, ...] = (_NOTICES + AUDIT, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 
 
 def migrate(connection: sqlite3.Connection, path: Path) -> None:

@@ -1,0 +1,261 @@
+"""Two `notifier run` instances on one PostgreSQL state: one reads the sources under a lease,
+both deliver; SIGKILL the one holding the lease and the other takes over. Real processes, a
+real server, one SMTP sink they share."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+from tests.e2e.cli import CSV_HEADER, csv_row, notifier, start_notifier, write_config
+from tests.postgres import PostgresServer
+from tests.smtp_server import SmtpServerFactory, SmtpTestServer
+from tests.store_backends import new_database
+from tests.tcp_proxy import PartitionProxy
+
+TOTAL = 2000
+FILES = 20  # written one after another while the instances run
+LEASE = 3.0  # seconds ([state] lease); takeover must come within two of them
+
+
+def _events(log: Path) -> list[dict[str, object]]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+
+
+def _wait(condition: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _acquired(log: Path) -> list[dict[str, object]]:
+    return [e for e in _events(log) if e["event"] == "lease_acquired"]
+
+
+def _instance_config(
+    tmp_path: Path, name: str, server: SmtpTestServer, exports: Path, url: str, password: Path
+) -> Path:
+    home = tmp_path / name
+    home.mkdir()
+    state = (
+        f'url = "{url}"\npassword_file = "{password}"\nlease = "{LEASE:g}s"\n'
+        f'instance_name = "{name}"'
+    )
+    return write_config(home, server, exports, connections=2, state=state)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_sigkill_of_the_lease_holder_hands_its_sources_over_and_loses_nothing(
+    tmp_path: Path, smtp_server: SmtpServerFactory, postgres_cluster: PostgresServer
+) -> None:
+    """2,000 resolutions arrive in 20 files while two instances run. The one reading them is
+    killed mid-run: the other holds the source within two lease periods, reads the rest, and
+    sends what the dead one had claimed. Every requester is told; a repeat carries the first
+    copy's Message-ID, and there are no more repeats than messages the dead one had in flight;
+    the audit chain verifies."""
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    url = new_database(postgres_cluster).replace(f":{postgres_cluster.password}@", "@")
+    password = tmp_path / "db-password"
+    password.write_text(postgres_cluster.password, encoding="utf-8")
+    configs = {
+        name: _instance_config(tmp_path, name, server, exports, url, password)
+        for name in ("a", "b")
+    }
+    logs = {name: tmp_path / f"{name}.log" for name in configs}
+    per_file = TOTAL // FILES
+
+    def write_file(n: int) -> None:
+        rows = "".join(
+            csv_row(f"HD-{k}", f"user{k}@example.org")
+            for k in range(n * per_file, (n + 1) * per_file)
+        )
+        partial = exports / f".part-{n}"
+        partial.write_text(CSV_HEADER + rows, encoding="utf-8")
+        partial.rename(exports / f"batch-{n:02}.csv")
+
+    processes = {"a": start_notifier("run", "--config", str(configs["a"]), log=logs["a"])}
+    try:
+        _wait(lambda: _acquired(logs["a"]), 60, "instance a to take the source's lease")
+        processes["b"] = start_notifier("run", "--config", str(configs["b"]), log=logs["b"])
+        _wait(lambda: any(e["event"] == "daemon_started" for e in _events(logs["b"])), 60,
+              "instance b to start")  # fmt: skip
+        written = 0
+        while len(server.messages) < 300:
+            if written < FILES // 2:
+                write_file(written)
+                written += 1
+            time.sleep(0.1)
+        processes["a"].send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        processes["a"].wait(10)
+        _wait(lambda: _acquired(logs["b"]), 4 * LEASE + 10, "instance b to take the lease")
+        takeover = time.monotonic() - killed_at
+        while written < FILES:
+            write_file(written)
+            written += 1
+        _wait(lambda: len({m.rcpt_tos[0] for m in server.messages}) >= TOTAL, 180,
+              "every requester to be told")  # fmt: skip
+    finally:
+        for process in processes.values():
+            _stop(process)
+
+    assert takeover <= 2 * LEASE, f"b took the source over {takeover:.1f} s after the kill"
+    by_recipient: dict[str, set[str]] = {}
+    for message in server.messages:
+        by_recipient.setdefault(message.rcpt_tos[0], set()).add(message.message["Message-ID"])
+    assert len(by_recipient) == TOTAL
+    assert all(len(ids) == 1 for ids in by_recipient.values())  # a repeat: the same Message-ID
+    copies = Counter(message.rcpt_tos[0] for message in server.messages)
+    duplicates = sum(count - 1 for count in copies.values())
+    assert duplicates <= 2, f"{duplicates} repeats; a had at most 2 messages in flight"
+    # Both delivered: any instance sends, only the lease holder reads.
+    senders = {name: sum(e["event"] == "notice_sent" for e in _events(logs[name])) for name in logs}
+    assert all(senders.values()), senders
+    for log in logs.values():
+        assert not [e for e in _events(log) if e["level"] in ("warning", "error")]
+    verify = notifier("audit", "verify", "--config", str(configs["b"]))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_an_instance_cut_off_from_the_database_stops_and_the_other_carries_on(
+    tmp_path: Path, smtp_server: SmtpServerFactory, postgres_cluster: PostgresServer
+) -> None:
+    """Instance a reaches PostgreSQL through a proxy that is cut mid-run (its SMTP server is
+    its own, so what it sends is counted apart). Within a lease period it stops sending; b
+    takes the source over within two, recovers a's claims and tells everyone; no requester
+    gets two messages with different Message-IDs; the chain verifies after the partition."""
+    total, files = 1000, 10
+    sinks = {"a": smtp_server(), "b": smtp_server()}
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    direct = new_database(postgres_cluster).replace(f":{postgres_cluster.password}@", "@")
+    password = tmp_path / "db-password"
+    password.write_text(postgres_cluster.password, encoding="utf-8")
+    with PartitionProxy("127.0.0.1", postgres_cluster.port) as proxy:
+        proxied = direct.replace(f":{postgres_cluster.port}/", f":{proxy.port}/")
+        configs = {
+            "a": _instance_config(tmp_path, "a", sinks["a"], exports, proxied, password),
+            "b": _instance_config(tmp_path, "b", sinks["b"], exports, direct, password),
+        }
+        logs = {name: tmp_path / f"{name}.log" for name in configs}
+        per_file = total // files
+
+        def write_file(n: int) -> None:
+            rows = "".join(
+                csv_row(f"HD-{k}", f"user{k}@example.org")
+                for k in range(n * per_file, (n + 1) * per_file)
+            )
+            partial = exports / f".part-{n}"
+            partial.write_text(CSV_HEADER + rows, encoding="utf-8")
+            partial.rename(exports / f"batch-{n:02}.csv")
+
+        def told() -> set[str]:
+            return {m.rcpt_tos[0] for sink in sinks.values() for m in sink.messages}
+
+        processes = {"a": start_notifier("run", "--config", str(configs["a"]), log=logs["a"])}
+        try:
+            _wait(lambda: _acquired(logs["a"]), 60, "instance a to take the source's lease")
+            processes["b"] = start_notifier("run", "--config", str(configs["b"]), log=logs["b"])
+            _wait(lambda: any(e["event"] == "daemon_started" for e in _events(logs["b"])), 60,
+                  "instance b to start")  # fmt: skip
+            written = 0
+            while len(sinks["a"].messages) < 150:
+                if written < files // 2:
+                    write_file(written)
+                    written += 1
+                time.sleep(0.1)
+            proxy.cut()
+            cut_at = time.monotonic()
+            while written < files:
+                write_file(written)
+                written += 1
+            _wait(lambda: _acquired(logs["b"]), 4 * LEASE + 10, "instance b to take the lease")
+            takeover = time.monotonic() - cut_at
+            _wait(lambda: len(told()) >= total, 180, "every requester to be told")
+            time.sleep(max(0.0, cut_at + LEASE - time.monotonic()))
+            sent_by_a = len(sinks["a"].messages)
+            time.sleep(LEASE)  # a, still cut off, sends nothing more
+            assert len(sinks["a"].messages) == sent_by_a
+            proxy.heal()
+            time.sleep(LEASE)  # a hears from the database again: nothing left for it to send
+        finally:
+            proxy.heal()
+            for process in processes.values():
+                _stop(process)
+
+    assert takeover <= 2 * LEASE, f"b took the source over {takeover:.1f} s after the cut"
+    by_recipient: dict[str, set[str]] = {}
+    for sink in sinks.values():
+        for message in sink.messages:
+            by_recipient.setdefault(message.rcpt_tos[0], set()).add(message.message["Message-ID"])
+    assert len(by_recipient) == total
+    assert all(len(ids) == 1 for ids in by_recipient.values())
+    assert any(e["event"] == "notice_recovered" for e in _events(logs["b"]))
+    verify = notifier("audit", "verify", "--config", str(configs["b"]))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_a_postgresql_restart_mid_run_is_waited_out_and_nothing_is_lost(
+    tmp_path: Path, smtp_server: SmtpServerFactory, postgres: PostgresServer
+) -> None:
+    """PostgreSQL is killed (as a crash: no checkpoint) while two instances deliver, and
+    started again seconds later: both log the outage, reconnect and finish; every requester
+    is told once per Message-ID, and the chain verifies."""
+    total = 1000
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    rows = "".join(csv_row(f"HD-{k}", f"user{k}@example.org") for k in range(total))
+    (exports / "all.csv").write_text(CSV_HEADER + rows, encoding="utf-8")
+    url = postgres.url.replace(f":{postgres.password}@", "@")
+    password = tmp_path / "db-password"
+    password.write_text(postgres.password, encoding="utf-8")
+    configs = {
+        name: _instance_config(tmp_path, name, server, exports, url, password)
+        for name in ("a", "b")
+    }
+    logs = {name: tmp_path / f"{name}.log" for name in configs}
+    processes = {}
+    try:
+        for name in configs:
+            processes[name] = start_notifier("run", "--config", str(configs[name]), log=logs[name])
+        _wait(lambda: len(server.messages) >= 200, 60, "the first deliveries")
+        postgres.kill()
+        time.sleep(2 * LEASE)  # longer than a lease: both lose their roles meanwhile
+        postgres.start()
+        _wait(lambda: len({m.rcpt_tos[0] for m in server.messages}) >= total, 180,
+              "every requester to be told")  # fmt: skip
+    finally:
+        for process in processes.values():
+            _stop(process)
+
+    by_recipient: dict[str, set[str]] = {}
+    for message in server.messages:
+        by_recipient.setdefault(message.rcpt_tos[0], set()).add(message.message["Message-ID"])
+    assert len(by_recipient) == total
+    assert all(len(ids) == 1 for ids in by_recipient.values())
+    duplicates = len(server.messages) - total
+    assert duplicates <= 4, f"{duplicates} repeats; at most 2 sessions x 2 instances in flight"
+    outage = [e for log in logs.values() for e in _events(log) if e["event"] == "state_error"]
+    assert outage, "no instance noticed the database going away"
+    verify = notifier("audit", "verify", "--config", str(configs["a"]))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
