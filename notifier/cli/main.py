@@ -23,6 +23,8 @@ from notifier.cli.commands.run import (
     reread_command,
     run_command,
 )
+from notifier.cli.commands.state import add_arguments as migrate_state_arguments
+from notifier.cli.commands.state import migrate_state_command
 from notifier.cli.commands.templates import lint_command, plain_command, preview_command
 from notifier.cli.commands.trail import (
     audit_command,
@@ -88,6 +90,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=demo_command)
     demo.add_argument("--keep", action="store_true", help="keep the temporary state directory")
+
+    migrate_arguments = command(
+        "migrate-state",
+        migrate_state_command,
+        "move the SQLite state whole into an empty PostgreSQL database (stop notifier first)",
+    )
+    migrate_state_arguments(migrate_arguments)
 
     preview = command(
         "preview", preview_command, "render the notice for one ticket without sending it"

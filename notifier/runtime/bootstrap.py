@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -706,6 +706,15 @@ def open_reader(state: StateSettings) -> StateQueries:
     from notifier.store.postgres.reader import PostgresReader
 
     return PostgresReader(*_database(state), password=state.resolve_password("state"))
+
+
+def copy_state(source: StateStore, target: StateStore) -> Mapping[str, int]:
+    """``notifier migrate-state``: the whole of ``source`` into the empty ``target``."""
+    from notifier.store.sql.store import SqlStore
+
+    if not (isinstance(source, SqlStore) and isinstance(target, SqlStore)):
+        raise StateError("migrate-state copies between notifier's SQL stores only")
+    return source.copy_into(target)
 
 
 def state_database(state: StateSettings) -> str:

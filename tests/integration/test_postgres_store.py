@@ -4,10 +4,12 @@ when they expire or are given up. Real server, one database per test."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +25,9 @@ from notifier.core.model import (
 from notifier.core.policy import Decision
 from notifier.store.postgres.leases import Membership, instances
 from notifier.store.postgres.store import PostgresStore
+from notifier.store.sqlite.outbox import Outbox
+from notifier.store.sqlite.paths import DATABASE_NAME
+from notifier.store.sqlite.schema import MIGRATIONS
 from tests.postgres import PostgresServer
 from tests.store_backends import new_database
 
@@ -152,3 +157,27 @@ def test_a_lease_passes_on_when_it_expires_or_is_given_up(
     finally:
         a.close()
         b.close()
+
+
+def test_rows_from_before_the_chain_are_sealed_on_the_way(tmp_path: Path, url: str) -> None:
+    """A SQLite state whose audit rows predate the hash chain (schema version 3) moves with
+    its rows sealed, in id order: the target accepts only rows with their hashes."""
+    connection = sqlite3.connect(tmp_path / DATABASE_NAME, isolation_level=None)
+    for number, script in enumerate(MIGRATIONS[:3], start=1):
+        for statement in script.split(";"):
+            if statement.strip():
+                connection.execute(statement)
+        connection.execute(f"PRAGMA user_version = {number}")
+    for n in range(3):
+        connection.execute(
+            "INSERT INTO audit (at, outcome, source, origin, reason) "
+            "VALUES (?, 'rejected', 'desk', ?, 'bad row')",
+            (f"2026-10-0{n + 1}T00:00:00.000000Z", f"old.csv:{n}"),
+        )
+    connection.close()
+    with Outbox.open(tmp_path) as source, PostgresStore.open(url, "test-database") as target:
+        assert source.verify().unsealed == 3
+        assert source.copy_into(target)["audit"] == 3
+        moved = target.verify()
+        assert moved.ok and moved.unsealed == 0 and moved.rows == 3
+        assert moved.head_hash == source.verify().head_hash

@@ -180,6 +180,13 @@ class PostgresDatabase:
     def audit_appended(self, row_id: int) -> None:
         self.execute("UPDATE audit_head SET last_id = ? WHERE last_id < ?", (row_id, row_id))
 
+    def identities_follow(self, tables: Sequence[str]) -> None:
+        for table in tables:
+            self.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 - fixed names
+                f"coalesce(max(id), 1), max(id) IS NOT NULL) FROM {table}"
+            )
+
     def audit_guards(self) -> set[str]:
         return {
             str(name)

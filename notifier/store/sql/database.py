@@ -74,6 +74,10 @@ class Database(Protocol):
         """Row ``row_id`` was appended to the chain in this transaction."""
         ...
 
+    def identities_follow(self, tables: Sequence[str]) -> None:
+        """After rows were copied in with their ids: new rows of ``tables`` get higher ones."""
+        ...
+
     def audit_guards(self) -> set[str]:
         """The names of the append-only guards (triggers) on the audit table."""
         ...

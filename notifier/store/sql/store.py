@@ -9,11 +9,12 @@ it on their database.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from notifier.core.audit import AuditRecord, words_hash
 from notifier.core.clock import from_stamp, to_stamp
+from notifier.core.errors import StateError
 from notifier.core.model import (
     Checkpoint,
     DeliveryResult,
@@ -26,6 +27,7 @@ from notifier.core.model import (
 from notifier.core.policy import Decision, describe
 from notifier.core.queue import KnownCopy, QueuedNotice, WaitingNotice
 from notifier.store.codec import resolution_from_json, resolution_to_json
+from notifier.store.sql import audit, transfer
 from notifier.store.sql.held import HeldReview
 from notifier.store.sql.inbox import WebhookEvents
 from notifier.store.sql.trail import TrailQueries
@@ -507,6 +509,23 @@ class SqlStore(HeldReview, TrailQueries, WebhookEvents):
                 "SELECT state, count(*) FROM notices GROUP BY state ORDER BY state"
             )
         }
+
+    # -- moving the state (notifier migrate-state) --------------------------------------------
+
+    def copy_into(self, target: SqlStore) -> Mapping[str, int]:
+        """Copy this whole state into ``target``, an empty state on another database, in one
+        transaction there; the rows copied per table. Rows written before the audit chain
+        existed are sealed first (as this store's next write would): the target accepts
+        only rows that carry their hashes."""
+        if any(transfer.row_counts(target._db).values()):
+            raise StateError(
+                f"{target.where}: the target already holds a state; migrate-state copies "
+                "into an empty database only"
+            )
+        with self.transaction():
+            audit.seal_legacy(self._db)
+        with target.transaction():
+            return transfer.copy_state(self._db, target._db)
 
     # -- reading input again (notifier reread) -----------------------------------------------
 

@@ -62,6 +62,9 @@ class SqliteDatabase:
     def audit_appended(self, row_id: int) -> None:
         """Nothing to do: an explicit id above ``sqlite_sequence`` moves it (AUTOINCREMENT)."""
 
+    def identities_follow(self, tables: Sequence[str]) -> None:
+        """Nothing to do: AUTOINCREMENT follows the highest id inserted."""
+
     def audit_guards(self) -> set[str]:
         return {
             str(name)
