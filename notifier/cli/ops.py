@@ -15,6 +15,7 @@ from typing import Any
 from notifier.cli.context import NothingSeen
 from notifier.core.errors import NotifierError, SourceError
 from notifier.core.printable import json_text, printable, say
+from notifier.core.roles import InstanceView
 from notifier.runtime.config import Settings
 
 SettingsLoader = Callable[..., Settings]
@@ -71,6 +72,32 @@ def _ago(moment: datetime | None, now: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC ({age} ago)"
 
 
+def _instance_json(view: InstanceView) -> dict[str, object]:
+    return {
+        "id": view.id, "name": view.name, "pid": view.pid, "alive": view.alive,
+        "started_at": view.started_at.isoformat(), "renewed_at": view.renewed_at.isoformat(),
+        "leases": list(view.leases),
+    }  # fmt: skip
+
+
+def _say_instances(instances: list[InstanceView], now: datetime) -> None:
+    """Every instance sharing the state: alive or not, what it does, its leases."""
+    alive = [view for view in instances if view.alive]
+    say(
+        f"instances: {len(alive)} alive"
+        + (f", {len(instances) - len(alive)} stopped" if len(alive) < len(instances) else "")
+    )
+    for view in instances:
+        if view.alive:
+            reads = ", ".join(lease.removeprefix("source:") for lease in view.leases)
+            roles = f"delivers; reads {reads}" if reads else "delivers"
+            say(f"  {printable(view.name)} ({printable(view.id)}): alive, renewed "
+                f"{_ago(view.renewed_at, now)}; {roles}")  # fmt: skip
+        else:
+            say(f"  {printable(view.name)} ({printable(view.id)}): stopped; last renewed "
+                f"{_ago(view.renewed_at, now)}")  # fmt: skip
+
+
 def show_status(args: argparse.Namespace, settings: Settings) -> int:
     from notifier.runtime.bootstrap import open_reader, state_database
     from notifier.runtime.health import process_alive, read_status, snapshot_as_json
@@ -80,6 +107,7 @@ def show_status(args: argparse.Namespace, settings: Settings) -> int:
     status = read_status(directory)
     with open_reader(settings.state) as reader:
         snapshot = reader.queue(now)
+        instances = reader.instances()
     running = (
         status is not None and status.state not in ("stopped", "") and process_alive(status.pid)
     )
@@ -97,6 +125,7 @@ def show_status(args: argparse.Namespace, settings: Settings) -> int:
             "needs_attention": attention,
             "daemon": status.as_json() if status is not None else None,
             "queue": snapshot_as_json(snapshot),
+            "instances": [_instance_json(view) for view in instances],
         }
         say(json_text(document, indent=2))
         return 1 if attention else 0
@@ -126,6 +155,8 @@ def show_status(args: argparse.Namespace, settings: Settings) -> int:
                 f"  last reload {_ago(status.last_reload_at, now)}: "
                 f"{status.last_reload_result}{extra}"
             )
+    if database:
+        _say_instances(instances, now)
     say("sources:")
     for name in sorted(set(configured) | set(sources)):
         health = sources.get(name)

@@ -35,6 +35,7 @@ from notifier.core.queue import (
     WaitingNotice,
 )
 from notifier.core.report import Report
+from notifier.core.roles import InstanceView
 
 
 class Source(Protocol):
@@ -332,6 +333,10 @@ class StateQueries(Protocol):
     def queue(self, now: datetime, recent: timedelta = ...) -> QueueSnapshot: ...
 
     def last_audit_id(self) -> int: ...
+
+    def instances(self) -> list[InstanceView]:
+        """The instances sharing this state and their leases (none for a state of one's own)."""
+        ...
 
     def audit_counts_since(self, after_id: int) -> tuple[dict[tuple[str, str, str], int], int]:
         """Audit rows after ``after_id`` counted per (source, team, outcome); the new last id."""

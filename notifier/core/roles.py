@@ -1,8 +1,11 @@
-"""The roles of an instance that has its state to itself (SQLite): it does everything."""
+"""The roles of instances: one that has its state to itself (SQLite) does everything; the
+instances sharing a state, as ``notifier status`` shows them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
 
 class SoleInstance:
@@ -24,3 +27,16 @@ class SoleInstance:
 
     def close(self) -> None:
         """Nothing to give up."""
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    """One instance, as ``notifier status`` shows it."""
+
+    id: str
+    name: str
+    pid: int
+    started_at: datetime
+    renewed_at: datetime
+    alive: bool
+    leases: tuple[str, ...]

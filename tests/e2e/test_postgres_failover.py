@@ -109,6 +109,9 @@ def test_sigkill_of_the_lease_holder_hands_its_sources_over_and_loses_nothing(
         processes["a"].wait(10)
         _wait(lambda: _acquired(logs["b"]), 4 * LEASE + 10, "instance b to take the lease")
         takeover = time.monotonic() - killed_at
+        status = notifier("status", "--config", str(configs["b"])).stdout
+        assert "instances: 1 alive, 1 stopped" in status, status
+        assert "  b (" in status and "reads desk" in status, status
         while written < FILES:
             write_file(written)
             written += 1

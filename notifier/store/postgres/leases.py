@@ -9,26 +9,13 @@ lease is taken when it is free or expired, and kept by renewing it before ``peri
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, timedelta
 
+from notifier.core.roles import InstanceView
 from notifier.store.postgres.database import PostgresDatabase
 
 # Instances that stopped renewing this long ago are forgotten (their claims were recovered).
 _FORGET_AFTER = timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class InstanceView:
-    """One instance, as ``notifier status`` shows it."""
-
-    id: str
-    name: str
-    pid: int
-    started_at: datetime
-    renewed_at: datetime
-    alive: bool
-    leases: tuple[str, ...]
 
 
 class Membership:
@@ -118,8 +105,8 @@ def instances(db: PostgresDatabase) -> list[InstanceView]:
             str(id_),
             str(name),
             int(pid),
-            started,
-            renewed,
+            started.astimezone(UTC),
+            renewed.astimezone(UTC),
             bool(alive),
             tuple(leases.get(str(id_), ())),
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from notifier.core.roles import InstanceView
+from notifier.store.postgres import leases
 from notifier.store.postgres.database import PostgresDatabase
 from notifier.store.sql.queries import StateQuestions
 
@@ -18,11 +20,17 @@ class PostgresReader(StateQuestions):
         self._password = password
         self._db: PostgresDatabase | None = None
 
-    def _query(self, sql: str, params: Iterable[object] = ()) -> list[tuple[Any, ...]]:
+    def _database(self) -> PostgresDatabase:
         if self._db is None:
             self._db = PostgresDatabase(self._conninfo, self.where, password=self._password)
             self._db.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-        return list(self._db.execute(sql, tuple(params)).fetchall())
+        return self._db
+
+    def _query(self, sql: str, params: Iterable[object] = ()) -> list[tuple[Any, ...]]:
+        return list(self._database().execute(sql, tuple(params)).fetchall())
+
+    def instances(self) -> list[InstanceView]:
+        return leases.instances(self._database())
 
     def close(self) -> None:
         if self._db is not None:

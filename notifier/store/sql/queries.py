@@ -12,6 +12,7 @@ from typing import Any, Self
 
 from notifier.core.clock import from_stamp, stamp_or_none, to_stamp
 from notifier.core.queue import WAITING_STATES, DeadLetter, OldestWaiting, QueueSnapshot
+from notifier.core.roles import InstanceView
 
 
 class StateQuestions(ABC):
@@ -72,6 +73,10 @@ class StateQuestions(ABC):
             dead_letters_recent=int(recent_count),
             latest_dead_letter=latest,
         )
+
+    def instances(self) -> list[InstanceView]:
+        """None here: a state of one instance's own (the daemon status tells about it)."""
+        return []
 
     def last_audit_id(self) -> int:
         ((last,),) = self._query("SELECT coalesce(max(id), 0) FROM audit")
