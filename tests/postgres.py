@@ -43,7 +43,10 @@ class PostgresServer:
     """``start()``, ``url`` (``postgresql://notifier:...@127.0.0.1:PORT/notifier``), ``kill()``,
     ``start()`` again, ``stop()``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        # durable: fsync on, as a production server runs (the benchmarks compare it with
+        # SQLite's synchronous=FULL); the tests run without it.
+        self.durable = durable
         self.bin = _bin()
         self.port = free_port()
         self.password = secrets.token_urlsafe(16)
@@ -100,13 +103,13 @@ class PostgresServer:
                   "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8")  # fmt: skip
         secret.unlink()
         with (self.data / "postgresql.conf").open("a") as conf:
+            # Durability across a kill of the server is what the tests check; across a crash
+            # of the machine is not, and fsync would make every commit slow here.
+            unsafe = "" if self.durable else "fsync = off\nfull_page_writes = off\n"
             conf.write(
                 f"\nlisten_addresses = '127.0.0.1'\nport = {self.port}\n"
                 f"unix_socket_directories = '{self.home}'\n"
-                # Durability across a kill of the server is what the tests check; across a
-                # crash of the machine is not, and fsync would make every commit slow here.
-                "fsync = off\nsynchronous_commit = on\nfull_page_writes = off\n"
-                "max_connections = 100\n"
+                f"{unsafe}synchronous_commit = on\nmax_connections = 100\n"
             )
         self._initialised = True
 

@@ -23,7 +23,7 @@ from notifier.store.sql.database import Rows
 
 # The lock that serialises appends to the audit chain: the head row, locked by every write
 # transaction before it changes anything (see ``begin``).
-_LOCK_HEAD = "SELECT last_id FROM audit_head FOR UPDATE"
+_LOCK_HEAD = "BEGIN; SELECT last_id, last_hash FROM audit_head FOR UPDATE"
 
 # Server-side limits, in milliseconds (see the module docstring).
 DEFAULT_OPTIONS: Mapping[str, str] = {
@@ -103,6 +103,10 @@ class PostgresDatabase:
         self._password = password
         self._sql: dict[str, str] = {}
         self._in_transaction = False
+        # The chain's head as locked by begin() and moved by this transaction's appends;
+        # written back to audit_head once, at commit.
+        self._head: tuple[int, str] | None = None
+        self._head_moved = False
         self._connection = connect(conninfo, where, password=password)
 
     @property
@@ -140,26 +144,44 @@ class PostgresDatabase:
         return cursor
 
     def begin(self) -> None:
-        self.begin_unaudited()
+        """BEGIN and lock the chain's head in one round trip (the simple protocol)."""
+        self._fresh()  # a connection lost since the last transaction is replaced first
+        self._in_transaction = True
         try:
-            self.execute(_LOCK_HEAD)
+            try:
+                rows = self._connection.execute(_LOCK_HEAD.encode())
+                rows.nextset()  # past BEGIN's empty result, to the head
+                head = rows.fetchone()
+            except psycopg.Error as exc:
+                raise state_error(self.where, exc) from exc
         except BaseException:
             with contextlib.suppress(StateError):
                 self.rollback()
             raise
+        if head is None:
+            raise StateError(f"{self.where}: audit_head is empty: the schema was changed by hand")
+        self._head, self._head_moved = (int(head[0]), str(head[1])), False
 
     def begin_unaudited(self) -> None:
         self.execute("BEGIN")
         self._in_transaction = True
+        self._head, self._head_moved = None, False
 
     def commit(self) -> None:
         try:
+            if self._head_moved and self._head is not None:
+                self.execute(
+                    "UPDATE audit_head SET last_id = ?, last_hash = ?",
+                    (self._head[0], self._head[1]),
+                )
             self.execute("COMMIT")
         finally:
             self._in_transaction = False
+            self._head, self._head_moved = None, False
 
     def rollback(self) -> None:
         self._in_transaction = False
+        self._head, self._head_moved = None, False
         if not self._connection.broken:
             self.execute("ROLLBACK")
 
@@ -174,11 +196,24 @@ class PostgresDatabase:
         return f"lower({left}) = lower({right})"
 
     def audit_sequence(self) -> int:
+        if self._head is not None:
+            return self._head[0]
         row = self.execute("SELECT last_id FROM audit_head").fetchone()
         return int(row[0]) if row else 0
 
-    def audit_appended(self, row_id: int) -> None:
-        self.execute("UPDATE audit_head SET last_id = ? WHERE last_id < ?", (row_id, row_id))
+    def chain_head(self) -> tuple[int, str] | None:
+        if self._head is None:  # not locked: read it (verify, a copy's source)
+            row = self.execute("SELECT last_id, last_hash FROM audit_head").fetchone()
+            head = (int(row[0]), str(row[1])) if row else (0, "")
+        else:
+            head = self._head
+        return None if head[0] == 0 else head
+
+    def audit_appended(self, row_id: int, row_hash: str) -> None:
+        if self._head is None:
+            raise StateError(f"{self.where}: an audit row outside a transaction begun to append")
+        if row_id > self._head[0]:
+            self._head, self._head_moved = (row_id, row_hash), True
 
     def identities_follow(self, tables: Sequence[str]) -> None:
         for table in tables:

@@ -93,12 +93,14 @@ CREATE INDEX audit_key ON audit (resolution_key);
 CREATE INDEX audit_at ON audit (at);
 CREATE INDEX audit_sent_requester ON audit (lower(requester), at, message_id)
     WHERE outcome = 'sent';
--- The chain's head: the highest id ever appended. Every write transaction locks this row
--- first, so appends are serialised across instances; a row deleted from the end is still
--- counted here, and verify names it.
+-- The chain's head: the highest id ever appended and that row's hash. Every write transaction
+-- locks this row first, so appends are serialised across instances, and the next row links
+-- to it without reading the audit table; a row deleted from the end is still counted here,
+-- and verify names it.
 CREATE TABLE audit_head (
     only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
-    last_id BIGINT NOT NULL
+    last_id BIGINT NOT NULL,
+    last_hash TEXT NOT NULL DEFAULT ''
 );
 INSERT INTO audit_head (last_id) VALUES (0);
 CREATE FUNCTION audit_refuse_insert() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -61,14 +61,12 @@ def insert(connection: Database, record: AuditRecord) -> AuditRecord:
     The caller owns the transaction, begun with ``Database.begin``: no other writer can append
     between reading the chain's head and writing the new row.
     """
-    last = connection.execute("SELECT id, row_hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+    last = connection.chain_head()
     if last is not None and not last[1]:
         seal_legacy(connection)
-        last = connection.execute(
-            "SELECT id, row_hash FROM audit ORDER BY id DESC LIMIT 1"
-        ).fetchone()
-    prev = GENESIS if last is None else str(last[1])
-    row_id = max(connection.audit_sequence(), int(last[0]) if last else 0) + 1
+        last = connection.chain_head()
+    prev = GENESIS if last is None else last[1]
+    row_id = max(connection.audit_sequence(), last[0] if last else 0) + 1
     values = record_values(record)
     values["at"] = to_stamp(record.at)
     values["id"] = row_id
@@ -83,7 +81,7 @@ def insert(connection: Database, record: AuditRecord) -> AuditRecord:
         f"INSERT INTO audit ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",  # noqa: S608 - fixed column names
         [*values.values(), salt, content, prev, own],
     )
-    connection.audit_appended(row_id)
+    connection.audit_appended(row_id, own)
     return replace(record, id=row_id, row_hash=own, words_hash=str(values["words_hash"]))
 
 

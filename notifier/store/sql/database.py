@@ -70,8 +70,13 @@ class Database(Protocol):
         """The highest audit row id ever handed out (rows deleted from the end still count)."""
         ...
 
-    def audit_appended(self, row_id: int) -> None:
-        """Row ``row_id`` was appended to the chain in this transaction."""
+    def chain_head(self) -> tuple[int, str] | None:
+        """The id and row_hash of the chain's last row (None while it is empty), in the
+        transaction that appends after it."""
+        ...
+
+    def audit_appended(self, row_id: int, row_hash: str) -> None:
+        """Row ``row_id`` with ``row_hash`` was appended to the chain in this transaction."""
         ...
 
     def identities_follow(self, tables: Sequence[str]) -> None:

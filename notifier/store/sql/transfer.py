@@ -33,7 +33,8 @@ def copy_state(source: Database, target: Database) -> Mapping[str, int]:
             count += len(batch)
         copied[table] = count
     target.identities_follow(("notices", "webhook_events"))
-    target.audit_appended(source.audit_sequence())
+    head = source.chain_head()
+    target.audit_appended(source.audit_sequence(), head[1] if head else "")
     return copied
 
 

@@ -59,7 +59,11 @@ class SqliteDatabase:
         row = self.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
         return int(row[0]) if row else 0
 
-    def audit_appended(self, row_id: int) -> None:
+    def chain_head(self) -> tuple[int, str] | None:
+        row = self.execute("SELECT id, row_hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def audit_appended(self, row_id: int, row_hash: str) -> None:
         """Nothing to do: an explicit id above ``sqlite_sequence`` moves it (AUTOINCREMENT)."""
 
     def identities_follow(self, tables: Sequence[str]) -> None:
