@@ -23,6 +23,7 @@ from notifier.store.sql.store import SqlStore
 from notifier.store.sqlite.database import SqliteDatabase
 from notifier.store.sqlite.outbox import Outbox
 from notifier.store.sqlite.paths import DATABASE_NAME
+from notifier.store.sqlite.schema import MIGRATIONS
 from tests.postgres import PostgresServer
 
 BACKENDS = ("sqlite", "postgres")
@@ -118,3 +119,21 @@ class RawAccess:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def state_from_before_the_chain(directory: Path, rows: int = 3) -> None:
+    """A SQLite state as schema version 3 left it: ``rows`` rejected-input audit rows with no
+    hashes (the chain came in version 4)."""
+    connection = sqlite3.connect(directory / DATABASE_NAME, isolation_level=None)
+    for number, script in enumerate(MIGRATIONS[:3], start=1):
+        for statement in script.split(";"):
+            if statement.strip():
+                connection.execute(statement)
+        connection.execute(f"PRAGMA user_version = {number}")
+    for n in range(rows):
+        connection.execute(
+            "INSERT INTO audit (at, outcome, source, origin, reason, requester) "
+            "VALUES (?, 'rejected', 'desk', ?, 'bad row', 'x@example.org')",
+            (f"2026-10-0{n + 1}T00:00:00.000000Z", f"old.csv:{n}"),
+        )
+    connection.close()

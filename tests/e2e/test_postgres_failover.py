@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from tests.e2e.cli import CSV_HEADER, csv_row, notifier, start_notifier, write_config
+from tests.e2e.test_run import wait_until
 from tests.postgres import PostgresServer
 from tests.smtp_server import SmtpServerFactory, SmtpTestServer
 from tests.store_backends import new_database
@@ -28,13 +29,14 @@ def _events(log: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
 
 
-def _wait(condition: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+def _write_batch(exports: Path, n: int, size: int) -> None:
+    """Export file ``n`` of ``size`` resolutions, appearing whole (written, then renamed)."""
+    rows = "".join(
+        csv_row(f"HD-{k}", f"user{k}@example.org") for k in range(n * size, (n + 1) * size)
+    )
+    partial = exports / f".part-{n}"
+    partial.write_text(CSV_HEADER + rows, encoding="utf-8")
+    partial.rename(exports / f"batch-{n:02}.csv")
 
 
 def _acquired(log: Path) -> list[dict[str, object]]:
@@ -83,39 +85,30 @@ def test_sigkill_of_the_lease_holder_hands_its_sources_over_and_loses_nothing(
     logs = {name: tmp_path / f"{name}.log" for name in configs}
     per_file = TOTAL // FILES
 
-    def write_file(n: int) -> None:
-        rows = "".join(
-            csv_row(f"HD-{k}", f"user{k}@example.org")
-            for k in range(n * per_file, (n + 1) * per_file)
-        )
-        partial = exports / f".part-{n}"
-        partial.write_text(CSV_HEADER + rows, encoding="utf-8")
-        partial.rename(exports / f"batch-{n:02}.csv")
-
     processes = {"a": start_notifier("run", "--config", str(configs["a"]), log=logs["a"])}
     try:
-        _wait(lambda: _acquired(logs["a"]), 60, "instance a to take the source's lease")
+        wait_until(lambda: _acquired(logs["a"]), 60, "instance a to take the source's lease")
         processes["b"] = start_notifier("run", "--config", str(configs["b"]), log=logs["b"])
-        _wait(lambda: any(e["event"] == "daemon_started" for e in _events(logs["b"])), 60,
+        wait_until(lambda: any(e["event"] == "daemon_started" for e in _events(logs["b"])), 60,
               "instance b to start")  # fmt: skip
         written = 0
         while len(server.messages) < 300:
             if written < FILES // 2:
-                write_file(written)
+                _write_batch(exports, written, per_file)
                 written += 1
             time.sleep(0.1)
         processes["a"].send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
         processes["a"].wait(10)
-        _wait(lambda: _acquired(logs["b"]), 4 * LEASE + 10, "instance b to take the lease")
+        wait_until(lambda: _acquired(logs["b"]), 4 * LEASE + 10, "instance b to take the lease")
         takeover = time.monotonic() - killed_at
         status = notifier("status", "--config", str(configs["b"])).stdout
         assert "instances: 1 alive, 1 stopped" in status, status
         assert "  b (" in status and "reads desk" in status, status
         while written < FILES:
-            write_file(written)
+            _write_batch(exports, written, per_file)
             written += 1
-        _wait(lambda: len({m.rcpt_tos[0] for m in server.messages}) >= TOTAL, 180,
+        wait_until(lambda: len({m.rcpt_tos[0] for m in server.messages}) >= TOTAL, 180,
               "every requester to be told")  # fmt: skip
     finally:
         for process in processes.values():
@@ -162,38 +155,29 @@ def test_an_instance_cut_off_from_the_database_stops_and_the_other_carries_on(
         logs = {name: tmp_path / f"{name}.log" for name in configs}
         per_file = total // files
 
-        def write_file(n: int) -> None:
-            rows = "".join(
-                csv_row(f"HD-{k}", f"user{k}@example.org")
-                for k in range(n * per_file, (n + 1) * per_file)
-            )
-            partial = exports / f".part-{n}"
-            partial.write_text(CSV_HEADER + rows, encoding="utf-8")
-            partial.rename(exports / f"batch-{n:02}.csv")
-
         def told() -> set[str]:
             return {m.rcpt_tos[0] for sink in sinks.values() for m in sink.messages}
 
         processes = {"a": start_notifier("run", "--config", str(configs["a"]), log=logs["a"])}
         try:
-            _wait(lambda: _acquired(logs["a"]), 60, "instance a to take the source's lease")
+            wait_until(lambda: _acquired(logs["a"]), 60, "instance a to take the source's lease")
             processes["b"] = start_notifier("run", "--config", str(configs["b"]), log=logs["b"])
-            _wait(lambda: any(e["event"] == "daemon_started" for e in _events(logs["b"])), 60,
+            wait_until(lambda: any(e["event"] == "daemon_started" for e in _events(logs["b"])), 60,
                   "instance b to start")  # fmt: skip
             written = 0
             while len(sinks["a"].messages) < 150:
                 if written < files // 2:
-                    write_file(written)
+                    _write_batch(exports, written, per_file)
                     written += 1
                 time.sleep(0.1)
             proxy.cut()
             cut_at = time.monotonic()
             while written < files:
-                write_file(written)
+                _write_batch(exports, written, per_file)
                 written += 1
-            _wait(lambda: _acquired(logs["b"]), 4 * LEASE + 10, "instance b to take the lease")
+            wait_until(lambda: _acquired(logs["b"]), 4 * LEASE + 10, "instance b to take the lease")
             takeover = time.monotonic() - cut_at
-            _wait(lambda: len(told()) >= total, 180, "every requester to be told")
+            wait_until(lambda: len(told()) >= total, 180, "every requester to be told")
             time.sleep(max(0.0, cut_at + LEASE - time.monotonic()))
             sent_by_a = len(sinks["a"].messages)
             time.sleep(LEASE)  # a, still cut off, sends nothing more
@@ -241,11 +225,11 @@ def test_a_postgresql_restart_mid_run_is_waited_out_and_nothing_is_lost(
     try:
         for name in configs:
             processes[name] = start_notifier("run", "--config", str(configs[name]), log=logs[name])
-        _wait(lambda: len(server.messages) >= 200, 60, "the first deliveries")
+        wait_until(lambda: len(server.messages) >= 200, 60, "the first deliveries")
         postgres.kill()
         time.sleep(2 * LEASE)  # longer than a lease: both lose their roles meanwhile
         postgres.start()
-        _wait(lambda: len({m.rcpt_tos[0] for m in server.messages}) >= total, 180,
+        wait_until(lambda: len({m.rcpt_tos[0] for m in server.messages}) >= total, 180,
               "every requester to be told")  # fmt: skip
     finally:
         for process in processes.values():

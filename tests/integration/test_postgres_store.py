@@ -4,7 +4,6 @@ when they expire or are given up. Real server, one database per test."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -26,10 +25,8 @@ from notifier.core.policy import Decision
 from notifier.store.postgres.leases import Membership, instances
 from notifier.store.postgres.store import PostgresStore
 from notifier.store.sqlite.outbox import Outbox
-from notifier.store.sqlite.paths import DATABASE_NAME
-from notifier.store.sqlite.schema import MIGRATIONS
 from tests.postgres import PostgresServer
-from tests.store_backends import new_database
+from tests.store_backends import new_database, state_from_before_the_chain
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
@@ -162,19 +159,7 @@ def test_a_lease_passes_on_when_it_expires_or_is_given_up(
 def test_rows_from_before_the_chain_are_sealed_on_the_way(tmp_path: Path, url: str) -> None:
     """A SQLite state whose audit rows predate the hash chain (schema version 3) moves with
     its rows sealed, in id order: the target accepts only rows with their hashes."""
-    connection = sqlite3.connect(tmp_path / DATABASE_NAME, isolation_level=None)
-    for number, script in enumerate(MIGRATIONS[:3], start=1):
-        for statement in script.split(";"):
-            if statement.strip():
-                connection.execute(statement)
-        connection.execute(f"PRAGMA user_version = {number}")
-    for n in range(3):
-        connection.execute(
-            "INSERT INTO audit (at, outcome, source, origin, reason) "
-            "VALUES (?, 'rejected', 'desk', ?, 'bad row')",
-            (f"2026-10-0{n + 1}T00:00:00.000000Z", f"old.csv:{n}"),
-        )
-    connection.close()
+    state_from_before_the_chain(tmp_path)
     with Outbox.open(tmp_path) as source, PostgresStore.open(url, "test-database") as target:
         assert source.verify().unsealed == 3
         assert source.copy_into(target)["audit"] == 3

@@ -26,8 +26,7 @@ from notifier.store.sqlite import schema
 from notifier.store.sqlite.database import SqliteDatabase
 from notifier.store.sqlite.outbox import Outbox
 from notifier.store.sqlite.paths import DATABASE_NAME
-from notifier.store.sqlite.schema import MIGRATIONS
-from tests.store_backends import StoreBackend
+from tests.store_backends import StoreBackend, state_from_before_the_chain
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -229,19 +228,7 @@ def test_blanking_a_requester_outside_retention_is_reported(
 
 def test_rows_from_before_the_chain_are_sealed_in_order_by_the_next_write(tmp_path: Path) -> None:
     """A version 3 database upgrades; its old rows are linked, in id order, at the first write."""
-    connection = sqlite3.connect(tmp_path / DATABASE_NAME, isolation_level=None)
-    for number, script in enumerate(MIGRATIONS[:3], start=1):
-        for statement in script.split(";"):
-            if statement.strip():
-                connection.execute(statement)
-        connection.execute(f"PRAGMA user_version = {number}")
-    for n in range(3):
-        connection.execute(
-            "INSERT INTO audit (at, outcome, source, origin, reason, requester) "
-            "VALUES (?, 'rejected', 'desk', ?, 'bad row', 'x@example.org')",
-            (f"2026-10-0{n + 1}T00:00:00.000000Z", f"old.csv:{n}"),
-        )
-    connection.close()
+    state_from_before_the_chain(tmp_path)
 
     store = Outbox.open(tmp_path)
     reader = sqlite3.connect(tmp_path / DATABASE_NAME, isolation_level=None)
