@@ -64,8 +64,11 @@ class PostgresServer:
     def url(self) -> str:
         return self.url_for(DATABASE_USER)
 
-    def url_for(self, database: str) -> str:
-        return f"postgresql://{DATABASE_USER}:{self.password}@127.0.0.1:{self.port}/{database}"
+    def url_for(self, database: str, *, with_password: bool = True) -> str:
+        """``database``'s URL; without the password as a config names it (the password in a
+        file of its own)."""
+        login = f"{DATABASE_USER}:{self.password}" if with_password else DATABASE_USER
+        return f"postgresql://{login}@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> PostgresServer:
         first = not self._initialised

@@ -54,12 +54,12 @@ class StoreBackend:
             store.close()
 
 
-def new_database(server: PostgresServer) -> str:
-    """The URL of a new, empty database on ``server``."""
+def new_database(server: PostgresServer, *, with_password: bool = True) -> str:
+    """The URL of a new, empty database on ``server`` (``PostgresServer.url_for``)."""
     name = f"t_{secrets.token_hex(6)}"
     with psycopg.connect(server.url_for("postgres"), autocommit=True, connect_timeout=10) as db:
         db.execute(f"CREATE DATABASE {name}")
-    return server.url_for(name)
+    return server.url_for(name, with_password=with_password)
 
 
 def backend(name: str, tmp_path: Path, server: PostgresServer | None) -> Iterator[StoreBackend]:

@@ -16,7 +16,7 @@ RELEASED = Path(__file__).resolve().parents[1] / "data" / "state" / "0.1.0" / "n
 
 
 def _target(server: PostgresServer, tmp_path: Path) -> tuple[str, Path]:
-    url = new_database(server).replace(f":{server.password}@", "@")
+    url = new_database(server, with_password=False)
     secret = tmp_path / "db-password"
     secret.write_text(server.password, encoding="utf-8")
     return url, secret

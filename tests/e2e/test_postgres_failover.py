@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.e2e.cli import CSV_HEADER, csv_row, notifier, start_notifier, write_config
 from tests.e2e.test_run import wait_until
-from tests.postgres import PostgresServer
+from tests.postgres import DATABASE_USER, PostgresServer
 from tests.smtp_server import SmtpServerFactory, SmtpTestServer
 from tests.store_backends import new_database
 from tests.tcp_proxy import PartitionProxy
@@ -75,7 +75,7 @@ def test_sigkill_of_the_lease_holder_hands_its_sources_over_and_loses_nothing(
     server = smtp_server()
     exports = tmp_path / "exports"
     exports.mkdir()
-    url = new_database(postgres_cluster).replace(f":{postgres_cluster.password}@", "@")
+    url = new_database(postgres_cluster, with_password=False)
     password = tmp_path / "db-password"
     password.write_text(postgres_cluster.password, encoding="utf-8")
     configs = {
@@ -143,7 +143,7 @@ def test_an_instance_cut_off_from_the_database_stops_and_the_other_carries_on(
     sinks = {"a": smtp_server(), "b": smtp_server()}
     exports = tmp_path / "exports"
     exports.mkdir()
-    direct = new_database(postgres_cluster).replace(f":{postgres_cluster.password}@", "@")
+    direct = new_database(postgres_cluster, with_password=False)
     password = tmp_path / "db-password"
     password.write_text(postgres_cluster.password, encoding="utf-8")
     with PartitionProxy("127.0.0.1", postgres_cluster.port) as proxy:
@@ -213,7 +213,7 @@ def test_a_postgresql_restart_mid_run_is_waited_out_and_nothing_is_lost(
     exports.mkdir()
     rows = "".join(csv_row(f"HD-{k}", f"user{k}@example.org") for k in range(total))
     (exports / "all.csv").write_text(CSV_HEADER + rows, encoding="utf-8")
-    url = postgres.url.replace(f":{postgres.password}@", "@")
+    url = postgres.url_for(DATABASE_USER, with_password=False)
     password = tmp_path / "db-password"
     password.write_text(postgres.password, encoding="utf-8")
     configs = {

@@ -15,7 +15,7 @@ from tests.store_backends import new_database
 def _state_lines(server: PostgresServer, tmp_path: Path, password: str) -> str:
     """``[state]`` lines for a new database on ``server``: its URL without the password,
     and ``password`` in a file."""
-    url = new_database(server).replace(f":{server.password}@", "@")
+    url = new_database(server, with_password=False)
     secret = tmp_path / "db-password"
     secret.write_text(password + "\n", encoding="utf-8")
     return f'url = "{url}"\npassword_file = "{secret}"'
