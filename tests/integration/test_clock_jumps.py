@@ -10,9 +10,9 @@ longest retry delay, is due at once.
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from notifier.core.model import State
+from notifier.store.sql.store import SqlStore
 from tests.integration.test_service import Clock, ListSource, make_service, resolution
 from tests.smtp_server import ServerBehaviour, SmtpServerFactory
 
@@ -20,10 +20,10 @@ BACK = timedelta(hours=1)
 
 
 def test_the_rate_limit_goes_on_after_the_clock_is_set_back_an_hour(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     server, clock, source = smtp_server(), Clock(), ListSource()
-    service = make_service(tmp_path, server, clock, source, rate_limit_per_minute=5)
+    service = make_service(state_store, server, clock, source, rate_limit_per_minute=5)
     source.events = [resolution(n) for n in range(5)]
     assert service.run_pass().sent == 5
 
@@ -38,10 +38,10 @@ def test_the_rate_limit_goes_on_after_the_clock_is_set_back_an_hour(
 
 
 def test_the_per_recipient_limit_goes_on_after_the_clock_is_set_back_an_hour(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     server, clock, source = smtp_server(), Clock(), ListSource()
-    service = make_service(tmp_path, server, clock, source, per_recipient=1)
+    service = make_service(state_store, server, clock, source, per_recipient=1)
     source.events = [resolution(1, "ann@example.org")]
     assert service.run_pass().sent == 1
 
@@ -53,11 +53,11 @@ def test_the_per_recipient_limit_goes_on_after_the_clock_is_set_back_an_hour(
 
 
 def test_a_notice_deferred_before_the_jump_is_not_left_waiting_an_hour(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     server = smtp_server(behaviour=ServerBehaviour(defer_first=1))
     clock, source = Clock(), ListSource([resolution(1)])
-    service = make_service(tmp_path, server, clock, source)  # retries at most 10 min apart
+    service = make_service(state_store, server, clock, source)  # retries at most 10 min apart
     assert service.run_pass().deferred == 1
 
     clock.now -= BACK  # its retry time is now more than its longest delay (10 min) away

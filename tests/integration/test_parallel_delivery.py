@@ -11,7 +11,6 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import structlog
@@ -21,6 +20,7 @@ from notifier.core.errors import StateError
 from notifier.runtime import logs
 from notifier.service import PassReport
 from notifier.store import mirror
+from notifier.store.sql.store import SqlStore
 from tests.integration.test_service import (
     Clock,
     ListSource,
@@ -32,12 +32,12 @@ from tests.smtp_server import ServerBehaviour, SmtpServerFactory
 
 
 def test_three_sessions_deliver_every_notice_once_and_the_chain_holds(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     # A slow end of DATA keeps each transaction open long enough to see the sessions overlap.
     server = smtp_server(behaviour=ServerBehaviour(data_delay=0.05))
     clock, source = Clock(), ListSource([resolution(n) for n in range(30)])
-    service = make_service(tmp_path, server, clock, source, connections=3)
+    service = make_service(state_store, server, clock, source, connections=3)
     report = service.run_pass()
     assert (report.queued, report.sent, report.deferred, report.failed) == (30, 30, 0, 0)
     recipients = [m.rcpt_tos[0] for m in server.messages]
@@ -54,7 +54,7 @@ def test_three_sessions_deliver_every_notice_once_and_the_chain_holds(
 
 
 def test_notices_to_one_requester_arrive_in_the_order_they_were_queued(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     """Several sessions share out requesters, not messages: while the first notice to a
     requester is held up at the server, her next one does not overtake it on another session."""
@@ -62,7 +62,7 @@ def test_notices_to_one_requester_arrive_in_the_order_they_were_queued(
     same = [resolution(n, "same@example.org") for n in range(3)]
     others = [resolution(n) for n in range(3, 12)]
     clock, source = Clock(), ListSource([*same, *others])
-    service = make_service(tmp_path, server, clock, source, connections=3)
+    service = make_service(state_store, server, clock, source, connections=3)
     report = service.run_pass()
     assert (report.sent, report.postponed, report.source_errors) == (12, 0, [])
     to_her = [m.message["Subject"] for m in server.messages if m.rcpt_tos == ("same@example.org",)]
@@ -72,13 +72,13 @@ def test_notices_to_one_requester_arrive_in_the_order_they_were_queued(
 
 
 def test_a_refusal_on_one_session_leaves_the_others_sending(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     server = smtp_server(
         behaviour=ServerBehaviour(refuse_recipients={"user3@example.org": "550 5.1.1 No such user"})
     )
     clock, source = Clock(), ListSource([resolution(n) for n in range(12)])
-    service = make_service(tmp_path, server, clock, source, connections=2)
+    service = make_service(state_store, server, clock, source, connections=2)
     report = service.run_pass()
     assert (report.sent, report.failed) == (11, 1)
     (failed,) = service.outbox.audit_records(AuditQuery(outcome="failed"))
@@ -87,13 +87,13 @@ def test_a_refusal_on_one_session_leaves_the_others_sending(
 
 
 def test_a_failed_state_write_stops_every_session_and_strands_nothing(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     """One session cannot record its result: the others finish the message they are sending,
     take no more, and everything not attempted goes back to the queue."""
     server, clock = smtp_server(), Clock()
     source = ListSource([resolution(n) for n in range(20)])
-    service = make_service(tmp_path, server, clock, source, connections=2)
+    service = make_service(state_store, server, clock, source, connections=2)
     real_record = service.outbox.record_attempt
     calls = {"n": 0}
     lock = threading.Lock()
@@ -123,11 +123,11 @@ def test_a_failed_state_write_stops_every_session_and_strands_nothing(
 
 
 def test_stop_lets_each_session_finish_its_message_and_requeues_the_rest(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     server, clock = smtp_server(), Clock()
     source = ListSource([resolution(n) for n in range(20)])
-    service = make_service(tmp_path, server, clock, source, connections=2)
+    service = make_service(state_store, server, clock, source, connections=2)
     stop = threading.Event()
     service.sender = _StoppingSender(service.sender, stop)  # type: ignore[arg-type]
     report = PassReport()
@@ -159,7 +159,7 @@ def log_to_a_closed_pipe(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]
 
 
 def test_a_log_that_cannot_be_written_does_not_record_a_sent_notice_twice(
-    tmp_path: Path,
+    state_store: SqlStore,
     smtp_server: SmtpServerFactory,
     log_to_a_closed_pipe: list[int],
     capfd: pytest.CaptureFixture[str],
@@ -168,7 +168,7 @@ def test_a_log_that_cannot_be_written_does_not_record_a_sent_notice_twice(
     still recorded once, the pass goes on, and stderr says which rows were not logged."""
     server = smtp_server(behaviour=ServerBehaviour(data_delay=0.02))
     clock, source = Clock(), ListSource([resolution(n) for n in range(12)])
-    service = make_service(tmp_path, server, clock, source, connections=3)
+    service = make_service(state_store, server, clock, source, connections=3)
     report = PassReport()
     service.poll_sources(report)
     os.close(log_to_a_closed_pipe[0])  # journald went away: every log line now fails

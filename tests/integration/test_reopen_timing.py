@@ -1,13 +1,12 @@
 """When a reopen cancels a waiting notice: decided by the events' own times and the hold
 window, never by the order in which notifier happened to read them (issue 15, item 9).
 
-Real SQLite outbox and aiosmtpd; the source is a fake of the ``Source`` port, so each case
+The real state store (SQLite and PostgreSQL) and aiosmtpd; the source is a fake of the ``Source`` port, so each case
 controls exactly which events arrive in which pass.
 """
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,13 +15,10 @@ import pytest
 from notifier.core.audit import AuditQuery
 from notifier.core.compose import TeamProfile
 from notifier.core.model import Reopened, Resolution, SourceEvent
-from notifier.core.policy import RetryPolicy
-from notifier.core.render import Renderer
 from notifier.core.rules import NoticeRules
-from notifier.delivery.smtp import SmtpOptions, SmtpSender
-from notifier.service import DeliveryLimits, Service
-from notifier.store.sqlite.outbox import Outbox
-from tests.integration.test_service import Clock, ListSource
+from notifier.service import Service
+from notifier.store.sql.store import SqlStore
+from tests.integration.test_service import Clock, ListSource, make_service
 from tests.smtp_server import SmtpServerFactory, SmtpTestServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,30 +27,11 @@ READ = T + timedelta(days=4)  # when notifier reads the input (a late export, a 
 
 
 def service_for(
-    tmp_path: Path, server: SmtpTestServer, clock: Clock, source: ListSource, delay: timedelta
+    store: SqlStore, server: SmtpTestServer, clock: Clock, source: ListSource, delay: timedelta
 ) -> Service:
-    return Service(
-        sources=[source],
-        outbox=Outbox.open(tmp_path / "state"),
-        renderer=Renderer.load(ROOT / "templates"),
-        routes=[],
-        teams={"default": TeamProfile("default", "IT", rules=NoticeRules(delay=delay))},
-        sender=SmtpSender(
-            SmtpOptions(
-                host=server.host,
-                port=server.port,
-                security="plain",
-                timeout=5,
-                from_address="it@example.org",
-            ),
-            clock,
-        ),
-        policy=RetryPolicy(timedelta(minutes=1), timedelta(minutes=10), timedelta(hours=2)),
-        limits=DeliveryLimits(),
-        domain="example.org",
-        clock=clock,
-        rng=random.Random(3),
-    )
+    service = make_service(store, server, clock, source)
+    service.teams = {"default": TeamProfile("default", "IT", rules=NoticeRules(delay=delay))}
+    return service
 
 
 def resolved(at: datetime | None, note: str = "We fixed it.") -> Resolution:
@@ -106,7 +83,7 @@ CASES: list[tuple[str, timedelta, list[SourceEvent], int, list[str]]] = [
     ids=[case[0] for case in CASES],
 )
 def test_a_reopen_cancels_only_what_was_not_yet_due_by_the_events_own_times(
-    tmp_path: Path,
+    state_store: SqlStore,
     smtp_server: SmtpServerFactory,
     delay: timedelta,
     events: list[SourceEvent],
@@ -116,7 +93,7 @@ def test_a_reopen_cancels_only_what_was_not_yet_due_by_the_events_own_times(
     """The decision table of docs/rules.md, all events read in one pass days after they
     happened: the outcome is the one a notifier reading them live would have reached."""
     server, clock, source = smtp_server(), Clock(READ), ListSource(list(events))
-    service = service_for(tmp_path, server, clock, source, delay)
+    service = service_for(state_store, server, clock, source, delay)
     service.run_pass()
     clock.now += delay + timedelta(seconds=1)  # the reading-time hold has passed too
     service.run_pass()
@@ -126,13 +103,13 @@ def test_a_reopen_cancels_only_what_was_not_yet_due_by_the_events_own_times(
 
 
 def test_the_same_events_in_two_passes_end_the_same_way(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     """Read in separate passes (the reopen mail in a later pass, while the notice still waits
     out its one-hour window after being read): the reopen three days after the resolution came
     after the notice was due, so it does not cancel it, and that is recorded."""
     server, clock, source = smtp_server(), Clock(READ), ListSource([resolved(T)])
-    service = service_for(tmp_path, server, clock, source, timedelta(hours=1))
+    service = service_for(state_store, server, clock, source, timedelta(hours=1))
     service.run_pass()  # queued, held for the reading-time window
     clock.now += timedelta(minutes=5)
     source.events = [reopened(T + timedelta(days=3), announced=True)]
@@ -145,7 +122,7 @@ def test_the_same_events_in_two_passes_end_the_same_way(
 
 
 def test_a_second_reopen_mail_after_the_cancel_is_recorded_as_finding_nothing_waiting(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     """Nothing silent: a reopen notification that finds no notice waiting (the first reopen
     already cancelled it) is still recorded, saying so."""
@@ -155,7 +132,7 @@ def test_a_second_reopen_mail_after_the_cancel_is_recorded_as_finding_nothing_wa
         reopened(T + H, announced=True),
     ]
     server, clock, source = smtp_server(), Clock(READ), ListSource(events)
-    service = service_for(tmp_path, server, clock, source, H)
+    service = service_for(state_store, server, clock, source, H)
     report = service.run_pass()
     assert (report.cancelled, report.ignored) == (1, 1)
     (note,) = [r for r in service.outbox.audit_records(AuditQuery()) if r.outcome == "ignored"]
@@ -163,14 +140,14 @@ def test_a_second_reopen_mail_after_the_cancel_is_recorded_as_finding_nothing_wa
 
 
 def test_a_reopen_seen_by_one_source_of_a_helpdesk_cancels_the_notice_another_queued(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     """The mail source queued the notice (a 10-minute hold); the helpdesk's webhook says the
     ticket is open again: the mail's notice is cancelled. A newer resolution read by the
     webhook replaces it the same way."""
     server, clock = smtp_server(), Clock(T)
     mail, hook = ListSource(name="mail"), ListSource(name="hook")
-    service = service_for(tmp_path, server, clock, mail, timedelta(minutes=10))
+    service = service_for(state_store, server, clock, mail, timedelta(minutes=10))
     service.sources = [mail, hook]
     service.helpdesks = {"mail": "desk", "hook": "desk"}
     first = Resolution(

@@ -1,4 +1,5 @@
-"""One pass of the service on real components: SQLite outbox, aiosmtpd, compiled templates.
+"""One pass of the service on real components: the state store (SQLite and PostgreSQL, the
+``state_store`` fixture), aiosmtpd, compiled templates.
 
 Only the source is a fake (the project's own small ``Source`` port), so each test controls
 exactly which resolutions arrive, and a settable clock stands in for time.
@@ -26,6 +27,7 @@ from notifier.core.policy import RetryPolicy
 from notifier.core.render import Renderer
 from notifier.delivery.smtp import SmtpOptions, SmtpSender
 from notifier.service import DeliveryLimits, PassReport, Service
+from notifier.store.sql.store import SqlStore
 from notifier.store.sqlite.outbox import Outbox
 from tests.smtp_server import ServerBehaviour, SmtpServerFactory, SmtpTestServer
 
@@ -68,9 +70,11 @@ def resolution(n: int, email: str | None = None) -> Resolution:
 
 
 def make_service(
-    tmp_path: Path, server: SmtpTestServer, clock: Clock, source: ListSource, **limits: int
+    state: Path | SqlStore, server: SmtpTestServer, clock: Clock, source: ListSource, **limits: int
 ) -> Service:
-    outbox = Outbox.open(tmp_path / "state")
+    """A service on ``state``: a store opened already (``state_store``, each backend in turn),
+    or a directory for a SQLite state of its own."""
+    outbox = state if isinstance(state, SqlStore) else Outbox.open(state / "state")
     sender = SmtpSender(
         SmtpOptions(
             host=server.host,
@@ -97,11 +101,11 @@ def make_service(
 
 
 def test_rate_limit_spreads_sends_over_minutes(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     """With 5 per minute, 12 notices go out as 5, 5 and 2 in successive minutes."""
     server, clock, source = smtp_server(), Clock(), ListSource()
-    service = make_service(tmp_path, server, clock, source, rate_limit_per_minute=5)
+    service = make_service(state_store, server, clock, source, rate_limit_per_minute=5)
     source.events = [resolution(n) for n in range(12)]
     sent = []
     for _ in range(3):
@@ -114,12 +118,12 @@ def test_rate_limit_spreads_sends_over_minutes(
 
 
 def test_552_defers_and_the_give_up_age_makes_a_dead_letter(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     """A 552 is retried with backoff; once older than give_up_after it becomes a dead letter."""
     server = smtp_server(behaviour=ServerBehaviour(data_reply="552 5.2.2 Mailbox full"))
     clock, source = Clock(), ListSource([resolution(1)])
-    service = make_service(tmp_path, server, clock, source)
+    service = make_service(state_store, server, clock, source)
     report = service.run_pass()
     assert (report.sent, report.deferred, report.failed) == (0, 1, 0)
     assert service.run_pass().deferred == 0  # not due again yet: backoff respected
@@ -132,14 +136,14 @@ def test_552_defers_and_the_give_up_age_makes_a_dead_letter(
 
 
 def test_permanent_refusal_is_a_dead_letter_with_the_servers_words(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     """A refused recipient fails that notice only; the other one in the batch is delivered."""
     server = smtp_server(
         behaviour=ServerBehaviour(refuse_recipients={"gone@example.org": "550 5.1.1 No such user"})
     )
     clock, source = Clock(), ListSource([resolution(1, "gone@example.org"), resolution(2)])
-    service = make_service(tmp_path, server, clock, source)
+    service = make_service(state_store, server, clock, source)
     report = service.run_pass()
     assert (report.sent, report.failed) == (1, 1)
     (failed,) = service.outbox.audit_records(AuditQuery(outcome="failed"))
@@ -149,14 +153,14 @@ def test_permanent_refusal_is_a_dead_letter_with_the_servers_words(
 
 
 def test_input_problems_are_audited_and_do_not_stop_the_pass(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     """A rejected row is recorded with its origin; the resolutions around it are delivered."""
     server, clock = smtp_server(), Clock()
     source = ListSource(
         [resolution(1), InputProblem("fake", "x.csv:3", "requester_email: missing"), resolution(2)]
     )
-    service = make_service(tmp_path, server, clock, source)
+    service = make_service(state_store, server, clock, source)
     report = service.run_pass()
     assert (report.sent, report.rejected) == (2, 1)
     (rejected,) = service.outbox.audit_records(AuditQuery(outcome="rejected"))
@@ -191,12 +195,12 @@ class _StoppingSession:
 
 
 def test_stop_finishes_the_message_in_flight_and_requeues_the_rest(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     """A stop request mid-batch: the current send is recorded, the rest go back to the queue."""
     server, clock = smtp_server(), Clock()
     source = ListSource([resolution(n) for n in range(5)])
-    service = make_service(tmp_path, server, clock, source)
+    service = make_service(state_store, server, clock, source)
     stop = threading.Event()
     service.sender = _StoppingSender(service.sender, stop)  # type: ignore[arg-type]
     report = PassReport()
@@ -213,7 +217,7 @@ def test_stop_finishes_the_message_in_flight_and_requeues_the_rest(
     ["{{ ticket.nope }}", "{% if %}", "{{ ''.__class__.__mro__[1].__subclasses__() }}"],
 )
 def test_template_error_holds_with_reason_and_others_go_on(
-    tmp_path: Path, smtp_server: SmtpServerFactory, bad_team_template: str
+    tmp_path: Path, state_store: SqlStore, smtp_server: SmtpServerFactory, bad_team_template: str
 ) -> None:
     """A broken team template holds that team's notice (reason recorded); default still sends."""
     import shutil
@@ -229,7 +233,7 @@ def test_template_error_holds_with_reason_and_others_go_on(
         source="fake", ticket_id="T-ops", requester_email="ops@example.org", team_hint="Ops"
     )
     source = ListSource([ops_ticket, resolution(2)])
-    service = make_service(tmp_path, server, clock, source)
+    service = make_service(state_store, server, clock, source)
     service.renderer = Renderer.load(templates)
     service.routes = [TeamRoute("ops", {"team": ("ops",)})]
     report = service.run_pass()
@@ -255,7 +259,7 @@ def compose_failing(
 
 
 def test_a_fault_while_composing_one_notice_holds_it_and_the_pass_goes_on(
-    tmp_path: Path, smtp_server: SmtpServerFactory, monkeypatch: pytest.MonkeyPatch
+    state_store: SqlStore, smtp_server: SmtpServerFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Not a template error but a fault in notifier's own checking, for one ticket: that notice
     is held with the error, and the other notices of the same input are sent."""
@@ -264,7 +268,7 @@ def test_a_fault_while_composing_one_notice_holds_it_and_the_pass_goes_on(
     )
     server, clock = smtp_server(), Clock()
     source = ListSource([resolution(n) for n in range(5)])
-    service = make_service(tmp_path, server, clock, source)
+    service = make_service(state_store, server, clock, source)
     report = service.run_pass()
     assert (report.held, report.sent, report.source_errors) == (1, 4, [])
     (held,) = service.outbox.audit_records(AuditQuery(outcome="held"))
@@ -276,7 +280,7 @@ def test_a_fault_while_composing_one_notice_holds_it_and_the_pass_goes_on(
 
 
 def test_the_same_fault_composing_notice_after_notice_stops_the_pass_instead(
-    tmp_path: Path, smtp_server: SmtpServerFactory, monkeypatch: pytest.MonkeyPatch
+    state_store: SqlStore, smtp_server: SmtpServerFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A fault that meets every ticket is notifier's, not the input's: after three in a row the
     source's pass stops (source error) and nothing is held or sent; once fixed, all go out."""
@@ -288,7 +292,7 @@ def test_the_same_fault_composing_notice_after_notice_stops_the_pass_instead(
     )
     server, clock = smtp_server(), Clock()
     source = ListSource([resolution(n) for n in range(6)])
-    service = make_service(tmp_path, server, clock, source)
+    service = make_service(state_store, server, clock, source)
     report = service.run_pass()
     assert len(report.source_errors) == 1 and "3 items in a row" in report.source_errors[0]
     # Rolled back: nothing held, queued or sent (the pass report counted what it tried).
@@ -300,7 +304,7 @@ def test_the_same_fault_composing_notice_after_notice_stops_the_pass_instead(
 
 
 def test_a_failed_state_write_mid_batch_strands_nothing(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     """If recording a result fails, unattempted notices go back to the queue and the one in
     flight is recovered and resent (same Message-ID) once the store works again."""
@@ -308,7 +312,7 @@ def test_a_failed_state_write_mid_batch_strands_nothing(
 
     server, clock = smtp_server(), Clock()
     source = ListSource([resolution(n) for n in range(5)])
-    service = make_service(tmp_path, server, clock, source)
+    service = make_service(state_store, server, clock, source)
     real_record = service.outbox.record_attempt
     calls = {"n": 0}
 
@@ -329,12 +333,12 @@ def test_a_failed_state_write_mid_batch_strands_nothing(
 
 
 def test_a_refused_sender_is_retried_not_dead_lettered(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     """530 at MAIL FROM (AUTH missing) is our configuration, not the notice: it is deferred."""
     server, clock = smtp_server(auth=("robot", "pw")), Clock()
     source = ListSource([resolution(1), resolution(2)])
-    service = make_service(tmp_path, server, clock, source)
+    service = make_service(state_store, server, clock, source)
     report = service.run_pass()
     assert (report.failed, report.deferred) == (0, 2)
     (first, _) = service.outbox.audit_records(AuditQuery(outcome="deferred"))
@@ -342,7 +346,7 @@ def test_a_refused_sender_is_retried_not_dead_lettered(
 
 
 def test_without_a_digest_template_the_limit_still_holds(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    tmp_path: Path, state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     """Five notices due for one person, no digest template: three go out, two wait their turn."""
     import shutil
@@ -353,7 +357,7 @@ def test_without_a_digest_template_the_limit_still_holds(
         digest.unlink()
     server, clock = smtp_server(), Clock()
     source = ListSource([resolution(n, "ann@example.org") for n in range(5)])
-    service = make_service(tmp_path, server, clock, source, per_recipient=3)
+    service = make_service(state_store, server, clock, source, per_recipient=3)
     service.renderer = Renderer.load(templates)
     report = service.run_pass()
     assert (report.sent, report.postponed) == (3, 2)
@@ -363,7 +367,7 @@ def test_without_a_digest_template_the_limit_still_holds(
 
 
 def test_a_fault_while_composing_a_digest_sends_what_the_limit_allows(
-    tmp_path: Path, smtp_server: SmtpServerFactory, monkeypatch: pytest.MonkeyPatch
+    state_store: SqlStore, smtp_server: SmtpServerFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The batch is already claimed: a fault in the digest must not strand it. The notices go
     out one by one as far as the limit allows, the rest wait their turn."""
@@ -375,21 +379,21 @@ def test_a_fault_while_composing_a_digest_sends_what_the_limit_allows(
     monkeypatch.setattr(service_module, "compose_digest", failing)
     server, clock = smtp_server(), Clock()
     source = ListSource([resolution(n, "ann@example.org") for n in range(5)])
-    service = make_service(tmp_path, server, clock, source, per_recipient=3)
+    service = make_service(state_store, server, clock, source, per_recipient=3)
     report = service.run_pass()
     assert (report.sent, report.postponed) == (3, 2)
     assert service.outbox.counts_by_state() == {"sent": 3, "queued": 2}  # due again later
 
 
 def test_a_digest_deferred_by_the_server_is_retried_as_one_digest(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     """Five notices for one person go out as a digest; the server answers 451. The members
     are due again at the same moment, so the retry is one digest again, not five messages."""
     server = smtp_server(behaviour=ServerBehaviour(defer_first=1))
     clock = Clock()
     source = ListSource([resolution(n, "ann@example.org") for n in range(5)])
-    service = make_service(tmp_path, server, clock, source, per_recipient=3)
+    service = make_service(state_store, server, clock, source, per_recipient=3)
     first = service.run_pass()
     assert (first.sent, first.deferred) == (0, 5)
     due = service.outbox.next_due_at()
@@ -402,7 +406,7 @@ def test_a_digest_deferred_by_the_server_is_retried_as_one_digest(
 
 
 def test_a_second_copy_naming_another_requester_is_recorded_not_dropped(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     """Two copies of one resolution (a watcher's and the requester's) have one key: the first
     read wins. A later copy that names someone else leaves an audit row saying so, with both
@@ -414,7 +418,7 @@ def test_a_second_copy_naming_another_requester_is_recorded_not_dropped(
         first, requester_email="User1@Example.org", origin="fake:requester-copy"
     )
     source = ListSource([first, first, agreeing, other])
-    service = make_service(tmp_path, server, clock, source)
+    service = make_service(state_store, server, clock, source)
     report = service.run_pass()
     assert (report.sent, report.already_known, report.ignored) == (1, 3, 1)
     (row,) = service.outbox.audit_records(AuditQuery(outcome="ignored"))
@@ -425,14 +429,14 @@ def test_a_second_copy_naming_another_requester_is_recorded_not_dropped(
 
 
 def test_sources_of_one_helpdesk_tell_one_resolution_once_whichever_comes_first(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     """A helpdesk's webhook and its mail of one resolution carry times seconds apart: within
     ``same_within`` they are one resolution (the second recorded as ignored, naming the
     first); later, or in another helpdesk's sources, they are not."""
     server, clock = smtp_server(), Clock()
     hook, mail, other = ListSource(name="hook"), ListSource(name="mail"), ListSource(name="other")
-    service = make_service(tmp_path, server, clock, hook)
+    service = make_service(state_store, server, clock, hook)
     service.sources = [hook, mail, other]
     service.helpdesks = {"hook": "desk", "mail": "desk", "other": "elsewhere"}
 
@@ -474,13 +478,13 @@ class SlowSource:
 
 
 def test_reading_a_slow_source_does_not_hold_the_state_for_webhook_receipts(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     """A webhook's commit (another thread) goes through while a source is still being read:
     the transaction opens only once the source has given its events."""
     server, clock = smtp_server(), Clock()
     slow = SlowSource()
-    service = make_service(tmp_path, server, clock, ListSource())
+    service = make_service(state_store, server, clock, ListSource())
     service.sources = [slow]
     passing = threading.Thread(target=service.run_pass)
     passing.start()
@@ -494,14 +498,14 @@ def test_reading_a_slow_source_does_not_hold_the_state_for_webhook_receipts(
 
 
 def test_a_source_failing_part_way_loses_that_chunk_and_is_read_again(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     """What a source gave in the chunk it failed in is not kept (a run of faults may be
     notifier's own); the next pass reads it again and tells it once."""
     server, clock = smtp_server(), Clock()
     failing = SlowSource(fail=True)
     failing.waited.set()
-    service = make_service(tmp_path, server, clock, ListSource())
+    service = make_service(state_store, server, clock, ListSource())
     service.sources = [failing]
     report = service.run_pass()
     assert report.source_errors == ["slow: the server went away"]
@@ -511,13 +515,13 @@ def test_a_source_failing_part_way_loses_that_chunk_and_is_read_again(
 
 
 def test_a_cancelled_resolution_of_one_helpdesk_source_is_not_the_same_as_a_new_one(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    state_store: SqlStore, smtp_server: SmtpServerFactory
 ) -> None:
     """Resolved (webhook), reopened (its notice cancelled), resolved again a minute later and
     seen only by mail: a new resolution, told, not taken for the cancelled one."""
     server, clock = smtp_server(), Clock()
     hook, mail = ListSource(name="hook"), ListSource(name="mail")
-    service = make_service(tmp_path, server, clock, hook)
+    service = make_service(state_store, server, clock, hook)
     service.sources = [hook, mail]
     service.helpdesks = {"hook": "desk", "mail": "desk"}
     first = dataclasses.replace(resolution(1), source="hook", origin="hook:1")

@@ -1,5 +1,6 @@
 """The webhook listener on real components: waitress on loopback, httpx as the sender, the
-SQLite state, the service's pass and aiosmtpd. Only the clock of the pass is the test's."""
+state store (SQLite and PostgreSQL, and two instances sharing one PostgreSQL), the service's
+pass and aiosmtpd. Only the clock of the pass is the test's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import hmac
 import json
 import random
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -33,8 +33,11 @@ from notifier.sources.webhook.presets import generic
 from notifier.sources.webhook.receiver import Endpoint, Receiver, RefusalLog
 from notifier.sources.webhook.server import ListenLimits, WebhookServer
 from notifier.sources.webhook.source import WebhookSource
+from notifier.store.sql.store import SqlStore
 from notifier.store.sqlite.outbox import Outbox
+from tests.postgres import PostgresServer
 from tests.smtp_server import SmtpServerFactory, SmtpTestServer
+from tests.store_backends import StoreBackend, backend
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = b"hook-secret-42"
@@ -66,7 +69,7 @@ def signed(body: bytes, event_id: str) -> dict[str, str]:
 
 @dataclass
 class Listener:
-    outbox: Outbox
+    outbox: SqlStore
     server: WebhookServer
     service: Service
     sink: SmtpTestServer
@@ -81,9 +84,9 @@ class Listener:
 
 
 def start_listener(
-    tmp_path: Path, smtp_server: SmtpServerFactory, **limits: Any
+    outbox: SqlStore, smtp_server: SmtpServerFactory, **limits: Any
 ) -> Iterator[Listener]:
-    outbox = Outbox.open(tmp_path / "state")
+    """An instance: its listener and its service on ``outbox``, which it closes at the end."""
     woken = threading.Event()
     endpoint = Endpoint("hooks", PATH, PRESET, SECRET, timedelta(minutes=5), 64 * 1024)
     receiver = Receiver(
@@ -118,8 +121,9 @@ def start_listener(
 
 
 @pytest.fixture
-def listener(tmp_path: Path, smtp_server: SmtpServerFactory) -> Iterator[Listener]:
-    yield from start_listener(tmp_path, smtp_server)
+def listener(state_store: SqlStore, smtp_server: SmtpServerFactory) -> Iterator[Listener]:
+    """A listener on each backend in turn."""
+    yield from start_listener(state_store, smtp_server)
 
 
 def test_a_signed_resolution_reaches_the_requester_once_however_often_it_is_sent(
@@ -180,10 +184,16 @@ def test_a_signed_event_that_cannot_be_used_is_recorded_as_rejected_and_answered
     assert row.origin == "webhook event 1 (evt-bad)" and row.ticket_id == "T-1"
 
 
-def test_the_answer_waits_until_the_event_is_committed(listener: Listener, tmp_path: Path) -> None:
+def test_the_answer_waits_until_the_event_is_committed(
+    listener: Listener, store_backend: StoreBackend
+) -> None:
     """Another writer holds the database: the sender gets no 2xx until the event is stored."""
-    blocker = sqlite3.connect(tmp_path / "state" / "notifier.sqlite3", isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
+    blocker = store_backend.raw()
+    if store_backend.name == "sqlite":
+        blocker.execute("BEGIN IMMEDIATE")
+    else:  # another instance appending to the chain holds its head
+        blocker.execute("BEGIN")
+        blocker.execute("SELECT * FROM audit_head FOR UPDATE")
     answers: list[httpx.Response] = []
     body = event()
     sending = threading.Thread(
@@ -209,7 +219,7 @@ def test_a_body_over_the_cap_is_refused_413_before_it_is_read_whole(listener: Li
 @pytest.fixture
 def tight(tmp_path: Path, smtp_server: SmtpServerFactory) -> Iterator[Listener]:
     yield from start_listener(
-        tmp_path, smtp_server, max_clients=5, idle_timeout=timedelta(seconds=1),
+        Outbox.open(tmp_path / "state"), smtp_server, max_clients=5, idle_timeout=timedelta(seconds=1),
         request_timeout=timedelta(seconds=2),
     )  # fmt: skip
 
@@ -259,7 +269,7 @@ def test_past_the_connection_limit_senders_wait_and_get_in_when_idle_ones_are_dr
 def test_closing_the_listener_ends_it_at_once_with_a_client_still_connected(
     tmp_path: Path, smtp_server: SmtpServerFactory
 ) -> None:
-    running = start_listener(tmp_path, smtp_server)
+    running = start_listener(Outbox.open(tmp_path / "state"), smtp_server)
     listener = next(running)  # `running` kept: its cleanup would close the listener
     with httpx.Client(timeout=10) as client:  # a keep-alive connection left open
         body = event()
@@ -286,3 +296,56 @@ def test_a_request_head_over_the_cap_is_refused_before_it_is_read(listener: List
     answer = listener.post(body, huge)
     assert answer.status_code == 431
     assert listener.outbox.received_after("hooks", 0, 10) == []
+
+
+def test_two_instances_on_one_database_each_event_is_kept_once_and_told_once(
+    tmp_path: Path, smtp_server: SmtpServerFactory, postgres_cluster: PostgresServer
+) -> None:
+    """Two instances share a PostgreSQL state; senders post to either (a load balancer) and
+    retry at the other. Each event is accepted by one instance only, the other answers
+    "duplicate"; the instance reading the inbox (the lease holder) reads every event although
+    both instances commit receipts at once, while it is reading, so each resolution is told
+    once."""
+    count = 120
+    (found,) = backend("postgres", tmp_path, postgres_cluster)
+    first, second = (start_listener(found.open(), smtp_server) for _ in range(2))
+    reader, other = next(first), next(second)
+    answers: dict[str, list[str]] = {}
+    posting = threading.Event()
+
+    def post(numbers: range) -> None:
+        with httpx.Client(timeout=10) as client:
+            for n in numbers:
+                body, event_id = event(f"T-{n}", email=f"user{n}@example.org"), f"evt-{n}"
+                order = (reader, other) if n % 2 else (other, reader)
+                for instance in order:  # sent to one, then replayed at the other
+                    answer = client.post(instance.url, content=body, headers=signed(body, event_id))
+                    assert answer.status_code == 200, answer.text
+                    answers.setdefault(event_id, []).append(answer.json()["status"])
+
+    def keep_reading() -> None:
+        while posting.is_set():
+            reader.service.run_pass()
+
+    posting.set()
+    senders = [threading.Thread(target=post, args=(range(k, count, 4),)) for k in range(4)]
+    passes = threading.Thread(target=keep_reading)
+    for thread in [passes, *senders]:
+        thread.start()
+    for thread in senders:
+        thread.join(timeout=60)
+    posting.clear()
+    passes.join(timeout=60)
+    reader.service.run_pass()
+    try:
+        assert len(answers) == count
+        assert all(sorted(a) == ["accepted", "duplicate"] for a in answers.values()), answers
+        told = sorted(m.rcpt_tos[0] for m in reader.sink.messages)
+        assert told == sorted(f"user{n}@example.org" for n in range(count))
+        assert other.sink.messages == []  # the other instance received, but did not read
+        assert reader.outbox.counts_by_state() == {"sent": count}
+        assert reader.outbox.verify().problems == ()
+    finally:
+        first.close()
+        second.close()
+        found.close_all()

@@ -45,6 +45,9 @@ class WebhookEvents(Ledger):
             if forget:
                 self._forget_read(source, received_at - KEEP_EVENTS)
 
+        # An audited transaction, though it appends no audit row: on a shared database it
+        # holds the chain's head, so receipts by all instances commit one at a time and event
+        # numbers become visible in order; the reader's ``id > checkpoint`` relies on that.
         self.together(work)
         return inserted
 
