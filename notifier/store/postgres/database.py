@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
-from psycopg import errors
+from psycopg import errors, sql
 
 from notifier.core.errors import StateError
 from notifier.store.sql.database import Rows
@@ -170,11 +170,17 @@ class PostgresDatabase:
     def commit(self) -> None:
         try:
             if self._head_moved and self._head is not None:
+                # The head's move and COMMIT in one round trip (the simple protocol takes
+                # no parameters: the values go in as literals). The head stays locked for
+                # every round trip of the transaction, so each one saved is time the other
+                # instances do not wait (bench/ha_throughput.py's profile).
                 self.execute(
-                    "UPDATE audit_head SET last_id = ?, last_hash = ?",
-                    (self._head[0], self._head[1]),
+                    sql.SQL("UPDATE audit_head SET last_id = {}, last_hash = {}; COMMIT")
+                    .format(sql.Literal(self._head[0]), sql.Literal(self._head[1]))
+                    .as_string(self._connection)
                 )
-            self.execute("COMMIT")
+            else:
+                self.execute("COMMIT")
         finally:
             self._in_transaction = False
             self._head, self._head_moved = None, False
