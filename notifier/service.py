@@ -53,6 +53,10 @@ log = structlog.get_logger()
 COMMIT_EVERY = 500
 
 
+class LeaseTaken(Exception):
+    """Another instance took a source's lease while this one read it: the chunk rolls back."""
+
+
 @dataclass
 class PassReport:
     """What one pass did, for the exit status of ``notifier once`` and the pass log line."""
@@ -304,6 +308,13 @@ class Service:
             try:
                 self._poll_one(source, report, stop)
                 source.committed()
+            except LeaseTaken:
+                # Not acknowledged at the source: the lease's next holder reads it again.
+                log.warning(
+                    "source_lease_taken", source=source.name,
+                    detail="another instance took this source's lease (notifier reread?) "
+                    "while it was read: what was read since the last commit is not kept",
+                )  # fmt: skip
             except StateError:
                 raise
             except Exception as exc:  # one broken source must not stop the others
@@ -331,6 +342,10 @@ class Service:
                 with self.outbox.transaction():
                     for event in batch:
                         self._handle(event, report, now, waiting, opened)
+                    # Last, so the lease stays locked only for the commit: if it was taken
+                    # over while this chunk was read, the chunk rolls back, checkpoint and all.
+                    if self.roles.shared and not self.outbox.holds_lease(source.name):
+                        raise LeaseTaken(source.name)
             if len(batch) < COMMIT_EVERY or (stop is not None and stop.is_set()):
                 return
             if not self.roles.may_read(source.name):

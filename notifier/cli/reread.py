@@ -6,7 +6,10 @@ per key, so what was already seen is counted as ``already_known`` and not sent t
 
 The command changes the state database, so it takes the state directory's lock (see
 :class:`notifier.store.sqlite.lock.StateLock`): it changes nothing while ``notifier run`` or ``once``
-holds it, and a daemon starting meanwhile is refused until this command ends.
+holds it, and a daemon starting meanwhile is refused until this command ends. On a state
+several instances share (PostgreSQL) the instances keep running: the command takes the
+source's lease from the one reading it for its duration (``bootstrap.source_taken_over``),
+so what that instance was reading meanwhile is not kept and cannot undo the change.
 
 - An export source: the checkpoints of its files are dropped (of the files whose version that
   was read was modified at or after TIME, or of all), and so is the memory of their reported
@@ -45,10 +48,19 @@ def reread(settings: Settings, name: str, since: datetime | None, now: datetime)
     except StateError as exc:
         raise NotifierError(f"reread {name}: nothing was changed: {exc}") from None
     with outbox:
-        if box is not None:
-            lines = _reread_imap(settings, box, outbox, since, now)
-        else:
-            lines = _reread_export(outbox, name, since)
+        try:
+            with bootstrap.source_taken_over(settings, outbox, name) as reader:
+                if box is not None:
+                    lines = _reread_imap(settings, box, outbox, since, now)
+                else:
+                    lines = _reread_export(outbox, name, since)
+        except StateError as exc:
+            raise NotifierError(f"reread {name}: nothing was changed: {exc}") from None
+        if reader is not None:
+            lines.append(
+                f"{name}: instance {reader} was reading it; it reads it again once it has "
+                "taken the lease back (its next renewal)"
+            )
     for line in lines:
         say(printable(line))
     return 0

@@ -105,6 +105,12 @@ class Checkpoints(SourceState, Protocol):
 
     def save_checkpoint(self, mark: Checkpoint, now: datetime) -> None: ...
 
+    def holds_lease(self, source: str) -> bool:
+        """Inside a transaction: whether this instance still holds ``source``'s lease, and
+        keeps it until the commit (another instance taking it over waits for the commit).
+        Always true on a state one instance has to itself."""
+        ...
+
     def source_checkpoints(self, source: str) -> dict[str, str]:
         """Every committed checkpoint of ``source``: key -> value."""
         ...

@@ -8,6 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 
+def source_lease(source: str) -> str:
+    """The name of the lease whose holder reads ``source`` (the ``leases`` table's)."""
+    return f"source:{source}"
+
+
 class SoleInstance:
     """``notifier.core.ports.Roles`` for a state no other instance shares."""
 

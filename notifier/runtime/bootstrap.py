@@ -6,13 +6,16 @@ first send, sources open files when polled.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
+
+import structlog
 
 from notifier.core.clock import Clock, system_clock
 from notifier.core.compose import TeamProfile
@@ -28,7 +31,7 @@ from notifier.core.ports import (
     WebhookInbox,
 )
 from notifier.core.render import Renderer, template_languages
-from notifier.core.roles import SoleInstance
+from notifier.core.roles import SoleInstance, source_lease
 from notifier.core.rules import (
     DEFAULT_TEAM,
     NoticeRules,
@@ -70,7 +73,10 @@ if TYPE_CHECKING:
     from notifier.sources.webhook.presets.preset import WebhookPreset
     from notifier.sources.webhook.receiver import Receiver
     from notifier.sources.webhook.server import WebhookServer
+    from notifier.store.postgres.leases import Membership
 from notifier.sources.export.presets import build_mapping
+
+log = structlog.get_logger("notifier.roles")
 
 
 def bundled_path(name: str) -> Path:
@@ -749,16 +755,51 @@ def open_roles(settings: Settings, outbox: StateStore) -> RoleKeeper:
     if state.url is None:
         return SoleInstance()
     from notifier.runtime.roles import LeaseKeeper
-    from notifier.store.postgres.leases import Membership
 
-    conninfo, where = _database(state)
-    membership = Membership(
-        conninfo, where, instance=outbox.instance, name=state.instance_name, pid=os.getpid(),
-        password=state.resolve_password("state"),
-    )  # fmt: skip
-    keeper = LeaseKeeper(membership, state.lease)
+    keeper = LeaseKeeper(_membership(settings, outbox, state.instance_name), state.lease)
     keeper.want(source_names(settings))
     return keeper
+
+
+# How long `notifier reread` holds a source's lease at most, should it end without giving it
+# back: its IMAP search is bounded by the mailbox's own timeouts.
+REREAD_HOLD = timedelta(minutes=2)
+
+
+@contextlib.contextmanager
+def source_taken_over(settings: Settings, outbox: StateStore, source: str) -> Iterator[str | None]:
+    """While a command changes what ``source`` has read (``notifier reread``). On a shared
+    state: the source's lease, taken from the instance reading it (named in the value; its
+    chunk being committed is waited for, what it reads meanwhile is not kept), given back at
+    the end (or lapses after ``REREAD_HOLD``). On SQLite nothing: the state directory's lock
+    keeps the daemon out."""
+    if settings.state.url is None:
+        yield None
+        return
+    membership = _membership(settings, outbox, f"{settings.state.instance_name} (reread)")
+    try:
+        lease = source_lease(source)
+        previous = membership.take(lease, max(settings.state.lease, REREAD_HOLD))
+        try:
+            yield previous
+        finally:
+            try:
+                membership.give_back(lease)
+            except StateError as exc:  # the change is made: the lease lapses by itself
+                log.warning("lease_release_failed", instance=outbox.instance, error=str(exc))
+    finally:
+        membership.close()
+
+
+def _membership(settings: Settings, outbox: StateStore, name: str) -> Membership:
+    from notifier.store.postgres.leases import Membership
+
+    state = settings.state
+    conninfo, where = _database(state)
+    return Membership(
+        conninfo, where, instance=outbox.instance, name=name, pid=os.getpid(),
+        password=state.resolve_password("state"),
+    )  # fmt: skip
 
 
 def source_names(settings: Settings) -> list[str]:

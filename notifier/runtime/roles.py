@@ -18,6 +18,7 @@ from typing import Protocol
 import structlog
 
 from notifier.core.errors import StateError
+from notifier.core.roles import source_lease
 
 log = structlog.get_logger("notifier.roles")
 
@@ -36,10 +37,6 @@ class Membership(Protocol):
     def leave(self) -> None: ...
 
     def close(self) -> None: ...
-
-
-def source_lease(source: str) -> str:
-    return f"source:{source}"
 
 
 class LeaseKeeper:

@@ -10,8 +10,11 @@ from pathlib import Path
 from tests.dovecot import DovecotServer
 from tests.e2e.cli import CSV_HEADER, csv_row, notifier, start_notifier, write_config
 from tests.e2e.test_reread import pass_report
+from tests.e2e.test_run import wait_until
 from tests.mailfactory import reply
+from tests.postgres import PostgresServer
 from tests.smtp_server import SmtpServerFactory
+from tests.store_backends import new_database
 
 
 def test_reread_reads_a_source_again_and_keys_dedupe(
@@ -101,3 +104,41 @@ def test_reread_of_an_imap_folder_goes_back_to_the_first_message_since(
     report = pass_report(notifier("once", "--config", str(config)).stdout)
     assert (report["seen"], report["already_known"]) == (2, 2)
     assert len(sink.messages) == 3
+
+
+def test_reread_on_a_shared_state_takes_the_source_from_the_running_instance(
+    tmp_path: Path, smtp_server: SmtpServerFactory, postgres_cluster: PostgresServer
+) -> None:
+    """On PostgreSQL the instances keep running: `reread` takes the source's lease from the
+    one reading it, says so, and gives it back; that instance reads the file again at once
+    and sends nothing twice."""
+    from tests.e2e.test_postgres_failover import _events, _instance_config, _stop
+
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    rows = "".join(csv_row(f"HD-{n}", f"user{n}@example.org") for n in range(3))
+    (exports / "a.csv").write_text(CSV_HEADER + rows, encoding="utf-8")
+    password = tmp_path / "db-password"
+    password.write_text(postgres_cluster.password, encoding="utf-8")
+    url = new_database(postgres_cluster, with_password=False)
+    config = _instance_config(tmp_path, "a", server, exports, url, password)
+    log = tmp_path / "a.log"
+    daemon = start_notifier("run", "--config", str(config), log=log)
+    try:
+        wait_until(lambda: len(server.messages) == 3, 60, "the first three notices")
+        again = notifier("reread", "desk", "--config", str(config))
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "a.csv" in again.stdout and "instance a (" in again.stdout, again.stdout
+
+        def read_again() -> bool:
+            return any(
+                e["event"] == "pass_finished" and e.get("already_known") == 3 for e in _events(log)
+            )
+
+        wait_until(read_again, 30, "the instance to read the file again")
+        assert len(server.messages) == 3
+        status = notifier("status", "--config", str(config))
+        assert "1 alive" in status.stdout and "stopped" not in status.stdout, status.stdout
+    finally:
+        _stop(daemon)

@@ -96,6 +96,8 @@ class PostgresDatabase:
         "NOT EXISTS (SELECT 1 FROM instances WHERE instances.id = notices.claimed_by "
         "AND instances.expires_at > now())"
     )
+    # FOR SHARE: an instance taking the lease over (``Membership.take``) waits for this commit.
+    lease_held = "SELECT 1 FROM leases WHERE name = ? AND holder = ? FOR SHARE"
 
     def __init__(self, conninfo: str, where: str, *, password: str | None = None) -> None:
         self.where = where

@@ -41,12 +41,7 @@ class Membership:
         held: set[str] = set()
         db.begin_unaudited()
         try:
-            db.execute(
-                "INSERT INTO instances (id, name, pid, expires_at) VALUES (?, ?, ?, now() + ?) "
-                "ON CONFLICT (id) DO UPDATE SET renewed_at = now(), "
-                "expires_at = EXCLUDED.expires_at",
-                (self.instance, self.name, self.pid, period),
-            )
+            self._announce(period)
             for lease in sorted(wanted):  # one order in every instance: no deadlock
                 row = db.execute(
                     "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, now() + ?) "
@@ -73,6 +68,45 @@ class Membership:
             raise
         return held
 
+    def take(self, lease: str, period: timedelta) -> str | None:
+        """Take ``lease`` whoever holds it, for ``period`` (``notifier reread``: its holder's
+        chunk being committed is waited for; what it reads after that is not kept, see
+        ``Database.lease_held``). The instance that held it, if any still did."""
+        db = self._db
+        db.begin_unaudited()
+        try:
+            self._announce(period)
+            row = db.execute(
+                "SELECT instances.name, instances.id FROM leases JOIN instances "
+                "ON instances.id = leases.holder WHERE leases.name = ? AND leases.holder <> ? "
+                "AND leases.expires_at > now() FOR UPDATE OF leases",
+                (lease, self.instance),
+            ).fetchone()
+            db.execute(
+                "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, now() + ?) "
+                "ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, "
+                "expires_at = EXCLUDED.expires_at, acquired_at = now()",
+                (lease, self.instance, period),
+            )
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+        return None if row is None else f"{row[0]} ({row[1]})"
+
+    def give_back(self, lease: str) -> None:
+        """End a ``take``: the lease is free for its readers' next renewal, and this passing
+        member (a command, not an instance) leaves no row behind for ``notifier status``."""
+        db = self._db
+        db.begin_unaudited()
+        try:
+            db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (lease, self.instance))
+            db.execute("DELETE FROM instances WHERE id = ?", (self.instance,))
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+
     def leave(self) -> None:
         """Give up every lease and end this instance now (a clean stop): the others need
         not wait for the leases to expire."""
@@ -91,6 +125,14 @@ class Membership:
 
     def close(self) -> None:
         self._db.close()
+
+    def _announce(self, period: timedelta) -> None:
+        """This instance's row, alive for ``period`` more (in the caller's transaction)."""
+        self._db.execute(
+            "INSERT INTO instances (id, name, pid, expires_at) VALUES (?, ?, ?, now() + ?) "
+            "ON CONFLICT (id) DO UPDATE SET renewed_at = now(), expires_at = EXCLUDED.expires_at",
+            (self.instance, self.name, self.pid, period),
+        )
 
 
 def instances(db: PostgresDatabase) -> list[InstanceView]:

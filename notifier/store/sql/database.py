@@ -39,6 +39,9 @@ class Database(Protocol):
     claim_lock: str
     # SQL true for a notice (``notices.claimed_by``) whose claiming instance has stopped.
     orphaned_claim: str
+    # A row while the instance (2nd ?) holds the lease of a source (1st ?), locked until the
+    # transaction ends; "" where one instance has the state to itself (nothing to check).
+    lease_held: str
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> Rows: ...
 

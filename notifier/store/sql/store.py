@@ -26,6 +26,7 @@ from notifier.core.model import (
 )
 from notifier.core.policy import Decision, describe
 from notifier.core.queue import KnownCopy, QueuedNotice, WaitingNotice
+from notifier.core.roles import source_lease
 from notifier.store.codec import resolution_from_json, resolution_to_json
 from notifier.store.sql import audit, transfer
 from notifier.store.sql.held import HeldReview
@@ -332,6 +333,14 @@ class SqlStore(HeldReview, TrailQueries, WebhookEvents):
             "SELECT value FROM source_state WHERE source = ? AND key = ?", (source, key)
         ).fetchone()
         return None if row is None else str(row[0])
+
+    def holds_lease(self, source: str) -> bool:
+        if not self._db.lease_held:
+            return True
+        row = self._db.execute(
+            self._db.lease_held, (source_lease(source), self.instance)
+        ).fetchone()
+        return row is not None
 
     def save_checkpoint(self, mark: Checkpoint, now: datetime) -> None:
         with self.transaction():
