@@ -11,10 +11,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.cli import CSV_HEADER, csv_row, notifier, start_notifier, write_config
 from tests.e2e.test_run import wait_until
 from tests.postgres import DATABASE_USER, PostgresServer
-from tests.smtp_server import SmtpServerFactory, SmtpTestServer
+from tests.smtp_server import ServerBehaviour, SmtpServerFactory, SmtpTestServer
 from tests.store_backends import new_database
 from tests.tcp_proxy import PartitionProxy
 
@@ -132,15 +134,20 @@ def test_sigkill_of_the_lease_holder_hands_its_sources_over_and_loses_nothing(
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
+@pytest.mark.parametrize("reset", [False, True], ids=["held", "reset"])
 def test_an_instance_cut_off_from_the_database_stops_and_the_other_carries_on(
-    tmp_path: Path, smtp_server: SmtpServerFactory, postgres_cluster: PostgresServer
+    tmp_path: Path, smtp_server: SmtpServerFactory, postgres_cluster: PostgresServer, reset: bool
 ) -> None:
     """Instance a reaches PostgreSQL through a proxy that is cut mid-run (its SMTP server is
-    its own, so what it sends is counted apart). Within a lease period it stops sending; b
-    takes the source over within two, recovers a's claims and tells everyone; no requester
-    gets two messages with different Message-IDs; the chain verifies after the partition."""
+    its own, so what it sends is counted apart): bytes held back (a silent partition), or every
+    connection reset and new ones refused (a rejecting firewall, a moved server). Within a
+    lease period it stops sending; b takes the source over within two, recovers a's claims and
+    tells everyone; no requester gets two messages with different Message-IDs; the chain
+    verifies after the partition."""
     total, files = 1000, 10
-    sinks = {"a": smtp_server(), "b": smtp_server()}
+    # a's server is slow enough (20 ms a message) that a is mid-batch when it is cut off:
+    # it has claims in flight for b to recover, however fast the machine is.
+    sinks = {"a": smtp_server(behaviour=ServerBehaviour(data_delay=0.02)), "b": smtp_server()}
     exports = tmp_path / "exports"
     exports.mkdir()
     direct = new_database(postgres_cluster, with_password=False)
@@ -165,12 +172,12 @@ def test_an_instance_cut_off_from_the_database_stops_and_the_other_carries_on(
             wait_until(lambda: any(e["event"] == "daemon_started" for e in _events(logs["b"])), 60,
                   "instance b to start")  # fmt: skip
             written = 0
-            while len(sinks["a"].messages) < 150:
+            while len(sinks["a"].messages) < 100:  # half of a's first claimed batch (200)
                 if written < files // 2:
                     _write_batch(exports, written, per_file)
                     written += 1
                 time.sleep(0.1)
-            proxy.cut()
+            proxy.cut(reset=reset)
             cut_at = time.monotonic()
             while written < files:
                 _write_batch(exports, written, per_file)
