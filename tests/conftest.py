@@ -17,7 +17,7 @@ from notifier.store.sql.store import SqlStore
 from tests.api_server import api_server  # noqa: F401 - the fixture, for every test
 from tests.postgres import PostgresServer
 from tests.smtp_server import SmtpServerFactory
-from tests.store_backends import BACKENDS, StoreBackend, backend
+from tests.store_backends import BACKENDS, StoreBackend, backend, config_lines
 
 # The commands a test starts must hear Ctrl-C as they would from a terminal. A shell that runs
 # the suite in the background without job control (`nohup scripts/test.sh &`, some CI runners)
@@ -137,6 +137,15 @@ def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
     """Each backend in turn: ``open()`` gives the same state again, as a restart would."""
     server = request.getfixturevalue("postgres_cluster") if request.param == "postgres" else None
     yield from backend(request.param, tmp_path, server)
+
+
+@pytest.fixture(params=BACKENDS)
+def state_lines(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """More ``[state]`` lines for a command's config, each backend in turn: none (the state
+    directory) or a new PostgreSQL database with its password in a file."""
+    if request.param == "sqlite":
+        return ""
+    return config_lines(request.getfixturevalue("postgres_cluster"), tmp_path)
 
 
 @pytest.fixture

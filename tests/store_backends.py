@@ -62,6 +62,14 @@ def new_database(server: PostgresServer, *, with_password: bool = True) -> str:
     return server.url_for(name, with_password=with_password)
 
 
+def config_lines(server: PostgresServer, directory: Path, password: str | None = None) -> str:
+    """``[state]`` lines for a new database on ``server``, as an operator writes them: its URL
+    without the password, and the password (``password``, or the right one) in a file."""
+    secret = directory / "db-password"
+    secret.write_text((server.password if password is None else password) + "\n", "utf-8")
+    return f'url = "{new_database(server, with_password=False)}"\npassword_file = "{secret}"'
+
+
 def backend(name: str, tmp_path: Path, server: PostgresServer | None) -> Iterator[StoreBackend]:
     found = StoreBackend(name, tmp_path, new_database(server) if server is not None else "")
     try:

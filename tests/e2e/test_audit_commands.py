@@ -18,14 +18,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from notifier.core.model import InputProblem
+from notifier.runtime import bootstrap
+from notifier.runtime.config import load_settings
 from notifier.store.sqlite.outbox import Outbox
 from notifier.store.sqlite.paths import DATABASE_NAME
 from tests.e2e.cli import CSV_HEADER, ROOT, csv_row, notifier, write_config
 from tests.smtp_server import SmtpServerFactory, SmtpTestServer
 
 
-def delivered(tmp_path: Path, server: SmtpTestServer) -> Path:
-    """Three tickets delivered by `notifier once`; returns the config."""
+def delivered(tmp_path: Path, server: SmtpTestServer, state: str = "") -> Path:
+    """Three tickets delivered by `notifier once`; returns the config. ``state``: more
+    ``[state]`` lines (the ``state_lines`` fixture: each backend in turn)."""
     exports = tmp_path / "exports"
     exports.mkdir()
     (exports / "monday.csv").write_text(
@@ -37,7 +40,7 @@ def delivered(tmp_path: Path, server: SmtpTestServer) -> Path:
     )
     teams = '[teams.network]\nmatch = { team = ["network"] }\n'
     teams += '[teams.accounts]\nmatch = { team = ["accounts"] }\n'
-    config = write_config(tmp_path, server, exports, extra=teams)
+    config = write_config(tmp_path, server, exports, extra=teams, state=state)
     result = notifier("once", "--config", str(config))
     assert result.returncode == 0, result.stderr + result.stdout
     assert len(server.messages) == 3
@@ -113,11 +116,11 @@ def test_a_row_deleted_in_the_sqlite3_shell_fails_verify_naming_the_missing_row(
 
 
 def test_show_prints_exactly_what_the_requester_received(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    tmp_path: Path, smtp_server: SmtpServerFactory, state_lines: str
 ) -> None:
     """The subject and text shown are the ones the SMTP server received; template and version too."""
     server = smtp_server()
-    config = delivered(tmp_path, server)
+    config = delivered(tmp_path, server, state_lines)
     (received,) = [m.message for m in server.messages if list(m.rcpt_tos) == ["ann@example.org"]]
     text_part = received.get_body(("plain",))
     assert text_part is not None
@@ -145,10 +148,10 @@ def test_show_prints_exactly_what_the_requester_received(
 
 
 def test_filters_and_formats_answer_the_auditors_questions(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    tmp_path: Path, smtp_server: SmtpServerFactory, state_lines: str
 ) -> None:
     """Requester, team, source, outcome and a time window combine; csv and table work too."""
-    config = delivered(tmp_path, smtp_server())
+    config = delivered(tmp_path, smtp_server(), state_lines)
     rows = json.loads(audit(config, "--requester", "ANN@example.org", "--format", "json").stdout)
     assert [(r["ticket_id"], r["outcome"]) for r in rows] == [("HD-1", "queued"), ("HD-1", "sent")]
     sent = json.loads(
@@ -164,20 +167,21 @@ def test_filters_and_formats_answer_the_auditors_questions(
     assert table[0].startswith("time (UTC)") and "bob@example.org" in table[2]
 
 
-def _has_open(pid: int, name: str) -> bool:
-    """Whether process ``pid`` has a file called ``name`` open (Linux /proc)."""
+def _has_state_open(pid: int) -> bool:
+    """Whether process ``pid`` has its state open (Linux /proc): the SQLite file, or a socket
+    (the connection to PostgreSQL: nothing else opens one before it)."""
     try:
         links = [entry.readlink() for entry in Path(f"/proc/{pid}/fd").iterdir()]
     except OSError:
         return False
-    return any(link.name == name for link in links)
+    return any(link.name == "notifier.sqlite3" or str(link).startswith("socket:") for link in links)
 
 
 def test_follow_streams_new_records_until_ctrl_c(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    tmp_path: Path, smtp_server: SmtpServerFactory, state_lines: str
 ) -> None:
     """--follow prints what exists, then each new record within seconds; SIGINT ends it with 0."""
-    config = delivered(tmp_path, smtp_server())
+    config = delivered(tmp_path, smtp_server(), state_lines)
     # stderr to a file: a pipe no one reads could fill and block the follower.
     errors = (tmp_path / "follow.err").open("w", encoding="utf-8")
     follower = subprocess.Popen(
@@ -193,10 +197,10 @@ def test_follow_streams_new_records_until_ctrl_c(
         # Ready once it has the database open (it reads the history right after); on a loaded
         # machine the interpreter alone can take longer than a fixed sleep.
         opened = time.monotonic() + 30
-        while not _has_open(follower.pid, "notifier.sqlite3") and time.monotonic() < opened:
+        while not _has_state_open(follower.pid) and time.monotonic() < opened:
             time.sleep(0.1)
         time.sleep(0.5)  # the history query and the first poll
-        outbox = Outbox.open(tmp_path / "state")
+        outbox = bootstrap.open_outbox(load_settings(config))  # the state the config names
         try:
             outbox.reject(InputProblem("other", "x.csv:1", "filtered out"), datetime.now(UTC))
             outbox.reject(InputProblem("late", "late.csv:7", "no requester"), datetime.now(UTC))
@@ -226,10 +230,10 @@ def test_follow_streams_new_records_until_ctrl_c(
 
 
 def test_prune_drops_addresses_and_words_and_verify_still_passes(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    tmp_path: Path, smtp_server: SmtpServerFactory, state_lines: str
 ) -> None:
     """Retention keeps the chain verifiable; show then says the words were removed."""
-    config = delivered(tmp_path, smtp_server())
+    config = delivered(tmp_path, smtp_server(), state_lines)
     kept = audit(config, "prune", "--older-than", "90d")
     assert kept.returncode == 0 and "from 0 audit rows" in kept.stdout  # all recent: nothing
     # Age the trail by the clock: everything written so far is older than a 0s cutoff later on.
@@ -269,11 +273,11 @@ def test_the_time_window_of_prune_is_relative_to_now(tmp_path: Path) -> None:
 
 
 def test_explain_takes_a_ticket_id_and_the_table_shows_keys(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    tmp_path: Path, smtp_server: SmtpServerFactory, state_lines: str
 ) -> None:
     """The audit table showed no resolution key, and explain wanted nothing else; now explain
     takes a ticket id, as `audit show` does, and the table has a key column to copy from."""
-    config = delivered(tmp_path, smtp_server())
+    config = delivered(tmp_path, smtp_server(), state_lines)
     table = audit(config, "--format", "table")
     assert table.returncode == 0, table.stderr
     key = next(

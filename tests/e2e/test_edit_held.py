@@ -29,8 +29,11 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def held_setup(tmp_path: Path, server: SmtpTestServer) -> tuple[Path, dict[str, str]]:
-    """Two notices held by the gate (policy hold); returns the config and ticket -> key."""
+def held_setup(
+    tmp_path: Path, server: SmtpTestServer, state: str = ""
+) -> tuple[Path, dict[str, str]]:
+    """Two notices held by the gate (policy hold); returns the config and ticket -> key.
+    ``state``: more ``[state]`` lines (the ``state_lines`` fixture: each backend in turn)."""
     exports = tmp_path / "exports"
     exports.mkdir()
     (exports / "a.csv").write_text(
@@ -39,7 +42,9 @@ def held_setup(tmp_path: Path, server: SmtpTestServer) -> tuple[Path, dict[str, 
         + csv_row("HD-2", "bob@example.org", name="Bob Ray", note=JARGON),
         encoding="utf-8",
     )
-    config = write_config(tmp_path, server, exports, extra='\n[plain]\npolicy = "hold"\n')
+    config = write_config(
+        tmp_path, server, exports, extra='\n[plain]\npolicy = "hold"\n', state=state
+    )
     assert run("once", "--config", str(config)).returncode == 1  # held: needs attention
     assert server.messages == []
     held = json.loads(
@@ -71,9 +76,9 @@ def editor(tmp_path: Path, old: str, new: str) -> Path:
 
 
 def test_held_shows_the_words_with_the_blocking_findings_marked(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    tmp_path: Path, smtp_server: SmtpServerFactory, state_lines: str
 ) -> None:
-    config, keys = held_setup(tmp_path, smtp_server())
+    config, keys = held_setup(tmp_path, smtp_server(), state_lines)
     listing = run("held", "--config", str(config))
     assert listing.returncode == 0, listing.stderr
     out = listing.stdout
@@ -91,10 +96,10 @@ def test_held_shows_the_words_with_the_blocking_findings_marked(
 
 
 def test_edit_checks_the_new_words_records_who_and_the_corrected_words_are_sent(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    tmp_path: Path, smtp_server: SmtpServerFactory, state_lines: str
 ) -> None:
     server = smtp_server()
-    config, keys = held_setup(tmp_path, server)
+    config, keys = held_setup(tmp_path, server, state_lines)
     key = keys["HD-1"]
 
     # Words that are still blocked are refused, naming what blocks them; nothing changes.
@@ -132,10 +137,10 @@ def test_edit_checks_the_new_words_records_who_and_the_corrected_words_are_sent(
 
 
 def test_edit_force_sends_blocked_words_and_says_so(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    tmp_path: Path, smtp_server: SmtpServerFactory, state_lines: str
 ) -> None:
     server = smtp_server()
-    config, keys = held_setup(tmp_path, server)
+    config, keys = held_setup(tmp_path, server, state_lines)
     words = tmp_path / "words.txt"
     words.write_text("Subject: Done\n\nWe flushed the DNS cache.\n", "utf-8")
     forced = run(

@@ -9,16 +9,7 @@ from pathlib import Path
 from tests.e2e.cli import CSV_HEADER, csv_row, notifier, write_config
 from tests.postgres import PostgresServer
 from tests.smtp_server import SmtpServerFactory
-from tests.store_backends import new_database
-
-
-def _state_lines(server: PostgresServer, tmp_path: Path, password: str) -> str:
-    """``[state]`` lines for a new database on ``server``: its URL without the password,
-    and ``password`` in a file."""
-    url = new_database(server, with_password=False)
-    secret = tmp_path / "db-password"
-    secret.write_text(password + "\n", encoding="utf-8")
-    return f'url = "{url}"\npassword_file = "{secret}"'
+from tests.store_backends import config_lines
 
 
 def test_once_sends_each_notice_once_and_the_trail_verifies_on_postgresql(
@@ -31,7 +22,7 @@ def test_once_sends_each_notice_once_and_the_trail_verifies_on_postgresql(
     exports.mkdir()
     rows = "".join(csv_row(f"HD-{n}", f"user{n}@example.org") for n in range(20))
     (exports / "a.csv").write_text(CSV_HEADER + rows, encoding="utf-8")
-    state = _state_lines(postgres_cluster, tmp_path, postgres_cluster.password)
+    state = config_lines(postgres_cluster, tmp_path)
     config = write_config(tmp_path, server, exports, state=state)
 
     first = notifier("once", "--config", str(config))
@@ -61,7 +52,7 @@ def test_a_database_that_cannot_be_reached_is_one_clear_line(
     server = smtp_server()
     exports = tmp_path / "exports"
     exports.mkdir()
-    state = _state_lines(postgres_cluster, tmp_path, "not-the-password")
+    state = config_lines(postgres_cluster, tmp_path, "not-the-password")
     config = write_config(tmp_path, server, exports, state=state)
     done = notifier("once", "--config", str(config))
     assert done.returncode != 0

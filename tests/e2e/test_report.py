@@ -1,7 +1,8 @@
 """`notifier report` on a seeded scenario: exact numbers in table, json and csv, and HTML in Chromium.
 
-The scenario is written through the real Outbox API with a fixed clock, the way the service
-writes it; the report is read by the `notifier` command as a subprocess.
+The scenario is written through the real store API with a fixed clock, the way the service
+writes it (on SQLite and on PostgreSQL: the ``state_lines`` fixture); the report is read by
+the `notifier` command as a subprocess.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from notifier.core.model import (
     State,
 )
 from notifier.core.policy import Decision
-from notifier.store.sqlite.outbox import Outbox
+from notifier.core.ports import StateStore
+from notifier.runtime import bootstrap
+from notifier.runtime.config import load_settings
 from tests.e2e.cli import notifier
 
 DAY = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # the reported day is 2026-11-02 (UTC)
@@ -32,7 +35,7 @@ FINDINGS = json.dumps([{"kind": "acronym", "text": "VPN", "severity": "warn"}])
 class Seeder:
     """Writes one resolution's whole story through the Outbox API, at fixed times."""
 
-    def __init__(self, outbox: Outbox) -> None:
+    def __init__(self, outbox: StateStore) -> None:
         self.outbox = outbox
         self.count = 0
 
@@ -95,10 +98,10 @@ class Seeder:
         self.attempt(resolved + timedelta(minutes=1), DeliveryOutcome.TRANSIENT, decision)
 
 
-def seed(state: Path) -> None:
+def seed(config: Path) -> None:
     """network: 8 seen (3 sent, 3 suppressed, 1 held, 1 failed), 1 never told; accounts: 4 seen;
-    2 outside; one rejected row without a ticket."""
-    outbox = Outbox.open(state)
+    2 outside; one rejected row without a ticket. In the state ``config`` names."""
+    outbox = bootstrap.open_outbox(load_settings(config))
     try:
         s = Seeder(outbox)
         s.sent("network", DAY - timedelta(days=3), timedelta(minutes=1))  # before the period
@@ -142,10 +145,13 @@ def seed(state: Path) -> None:
         outbox.close()
 
 
-def configured(tmp_path: Path) -> Path:
-    seed(tmp_path / "state")
+def configured(tmp_path: Path, state_lines: str = "") -> Path:
+    """A config naming a seeded state; ``state_lines``: the fixture's, each backend in turn."""
     config = tmp_path / "config.toml"
-    config.write_text(f'[state]\ndirectory = "{tmp_path / "state"}"\n', encoding="utf-8")
+    config.write_text(
+        f'[state]\ndirectory = "{tmp_path / "state"}"\n{state_lines}\n', encoding="utf-8"
+    )
+    seed(config)
     return config
 
 
@@ -198,24 +204,24 @@ suppressed, by reason:
 """
 
 
-def test_report_json_matches_the_seeded_scenario_exactly(tmp_path: Path) -> None:
+def test_report_json_matches_the_seeded_scenario_exactly(tmp_path: Path, state_lines: str) -> None:
     """Every count, the median, the p95 and the findings share are exactly the scenario's."""
-    data = json.loads(report(configured(tmp_path), "--format", "json"))
+    data = json.loads(report(configured(tmp_path, state_lines), "--format", "json"))
     assert data["since"] == "2026-11-02T00:00:00Z" and data["until"] == "2026-11-03T00:00:00Z"
     assert data["teams"] == EXPECTED_JSON
     assert data["total"] == EXPECTED_TOTAL
     assert data["rejected_without_ticket"] == 1
 
 
-def test_report_table_matches_the_seeded_scenario_exactly(tmp_path: Path) -> None:
+def test_report_table_matches_the_seeded_scenario_exactly(tmp_path: Path, state_lines: str) -> None:
     """The terminal table shows the same numbers, durations made readable."""
-    text = report(configured(tmp_path))
+    text = report(configured(tmp_path, state_lines))
     assert text.startswith(EXPECTED_TABLE), text
 
 
-def test_report_team_filter_csv_and_the_whole_history(tmp_path: Path) -> None:
+def test_report_team_filter_csv_and_the_whole_history(tmp_path: Path, state_lines: str) -> None:
     """--team keeps one team; csv has one line per team plus the total; no period means all."""
-    config = configured(tmp_path)
+    config = configured(tmp_path, state_lines)
     lines = report(config, "--team", "network", "--format", "csv").splitlines()
     assert lines[0].startswith(
         "team,seen,notified,suppressed,held,failed,cancelled,pending,rejected,"

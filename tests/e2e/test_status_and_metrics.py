@@ -36,7 +36,7 @@ def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_status_and_metrics_show_sources_queue_and_dead_letters(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    tmp_path: Path, smtp_server: SmtpServerFactory, state_lines: str
 ) -> None:
     """A running daemon with one good and one unreadable source and one refused address:
     READY says degraded and why; `status` names the failing source, the error, the queue and the
@@ -50,7 +50,9 @@ def test_status_and_metrics_show_sources_queue_and_dead_letters(
     rows = csv_row("HD-1", "ann@example.org") + csv_row("HD-2", "bad@example.org")
     (exports / "a.csv").write_text(CSV_HEADER + rows, encoding="utf-8")
     missing = tmp_path / "nowhere"
-    config = write_config(tmp_path, server, exports, extra=MISSING_SOURCE.format(path=missing))
+    config = write_config(
+        tmp_path, server, exports, extra=MISSING_SOURCE.format(path=missing), state=state_lines
+    )
     port = free_port()
     log = tmp_path / "run.log"
     with NotifyListener() as systemd:
@@ -163,7 +165,7 @@ def test_metrics_refuses_anything_but_loopback(text: str) -> None:
 
 
 def test_status_after_once_shows_each_source_as_polled(
-    tmp_path: Path, smtp_server: SmtpServerFactory
+    tmp_path: Path, smtp_server: SmtpServerFactory, state_lines: str
 ) -> None:
     """After `notifier once`, status said "not polled yet" for every source; it now shows the
     pass `once` made: the good source polled, the missing one failing with its error."""
@@ -172,7 +174,7 @@ def test_status_after_once_shows_each_source_as_polled(
     exports.mkdir()
     (exports / "a.csv").write_text(CSV_HEADER + csv_row("HD-1", "a@example.org"), "utf-8")
     missing = MISSING_SOURCE.format(path=tmp_path / "nowhere")
-    config = write_config(tmp_path, server, exports, extra=missing)
+    config = write_config(tmp_path, server, exports, extra=missing, state=state_lines)
     assert notifier("once", "--config", str(config)).returncode == 1  # the missing source
     status = notifier("status", "--config", str(config))
     assert "not polled yet" not in status.stdout, status.stdout
