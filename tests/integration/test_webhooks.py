@@ -327,17 +327,17 @@ def test_two_instances_on_one_database_each_event_is_kept_once_and_told_once(
         while posting.is_set():
             reader.service.run_pass()
 
-    posting.set()
-    senders = [threading.Thread(target=post, args=(range(k, count, 4),)) for k in range(4)]
-    passes = threading.Thread(target=keep_reading)
-    for thread in [passes, *senders]:
-        thread.start()
-    for thread in senders:
-        thread.join(timeout=60)
-    posting.clear()
-    passes.join(timeout=60)
-    reader.service.run_pass()
     try:
+        posting.set()
+        senders = [threading.Thread(target=post, args=(range(k, count, 4),)) for k in range(4)]
+        passes = threading.Thread(target=keep_reading)
+        for thread in [passes, *senders]:
+            thread.start()
+        for thread in senders:
+            thread.join(timeout=60)
+        posting.clear()
+        passes.join(timeout=60)
+        reader.service.run_pass()
         assert len(answers) == count
         assert all(sorted(a) == ["accepted", "duplicate"] for a in answers.values()), answers
         told = sorted(m.rcpt_tos[0] for m in reader.sink.messages)
@@ -346,6 +346,7 @@ def test_two_instances_on_one_database_each_event_is_kept_once_and_told_once(
         assert reader.outbox.counts_by_state() == {"sent": count}
         assert reader.outbox.verify().problems == ()
     finally:
+        posting.clear()
         first.close()
         second.close()
         found.close_all()
