@@ -761,6 +761,36 @@ def open_roles(settings: Settings, outbox: StateStore) -> RoleKeeper:
     return keeper
 
 
+class Wakeups(Protocol):
+    """Wake-ups from the other instances sharing the state (``store/postgres/wakeups.py``)."""
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _NoOthers:
+    """A state of one's own: no other instance to be woken by."""
+
+    def start(self) -> None:
+        """Nothing to listen to."""
+
+    def close(self) -> None:
+        """Nothing to stop."""
+
+
+def open_wakeups(settings: Settings, wake: Callable[[], None]) -> Wakeups:
+    """On a shared state: ``wake`` is called when another instance received a webhook event
+    (this one may hold its source's lease). Not listening yet: call ``start``."""
+    state = settings.state
+    if state.url is None:
+        return _NoOthers()
+    from notifier.store.postgres.wakeups import WakeListener
+
+    conninfo, where = _database(state)
+    return WakeListener(conninfo, where, wake, password=state.resolve_password("state"))
+
+
 # How long `notifier reread` holds a source's lease at most, should it end without giving it
 # back: its IMAP search is bounded by the mailbox's own timeouts.
 REREAD_HOLD = timedelta(minutes=2)

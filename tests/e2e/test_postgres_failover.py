@@ -11,12 +11,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.cli import CSV_HEADER, csv_row, notifier, start_notifier, write_config
 from tests.e2e.test_run import wait_until
+from tests.e2e.test_webhook_run import SECRET, body, headers
 from tests.postgres import DATABASE_USER, PostgresServer
-from tests.smtp_server import ServerBehaviour, SmtpServerFactory, SmtpTestServer
+from tests.smtp_server import ServerBehaviour, SmtpServerFactory, SmtpTestServer, free_port
 from tests.store_backends import new_database
 from tests.tcp_proxy import PartitionProxy
 
@@ -253,3 +255,58 @@ def test_a_postgresql_restart_mid_run_is_waited_out_and_nothing_is_lost(
     assert outage, "no instance noticed the database going away"
     verify = notifier("audit", "verify", "--config", str(configs["a"]))
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_a_webhook_received_by_the_instance_not_reading_it_is_told_at_once(
+    tmp_path: Path, smtp_server: SmtpServerFactory, postgres_cluster: PostgresServer
+) -> None:
+    """Two instances, each with its own listener, poll every 60 s. An event posted to b, while
+    a holds the webhook source's lease, is read by a at once (b's receipt wakes it through the
+    database), not at a's next poll."""
+    server = smtp_server()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    url = new_database(postgres_cluster, with_password=False)
+    password = tmp_path / "db-password"
+    password.write_text(postgres_cluster.password, encoding="utf-8")
+    (tmp_path / "hook-secret").write_text(SECRET, encoding="utf-8")
+    ports = {"a": free_port(), "b": free_port()}
+    configs = {}
+    for name in ports:
+        config = _instance_config(tmp_path, name, server, exports, url, password)
+        text = config.read_text(encoding="utf-8").replace(
+            'poll_interval = "1s"', 'poll_interval = "60s"'
+        )
+        config.write_text(text + f"""
+[webhooks]
+listen = "127.0.0.1:{ports[name]}"
+[[webhook]]
+name = "hooks"
+preset = "generic"
+auth = "hmac-sha256"
+signature_header = "X-Signature"
+signature_prefix = "sha256="
+secret_file = "{tmp_path / "hook-secret"}"
+event_id_header = "X-Delivery"
+fields = {{ ticket_id = "id" }}
+""", encoding="utf-8")  # fmt: skip
+        configs[name] = config
+    logs = {name: tmp_path / f"{name}.log" for name in configs}
+    processes = {"a": start_notifier("run", "--config", str(configs["a"]), log=logs["a"])}
+    try:
+        wait_until(lambda: len(_acquired(logs["a"])) == 2, 60, "a to take both sources' leases")
+        processes["b"] = start_notifier("run", "--config", str(configs["b"]), log=logs["b"])
+        wait_until(lambda: any(e["event"] == "pass_finished" for e in _events(logs["b"])), 60,
+                   "b's first pass")  # fmt: skip
+        answer = httpx.post(
+            f"http://127.0.0.1:{ports['b']}/webhooks/hooks", content=body(),
+            headers=headers(body()), timeout=30,
+        )  # fmt: skip
+        assert answer.status_code == 200 and answer.json()["status"] == "accepted", answer.text
+        # Well before a's next poll, 60 s away.
+        wait_until(lambda: len(server.messages) == 1, 20, "the requester to be told")
+        assert server.messages[0].rcpt_tos == ("kim@example.org",)
+        assert any(e["event"] == "notice_queued" for e in _events(logs["a"]))  # a read it
+    finally:
+        for process in processes.values():
+            _stop(process)

@@ -53,7 +53,11 @@ def run_command(args: argparse.Namespace) -> int:
         metrics.serve(host, port)
     webhooks: _Webhooks | None = None
     try:
-        with bootstrap.open_outbox(settings) as outbox, _roles(settings, outbox) as roles:
+        with (
+            bootstrap.open_outbox(settings) as outbox,
+            _roles(settings, outbox) as roles,
+            _woken_by_others(settings, signals.wake.set),
+        ):
             webhooks = _Webhooks(settings, outbox, signals.wake.set, roles)
             runner = daemon.Daemon(
                 settings=settings,
@@ -88,6 +92,19 @@ def _roles(settings: Settings, outbox: StateStore) -> Iterator[RoleKeeper]:
         yield roles
     finally:
         roles.close()
+
+
+@contextlib.contextmanager
+def _woken_by_others(settings: Settings, wake: Callable[[], None]) -> Iterator[None]:
+    """The daemon's loop is woken by the other instances sharing the state while it runs."""
+    from notifier.runtime import bootstrap
+
+    wakeups = bootstrap.open_wakeups(settings, wake)
+    wakeups.start()
+    try:
+        yield
+    finally:
+        wakeups.close()
 
 
 class _Webhooks:

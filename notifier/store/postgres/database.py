@@ -23,6 +23,9 @@ from notifier.store.sql.database import Rows
 
 # The lock that serialises appends to the audit chain: the head row, locked by every write
 # transaction before it changes anything (see ``begin``).
+# The channel the instances wake each other on (``wakeups.py``).
+CHANNEL = "notifier_wake"
+
 _LOCK_HEAD = "BEGIN; SELECT last_id, last_hash FROM audit_head FOR UPDATE"
 
 # Server-side limits, in milliseconds (see the module docstring).
@@ -98,6 +101,7 @@ class PostgresDatabase:
     )
     # FOR SHARE: an instance taking the lease over (``Membership.take``) waits for this commit.
     lease_held = "SELECT 1 FROM leases WHERE name = ? AND holder = ? FOR SHARE"
+    wake_others = f"NOTIFY {CHANNEL}"  # delivered at COMMIT (wakeups.py listens)
 
     def __init__(self, conninfo: str, where: str, *, password: str | None = None) -> None:
         self.where = where

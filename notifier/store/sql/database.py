@@ -42,6 +42,9 @@ class Database(Protocol):
     # A row while the instance (2nd ?) holds the lease of a source (1st ?), locked until the
     # transaction ends; "" where one instance has the state to itself (nothing to check).
     lease_held: str
+    # A statement that wakes the other instances when the transaction commits (a webhook
+    # event for the lease holder to read); "" where there are no others.
+    wake_others: str
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> Rows: ...
 

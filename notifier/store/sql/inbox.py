@@ -42,6 +42,8 @@ class WebhookEvents(Ledger):
                 (source, event_id, to_stamp(received_at), body),
             )
             inserted = cursor.rowcount == 1
+            if inserted and self._db.wake_others:  # the lease holder may be another instance
+                self._db.execute(self._db.wake_others)
             if forget:
                 self._forget_read(source, received_at - KEEP_EVENTS)
 

@@ -21,6 +21,7 @@ class SqliteDatabase:
     claim_lock = ""
     orphaned_claim = "1 = 1"  # one instance per state directory: any other claim is a crash's
     lease_held = ""  # the state directory's lock keeps other writers out
+    wake_others = ""
 
     def __init__(self, connection: sqlite3.Connection, path: Path = Path()) -> None:
         # A StateConnection raises StateError for every failure; a plain one (a test's, or a

@@ -1,0 +1,75 @@
+"""Instances sharing a PostgreSQL state wake each other: a webhook event received by one is
+announced (NOTIFY at its commit) to the others' listeners. A real server; the listener's
+connection is also ended by the server, as a restart or an administrator would."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+from structlog.testing import capture_logs
+
+from notifier.store.postgres.store import PostgresStore
+from notifier.store.postgres.wakeups import WakeListener
+from tests.postgres import PostgresServer
+from tests.store_backends import new_database
+
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def url(postgres_cluster: PostgresServer) -> str:
+    return new_database(postgres_cluster)
+
+
+@pytest.fixture
+def woken(url: str) -> Iterator[threading.Event]:
+    """An instance listening: the event is set each time it is woken (first at the start)."""
+    event = threading.Event()
+    listener = WakeListener(url, "test-database", event.set)
+    listener.start()
+    try:
+        assert event.wait(10), "the listener did not start"
+        event.clear()
+        yield event
+    finally:
+        listener.close()
+
+
+def test_an_event_received_by_another_instance_wakes_this_one(
+    url: str, woken: threading.Event
+) -> None:
+    receiver = PostgresStore.open(url, "test-database")
+    try:
+        assert receiver.receive("hooks", "evt-1", NOW, "{}")
+        assert woken.wait(5), "not woken by the other instance's receipt"
+        woken.clear()
+        assert not receiver.receive("hooks", "evt-1", NOW, "{}")  # a replay: nothing new
+        assert not woken.wait(1), "woken for a replay that added nothing"
+    finally:
+        receiver.close()
+
+
+def test_a_listener_whose_connection_is_ended_listens_again(
+    url: str, woken: threading.Event
+) -> None:
+    receiver = PostgresStore.open(url, "test-database")
+    try:
+        with capture_logs() as logs, psycopg.connect(url, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE query LIKE 'LISTEN%' AND datname = current_database()"
+            ).fetchall()
+            assert ended == [(True,)]
+            assert woken.wait(15), "no wake-up after listening again"  # the catch-up one
+            woken.clear()
+            assert receiver.receive("hooks", "evt-2", NOW, "{}")
+            assert woken.wait(5), "not woken once listening again"
+        assert [e["event"] for e in logs if e["event"].startswith("wake_listen")] == [
+            "wake_listen_failed", "wake_listen_restored",
+        ]  # fmt: skip
+    finally:
+        receiver.close()
