@@ -23,10 +23,10 @@ from notifier.store.sql.database import Rows
 
 # The lock that serialises appends to the audit chain: the head row, locked by every write
 # transaction before it changes anything (see ``begin``).
+_LOCK_HEAD = "BEGIN; SELECT last_id, last_hash FROM audit_head FOR UPDATE"
+
 # The channel the instances wake each other on (``wakeups.py``).
 CHANNEL = "notifier_wake"
-
-_LOCK_HEAD = "BEGIN; SELECT last_id, last_hash FROM audit_head FOR UPDATE"
 
 # Server-side limits, in milliseconds (see the module docstring).
 DEFAULT_OPTIONS: Mapping[str, str] = {

@@ -4,8 +4,9 @@ A webhook event is received by whichever instance the sender reached, but read b
 holding the webhook source's lease. The receipt's transaction notifies ``CHANNEL`` (delivered
 when it commits, see ``PostgresDatabase.wake_others``); every running instance listens on a
 connection of its own and wakes its loop, so the holder reads the event now, not at its next
-poll. A lost connection is made again (with a pause); each new one wakes the loop once, for
-what was notified while no one here listened. The poll interval remains the backstop.
+poll. A lost connection is made again at once, then every ``_RETRY_AFTER`` while that fails;
+each new one wakes the loop once, for what was notified while no one here listened. The poll
+interval remains the backstop.
 """
 
 from __future__ import annotations
