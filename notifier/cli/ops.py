@@ -15,7 +15,7 @@ from typing import Any
 from notifier.cli.context import NothingSeen
 from notifier.core.errors import NotifierError, SourceError
 from notifier.core.printable import json_text, printable, say
-from notifier.core.roles import InstanceView
+from notifier.core.roles import InstanceView, leased_source
 from notifier.runtime.config import Settings
 
 SettingsLoader = Callable[..., Settings]
@@ -89,7 +89,7 @@ def _say_instances(instances: list[InstanceView], now: datetime) -> None:
     )
     for view in instances:
         if view.alive:
-            reads = ", ".join(lease.removeprefix("source:") for lease in view.leases)
+            reads = ", ".join(leased_source(lease) for lease in view.leases)
             roles = f"delivers; reads {reads}" if reads else "delivers"
             say(f"  {printable(view.name)} ({printable(view.id)}): alive, renewed "
                 f"{_ago(view.renewed_at, now)}; {roles}")  # fmt: skip

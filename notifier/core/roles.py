@@ -7,10 +7,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+_SOURCE = "source:"
+
 
 def source_lease(source: str) -> str:
     """The name of the lease whose holder reads ``source`` (the ``leases`` table's)."""
-    return f"source:{source}"
+    return _SOURCE + source
+
+
+def leased_source(lease: str) -> str:
+    """The source a lease is for: ``source_lease`` undone."""
+    return lease.removeprefix(_SOURCE)
 
 
 class SoleInstance:
