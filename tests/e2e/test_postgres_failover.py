@@ -295,6 +295,8 @@ fields = {{ ticket_id = "id" }}
     processes = {"a": start_notifier("run", "--config", str(configs["a"]), log=logs["a"])}
     try:
         wait_until(lambda: len(_acquired(logs["a"])) == 2, 60, "a to take both sources' leases")
+        wait_until(lambda: any(e["event"] == "pass_finished" for e in _events(logs["a"])), 60,
+                   "a's first pass: its next is 60 s away")  # fmt: skip
         processes["b"] = start_notifier("run", "--config", str(configs["b"]), log=logs["b"])
         wait_until(lambda: any(e["event"] == "pass_finished" for e in _events(logs["b"])), 60,
                    "b's first pass")  # fmt: skip
