@@ -781,7 +781,8 @@ class _NoOthers:
 
 def open_wakeups(settings: Settings, wake: Callable[[], None]) -> Wakeups:
     """On a shared state: ``wake`` is called when another instance received a webhook event
-    (this one may hold its source's lease). Not listening yet: call ``start``."""
+    (this one may hold its source's lease) or queued notices (this one may send them). Not
+    listening yet: call ``start``."""
     state = settings.state
     if state.url is None:
         return _NoOthers()

@@ -312,3 +312,37 @@ fields = {{ ticket_id = "id" }}
     finally:
         for process in processes.values():
             _stop(process)
+
+
+def test_an_instance_polling_seldom_helps_at_once_with_what_another_queued(
+    tmp_path: Path, smtp_server: SmtpServerFactory, postgres_cluster: PostgresServer
+) -> None:
+    """a reads the export (it polls every second), b polls every 60 s. When a queues 400
+    notices, its commit wakes b, which sends its share now instead of after its next poll."""
+    server = smtp_server(behaviour=ServerBehaviour(data_delay=0.02))  # a alone: about 4 s
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    url = new_database(postgres_cluster, with_password=False)
+    password = tmp_path / "db-password"
+    password.write_text(postgres_cluster.password, encoding="utf-8")
+    configs = {name: _instance_config(tmp_path, name, server, exports, url, password)
+               for name in ("a", "b")}  # fmt: skip
+    slow = configs["b"].read_text(encoding="utf-8")
+    configs["b"].write_text(slow.replace('poll_interval = "1s"', 'poll_interval = "60s"'), "utf-8")
+    logs = {name: tmp_path / f"{name}.log" for name in configs}
+    processes = {"a": start_notifier("run", "--config", str(configs["a"]), log=logs["a"])}
+    try:
+        wait_until(lambda: _acquired(logs["a"]), 60, "a to take the source's lease")
+        processes["b"] = start_notifier("run", "--config", str(configs["b"]), log=logs["b"])
+        wait_until(lambda: any(e["event"] == "pass_finished" for e in _events(logs["b"])), 60,
+                   "b's first pass: its next is 60 s away")  # fmt: skip
+        _write_batch(exports, 0, 400)
+        wait_until(lambda: len(server.messages) == 400, 40, "every requester to be told")
+        sent = {
+            n: sum(e["event"] == "notice_sent" for e in _events(log)) for n, log in logs.items()
+        }
+        assert sent["b"] > 0, sent  # b was woken: it did not wait for its next poll
+        assert sent["a"] + sent["b"] == 400, sent
+    finally:
+        for process in processes.values():
+            _stop(process)

@@ -1,5 +1,5 @@
-"""Instances sharing a PostgreSQL state wake each other: a webhook event received by one is
-announced (NOTIFY at its commit) to the others' listeners. A real server; the listener's
+"""Instances sharing a PostgreSQL state wake each other: a webhook event received by one, or
+notices it queued, are announced (NOTIFY at the commit) to the others' listeners. A real server; the listener's
 connection is also ended by the server, as a restart or an administrator would."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from structlog.testing import capture_logs
 
+from notifier.core.model import Resolution, State
 from notifier.store.postgres.store import PostgresStore
 from notifier.store.postgres.wakeups import WakeListener
 from tests.postgres import PostgresServer
@@ -73,3 +74,26 @@ def test_a_listener_whose_connection_is_ended_listens_again(
         ]  # fmt: skip
     finally:
         receiver.close()
+
+
+def test_notices_queued_by_another_instance_wake_this_one_once_per_commit(
+    url: str, woken: threading.Event
+) -> None:
+    """Queued notices are any instance's to send: their commit wakes the others, once however
+    many it queued; a notice held for review (not due) does not."""
+    from tests.integration.test_postgres_store import queue
+
+    other = PostgresStore.open(url, "test-database")
+    try:
+        queue(other, 20)  # one transaction
+        assert woken.wait(5), "not woken by the other instance's queued notices"
+        woken.clear()
+        assert not woken.wait(1), "woken more than once for one commit"
+        held = Resolution(source="desk", ticket_id="T-held", requester_email="h@example.org")
+        with other.transaction():
+            other.add(held, team="default", state=State.HELD, reason="review", now=NOW)
+        assert not woken.wait(1), "woken for a notice held for review"
+        other.release(held.key, NOW, note="looked fine")
+        assert woken.wait(5), "not woken by a released notice"
+    finally:
+        other.close()

@@ -96,7 +96,8 @@ def _roles(settings: Settings, outbox: StateStore) -> Iterator[RoleKeeper]:
 
 @contextlib.contextmanager
 def _woken_by_others(settings: Settings, wake: Callable[[], None]) -> Iterator[None]:
-    """The daemon's loop is woken by the other instances sharing the state while it runs."""
+    """The daemon's loop is woken by the other instances sharing the state while it runs
+    (an event for it to read, notices for it to send)."""
     from notifier.runtime import bootstrap
 
     wakeups = bootstrap.open_wakeups(settings, wake)

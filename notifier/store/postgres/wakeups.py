@@ -1,10 +1,11 @@
 """Wake-ups between the instances sharing a PostgreSQL state (``LISTEN``/``NOTIFY``).
 
 A webhook event is received by whichever instance the sender reached, but read by the one
-holding the webhook source's lease. The receipt's transaction notifies ``CHANNEL`` (delivered
-when it commits, see ``PostgresDatabase.wake_others``); every running instance listens on a
-connection of its own and wakes its loop, so the holder reads the event now, not at its next
-poll. A lost connection is made again at once, then every ``_RETRY_AFTER`` while that fails;
+holding the webhook source's lease; a notice queued by the instance reading a source may be
+sent by any. The transaction that receives an event or queues a notice notifies ``CHANNEL``
+(once, delivered when it commits: ``Ledger.wake_others_at_commit``); every running instance
+listens on a connection of its own and wakes its loop, so the holder reads the event, and
+every instance starts on the new notices, now, not at its next poll. A lost connection is made again at once, then every ``_RETRY_AFTER`` while that fails;
 each new one wakes the loop once, for what was notified while no one here listened. The poll
 interval remains the backstop.
 """

@@ -43,7 +43,7 @@ class Database(Protocol):
     # transaction ends; "" where one instance has the state to itself (nothing to check).
     lease_held: str
     # A statement that wakes the other instances when the transaction commits (a webhook
-    # event for the lease holder to read); "" where there are no others.
+    # event for the lease holder to read, notices to send); "" where there are no others.
     wake_others: str
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> Rows: ...

@@ -83,6 +83,7 @@ class HeldReview(Ledger):
                 "reason = ? WHERE resolution_key = ?",
                 (to_stamp(now), to_stamp(now), note, key),
             )
+            self.wake_others_at_commit()  # due now: whichever instance is free sends it
             self._audit_key(key, now, "released", note)
 
     def cancel(self, key: str, now: datetime, *, note: str) -> None:

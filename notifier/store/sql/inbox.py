@@ -42,8 +42,8 @@ class WebhookEvents(Ledger):
                 (source, event_id, to_stamp(received_at), body),
             )
             inserted = cursor.rowcount == 1
-            if inserted and self._db.wake_others:  # the lease holder may be another instance
-                self._db.execute(self._db.wake_others)
+            if inserted:  # the lease holder may be another instance
+                self.wake_others_at_commit()
             if forget:
                 self._forget_read(source, received_at - KEEP_EVENTS)
 

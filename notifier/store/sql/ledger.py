@@ -40,6 +40,7 @@ class Ledger:
         self._lock = lock
         self._pending: list[AuditRecord] = []
         self._in_transaction = False
+        self._wake_others = False  # see wake_others_at_commit()
         # Delivery threads record their results here at the same time (see Service): one
         # transaction at a time, and a thread's nested transaction joins its own only.
         self._writer = threading.RLock()
@@ -78,6 +79,8 @@ class Ledger:
             self._in_transaction = True
             try:
                 yield
+                if self._wake_others:
+                    self._db.execute(self._db.wake_others)
                 self._db.commit()
             except BaseException as exc:
                 self._pending.clear()
@@ -89,8 +92,16 @@ class Ledger:
                 raise
             finally:
                 self._in_transaction = False
+                self._wake_others = False
             committed, self._pending = self._pending, []
             emit_committed(committed)
+
+    def wake_others_at_commit(self) -> None:
+        """In a transaction: once it commits, wake the other instances sharing the state (a
+        notice due for any of them to send, an event for the lease holder to read). Once per
+        transaction, however often asked; nothing where there are no others."""
+        if self._db.wake_others:
+            self._wake_others = True
 
     def together(self, work: Callable[[], None]) -> None:
         """Run ``work`` in one transaction with the work other threads hand in meanwhile.

@@ -103,6 +103,8 @@ class SqlStore(HeldReview, TrailQueries, WebhookEvents):
             )
             if cursor.rowcount == 0:
                 return False
+            if state is State.QUEUED:  # any instance may send it: the others need not wait
+                self.wake_others_at_commit()
             self._audit(
                 AuditRecord(
                     at=now,
