@@ -16,7 +16,7 @@ import pytest
 
 from tests.e2e.cli import CSV_HEADER, csv_row, notifier, start_notifier, write_config
 from tests.e2e.test_run import wait_until
-from tests.e2e.test_webhook_run import SECRET, body, headers
+from tests.e2e.test_webhook_run import SECRET, body, headers, hook_config
 from tests.postgres import DATABASE_USER, PostgresServer
 from tests.smtp_server import ServerBehaviour, SmtpServerFactory, SmtpTestServer, free_port
 from tests.store_backends import new_database
@@ -59,6 +59,15 @@ def _instance_config(
     return write_config(home, server, exports, connections=2, state=state)
 
 
+def _shared_state(tmp_path: Path, server: PostgresServer) -> tuple[Path, str, Path]:
+    """The instances' export folder, a new database's URL and its password file."""
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    password = tmp_path / "db-password"
+    password.write_text(server.password, encoding="utf-8")
+    return exports, new_database(server, with_password=False), password
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -77,11 +86,7 @@ def test_sigkill_of_the_lease_holder_hands_its_sources_over_and_loses_nothing(
     copy's Message-ID, and there are no more repeats than messages the dead one had in flight;
     the audit chain verifies."""
     server = smtp_server()
-    exports = tmp_path / "exports"
-    exports.mkdir()
-    url = new_database(postgres_cluster, with_password=False)
-    password = tmp_path / "db-password"
-    password.write_text(postgres_cluster.password, encoding="utf-8")
+    exports, url, password = _shared_state(tmp_path, postgres_cluster)
     configs = {
         name: _instance_config(tmp_path, name, server, exports, url, password)
         for name in ("a", "b")
@@ -150,11 +155,7 @@ def test_an_instance_cut_off_from_the_database_stops_and_the_other_carries_on(
     # a's server is slow enough (20 ms a message) that a is mid-batch when it is cut off:
     # it has claims in flight for b to recover, however fast the machine is.
     sinks = {"a": smtp_server(behaviour=ServerBehaviour(data_delay=0.02)), "b": smtp_server()}
-    exports = tmp_path / "exports"
-    exports.mkdir()
-    direct = new_database(postgres_cluster, with_password=False)
-    password = tmp_path / "db-password"
-    password.write_text(postgres_cluster.password, encoding="utf-8")
+    exports, direct, password = _shared_state(tmp_path, postgres_cluster)
     with PartitionProxy("127.0.0.1", postgres_cluster.port) as proxy:
         proxied = direct.replace(f":{postgres_cluster.port}/", f":{proxy.port}/")
         configs = {
@@ -264,11 +265,7 @@ def test_a_webhook_received_by_the_instance_not_reading_it_is_told_at_once(
     a holds the webhook source's lease, is read by a at once (b's receipt wakes it through the
     database), not at a's next poll."""
     server = smtp_server()
-    exports = tmp_path / "exports"
-    exports.mkdir()
-    url = new_database(postgres_cluster, with_password=False)
-    password = tmp_path / "db-password"
-    password.write_text(postgres_cluster.password, encoding="utf-8")
+    exports, url, password = _shared_state(tmp_path, postgres_cluster)
     (tmp_path / "hook-secret").write_text(SECRET, encoding="utf-8")
     ports = {"a": free_port(), "b": free_port()}
     configs = {}
@@ -277,19 +274,7 @@ def test_a_webhook_received_by_the_instance_not_reading_it_is_told_at_once(
         text = config.read_text(encoding="utf-8").replace(
             'poll_interval = "1s"', 'poll_interval = "60s"'
         )
-        config.write_text(text + f"""
-[webhooks]
-listen = "127.0.0.1:{ports[name]}"
-[[webhook]]
-name = "hooks"
-preset = "generic"
-auth = "hmac-sha256"
-signature_header = "X-Signature"
-signature_prefix = "sha256="
-secret_file = "{tmp_path / "hook-secret"}"
-event_id_header = "X-Delivery"
-fields = {{ ticket_id = "id" }}
-""", encoding="utf-8")  # fmt: skip
+        config.write_text(text + hook_config(ports[name], tmp_path / "hook-secret"), "utf-8")
         configs[name] = config
     logs = {name: tmp_path / f"{name}.log" for name in configs}
     processes = {"a": start_notifier("run", "--config", str(configs["a"]), log=logs["a"])}
@@ -320,11 +305,7 @@ def test_an_instance_polling_seldom_helps_at_once_with_what_another_queued(
     """a reads the export (it polls every second), b polls every 60 s. When a queues 400
     notices, its commit wakes b, which sends its share now instead of after its next poll."""
     server = smtp_server(behaviour=ServerBehaviour(data_delay=0.02))  # a alone: about 4 s
-    exports = tmp_path / "exports"
-    exports.mkdir()
-    url = new_database(postgres_cluster, with_password=False)
-    password = tmp_path / "db-password"
-    password.write_text(postgres_cluster.password, encoding="utf-8")
+    exports, url, password = _shared_state(tmp_path, postgres_cluster)
     configs = {name: _instance_config(tmp_path, name, server, exports, url, password)
                for name in ("a", "b")}  # fmt: skip
     slow = configs["b"].read_text(encoding="utf-8")

@@ -34,17 +34,9 @@ def headers(data: bytes) -> dict[str, str]:
     return {"X-Signature": f"sha256={digest}", "X-Delivery": "delivery-1"}
 
 
-def test_a_kill_before_the_commit_means_no_2xx_and_the_retry_is_received_once(
-    tmp_path: Path, smtp_server: SmtpServerFactory
-) -> None:
-    sink = smtp_server()
-    port = free_port()
-    (tmp_path / "hook-secret").write_text(SECRET)
-    exports = tmp_path / "exports"
-    exports.mkdir()
-    config = write_config(
-        tmp_path, sink, exports,
-        extra=f"""
+def hook_config(port: int, secret_file: Path | str) -> str:
+    """The config lines of a listener on ``port`` and one HMAC-signed generic webhook."""
+    return f"""
 [webhooks]
 listen = "127.0.0.1:{port}"
 [[webhook]]
@@ -53,11 +45,21 @@ preset = "generic"
 auth = "hmac-sha256"
 signature_header = "X-Signature"
 signature_prefix = "sha256="
-secret_file = "hook-secret"
+secret_file = "{secret_file}"
 event_id_header = "X-Delivery"
 fields = {{ ticket_id = "id" }}
-""",
-    )  # fmt: skip
+"""
+
+
+def test_a_kill_before_the_commit_means_no_2xx_and_the_retry_is_received_once(
+    tmp_path: Path, smtp_server: SmtpServerFactory
+) -> None:
+    sink = smtp_server()
+    port = free_port()
+    (tmp_path / "hook-secret").write_text(SECRET)
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    config = write_config(tmp_path, sink, exports, extra=hook_config(port, "hook-secret"))
     url = f"http://127.0.0.1:{port}/webhooks/hooks"
     log = tmp_path / "run.log"
     daemon = start_notifier("run", "--config", str(config), log=log)
