@@ -175,7 +175,8 @@ def test_an_instance_cut_off_from_the_database_stops_and_the_other_carries_on(
             wait_until(lambda: any(e["event"] == "daemon_started" for e in _events(logs["b"])), 60,
                   "instance b to start")  # fmt: skip
             written = 0
-            while len(sinks["a"].messages) < 100:  # half of a's first claimed batch (200)
+            # Half of the first file (100): a claims whole files, so it has claims in flight.
+            while len(sinks["a"].messages) < per_file // 2:
                 if written < files // 2:
                     _write_batch(exports, written, per_file)
                     written += 1
