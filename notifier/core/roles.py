@@ -21,7 +21,8 @@ def leased_source(lease: str) -> str:
 
 
 class SoleInstance:
-    """``notifier.core.ports.Roles`` for a state no other instance shares."""
+    """``notifier.core.ports.Roles`` for a state no other instance shares (and, for the same
+    reason, ``bootstrap.Wakeups``: no other instance to be woken by)."""
 
     shared = False
 
@@ -35,10 +36,10 @@ class SoleInstance:
         """Nothing to take: every source is this instance's."""
 
     def start(self) -> None:
-        """Nothing to renew."""
+        """Nothing to renew or listen to."""
 
     def close(self) -> None:
-        """Nothing to give up."""
+        """Nothing to give up or stop."""
 
 
 @dataclass(frozen=True)

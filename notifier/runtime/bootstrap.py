@@ -769,23 +769,13 @@ class Wakeups(Protocol):
     def close(self) -> None: ...
 
 
-class _NoOthers:
-    """A state of one's own: no other instance to be woken by."""
-
-    def start(self) -> None:
-        """Nothing to listen to."""
-
-    def close(self) -> None:
-        """Nothing to stop."""
-
-
 def open_wakeups(settings: Settings, wake: Callable[[], None]) -> Wakeups:
     """On a shared state: ``wake`` is called when another instance received a webhook event
     (this one may hold its source's lease) or queued notices (this one may send them). Not
     listening yet: call ``start``."""
     state = settings.state
     if state.url is None:
-        return _NoOthers()
+        return SoleInstance()  # no other instance to be woken by
     from notifier.store.postgres.wakeups import WakeListener
 
     conninfo, where = _database(state)

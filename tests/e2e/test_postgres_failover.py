@@ -68,6 +68,25 @@ def _shared_state(tmp_path: Path, server: PostgresServer) -> tuple[Path, str, Pa
     return exports, new_database(server, with_password=False), password
 
 
+def _start_a_then_b(
+    configs: dict[str, Path],
+    logs: dict[str, Path],
+    processes: dict[str, subprocess.Popen[bytes]],
+    *,
+    leases: int = 1,
+) -> None:
+    """Start a and wait until it holds its sources' ``leases`` and made its first pass; then
+    start b and wait for b's first pass. From then on a reads and both deliver. ``processes``
+    gets each as it starts, for the caller's cleanup."""
+    processes["a"] = start_notifier("run", "--config", str(configs["a"]), log=logs["a"])
+    wait_until(lambda: len(_acquired(logs["a"])) == leases, 60, "a to take its leases")
+    wait_until(lambda: any(e["event"] == "pass_finished" for e in _events(logs["a"])), 60,
+               "a's first pass")  # fmt: skip
+    processes["b"] = start_notifier("run", "--config", str(configs["b"]), log=logs["b"])
+    wait_until(lambda: any(e["event"] == "pass_finished" for e in _events(logs["b"])), 60,
+               "b's first pass")  # fmt: skip
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -94,12 +113,9 @@ def test_sigkill_of_the_lease_holder_hands_its_sources_over_and_loses_nothing(
     logs = {name: tmp_path / f"{name}.log" for name in configs}
     per_file = TOTAL // FILES
 
-    processes = {"a": start_notifier("run", "--config", str(configs["a"]), log=logs["a"])}
+    processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        wait_until(lambda: _acquired(logs["a"]), 60, "instance a to take the source's lease")
-        processes["b"] = start_notifier("run", "--config", str(configs["b"]), log=logs["b"])
-        wait_until(lambda: any(e["event"] == "daemon_started" for e in _events(logs["b"])), 60,
-              "instance b to start")  # fmt: skip
+        _start_a_then_b(configs, logs, processes)
         written = 0
         while len(server.messages) < 300:
             if written < FILES // 2:
@@ -168,12 +184,9 @@ def test_an_instance_cut_off_from_the_database_stops_and_the_other_carries_on(
         def told() -> set[str]:
             return {m.rcpt_tos[0] for sink in sinks.values() for m in sink.messages}
 
-        processes = {"a": start_notifier("run", "--config", str(configs["a"]), log=logs["a"])}
+        processes: dict[str, subprocess.Popen[bytes]] = {}
         try:
-            wait_until(lambda: _acquired(logs["a"]), 60, "instance a to take the source's lease")
-            processes["b"] = start_notifier("run", "--config", str(configs["b"]), log=logs["b"])
-            wait_until(lambda: any(e["event"] == "daemon_started" for e in _events(logs["b"])), 60,
-                  "instance b to start")  # fmt: skip
+            _start_a_then_b(configs, logs, processes)
             written = 0
             # Half of the first file (100): a claims whole files, so it has claims in flight.
             while len(sinks["a"].messages) < per_file // 2:
@@ -278,14 +291,9 @@ def test_a_webhook_received_by_the_instance_not_reading_it_is_told_at_once(
         config.write_text(text + hook_config(ports[name], tmp_path / "hook-secret"), "utf-8")
         configs[name] = config
     logs = {name: tmp_path / f"{name}.log" for name in configs}
-    processes = {"a": start_notifier("run", "--config", str(configs["a"]), log=logs["a"])}
+    processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        wait_until(lambda: len(_acquired(logs["a"])) == 2, 60, "a to take both sources' leases")
-        wait_until(lambda: any(e["event"] == "pass_finished" for e in _events(logs["a"])), 60,
-                   "a's first pass: its next is 60 s away")  # fmt: skip
-        processes["b"] = start_notifier("run", "--config", str(configs["b"]), log=logs["b"])
-        wait_until(lambda: any(e["event"] == "pass_finished" for e in _events(logs["b"])), 60,
-                   "b's first pass")  # fmt: skip
+        _start_a_then_b(configs, logs, processes, leases=2)  # a's next pass is 60 s away
         answer = httpx.post(
             f"http://127.0.0.1:{ports['b']}/webhooks/hooks", content=body(),
             headers=headers(body()), timeout=30,
@@ -312,12 +320,9 @@ def test_an_instance_polling_seldom_helps_at_once_with_what_another_queued(
     slow = configs["b"].read_text(encoding="utf-8")
     configs["b"].write_text(slow.replace('poll_interval = "1s"', 'poll_interval = "60s"'), "utf-8")
     logs = {name: tmp_path / f"{name}.log" for name in configs}
-    processes = {"a": start_notifier("run", "--config", str(configs["a"]), log=logs["a"])}
+    processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        wait_until(lambda: _acquired(logs["a"]), 60, "a to take the source's lease")
-        processes["b"] = start_notifier("run", "--config", str(configs["b"]), log=logs["b"])
-        wait_until(lambda: any(e["event"] == "pass_finished" for e in _events(logs["b"])), 60,
-                   "b's first pass: its next is 60 s away")  # fmt: skip
+        _start_a_then_b(configs, logs, processes)  # b's next pass is 60 s away
         _write_batch(exports, 0, 400)
         wait_until(lambda: len(server.messages) == 400, 40, "every requester to be told")
         sent = {

@@ -5,8 +5,10 @@ holding the webhook source's lease; a notice queued by the instance reading a so
 sent by any. The transaction that receives an event or queues a notice notifies ``CHANNEL``
 (once, delivered when it commits: ``Ledger.wake_others_at_commit``); every running instance
 listens on a connection of its own and wakes its loop, so the holder reads the event, and
-every instance starts on the new notices, now, not at its next poll. A lost connection is made again at once, then every ``_RETRY_AFTER`` while that fails;
-each new one wakes the loop once, for what was notified while no one here listened. The poll
+every instance starts on the new notices, now, not at its next poll.
+
+A lost connection is made again at once, then every ``_RETRY_AFTER`` while that fails; each
+new one wakes the loop once, for what was notified while no one here listened. The poll
 interval remains the backstop.
 """
 
